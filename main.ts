@@ -1,0 +1,3 @@
+if (import.meta.main) {
+  console.log("dz-mcall");
+}
