@@ -1,0 +1,346 @@
+/**
+ * Command-line flags: the original's short flags (`-i -t -c -w -p -f -e -n -worker -l -lf`) plus
+ * long forms. Only flags the user actually passed enter the flag layer, so a flag left at its
+ * default never overrides the config file.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "./config.ts";
+import { parseDurationMs } from "./duration.ts";
+import { splitInputList } from "./input.ts";
+
+/** What the command line asks for, besides configuration. */
+export interface Cli {
+  /** `run` (default), `status` (is the release healthy?). */
+  readonly command: "run" | "status";
+  readonly help: boolean;
+  readonly version: boolean;
+  /** `-c`: the config file, if any (else env MCALL_CONFIG). */
+  readonly configPath?: string;
+  /** The flag layer for {@linkcode loadConfig}. */
+  readonly layer: Layer;
+}
+
+interface FlagSpec {
+  readonly long: string;
+  readonly short?: string;
+  /** Go-style single-dash long aliases of the original (`-worker`, `-lf`). */
+  readonly alias?: string;
+  readonly type: "string" | "boolean";
+  /** Config path the flag sets; absent for CLI-only flags. */
+  readonly path?: string;
+  readonly kind?: "int" | "duration" | "bool-text";
+  readonly arg?: string;
+  readonly help: string;
+}
+
+/** Every flag, in the order `--help` lists them. */
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    long: "input",
+    short: "i",
+    type: "string",
+    arg: "LIST",
+    help: "inputs, comma-separated (commas inside quotes kept)",
+  },
+  {
+    long: "type",
+    short: "t",
+    type: "string",
+    path: "request.type",
+    arg: "TYPE",
+    help: "type of -i inputs: cmd | get | post (default cmd)",
+  },
+  {
+    long: "name",
+    short: "n",
+    type: "string",
+    path: "request.name",
+    arg: "NAME",
+    help: "result name for inputs without one",
+  },
+  {
+    long: "config",
+    short: "c",
+    type: "string",
+    arg: "FILE",
+    help: "mcall.yaml config file (env MCALL_CONFIG)",
+  },
+  {
+    long: "web",
+    short: "w",
+    type: "boolean",
+    path: "webserver.enable",
+    help: "serve the mcall HTTP API instead of running once",
+  },
+  {
+    long: "host",
+    type: "string",
+    path: "webserver.host",
+    arg: "ADDR",
+    help: "serve mode bind address (default 127.0.0.1)",
+  },
+  {
+    long: "port",
+    short: "p",
+    type: "string",
+    path: "webserver.port",
+    kind: "int",
+    arg: "PORT",
+    help: "serve mode port (default 3000)",
+  },
+  {
+    long: "token-file",
+    type: "string",
+    path: "webserver.tokenFile",
+    arg: "FILE",
+    help: "bearer token for serve mode (or env MCALL_WEBSERVER_TOKEN)",
+  },
+  {
+    long: "format",
+    short: "f",
+    type: "string",
+    path: "response.format",
+    arg: "FMT",
+    help: "json | plain (default json)",
+  },
+  {
+    long: "encoding",
+    short: "e",
+    type: "string",
+    path: "response.encoding.type",
+    arg: "ENC",
+    help: "base64-encode results: std | url",
+  },
+  {
+    long: "worker",
+    alias: "worker",
+    type: "string",
+    path: "worker.number",
+    kind: "int",
+    arg: "N",
+    help: "how many inputs run at once (default 10)",
+  },
+  {
+    long: "subject",
+    type: "string",
+    path: "request.subject",
+    arg: "TEXT",
+    help: "copied into every result",
+  },
+  {
+    long: "timeout",
+    type: "string",
+    path: "request.timeout",
+    kind: "duration",
+    arg: "DUR",
+    help: "per-input timeout, e.g. 10s (default 10s)",
+  },
+  {
+    long: "shell",
+    type: "boolean",
+    path: "request.shell",
+    help: "run every cmd through /bin/sh -c",
+  },
+  {
+    long: "max-output-bytes",
+    type: "string",
+    path: "request.maxOutputBytes",
+    kind: "int",
+    arg: "N",
+    help: "cap on captured output per input (default 65536)",
+  },
+  {
+    long: "log-level",
+    short: "l",
+    type: "string",
+    path: "log.level",
+    arg: "LEVEL",
+    help: "debug | info | warning | error (default info)",
+  },
+  {
+    long: "log-file",
+    alias: "lf",
+    type: "string",
+    path: "log.file",
+    arg: "FILE",
+    help: "also append JSON log lines to FILE",
+  },
+  {
+    long: "elect",
+    type: "boolean",
+    path: "election.enabled",
+    help: "leader mode (env LEADER_ELECTION=true)",
+  },
+  {
+    long: "lease-name",
+    type: "string",
+    path: "election.leaseName",
+    arg: "NAME",
+    help: "Lease name (default dz-mcall-leader)",
+  },
+  {
+    long: "namespace",
+    type: "string",
+    path: "election.namespace",
+    arg: "NS",
+    help: "namespace (env NAMESPACE)",
+  },
+  {
+    long: "identity",
+    type: "string",
+    path: "election.identity",
+    arg: "ID",
+    help: "this pod's identity (env HOSTNAME)",
+  },
+  {
+    long: "round",
+    type: "string",
+    path: "tasks.round",
+    arg: "ID",
+    help: "run one round with this id, then exit (CronJob mode)",
+  },
+  {
+    long: "signing-key-file",
+    type: "string",
+    path: "tasks.signingKeyFile",
+    arg: "FILE",
+    help: "task-signing key file",
+  },
+  {
+    long: "insecure-unsigned-tasks",
+    type: "boolean",
+    path: "tasks.insecureUnsignedTasks",
+    help: "allow leader mode without a signing key",
+  },
+  {
+    long: "metrics-port",
+    type: "string",
+    path: "metrics.port",
+    kind: "int",
+    arg: "PORT",
+    help: "/healthz /readyz /metrics port (default 8080)",
+  },
+  { long: "help", short: "h", type: "boolean", help: "show this help" },
+  { long: "version", short: "v", type: "boolean", help: "print the version" },
+];
+
+/**
+ * Parses argv.
+ *
+ * @param args `Deno.args`.
+ * @returns The command, meta flags and the flag layer.
+ * @throws {ConfigError} for unknown flags or bad values, naming the flag.
+ */
+export function parseCli(args: readonly string[]): Cli {
+  const normalised = args.map(goStyle);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalised,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(
+        FLAGS.map((f) => [f.long, { type: f.type, ...(f.short ? { short: f.short } : {}) }]),
+      ),
+    });
+  } catch (err) {
+    throw new ConfigError(
+      (err as Error).message.split("\n")[0]!.replace(/^Unknown option/, "unknown flag"),
+    );
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? "run";
+  if (command !== "run" && command !== "status") {
+    throw new ConfigError(`unknown command ${JSON.stringify(command)} (expected run or status)`);
+  }
+  if (positionals.length > 1) {
+    throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  }
+
+  const layerValues: RawLayer = {};
+  const sources = new Map<string, string>();
+  for (const flag of FLAGS) {
+    const value = values[flag.long];
+    if (value === undefined || !flag.path) continue;
+    const name = `--${flag.long}`;
+    setPath(layerValues, flag.path, convert(value, flag, name));
+    sources.set(flag.path, name);
+  }
+  if (typeof values.input === "string") {
+    const inputs = splitInputList(values.input).map((input) => ({ input }));
+    if (inputs.length === 0) throw new ConfigError("--input: no inputs in the list");
+    setPath(layerValues, "request.inputs", inputs);
+    sources.set("request.inputs", "--input");
+  }
+  return {
+    command,
+    help: values.help === true,
+    version: values.version === true,
+    ...(typeof values.config === "string" ? { configPath: values.config } : {}),
+    layer: { values: layerValues, sources },
+  };
+}
+
+function convert(value: string | boolean, flag: FlagSpec, name: string): unknown {
+  if (typeof value === "boolean") return value;
+  switch (flag.kind) {
+    case "int": {
+      if (!/^-?\d+$/.test(value.trim())) {
+        throw new ConfigError(`${name}: ${JSON.stringify(value)} is not an integer`);
+      }
+      return Number(value);
+    }
+    case "duration":
+      if (parseDurationMs(value) === undefined) {
+        throw new ConfigError(
+          `${name}: ${JSON.stringify(value)} is not a duration (use e.g. 10s, 5m)`,
+        );
+      }
+      return value;
+    case "bool-text":
+      return parseBool(value, name);
+    default:
+      return value;
+  }
+}
+
+/** Go's flag package accepts `-worker 3` and `-lf x`: rewrite those to `--worker 3`. */
+function goStyle(arg: string): string {
+  const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(arg);
+  if (!m) return arg;
+  const flag = FLAGS.find((f) => f.alias === m[1] || f.long === m[1]);
+  return flag ? `--${flag.long}${m[2] ?? ""}` : arg;
+}
+
+/** The `--help` text. */
+export function helpText(version: string): string {
+  const lines = FLAGS.map((f) => {
+    const names = [
+      f.short ? `-${f.short}` : "",
+      f.alias && f.alias !== f.long ? `-${f.alias}` : "",
+      `--${f.long}`,
+    ]
+      .filter(Boolean).join(", ");
+    const left = `  ${names}${f.arg ? ` ${f.arg}` : ""}`;
+    return `${left.padEnd(38)} ${f.help}`;
+  });
+  return [
+    `dz-mcall ${version} — run shell commands and HTTP probes concurrently, alone or as a`,
+    "Kubernetes-coordinated pool.",
+    "",
+    "Usage:",
+    "  dz-mcall [flags]              run the inputs once and print results (exit 0/1/2)",
+    "  dz-mcall -w [flags]           serve the mcall HTTP API",
+    "  LEADER_ELECTION=true dz-mcall leader mode: elect, plan rounds, work tasks",
+    "  dz-mcall status -c FILE       exit 0 when the release's lease has a holder",
+    "",
+    "Flags:",
+    ...lines,
+    "",
+    "Every config key can also be set as MCALL_<SECTION>_<KEY>, e.g. MCALL_WORKER_NUMBER=4.",
+    "Precedence: flags > environment > config file > defaults.",
+    "Exit codes: 0 all inputs succeeded, 1 at least one failed, 2 usage or configuration error.",
+  ].join("\n");
+}

@@ -1,0 +1,330 @@
+/**
+ * Builds the validated configuration from four layers, lowest first: schema defaults, the
+ * `mcall.yaml` file, the environment (`MCALL_<SECTION>_<KEY>` plus the original's
+ * `LEADER_ELECTION`, `NAMESPACE`, `HOSTNAME`), and command-line flags. A layer only contributes
+ * the keys it actually sets, so a flag the user did not pass never overrides the file.
+ *
+ * Every error is one line naming the config path, where the value came from and the bad value,
+ * e.g. `request.inputs[2].type: "gte" is not one of cmd, get, post`.
+ *
+ * @module
+ */
+import YAML from "yaml";
+import type { z } from "zod";
+import { type Config, ConfigSchema, type InputConfig } from "./config_schema.ts";
+import { formatDurationMs } from "./duration.ts";
+
+/** A configuration or usage problem: the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  /** @param message One line naming the field and the bad value. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** A partial configuration tree as one layer supplies it. */
+export type RawLayer = Record<string, unknown>;
+
+/** One layer: its keys and a label naming where each leaf came from (for error messages). */
+export interface Layer {
+  readonly values: RawLayer;
+  /** Config path (`worker.number`) → source (`--worker`, `MCALL_WORKER_NUMBER`). */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+/** Reads and parses a YAML config file into a layer. */
+export async function readConfigFile(path: string): Promise<Layer> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+    throw new ConfigError(`config file ${JSON.stringify(path)}: ${reason}`, { cause: err });
+  }
+  return { values: parseConfigText(text, path), sources: new Map() };
+}
+
+/** Parses YAML text into a raw layer, normalising the original `request.input` JSON string. */
+export function parseConfigText(text: string, label = "config"): RawLayer {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { prettyErrors: true });
+  } catch (err) {
+    const first = String((err as Error).message).split("\n")[0];
+    throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(`${label}: expected a mapping at the top level`);
+  }
+  return normaliseInputJson(doc as RawLayer, "request.input");
+}
+
+/**
+ * The original layout carries inputs as a JSON string `request.input` = `{"inputs":[...]}`.
+ * Turns it into `request.inputs` so later layers (e.g. `-i`) replace it as a whole.
+ */
+function normaliseInputJson(layer: RawLayer, source: string): RawLayer {
+  const request = layer.request;
+  if (!isRecord(request) || request.input === undefined) return layer;
+  if (request.inputs !== undefined) {
+    throw new ConfigError("request.input and request.inputs are both set: use one of them");
+  }
+  if (typeof request.input !== "string") {
+    throw new ConfigError(`${source}: expected a JSON string, got ${show(request.input)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(request.input);
+  } catch (err) {
+    throw new ConfigError(`${source}: invalid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const inputs = isRecord(parsed) ? parsed.inputs : undefined;
+  if (!Array.isArray(inputs)) {
+    throw new ConfigError(`${source}: expected {"inputs": [...]}, got ${show(parsed)}`);
+  }
+  const { input: _dropped, ...rest } = request;
+  return { ...layer, request: { ...rest, inputs } };
+}
+
+/** The environment as a layer. `env` is injected so tests need not touch the real one. */
+export function envLayer(env: Readonly<Record<string, string>>): Layer {
+  const values: RawLayer = {};
+  const sources = new Map<string, string>();
+  const set = (path: string, value: unknown, name: string) => {
+    setPath(values, path, value);
+    sources.set(path, name);
+  };
+  // The original's variables; the MCALL_* ones below win over them.
+  if (env.LEADER_ELECTION !== undefined) {
+    set("election.enabled", parseBool(env.LEADER_ELECTION, "LEADER_ELECTION"), "LEADER_ELECTION");
+  }
+  if (env.NAMESPACE) set("election.namespace", env.NAMESPACE, "NAMESPACE");
+  if (env.HOSTNAME) set("election.identity", env.HOSTNAME, "HOSTNAME");
+  for (const { path, kind } of leaves()) {
+    const name = "MCALL_" + path.split(".").map(screamingSnake).join("_");
+    const text = env[name];
+    if (text === undefined) continue;
+    set(path, coerce(text, kind, name), name);
+  }
+  if (isRecord(values.request) && values.request.input !== undefined) {
+    return { values: normaliseInputJson(values, "MCALL_REQUEST_INPUT"), sources };
+  }
+  return { values, sources };
+}
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadOptions {
+  /** Layers from lowest to highest precedence (file, env, flags). */
+  readonly layers: readonly Layer[];
+}
+
+/**
+ * Merges the layers and validates the result.
+ *
+ * @returns The configuration with every default applied.
+ * @throws {ConfigError} naming the first bad path, its source and value.
+ */
+export function loadConfig({ layers }: LoadOptions): Config {
+  let merged: RawLayer = {};
+  const sources = new Map<string, string>();
+  for (const layer of layers) {
+    merged = deepMerge(merged, layer.values);
+    for (const [k, v] of layer.sources) sources.set(k, v);
+  }
+  const parsed = ConfigSchema.safeParse(merged, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!, sources));
+  checkRelations(parsed.data);
+  return parsed.data;
+}
+
+/** Cross-field rules zod cannot express per field. */
+function checkRelations(config: Config): void {
+  const { leaseDuration, renewDeadline, retryPeriod } = config.election;
+  if (renewDeadline >= leaseDuration) {
+    throw new ConfigError(
+      `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be less than ` +
+        `election.leaseDuration (${formatDurationMs(leaseDuration)})`,
+    );
+  }
+  if (renewDeadline <= 1.2 * retryPeriod) {
+    throw new ConfigError(
+      `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be greater than 1.2 × ` +
+        `election.retryPeriod (${formatDurationMs(retryPeriod)})`,
+    );
+  }
+}
+
+/** The inputs of a config, or an error when there are none to run. */
+export function requireInputs(config: Config): readonly InputConfig[] {
+  const inputs = config.request.inputs ?? [];
+  if (inputs.length === 0) {
+    throw new ConfigError("request.inputs: no inputs to run (give -i, or a config file with -c)");
+  }
+  return inputs;
+}
+
+/** Formats one zod issue as `path (from SOURCE): value problem`. */
+export function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, string>) {
+  let path = formatPath(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  let problem: string;
+  switch (issue.code) {
+    case "invalid_value":
+      problem = `${show(input)} is not one of ${issue.values.map(String).join(", ")}`;
+      break;
+    case "invalid_type":
+      problem = input === undefined
+        ? "is required"
+        : `expected ${issue.expected}, got ${show(input)}`;
+      break;
+    case "too_small":
+      problem = issue.origin === "string" || issue.origin === "array"
+        ? `${show(input)} ${issue.message.replace(/^Too small: /, "")}`
+        : `${show(input)} is below the minimum of ${issue.minimum}`;
+      break;
+    case "too_big":
+      problem = `${show(input)} is above the maximum of ${issue.maximum}`;
+      break;
+    case "unrecognized_keys":
+      path = [path, issue.keys[0]].filter(Boolean).join(".");
+      problem = "is not a known setting";
+      break;
+    case "invalid_union":
+      problem = `expected a duration such as 10s or 5m, got ${show(input)}`;
+      break;
+    default:
+      problem = input === undefined ? issue.message : `${show(input)} ${issue.message}`;
+  }
+  const source = sourceOf(path, sources);
+  return `${path || "config"}${source ? ` (from ${source})` : ""}: ${problem}`;
+}
+
+function sourceOf(path: string, sources: ReadonlyMap<string, string>): string | undefined {
+  for (let p = path; p; p = p.replace(/(\.[^.]*|\[\d+\])$/, "")) {
+    const s = sources.get(p);
+    if (s) return s;
+    if (!/[.[]/.test(p)) break;
+  }
+  return undefined;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, key) =>
+      typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key),
+    "",
+  );
+}
+
+/** JSON-ish rendering of a bad value for messages, kept short. */
+function show(value: unknown): string {
+  const text = typeof value === "string"
+    ? JSON.stringify(value)
+    : JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? text.slice(0, 57) + "..." : text;
+}
+
+type LeafKind = "boolean" | "number" | "string" | "duration" | "list";
+
+/** Every settable leaf of the schema (one or two levels deep) with the kind env text coerces to. */
+export function leaves(): { path: string; kind: LeafKind }[] {
+  const out: { path: string; kind: LeafKind }[] = [];
+  const walk = (schema: z.ZodType, path: string) => {
+    const inner = unwrap(schema);
+    const type = inner._zod.def.type;
+    if (type === "object") {
+      const shape = (inner as unknown as { shape: Record<string, z.ZodType> }).shape;
+      for (const [key, child] of Object.entries(shape)) walk(child, path ? `${path}.${key}` : key);
+    } else {
+      out.push({ path, kind: kindOf(inner) });
+    }
+  };
+  walk(ConfigSchema, "");
+  return out;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (;;) {
+    const def = s._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+    if (def.innerType && ["default", "prefault", "optional", "nullable"].includes(def.type)) {
+      s = def.innerType;
+    } else if (def.type === "pipe" && def.in) {
+      s = def.in;
+    } else {
+      return s;
+    }
+  }
+}
+
+function kindOf(schema: z.ZodType): LeafKind {
+  switch (schema._zod.def.type) {
+    case "boolean":
+      return "boolean";
+    case "number":
+      return "number";
+    case "union":
+      return "duration";
+    case "array":
+      return "list";
+    default:
+      return "string";
+  }
+}
+
+function coerce(text: string, kind: LeafKind, name: string): unknown {
+  switch (kind) {
+    case "boolean":
+      return parseBool(text, name);
+    case "number":
+      return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+    case "list":
+      try {
+        return YAML.parse(text);
+      } catch {
+        throw new ConfigError(`${name}: expected a YAML or JSON list`);
+      }
+    default:
+      return text;
+  }
+}
+
+/** Parses true/false the way env vars and the original write them. */
+export function parseBool(text: string, name: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(t)) return true;
+  if (["false", "0", "no", "off", ""].includes(t)) return false;
+  throw new ConfigError(`${name}: ${JSON.stringify(text)} is not true or false`);
+}
+
+function screamingSnake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Sets `a.b.c` in a nested object, creating parents. */
+export function setPath(target: RawLayer, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node: Record<string, unknown> = target;
+  for (const key of keys.slice(0, -1)) {
+    if (!isRecord(node[key])) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+/** Objects merge key by key; anything else (arrays included) is replaced by the higher layer. */
+function deepMerge(low: RawLayer, high: RawLayer): RawLayer {
+  const out: RawLayer = { ...low };
+  for (const [key, value] of Object.entries(high)) {
+    if (value === undefined) continue;
+    const base = out[key];
+    out[key] = isRecord(base) && isRecord(value) ? deepMerge(base, value) : value;
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * Logging: JSON lines on stderr (and optionally appended to a file) through logtape. Results go
+ * to stdout only, so `dz-mcall … | jq` always sees clean output.
+ *
+ * @module
+ */
+import {
+  configureSync,
+  getLogger,
+  getStreamSink,
+  jsonLinesFormatter,
+  type Logger,
+  type LogLevel,
+  type Sink,
+} from "@logtape/logtape";
+
+/** The configured levels as logtape names them. */
+export type Level = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+
+/** Options for {@linkcode setupLogging}. */
+export interface LogOptions {
+  readonly level: Level;
+  /** Also append JSON lines to this file. */
+  readonly file?: string;
+  /** Where lines go instead of stderr (tests). */
+  readonly sink?: Sink;
+}
+
+/**
+ * Configures the root `dz-mcall` logger. Safe to call again (reconfigures).
+ *
+ * @example Usage
+ * ```ts
+ * import { logger, setupLogging } from "./log.ts";
+ * setupLogging({ level: "error" });
+ * logger("exec").debug("not shown at level error");
+ * ```
+ */
+export function setupLogging({ level, file, sink }: LogOptions): void {
+  const sinks: Record<string, Sink> = {
+    stderr: sink ?? getStreamSink(Deno.stderr.writable, { formatter: jsonLinesFormatter }),
+  };
+  if (file) {
+    const handle = Deno.openSync(file, { append: true, create: true });
+    const encoder = new TextEncoder();
+    const fileSink: Sink = (record) => {
+      handle.writeSync(encoder.encode(jsonLinesFormatter(record)));
+    };
+    sinks.file = fileSink;
+  }
+  configureSync({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: ["dz-mcall"], lowestLevel: level as LogLevel, sinks: Object.keys(sinks) },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: Object.keys(sinks) },
+    ],
+  });
+}
+
+/** A child logger of `dz-mcall`, e.g. `logger("election")`. */
+export function logger(...category: string[]): Logger {
+  return getLogger(["dz-mcall", ...category]);
+}

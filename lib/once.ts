@@ -1,0 +1,44 @@
+/**
+ * Run-once mode: every input through the bounded pool, results in input order.
+ *
+ * @module
+ */
+import type { Config } from "./config_schema.ts";
+import { runInput } from "./exec.ts";
+import { type InputSpec, resolveInputs, type Result } from "./input.ts";
+import { runPool } from "./pool.ts";
+
+/**
+ * Runs inputs concurrently (at most `worker.number` at once).
+ *
+ * @param inputs Resolved inputs.
+ * @param config Supplies concurrency, output cap and subject.
+ * @param signal Aborts the run (running inputs are killed).
+ * @returns One result per input, in input order.
+ */
+export function runAll(
+  inputs: readonly InputSpec[],
+  config: Config,
+  signal?: AbortSignal,
+): Promise<Result[]> {
+  const options = {
+    maxOutputBytes: config.request.maxOutputBytes,
+    ...(config.request.subject ? { subject: config.request.subject } : {}),
+  };
+  return runPool(
+    inputs,
+    config.worker.number,
+    (spec, _index, poolSignal) => runInput(spec, { ...options, signal: poolSignal }),
+    signal ? { signal } : {},
+  );
+}
+
+/** The configured inputs, resolved, ready for {@linkcode runAll}. */
+export function configuredInputs(config: Config): InputSpec[] {
+  return resolveInputs(config.request.inputs ?? [], config.request);
+}
+
+/** Exit code of a run: 0 when every input succeeded, else 1. */
+export function exitCodeOf(results: readonly Result[]): 0 | 1 {
+  return results.every((r) => r.errorCode === "0") ? 0 : 1;
+}

@@ -1,0 +1,45 @@
+/**
+ * Dispatches the configured mode: run once (default), serve (`-w`), or leader mode
+ * (`LEADER_ELECTION=true` / `--elect`).
+ *
+ * @module
+ */
+import { ConfigError, requireInputs } from "./config.ts";
+import type { Config } from "./config_schema.ts";
+import { configuredInputs, exitCodeOf, runAll } from "./once.ts";
+import { formatResults } from "./output.ts";
+import { serveMcall } from "./server.ts";
+
+/** What the CLI passes besides configuration. */
+export interface RunContext {
+  readonly command: "run" | "status";
+  readonly env: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+  readonly version: string;
+  /** Where results go (stdout by default). */
+  readonly write?: (text: string) => void;
+}
+
+/**
+ * Runs the mode the configuration asks for.
+ *
+ * @returns The process exit code.
+ * @throws {ConfigError} for configuration that only shows up as wrong at start.
+ */
+export async function run(config: Config, ctx: RunContext): Promise<number> {
+  const write = ctx.write ??
+    ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
+  if (ctx.command === "status" || config.election.enabled) {
+    throw new ConfigError(
+      "leader mode is not available in this build (LEADER_ELECTION / --elect / status)",
+    );
+  }
+  if (config.webserver.enable) return await serveMcall(config, ctx.env, ctx.signal);
+  requireInputs(config);
+  const results = await runAll(configuredInputs(config), config, ctx.signal);
+  write(formatResults(results, {
+    format: config.response.format,
+    encoding: config.response.encoding.type,
+  }));
+  return exitCodeOf(results);
+}

@@ -1,0 +1,214 @@
+/**
+ * HTTP endpoints: the optional mcall API of serve mode (`GET /healthcheck`,
+ * `GET /mcall/{type}/{params}`, `POST /mcall`) and the probe/metrics endpoints of leader mode
+ * (`/healthz`, `/readyz`, `/metrics`).
+ *
+ * The mcall API executes commands, so it binds 127.0.0.1 by default; bound anywhere else it
+ * refuses to start without a bearer token and answers 401 to requests without it.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ConfigError, describeIssue } from "./config.ts";
+import { type Config, INPUT_TYPES, InputSchema } from "./config_schema.ts";
+import { resolveInputs } from "./input.ts";
+import { logger } from "./log.ts";
+import { runAll } from "./once.ts";
+import { formatResults } from "./output.ts";
+
+/** Largest request body the mcall API reads. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Most inputs one API request may run. */
+export const MAX_INPUTS_PER_REQUEST = 100;
+
+const RequestSchema = z.strictObject({
+  inputs: z.array(InputSchema).min(1).max(MAX_INPUTS_PER_REQUEST),
+});
+
+/** Reads the bearer token from `MCALL_WEBSERVER_TOKEN` or `webserver.tokenFile`. */
+export async function readToken(
+  config: Config,
+  env: Readonly<Record<string, string>>,
+): Promise<string | undefined> {
+  if (env.MCALL_WEBSERVER_TOKEN) return env.MCALL_WEBSERVER_TOKEN.trim();
+  if (!config.webserver.tokenFile) return undefined;
+  try {
+    const token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
+    if (!token) {
+      throw new ConfigError(`webserver.tokenFile: ${config.webserver.tokenFile} is empty`);
+    }
+    return token;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`);
+  }
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+/**
+ * The mcall API as a plain request handler (tests call it without a socket).
+ *
+ * @param config Supplies the defaults for inputs and the output format.
+ * @param token When set, every `/mcall` request needs `Authorization: Bearer <token>`.
+ */
+export function mcallHandler(
+  config: Config,
+  token: string | undefined,
+): (req: Request) => Promise<Response> {
+  const log = logger("server");
+  return async (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/healthcheck" && req.method === "GET") return text(200, "OK");
+    if (!url.pathname.startsWith("/mcall")) return text(404, "not found");
+    if (token !== undefined && !validBearer(req.headers.get("authorization"), token)) {
+      return new Response("missing or wrong bearer token\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="dz-mcall"' },
+      });
+    }
+    let request: { type: string; name?: string; params: string };
+    try {
+      request = await readRequest(req, url);
+    } catch (err) {
+      return text(400, (err as Error).message);
+    }
+    if (!(INPUT_TYPES as readonly string[]).includes(request.type)) {
+      return text(
+        400,
+        `type: ${JSON.stringify(request.type)} is not one of ${INPUT_TYPES.join(", ")}`,
+      );
+    }
+    const parsed = parseParams(request.params);
+    if (typeof parsed === "string") return text(400, parsed);
+    const inputs = resolveInputs(parsed, {
+      ...config.request,
+      type: request.type as typeof INPUT_TYPES[number],
+      name: request.name ?? config.request.name,
+    });
+    log.info("api request {count} inputs", { count: inputs.length, type: request.type });
+    const results = await runAll(inputs, config, req.signal);
+    const body = formatResults(results, {
+      format: config.response.format,
+      encoding: config.response.encoding.type,
+    });
+    return new Response(body, {
+      headers: {
+        "content-type": config.response.format === "json" ? "application/json" : "text/plain",
+      },
+    });
+  };
+}
+
+function validBearer(header: string | null, token: string): boolean {
+  const given = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? "";
+  // Compare in constant time over the longer length.
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(token);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+async function readRequest(req: Request, url: URL) {
+  if (req.method === "GET") {
+    const m = /^\/mcall\/([^/]+)\/(.+)$/.exec(url.pathname);
+    if (!m) throw new Error("expected GET /mcall/{type}/{params}");
+    return { type: decodeURIComponent(m[1]!), params: decodeURIComponent(m[2]!) };
+  }
+  if (req.method !== "POST" || url.pathname !== "/mcall") {
+    throw new Error("expected GET /mcall/{type}/{params} or POST /mcall");
+  }
+  const length = Number(req.headers.get("content-length") ?? "0");
+  if (length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
+  const raw = await req.text();
+  if (raw.length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
+  const contentType = req.headers.get("content-type") ?? "";
+  if (contentType.includes("application/json")) {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch (err) {
+      throw new Error(`body: invalid JSON: ${(err as Error).message}`);
+    }
+    if (typeof body !== "object" || body === null) throw new Error("body: expected a JSON object");
+    const b = body as Record<string, unknown>;
+    const params = b.params ?? (b.inputs !== undefined ? { inputs: b.inputs } : undefined);
+    if (params === undefined) throw new Error("body: expected params or inputs");
+    return {
+      type: typeof b.type === "string" ? b.type : "cmd",
+      ...(typeof b.name === "string" ? { name: b.name } : {}),
+      params: typeof params === "string" ? params : JSON.stringify(params),
+    };
+  }
+  const form = new URLSearchParams(raw);
+  const params = form.get("params");
+  if (!params) throw new Error("params: form field is required");
+  const name = form.get("name");
+  return { type: form.get("type") || "cmd", ...(name ? { name } : {}), params };
+}
+
+/** Params are raw JSON, or base64 (std or url alphabet) of it. Returns inputs or an error line. */
+export function parseParams(params: string) {
+  let json: unknown;
+  const trimmed = params.trim();
+  try {
+    json = JSON.parse(trimmed.startsWith("{") ? trimmed : decodeBase64(trimmed));
+  } catch {
+    return 'params: expected JSON {"inputs":[...]} or its base64 (std or url)';
+  }
+  const parsed = RequestSchema.safeParse(json, { reportInput: true });
+  if (!parsed.success) return "params." + describeIssue(parsed.error.issues[0]!, new Map());
+  return parsed.data.inputs;
+}
+
+function decodeBase64(text: string): string {
+  const std = text.replace(/-/g, "+").replace(/_/g, "/");
+  const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
+  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body.endsWith("\n") ? body : body + "\n", {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * Serve mode: runs the mcall API until `signal` aborts, then shuts down gracefully.
+ *
+ * @throws {ConfigError} when bound to a non-loopback address without a token.
+ */
+export async function serveMcall(
+  config: Config,
+  env: Readonly<Record<string, string>>,
+  signal: AbortSignal,
+  onListen?: (addr: Deno.NetAddr) => void,
+): Promise<number> {
+  const token = await readToken(config, env);
+  const { host, port } = config.webserver;
+  if (!isLoopback(host) && token === undefined) {
+    throw new ConfigError(
+      `webserver.host: refusing to serve ${JSON.stringify(host)} without a bearer token ` +
+        "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1)",
+    );
+  }
+  const log = logger("server");
+  const server = Deno.serve({
+    hostname: host,
+    port,
+    signal,
+    onListen: (addr) => {
+      log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
+      onListen?.(addr);
+    },
+  }, mcallHandler(config, token));
+  await server.finished;
+  log.info("server stopped");
+  return 0;
+}
