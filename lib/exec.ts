@@ -1,0 +1,416 @@
+/**
+ * Runs one input — a command or an HTTP GET/POST — and reports a `Result`. Never throws for
+ * anything the input does: a missing program, shell syntax without `shell: true`, a refused
+ * connection or a timeout all become a failed `Result` with a one-line `error`.
+ *
+ * Commands run without a shell (argv from `splitCommand`), or through `/bin/sh -c` with
+ * `shell: true`. Each runs in its own process group so a timeout kills its children too:
+ * `Deno.Command` cannot call setsid(2), so the argv is prefixed with util-linux `setsid`, which —
+ * because a freshly spawned child is never a group leader — calls setsid(2) and execs the program
+ * in place, without forking. The pid Deno reports is therefore the program's own pid and also its
+ * process-group id, and `Deno.kill(-pid, signal)` reaches every process of the input. Without a
+ * `setsid` binary only the direct child is signalled.
+ *
+ * stdout and stderr are read concurrently and appended in arrival order (interleaved chunk by
+ * chunk, as the pipes deliver them), capped at `maxOutputBytes`; bytes beyond the cap are read and
+ * discarded so the child never blocks, and the cut never splits a UTF-8 character.
+ *
+ * When the program exits, whatever is left of its process group (background processes, orphans
+ * holding the pipes) is killed with SIGKILL once the pipes close or `drainMs` passes, so no input
+ * leaves strays behind and `runInput` never waits on a pipe held by an orphan.
+ *
+ * @module
+ */
+import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
+import { type Expect, judge, parseExpect } from "./expect.ts";
+import { formatTs, type InputSpec, type Result } from "./input.ts";
+import { splitCommand } from "./shellwords.ts";
+
+/** Options of {@linkcode runInput}. */
+export interface RunInputOptions {
+  /** Cap on the captured output in bytes (default 64 KiB). */
+  maxOutputBytes?: number;
+  /** Copied into the result as `subject` when non-empty. */
+  subject?: string;
+  /** Aborting kills the command (as a timeout does) or cancels the request. */
+  signal?: AbortSignal;
+  /** Clock for `ts` (default `() => new Date()`). */
+  now?: () => Date;
+  /** Time between SIGTERM and SIGKILL on timeout or abort (default 2000 ms). */
+  killGraceMs?: number;
+  /** Wait between a failed try and the next of `spec.retries` (default 500 ms). */
+  retryDelayMs?: number;
+  /** How long pipes may stay open after the program exits (default 250 ms). */
+  drainMs?: number;
+}
+
+interface Attempt {
+  output: string;
+  truncated: boolean;
+  exitCode: number | null;
+  status: number | null;
+  /** Set when the run itself failed (timeout, not found, connection refused…). */
+  error?: string;
+  /** The failure cannot change on a retry. */
+  final?: boolean;
+}
+
+interface Limits {
+  readonly maxOutputBytes: number;
+  readonly killGraceMs: number;
+  readonly drainMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Collects output up to a byte cap, decoding each stream as UTF-8 without splitting characters. */
+class Capture {
+  #remaining: number;
+  #parts: string[] = [];
+  truncated = false;
+  constructor(maxBytes: number) {
+    this.#remaining = maxBytes;
+  }
+  get full(): boolean {
+    return this.truncated;
+  }
+  /** A writer for one stream; call the returned function with no chunk at end of stream. */
+  stream(): (chunk?: Uint8Array) => void {
+    const decoder = new TextDecoder();
+    return (chunk) => {
+      if (chunk === undefined) {
+        const rest = decoder.decode();
+        if (rest) this.#parts.push(rest);
+        return;
+      }
+      if (this.truncated) return;
+      let take = chunk.length;
+      if (take > this.#remaining) {
+        take = this.#remaining;
+        while (take > 0 && (chunk[take]! & 0xc0) === 0x80) take--;
+        this.truncated = true;
+        this.#remaining = 0;
+      } else {
+        this.#remaining -= take;
+      }
+      const text = decoder.decode(chunk.subarray(0, take), { stream: !this.truncated });
+      if (text) this.#parts.push(text);
+    };
+  }
+  text(): string {
+    return this.#parts.join("");
+  }
+}
+
+/** Resolves after `ms` or when `promise` settles, whichever is first; true if it settled. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && (info.mode === null || (info.mode & 0o111) !== 0);
+  } catch {
+    return false;
+  }
+}
+
+/** Finds a program as execvp(3) would: a path when it contains `/`, else the first on PATH. */
+function findProgram(name: string): string | undefined {
+  if (name.includes("/")) return isExecutable(name) ? name : undefined;
+  let path = "/usr/local/bin:/usr/bin:/bin";
+  try {
+    path = Deno.env.get("PATH") ?? path;
+  } catch { /* no env permission: the default path */ }
+  for (const dir of path.split(":")) {
+    const candidate = `${dir || "."}/${name}`;
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+let setsidPath: string | null | undefined;
+
+async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
+  const failed = (error: string, final = true): Attempt => ({
+    output: "",
+    truncated: false,
+    exitCode: null,
+    status: null,
+    error,
+    final,
+  });
+  let argv: string[];
+  try {
+    argv = spec.shell ? ["/bin/sh", "-c", spec.input] : splitCommand(spec.input);
+  } catch (error) {
+    return failed((error as Error).message);
+  }
+  const program = findProgram(argv[0]!);
+  if (program === undefined) return failed(`program ${JSON.stringify(argv[0])} not found`);
+  if (setsidPath === undefined) setsidPath = findProgram("setsid") ?? null;
+  const group = setsidPath !== null;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(group ? setsidPath! : program, {
+      args: group ? [program, ...argv.slice(1)] : argv.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    return failed(`cannot start program ${JSON.stringify(argv[0])}: ${(error as Error).message}`);
+  }
+  const signalAll = (sig: Deno.Signal) => {
+    try {
+      Deno.kill(group ? -child.pid : child.pid, sig);
+    } catch { /* already gone */ }
+  };
+
+  const capture = new Capture(limits.maxOutputBytes);
+  const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const write = capture.stream();
+    const reader = stream.getReader();
+    readers.push(reader);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        write(value);
+      }
+    } catch { /* cancelled */ }
+    write();
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+
+  let stopped: string | undefined;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (why: string) => {
+    if (stopped !== undefined) return;
+    stopped = why;
+    signalAll("SIGTERM");
+    killTimer = setTimeout(() => signalAll("SIGKILL"), limits.killGraceMs);
+  };
+  const timer = setTimeout(
+    () => stop(`timed out after ${formatMs(spec.timeoutMs)}`),
+    spec.timeoutMs,
+  );
+  const onAbort = () => stop("aborted");
+  limits.signal?.addEventListener("abort", onAbort, { once: true });
+  if (limits.signal?.aborted) onAbort();
+
+  const status = await child.status;
+  clearTimeout(timer);
+  clearTimeout(killTimer);
+  limits.signal?.removeEventListener("abort", onAbort);
+  // The program is gone; give its pipes a moment, then kill what is left of its group (orphans
+  // holding the pipes or background strays), and finally stop reading whatever still holds them.
+  const drained = await within(pumps, limits.drainMs);
+  if (group) signalAll("SIGKILL");
+  if (!drained && !(await within(pumps, 100))) {
+    await Promise.all(readers.map((r) => r.cancel().catch(() => {})));
+    await pumps;
+  }
+
+  const exitCode = status.signal === null ? status.code : null;
+  const attempt: Attempt = {
+    output: capture.text(),
+    truncated: capture.truncated,
+    exitCode: stopped === undefined ? exitCode : null,
+    status: null,
+  };
+  if (stopped !== undefined) attempt.error = stopped;
+  else if (status.signal !== null) attempt.error = `killed by ${status.signal}`;
+  return attempt;
+}
+
+/** Content-Type for a POST body without one: JSON when it parses as JSON, else a form. */
+function guessContentType(body: string): string {
+  try {
+    JSON.parse(body);
+    return "application/json";
+  } catch {
+    return "application/x-www-form-urlencoded";
+  }
+}
+
+async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
+  const attempt: Attempt = { output: "", truncated: false, exitCode: null, status: null };
+  const method = spec.type === "post" ? "POST" : "GET";
+  let url: URL;
+  try {
+    url = new URL(spec.input);
+  } catch {
+    return { ...attempt, error: `${JSON.stringify(spec.input)} is not a URL`, final: true };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return {
+      ...attempt,
+      error: `URL ${JSON.stringify(spec.input)} is not http or https`,
+      final: true,
+    };
+  }
+  if (method === "GET" && spec.body) {
+    return { ...attempt, error: "a get input cannot send a body; use type post", final: true };
+  }
+  const headers = new Headers(spec.headers);
+  if (method === "POST" && spec.body !== undefined && !headers.has("content-type")) {
+    headers.set("content-type", guessContentType(spec.body));
+  }
+  const controller = new AbortController();
+  let why = "";
+  const timer = setTimeout(() => {
+    why = `timed out after ${formatMs(spec.timeoutMs)}`;
+    controller.abort();
+  }, spec.timeoutMs);
+  const onAbort = () => {
+    why = "aborted";
+    controller.abort();
+  };
+  limits.signal?.addEventListener("abort", onAbort, { once: true });
+  if (limits.signal?.aborted) onAbort();
+  try {
+    const response = await fetch(url, {
+      method,
+      headers,
+      redirect: "manual",
+      signal: controller.signal,
+      ...(method === "POST" ? { body: spec.body ?? "" } : {}),
+    });
+    attempt.status = response.status;
+    const capture = new Capture(limits.maxOutputBytes);
+    const write = capture.stream();
+    if (response.body) {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        write(value);
+        if (capture.full) {
+          await reader.cancel();
+          break;
+        }
+      }
+    }
+    write();
+    attempt.output = capture.text();
+    attempt.truncated = capture.truncated;
+  } catch (error) {
+    const message = (error as Error).message.split("\n")[0];
+    attempt.error = why || `${method} ${url.href} failed: ${message}`;
+  } finally {
+    clearTimeout(timer);
+    limits.signal?.removeEventListener("abort", onAbort);
+  }
+  return attempt;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Runs one input, retrying a failed check up to `spec.retries` more times, and reports the result.
+ *
+ * Success (`errorCode` "0") is decided by `judge` from `lib/expect.ts`: a cmd must exit 0 and an
+ * HTTP status must be 2xx unless `expect` is `status=…`, and a content `expect` must hold too.
+ * Redirects are not followed, so a 3xx is what the server answered.
+ *
+ * @param spec The input, every default resolved.
+ * @param opts Output cap, subject, cancellation, clock and timing knobs.
+ * @returns The result; it never rejects for anything the input does.
+ * @throws {RangeError} When an option is not a non-negative integer (`maxOutputBytes` ≥ 1).
+ *
+ * @example Usage
+ * ```ts
+ * import { runInput } from "./exec.ts";
+ * import assert from "node:assert/strict";
+ * const result = await runInput({
+ *   index: 0, input: "echo 'a b'", type: "cmd", name: "echo", timeoutMs: 5000,
+ *   shell: false, headers: {}, retries: 0,
+ * });
+ * assert.equal(result.errorCode, "0");
+ * assert.equal(result.result, "a b\n");
+ * ```
+ */
+export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Promise<Result> {
+  const {
+    maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES,
+    subject = "",
+    signal,
+    now = () => new Date(),
+    killGraceMs = 2000,
+    retryDelayMs = 500,
+    drainMs = 250,
+  } = opts;
+  const numbers = { maxOutputBytes, killGraceMs, retryDelayMs, drainMs };
+  for (const [option, value] of Object.entries(numbers)) {
+    const min = option === "maxOutputBytes" ? 1 : 0;
+    if (!Number.isInteger(value) || value < min) {
+      throw new RangeError(
+        `Cannot run input as '${option}' must be an integer of at least ${min}: current value is ${value}`,
+      );
+    }
+  }
+  const started = performance.now();
+  const limits: Limits = { maxOutputBytes, killGraceMs, drainMs, signal };
+  let expect: Expect | undefined;
+  let attempt: Attempt;
+  let error: string | undefined;
+  let tries = 0;
+  try {
+    expect = spec.expect === undefined ? undefined : parseExpect(spec.expect);
+  } catch (e) {
+    attempt = { output: "", truncated: false, exitCode: null, status: null };
+    error = (e as Error).message;
+  }
+  if (error === undefined) {
+    for (;;) {
+      tries++;
+      attempt = signal?.aborted
+        ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
+        : spec.type === "cmd"
+        ? await runCommand(spec, limits)
+        : await runHttp(spec, limits);
+      const verdict = judge({ type: spec.type, ...attempt }, expect);
+      error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
+      if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) break;
+      await sleep(retryDelayMs, signal);
+    }
+    if (error !== undefined && tries > 1) error += ` (after ${tries} tries)`;
+  }
+  const last = attempt!;
+  return {
+    errorCode: error === undefined ? "0" : "-1",
+    input: spec.input,
+    name: spec.name,
+    result: last.output,
+    ...(subject ? { subject } : {}),
+    ts: formatTs(now()),
+    type: spec.type,
+    exitCode: last.exitCode,
+    status: last.status,
+    durationMs: Math.round(performance.now() - started),
+    truncated: last.truncated,
+    ...(error !== undefined ? { error } : {}),
+  };
+}
