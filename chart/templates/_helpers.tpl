@@ -1,0 +1,194 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "dz-mcall.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name.
+We truncate at 63 chars because some Kubernetes name fields are limited to this (by the DNS naming spec).
+If release name contains chart name it will be used as a full name.
+*/}}
+{{- define "dz-mcall.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "dz-mcall.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels
+*/}}
+{{- define "dz-mcall.labels" -}}
+helm.sh/chart: {{ include "dz-mcall.chart" . }}
+{{ include "dz-mcall.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels (name and instance only: selectors are immutable).
+*/}}
+{{- define "dz-mcall.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dz-mcall.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The selector labels as a label-selector string, e.g.
+app.kubernetes.io/name=dz-mcall,app.kubernetes.io/instance=dz-mcall
+*/}}
+{{- define "dz-mcall.selectorString" -}}
+{{- printf "app.kubernetes.io/name=%s,app.kubernetes.io/instance=%s" (include "dz-mcall.name" .) .Release.Name }}
+{{- end }}
+
+{{/*
+Create the name of the service account to use
+*/}}
+{{- define "dz-mcall.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "dz-mcall.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The `app` label value of pods and task ConfigMaps (mcall.yaml tasks.app).
+*/}}
+{{- define "dz-mcall.app" -}}
+{{- default (include "dz-mcall.fullname" .) .Values.app }}
+{{- end }}
+
+{{/*
+The Lease name (mcall.yaml election.leaseName).
+*/}}
+{{- define "dz-mcall.leaseName" -}}
+{{- default (printf "%s-leader" (include "dz-mcall.fullname" .)) .Values.election.leaseName }}
+{{- end }}
+
+{{/*
+Name of the config ConfigMap.
+*/}}
+{{- define "dz-mcall.configName" -}}
+{{- printf "%s-config" (include "dz-mcall.fullname" .) }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the task-signing key, and the key inside it.
+*/}}
+{{- define "dz-mcall.signingKeySecretName" -}}
+{{- default (printf "%s-signing-key" (include "dz-mcall.fullname" .)) .Values.signingKey.existingSecret }}
+{{- end }}
+{{- define "dz-mcall.signingKeySecretKey" -}}
+{{- if .Values.signingKey.existingSecret }}
+{{- default "signing-key" .Values.signingKey.existingSecretKey }}
+{{- else }}
+{{- "signing-key" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container image reference.
+*/}}
+{{- define "dz-mcall.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Converts a duration as mcall.yaml accepts it ("1h30m", "5m", "250ms", "10s", or a number of
+seconds) to whole milliseconds. Returns "" when the text is not a duration.
+Usage: include "dz-mcall.durationMs" "5m"
+*/}}
+{{- define "dz-mcall.durationMs" -}}
+{{- $text := toString . | trim }}
+{{- if regexMatch "^[0-9]+(\\.[0-9]+)?$" $text }}
+{{- round (mulf $text 1000) 0 | int64 }}
+{{- else if regexMatch "^([0-9]+(\\.[0-9]+)?(ms|h|m|s))+$" $text }}
+{{- $total := 0.0 }}
+{{- range (regexFindAll "[0-9]+(\\.[0-9]+)?(ms|h|m|s)" $text -1) }}
+{{- $unit := regexFind "(ms|h|m|s)$" . }}
+{{- $n := float64 (trimSuffix $unit .) }}
+{{- $size := get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit }}
+{{- $total = addf $total (mulf $n $size) }}
+{{- end }}
+{{- round $total 0 | int64 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Collects every rule violation the JSON schema cannot express (relations between values, per-type
+task fields) and fails once with all of them.
+*/}}
+{{- define "dz-mcall.validateValues" -}}
+{{- $errors := list }}
+{{- $v := .Values }}
+{{- /* Leader-election timings: leaseDuration > renewDeadline > 1.2 × retryPeriod. */}}
+{{- $lease := include "dz-mcall.durationMs" $v.election.leaseDuration | int64 }}
+{{- $renew := include "dz-mcall.durationMs" $v.election.renewDeadline | int64 }}
+{{- $retry := include "dz-mcall.durationMs" $v.election.retryPeriod | int64 }}
+{{- if le $lease $renew }}
+{{- $errors = append $errors (printf "election.renewDeadline (%v) must be less than election.leaseDuration (%v)" $v.election.renewDeadline $v.election.leaseDuration) }}
+{{- end }}
+{{- if le (mulf $renew 10) (mulf $retry 12) }}
+{{- $errors = append $errors (printf "election.renewDeadline (%v) must be more than 1.2 × election.retryPeriod (%v)" $v.election.renewDeadline $v.election.retryPeriod) }}
+{{- end }}
+{{- /* A one-shot round must be able to finish before Kubernetes kills the Job. */}}
+{{- if eq $v.mode "cronjob" }}
+{{- $round := include "dz-mcall.durationMs" $v.roundDeadline | int64 }}
+{{- if le (mul $v.activeDeadlineSeconds 1000) $round }}
+{{- $errors = append $errors (printf "activeDeadlineSeconds (%v) must exceed roundDeadline (%v) so the program ends the round before Kubernetes kills the Job" $v.activeDeadlineSeconds $v.roundDeadline) }}
+{{- end }}
+{{- end }}
+{{- /* Tasks: unique names, URLs for get/post, per-type fields. */}}
+{{- $names := dict }}
+{{- range $i, $t := $v.tasks }}
+{{- $type := default $v.defaultType $t.type }}
+{{- $label := printf "tasks[%d]" $i }}
+{{- if $t.name }}
+{{- $label = printf "tasks[%d] (%s)" $i $t.name }}
+{{- if hasKey $names $t.name }}
+{{- $errors = append $errors (printf "%s: the name %q is used twice; task names must be unique" $label $t.name) }}
+{{- end }}
+{{- $_ := set $names $t.name true }}
+{{- end }}
+{{- if and (ne $type "cmd") (not (regexMatch "^https?://" (toString $t.input))) }}
+{{- $errors = append $errors (printf "%s: a %s task needs an http:// or https:// URL as input, got %q" $label $type (toString $t.input)) }}
+{{- end }}
+{{- if and (eq $type "cmd") (or (hasKey $t "body") (hasKey $t "headers")) }}
+{{- $errors = append $errors (printf "%s: body and headers apply to get and post tasks only, not to cmd" $label) }}
+{{- end }}
+{{- if and (ne $type "cmd") (hasKey $t "shell") }}
+{{- $errors = append $errors (printf "%s: shell applies to cmd tasks only, not to %s" $label $type) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.signingKey.existingSecret (not .Values.signingKey.existingSecretKey) }}
+{{- $errors = append $errors "signingKey.existingSecretKey must name the key inside signingKey.existingSecret" }}
+{{- end }}
+{{- if $errors }}
+{{- fail (printf "\n\ndz-mcall: invalid values:\n  - %s\n" (join "\n  - " $errors)) }}
+{{- end }}
+{{- end }}
