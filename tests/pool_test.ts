@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { runInput } from "../lib/exec.ts";
+import type { InputSpec } from "../lib/input.ts";
+import { runPool } from "../lib/pool.ts";
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function cmd(input: string, index: number): InputSpec {
+  return {
+    index,
+    input,
+    type: "cmd",
+    name: input,
+    timeoutMs: 5000,
+    shell: false,
+    headers: {},
+    retries: 0,
+  };
+}
+
+Deno.test("runPool() runs ten 1-second sleeps at concurrency 10 in about a second", async () => {
+  const specs = Array.from({ length: 10 }, (_, i) => cmd("sleep 1", i));
+  const started = performance.now();
+  const results = await runPool(specs, 10, (spec, _i, signal) => runInput(spec, { signal }));
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 1800, `took ${elapsed} ms`);
+  assert.deepEqual(results.map((r) => r.errorCode), Array(10).fill("0"));
+});
+
+Deno.test("runPool() never has more than concurrency calls in flight", async () => {
+  let inFlight = 0;
+  let most = 0;
+  const results = await runPool(Array.from({ length: 20 }, (_, i) => i), 3, async (n) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await delay(5 + (n % 4) * 3);
+    inFlight--;
+    return n;
+  });
+  assert.equal(most, 3);
+  assert.equal(results.length, 20);
+});
+
+Deno.test("runPool() keeps input order when later items finish first", async () => {
+  const results = await runPool([50, 10, 30, 0], 4, async (ms, i) => {
+    await delay(ms);
+    return `${i}:${ms}`;
+  });
+  assert.deepEqual(results, ["0:50", "1:10", "2:30", "3:0"]);
+});
+
+Deno.test("runPool() runs duplicated inputs each time", async () => {
+  const specs = ["echo same", "echo same", "echo other", "echo same"].map(cmd);
+  const results = await runPool(specs, 2, (spec) => runInput(spec));
+  assert.deepEqual(results.map((r) => r.result), ["same\n", "same\n", "other\n", "same\n"]);
+  assert.deepEqual(results.map((r) => r.errorCode), ["0", "0", "0", "0"]);
+});
+
+Deno.test("runPool() returns an empty list for no items", async () => {
+  assert.deepEqual(await runPool([], 5, () => Promise.resolve(1)), []);
+});
+
+Deno.test("runPool() rejects with the first error after in-flight calls settle", async () => {
+  const started: number[] = [];
+  const settled: number[] = [];
+  let sawAbort = false;
+  await assert.rejects(
+    runPool([0, 1, 2, 3, 4, 5], 2, async (n, _i, signal) => {
+      started.push(n);
+      if (n === 1) throw new Error("boom");
+      await delay(30);
+      sawAbort ||= signal.aborted;
+      settled.push(n);
+      return n;
+    }),
+    { message: "boom" },
+  );
+  assert.deepEqual(started, [0, 1]);
+  assert.deepEqual(settled, [0], "the in-flight call settled before the rejection");
+  assert.equal(sawAbort, true);
+});
+
+Deno.test("runPool() stops starting items when its signal aborts", async () => {
+  const controller = new AbortController();
+  const started: number[] = [];
+  const pool = runPool([0, 1, 2, 3], 1, async (n) => {
+    started.push(n);
+    if (n === 1) controller.abort(new Error("stop"));
+    await delay(1);
+    return n;
+  }, { signal: controller.signal });
+  await assert.rejects(pool, { message: "stop" });
+  assert.deepEqual(started, [0, 1]);
+});
+
+Deno.test("runPool() rejects a bad concurrency", async () => {
+  for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    await assert.rejects(runPool([1], bad, () => Promise.resolve(1)), {
+      name: "RangeError",
+      message:
+        `Cannot run pool as 'concurrency' must be an integer of at least 1: current value is ${bad}`,
+    });
+  }
+});
