@@ -7,7 +7,6 @@
 import {
   configureSync,
   getLogger,
-  getStreamSink,
   jsonLinesFormatter,
   type Logger,
   type LogLevel,
@@ -37,16 +36,15 @@ export interface LogOptions {
  * ```
  */
 export function setupLogging({ level, file, sink }: LogOptions): void {
+  const encoder = new TextEncoder();
+  // Synchronous writes: a line is on stderr before the next statement runs, even if the
+  // process is killed right after (what a crash post-mortem needs).
   const sinks: Record<string, Sink> = {
-    stderr: sink ?? getStreamSink(Deno.stderr.writable, { formatter: jsonLinesFormatter }),
+    stderr: sink ?? ((record) => Deno.stderr.writeSync(encoder.encode(jsonLinesFormatter(record)))),
   };
   if (file) {
     const handle = Deno.openSync(file, { append: true, create: true });
-    const encoder = new TextEncoder();
-    const fileSink: Sink = (record) => {
-      handle.writeSync(encoder.encode(jsonLinesFormatter(record)));
-    };
-    sinks.file = fileSink;
+    sinks.file = (record) => handle.writeSync(encoder.encode(jsonLinesFormatter(record)));
   }
   configureSync({
     reset: true,

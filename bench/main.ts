@@ -1,0 +1,43 @@
+/**
+ * `deno task bench [engine|election|tasks ...]`: runs the named benchmarks (all by default),
+ * prints each as a table and writes them to `bench/results/<name>.md`.
+ */
+import { renderTable, type Row } from "./table.ts";
+
+type Bench = () => Promise<Row[]>;
+
+const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
+  engine: {
+    title: "Engine: exec, pool, HTTP, memory",
+    load: async () => (await import("./engine.ts")).benchEngine,
+  },
+  election: {
+    title: "Election: failover on the real API server",
+    load: async () => (await import("./election.ts")).benchElection,
+  },
+  tasks: {
+    title: "Tasks: 1,000 tasks, 5 workers on the real API server",
+    load: async () => (await import("./tasks.ts")).benchTasks,
+  },
+};
+
+if (import.meta.main) {
+  const names = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHES);
+  const unknown = names.filter((n) => !(n in BENCHES));
+  if (unknown.length > 0) {
+    console.error(
+      `bench: unknown benchmark ${unknown.join(", ")} (have ${Object.keys(BENCHES).join(", ")})`,
+    );
+    Deno.exit(2);
+  }
+  await Deno.mkdir("bench/results", { recursive: true });
+  for (const name of names) {
+    const { title, load } = BENCHES[name]!;
+    const rows = await (await load())();
+    const table = `${renderTable(title, rows)}\n_Measured ${
+      new Date().toISOString()
+    } on ${Deno.build.target}, ${navigator.hardwareConcurrency} cores._\n`;
+    console.log(table);
+    await Deno.writeTextFile(`bench/results/${name}.md`, table);
+  }
+}
