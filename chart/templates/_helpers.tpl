@@ -24,6 +24,13 @@ If release name contains chart name it will be used as a full name.
 {{- end }}
 
 {{/*
+The CronJob's name: at most 52 characters, because the controller appends 11 to name its Jobs.
+*/}}
+{{- define "dz-mcall.cronJobName" -}}
+{{- include "dz-mcall.fullname" . | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
 Create chart name and version as used by the chart label.
 */}}
 {{- define "dz-mcall.chart" -}}
@@ -155,6 +162,20 @@ task fields) and fails once with all of them.
 {{- end }}
 {{- if le (mulf $renew 10) (mulf $retry 12) }}
 {{- $errors = append $errors (printf "election.renewDeadline (%v) must be more than 1.2 × election.retryPeriod (%v)" $v.election.renewDeadline $v.election.retryPeriod) }}
+{{- end }}
+{{- /* Lower bounds the program enforces (lib/config_schema.ts), checked before install. */}}
+{{- $mins := list
+  (list "interval" $v.interval 1000)
+  (list "pollInterval" $v.pollInterval 100)
+  (list "roundDeadline" $v.roundDeadline 1000)
+  (list "timeout" $v.timeout 1)
+  (list "election.leaseDuration" $v.election.leaseDuration 1000)
+  (list "election.renewDeadline" $v.election.renewDeadline 500)
+  (list "election.retryPeriod" $v.election.retryPeriod 100) }}
+{{- range $mins }}
+{{- if lt (include "dz-mcall.durationMs" (index . 1) | int64) (index . 2 | int64) }}
+{{- $errors = append $errors (printf "%s (%v) must be at least %dms" (index . 0) (index . 1) (index . 2)) }}
+{{- end }}
 {{- end }}
 {{- /* A one-shot round must be able to finish before Kubernetes kills the Job. */}}
 {{- if eq $v.mode "cronjob" }}

@@ -18,7 +18,7 @@ mounted inside a ConfigMap volume's mount point is fragile across ConfigMap upda
 {{- define "dz-mcall.configVolume" -}}
 - name: config
   projected:
-    defaultMode: 0444
+    defaultMode: 292 # 0444
     sources:
       - configMap:
           name: {{ include "dz-mcall.configName" . }}
@@ -30,7 +30,7 @@ mounted inside a ConfigMap volume's mount point is fragile across ConfigMap upda
           items:
             - key: {{ include "dz-mcall.signingKeySecretKey" . }}
               path: signing/signing-key
-              mode: 0440
+              mode: 288 # 0440: owner and the pods' fsGroup
 {{- end }}
 
 {{/*
