@@ -4,12 +4,14 @@
  * connection or a timeout all become a failed `Result` with a one-line `error`.
  *
  * Commands run without a shell (argv from `splitCommand`), or through `/bin/sh -c` with
- * `shell: true`. Each runs in its own process group so a timeout kills its children too:
- * `Deno.Command` cannot call setsid(2), so the argv is prefixed with util-linux `setsid`, which —
- * because a freshly spawned child is never a group leader — calls setsid(2) and execs the program
- * in place, without forking. The pid Deno reports is therefore the program's own pid and also its
- * process-group id, and `Deno.kill(-pid, signal)` reaches every process of the input. Without a
- * `setsid` binary only the direct child is signalled.
+ * `shell: true`. Each runs in its own process group so a timeout kills its children too. The argv
+ * is prefixed with util-linux `setsid`, which — because a freshly spawned child is never a group
+ * leader — calls setsid(2) and execs the program in place, without forking. The pid Deno reports
+ * is therefore the program's own pid and also its process-group id (verified on Linux), and
+ * `Deno.kill(-pid, signal)` reaches every process of the input that did not leave the group
+ * itself. Without a `setsid` binary, `Deno.Command`'s `detached: true` does the same, but Deno
+ * then forks the whole runtime instead of posix_spawn-ing, which measured 2–3× slower per command
+ * (see `bench/engine.ts`) — hence the extra exec of `setsid` is the default.
  *
  * stdout and stderr are read concurrently and appended in arrival order (interleaved chunk by
  * chunk, as the pipes deliver them), capped at `maxOutputBytes`; bytes beyond the cap are read and
@@ -139,6 +141,7 @@ function findProgram(name: string): string | undefined {
   return undefined;
 }
 
+/** util-linux `setsid`, looked up on first use; null when absent. */
 let setsidPath: string | null | undefined;
 
 async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
@@ -159,11 +162,11 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
   const program = findProgram(argv[0]!);
   if (program === undefined) return failed(`program ${JSON.stringify(argv[0])} not found`);
   if (setsidPath === undefined) setsidPath = findProgram("setsid") ?? null;
-  const group = setsidPath !== null;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(group ? setsidPath! : program, {
-      args: group ? [program, ...argv.slice(1)] : argv.slice(1),
+    child = new Deno.Command(setsidPath ?? program, {
+      args: setsidPath === null ? argv.slice(1) : [program, ...argv.slice(1)],
+      detached: setsidPath === null,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -173,7 +176,7 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
   }
   const signalAll = (sig: Deno.Signal) => {
     try {
-      Deno.kill(group ? -child.pid : child.pid, sig);
+      Deno.kill(-child.pid, sig);
     } catch { /* already gone */ }
   };
 
@@ -217,7 +220,7 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
   // The program is gone; give its pipes a moment, then kill what is left of its group (orphans
   // holding the pipes or background strays), and finally stop reading whatever still holds them.
   const drained = await within(pumps, limits.drainMs);
-  if (group) signalAll("SIGKILL");
+  signalAll("SIGKILL");
   if (!drained && !(await within(pumps, 100))) {
     await Promise.all(readers.map((r) => r.cancel().catch(() => {})));
     await pumps;

@@ -1,0 +1,175 @@
+/**
+ * Engine benchmarks: process fan-out against `xargs -P`, HTTP probe throughput against a local
+ * server, and the peak resident memory of the run. Run standalone with
+ * `scripts/deno run --allow-read --allow-env --allow-net --allow-run --allow-sys bench/engine.ts`.
+ *
+ * @module
+ */
+import { runInput } from "../lib/exec.ts";
+import type { InputSpec, Result } from "../lib/input.ts";
+import { runPool } from "../lib/pool.ts";
+
+/** One measurement. */
+export interface Row {
+  name: string;
+  value: number | string;
+  unit: string;
+  note?: string;
+}
+
+const PROCESSES = 200;
+const PROCESS_CONCURRENCY = 10;
+const REQUESTS = 1000;
+const REQUEST_CONCURRENCY = 50;
+
+function input(text: string, type: InputSpec["type"], index: number): InputSpec {
+  return {
+    index,
+    input: text,
+    type,
+    name: text,
+    timeoutMs: 30_000,
+    shell: false,
+    headers: {},
+    retries: 0,
+  };
+}
+
+async function engineRun(specs: readonly InputSpec[], concurrency: number): Promise<number> {
+  const started = performance.now();
+  const results: Result[] = await runPool(
+    specs,
+    concurrency,
+    (s, _i, signal) => runInput(s, { signal }),
+  );
+  const elapsed = performance.now() - started;
+  const failed = results.filter((r) => r.errorCode !== "0");
+  if (failed.length > 0) throw new Error(`${failed.length} inputs failed: ${failed[0]!.error}`);
+  return elapsed;
+}
+
+async function xargsRun(count: number, concurrency: number): Promise<number> {
+  const started = performance.now();
+  const child = new Deno.Command("xargs", {
+    args: ["-P", String(concurrency), "-n", "1", "true"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("x\n".repeat(count)));
+  await writer.close();
+  const status = await child.status;
+  const elapsed = performance.now() - started;
+  if (!status.success) throw new Error(`xargs exited with ${status.code}`);
+  return elapsed;
+}
+
+/** The floor: the same fan-out with bare `Deno.Command(...).output()`, no engine around it. */
+async function denoFloorRun(count: number, concurrency: number): Promise<number> {
+  const started = performance.now();
+  await runPool(
+    Array.from({ length: count }, () => "true"),
+    concurrency,
+    (program) => new Deno.Command(program, { stdin: "null" }).output(),
+  );
+  return performance.now() - started;
+}
+
+/** Peak resident set size of this process in MiB (VmHWM), or current RSS where /proc is absent. */
+function peakRssMiB(): number {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status);
+    if (kb) return Number(kb[1]) / 1024;
+  } catch { /* not Linux */ }
+  return Deno.memoryUsage().rss / 1024 / 1024;
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+/**
+ * Runs the engine benchmarks and returns one row per measurement.
+ *
+ * - 200 × `true` at concurrency 10 through `runPool` + `runInput`, and the same through
+ *   `xargs -P 10`, in the same run; the ratio's goal is ≤ 1.5.
+ * - 1,000 GETs at concurrency 50 against a `Deno.serve` on 127.0.0.1 → requests per second.
+ * - Peak RSS of the process.
+ *
+ * @returns The rows, in that order.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { benchEngine } from "./engine.ts";
+ * for (const row of await benchEngine()) console.log(row.name, row.value, row.unit);
+ * ```
+ */
+export async function benchEngine(): Promise<Row[]> {
+  const trueSpecs = Array.from({ length: PROCESSES }, (_, i) => input("true", "cmd", i));
+  // Warm up both paths (JIT, page cache) before measuring.
+  await engineRun(trueSpecs.slice(0, 20), PROCESS_CONCURRENCY);
+  await xargsRun(20, PROCESS_CONCURRENCY);
+  const engineMs = await engineRun(trueSpecs, PROCESS_CONCURRENCY);
+  const xargsMs = await xargsRun(PROCESSES, PROCESS_CONCURRENCY);
+  await denoFloorRun(20, PROCESS_CONCURRENCY);
+  const floorMs = await denoFloorRun(PROCESSES, PROCESS_CONCURRENCY);
+
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  let httpMs: number;
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const getSpecs = Array.from({ length: REQUESTS }, (_, i) => input(url, "get", i));
+    await engineRun(getSpecs.slice(0, 100), REQUEST_CONCURRENCY);
+    httpMs = await engineRun(getSpecs, REQUEST_CONCURRENCY);
+  } finally {
+    await server.shutdown();
+  }
+
+  return [
+    {
+      name: `engine: ${PROCESSES} × true, concurrency ${PROCESS_CONCURRENCY}`,
+      value: round(engineMs),
+      unit: "ms",
+      note: "runPool + runInput (setsid, no shell)",
+    },
+    {
+      name: `xargs -P ${PROCESS_CONCURRENCY}: ${PROCESSES} × true`,
+      value: round(xargsMs),
+      unit: "ms",
+      note: "same machine, same run",
+    },
+    {
+      name: `Deno.Command floor: ${PROCESSES} × true`,
+      value: round(floorMs),
+      unit: "ms",
+      note: "bare Deno.Command().output() through runPool: the runtime's own spawn cost",
+    },
+    {
+      name: "engine / xargs",
+      value: round(engineMs / xargsMs, 2),
+      unit: "ratio",
+      note: "goal ≤ 1.5",
+    },
+    {
+      name: `engine: ${REQUESTS} GETs, concurrency ${REQUEST_CONCURRENCY}`,
+      value: Math.round(REQUESTS / (httpMs / 1000)),
+      unit: "req/s",
+      note: `local Deno.serve on 127.0.0.1, ${round(httpMs)} ms total`,
+    },
+    {
+      name: "peak RSS",
+      value: round(peakRssMiB()),
+      unit: "MiB",
+      note: "VmHWM of the bench process",
+    },
+  ];
+}
+
+if (import.meta.main) {
+  for (const row of await benchEngine()) {
+    console.log(`${row.name}\t${row.value} ${row.unit}${row.note ? `\t(${row.note})` : ""}`);
+  }
+}
