@@ -195,7 +195,10 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
     } catch { /* cancelled */ }
     write();
   };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let pumped = false;
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {
+    pumped = true;
+  });
 
   let stopped: string | undefined;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -219,7 +222,7 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
   limits.signal?.removeEventListener("abort", onAbort);
   // The program is gone; give its pipes a moment, then kill what is left of its group (orphans
   // holding the pipes or background strays), and finally stop reading whatever still holds them.
-  const drained = await within(pumps, limits.drainMs);
+  const drained = pumped || await within(pumps, limits.drainMs);
   signalAll("SIGKILL");
   if (!drained && !(await within(pumps, 100))) {
     await Promise.all(readers.map((r) => r.cancel().catch(() => {})));
