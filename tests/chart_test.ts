@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ConfigSchema } from "../lib/config_schema.ts";
 import {
   at,
+  CHART_DIR,
   container,
   envMap,
   find,
@@ -20,7 +21,6 @@ import {
   render,
   templateRaw,
 } from "./chart_helpers.ts";
-import { CHART_DIR } from "./chart_helpers.ts";
 import { parse as parseYaml } from "yaml";
 
 const SCENARIOS = [
