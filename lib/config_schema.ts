@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { parseDurationMs } from "./duration.ts";
+import { parseExpect } from "./expect.ts";
 
 /** The kinds of input the engine runs. */
 export const INPUT_TYPES = ["cmd", "get", "post"] as const;
@@ -52,7 +53,15 @@ export const InputSchema = z.strictObject({
   /** A label for the result; defaults to the input text. */
   name: z.string().optional(),
   /** A check on the output (see the README's expect section). */
-  expect: z.string().optional(),
+  expect: z.string().superRefine((text, ctx) => {
+    try {
+      parseExpect(text);
+    } catch (err) {
+      // parseExpect's message starts with `expect "<text>"`; the path already names the field.
+      const reason = (err as Error).message.replace(/^expect ".*?"\s*:?\s*/, "");
+      ctx.addIssue({ code: "custom", message: reason });
+    }
+  }).optional(),
   /** Per-input timeout; defaults to `request.timeout`. */
   timeout: duration({ minMs: 1 }).optional(),
   /** Run a cmd through `/bin/sh -c`; defaults to `request.shell`. */

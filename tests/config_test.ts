@@ -137,6 +137,21 @@ const badFiles: [string, string, RegExp][] = [
     "request: {input: '{}', inputs: []}",
     /^request\.input and request\.inputs are both set/,
   ],
+  [
+    "empty expect",
+    "request: {inputs: [{input: x, expect: ''}]}",
+    /^request\.inputs\[0\]\.expect: "" is empty$/,
+  ],
+  [
+    "bad count expect",
+    "request: {inputs: [{input: x, expect: '$count ~ 3'}]}",
+    /^request\.inputs\[0\]\.expect: "\$count ~ 3" is not a valid count check/,
+  ],
+  [
+    "bad regex expect",
+    "request: {inputs: [{input: x, expect: '/a(/'}]}",
+    /^request\.inputs\[0\]\.expect: "\/a\(\/" is not a valid regular expression/,
+  ],
   ["not a mapping", "- a\n- b", /expected a mapping at the top level$/],
   ["invalid YAML", "request: [unclosed", /^config: invalid YAML/],
   [
