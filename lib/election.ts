@@ -1,0 +1,796 @@
+/**
+ * Leader election over a `coordination.k8s.io/v1` Lease, ported from client-go's
+ * `tools/leaderelection`. One {@linkcode Elector} per pod campaigns for the lease, runs the leader
+ * work while it holds it, and campaigns again when it loses it.
+ *
+ * ## What is guaranteed
+ *
+ * - **Only local monotonic time is trusted.** A candidate judges another holder's lease expired
+ *   when the record has not changed for `leaseDurationSeconds`, measured on its own monotonic clock
+ *   from the moment it last saw the record change (`observedTime`). Remote timestamps
+ *   (`renewTime`, `acquireTime`) are written for humans and never compared with the local clock,
+ *   so a pod whose wall clock is wrong by an hour neither steals nor loses the lease early.
+ * - **Every write is a compare-and-swap** on the resourceVersion of the object last read, so of two
+ *   candidates racing for the same lease exactly one wins; the other sees a 409 and backs off.
+ * - **The leader stops believing it leads before anyone else can take over.** A renewal started
+ *   at local time `t` can only be observed by others after `t`, so nobody acquires before
+ *   `t + leaseDuration` on their clocks. {@linkcode Elector.isLeader} turns false at
+ *   `t + renewDeadline`, at that instant aborting the signal handed to the leader work, even if
+ *   the renewal loop is stuck in a hung request. The gap `leaseDuration − renewDeadline` (5 s by
+ *   default) absorbs clock *rate* differences between pods (tolerated skew ≈ that gap divided by
+ *   the lease duration, 33 % by default) and the time leader work needs to notice the signal.
+ *
+ * ## What is not guaranteed
+ *
+ * - **No mutual exclusion of side effects.** A paused process (GC, SIGSTOP, a slow node) can still
+ *   act on its belief after the lease moved on. Each term therefore carries an **epoch**: the
+ *   lease's `leaseTransitions` after acquisition, which grows by one on every change of hands.
+ *   Stamp it on everything the leader writes and have readers reject stale epochs; that is the
+ *   fencing client-go does not offer. The epoch restarts at 0 if the Lease is deleted and
+ *   recreated by a candidate that never saw the old one, so do not delete it while tasks are out.
+ * - **Identities must be unique.** A candidate that finds its own identity in the lease while not
+ *   leading (it restarted, or gave up after failed renewals) takes the lease at once as a new term.
+ * - Deleting the Lease while a leader holds it lets another candidate create it at once; the old
+ *   leader notices at its next renewal (within `retryPeriod`).
+ *
+ * ## Timings (client-go's defaults)
+ *
+ * `leaseDurationMs` 15 000 > `renewDeadlineMs` 10 000 > 1.2 × `retryPeriodMs` 2 000. A candidate
+ * retries acquisition every `retryPeriod + rand × 1.2 × retryPeriod`; the leader renews every
+ * `retryPeriod` (no GET while its cached object is current) and gives up when no renewal succeeded
+ * for `renewDeadline`. On cancel the leader releases the lease (empty holder, 1 s duration), which
+ * other candidates treat as free at their next attempt.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { Elector } from "./election.ts";
+ * import { LeaseObjectLock } from "./lease_lock.ts";
+ * const lock = new LeaseObjectLock({ client, namespace: "default", identity: Deno.hostname() });
+ * const elector = new Elector({
+ *   lock,
+ *   onStartedLeading: async (signal, epoch) => await planRounds(signal, epoch),
+ *   onStoppedLeading: (reason) => console.log("stopped leading:", reason),
+ * });
+ * await elector.run(shutdownSignal);
+ * ```
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import {
+  formatMicroTime,
+  type LeaderElectionRecord,
+  type LeaseLock,
+  LeaseLockError,
+} from "./lease_lock.ts";
+
+/** How long a lease is valid without renewal, by default. */
+export const DEFAULT_LEASE_DURATION_MS = 15_000;
+/** How long the leader keeps failing to renew before it gives up, by default. */
+export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+/** How often candidates retry, by default. */
+export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+/** Acquisition waits `retryPeriod × (1 + rand × JITTER_FACTOR)`; also bounds `renewDeadline`. */
+export const JITTER_FACTOR = 1.2;
+/** How long past the lease duration an unrenewed leader stays healthy (client-go's 20 s). */
+export const DEFAULT_HEALTHZ_TOLERANCE_MS = 20_000;
+
+/**
+ * Why a leadership term ended: the run's signal aborted (`cancelled`), no renewal succeeded
+ * within `renewDeadline` (`renewFailed`), or another holder appeared in the lease (`lost`).
+ */
+export type StopReason = "cancelled" | "renewFailed" | "lost";
+
+/**
+ * The reason of the signal handed to the leader work when its term ends, so leader code can tell
+ * "leadership ended" from other aborts.
+ *
+ * @example Usage
+ * ```ts
+ * import { LeadershipLostError } from "./election.ts";
+ * import assert from "node:assert/strict";
+ * const err = new LeadershipLostError("renewFailed", "default/dz-mcall-leader");
+ * assert.equal(err.name, "LeadershipLostError");
+ * assert.equal(err.reason, "renewFailed");
+ * ```
+ */
+export class LeadershipLostError extends Error {
+  /** Why the term ended. */
+  readonly reason: StopReason;
+
+  /**
+   * @param reason Why the term ended.
+   * @param lease The lock's description, for the message.
+   * @param options The underlying cause (the run signal's reason on cancel).
+   */
+  constructor(reason: StopReason, lease: string, options?: { cause?: unknown }) {
+    const why = reason === "cancelled"
+      ? "the election was cancelled"
+      : reason === "renewFailed"
+      ? "it could not be renewed in time"
+      : "another candidate holds it";
+    super(`Leadership of lease ${lease} ended as ${why}`, options);
+    this.name = "LeadershipLostError";
+    this.reason = reason;
+  }
+}
+
+/** Counters and gauges for `lib/metrics.ts`, so this module needs no metrics library. */
+export interface ElectionEvents {
+  /** This candidate started (1) or stopped (0) leading: `mcall_leader`. */
+  leader?(value: 0 | 1): void;
+  /** This candidate acquired the lease, starting term `epoch`: `mcall_leader_transitions_total`. */
+  transition?(epoch: number): void;
+  /** A renewal attempt by the leader failed: `mcall_lease_renew_failures_total`. */
+  renewFailure?(): void;
+}
+
+/** The logging the elector does; a `@logtape/logtape` logger fits. */
+export interface ElectionLogger {
+  debug(message: string, properties?: Record<string, unknown>): void;
+  info(message: string, properties?: Record<string, unknown>): void;
+  warn(message: string, properties?: Record<string, unknown>): void;
+}
+
+/** The outcome of {@linkcode Elector.checkHealthz}. */
+export type HealthzResult = { readonly ok: true } | {
+  readonly ok: false;
+  readonly reason: string;
+};
+
+/** Options of {@linkcode Elector}. */
+export interface ElectorOptions {
+  /** The lease; its `identity()` names this candidate and must not be empty. */
+  lock: LeaseLock;
+  /**
+   * Called when this candidate starts a leadership term (not awaited by the campaign). `signal`
+   * aborts with a {@linkcode LeadershipLostError} the moment the term ends; `epoch` is the
+   * lease's `leaseTransitions` for this term, the fencing token to stamp on the leader's writes.
+   * A returned promise is awaited when the term ends (see {@linkcode Elector.run}).
+   */
+  onStartedLeading: (signal: AbortSignal, epoch: number) => void | Promise<void>;
+  /**
+   * Called once when a term that began with `onStartedLeading` ends, after its work settled and
+   * (on cancel) the lease was released. Unlike client-go it is not called if leading never began.
+   */
+  onStoppedLeading?: (reason: StopReason) => void;
+  /**
+   * Called when the observed holder changes, including to this candidate and to `""` (released).
+   */
+  onNewLeader?: (identity: string) => void;
+  /** How long a lease is valid without renewal; whole seconds (a Lease stores seconds). Default
+   * {@linkcode DEFAULT_LEASE_DURATION_MS}. */
+  leaseDurationMs?: number;
+  /** How long the leader retries renewal before giving up; less than `leaseDurationMs`. Default
+   * {@linkcode DEFAULT_RENEW_DEADLINE_MS}. */
+  renewDeadlineMs?: number;
+  /** Time between attempts; `renewDeadlineMs` must exceed 1.2 × this. Default
+   * {@linkcode DEFAULT_RETRY_PERIOD_MS}. */
+  retryPeriodMs?: number;
+  /** Release the lease when the run's signal aborts. Default true. */
+  releaseOnCancel?: boolean;
+  /** Time source. Default {@linkcode systemClock}. */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for the acquisition jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Metrics sink. Default none. */
+  events?: ElectionEvents;
+  /** Logger. Default silent. */
+  logger?: ElectionLogger;
+}
+
+/** Where an elector is; `leading` and `stopping` belong to one term. */
+export type ElectorPhase = "idle" | "campaigning" | "leading" | "stopping" | "stopped";
+
+type State =
+  | { readonly kind: "idle" }
+  | { readonly kind: "campaigning" }
+  | {
+    readonly kind: "leading";
+    readonly epoch: number;
+    /** Monotonic start of the last successful acquire or renew request. */
+    readonly renewedAt: number;
+    readonly term: AbortController;
+  }
+  | {
+    readonly kind: "stopping";
+    readonly epoch: number;
+    readonly renewedAt: number;
+    readonly reason: StopReason;
+  }
+  | { readonly kind: "stopped" };
+
+const silentLogger: ElectionLogger = { debug() {}, info() {}, warn() {} };
+
+function sameRecord(a: LeaderElectionRecord | null, b: LeaderElectionRecord): boolean {
+  return a !== null && a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds && a.acquireTime === b.acquireTime &&
+    a.renewTime === b.renewTime && a.leaseTransitions === b.leaseTransitions;
+}
+
+function describeError(err: unknown): Record<string, unknown> {
+  if (err instanceof LeaseLockError) {
+    return { kind: err.kind, status: err.status, error: err.message };
+  }
+  return { error: err instanceof Error ? err.message : String(err) };
+}
+
+function validateTimings(leaseDurationMs: number, renewDeadlineMs: number, retryPeriodMs: number) {
+  const timings = { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
+  for (const [option, value] of Object.entries(timings)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      throw new RangeError(
+        `Cannot start election as '${option}' must be a positive number: current value is ${value}`,
+      );
+    }
+  }
+  if (leaseDurationMs % 1000 !== 0) {
+    throw new RangeError(
+      `Cannot start election as 'leaseDurationMs' must be a whole number of seconds: current value is ${leaseDurationMs}`,
+    );
+  }
+  if (renewDeadlineMs >= leaseDurationMs) {
+    throw new RangeError(
+      `Cannot start election as 'renewDeadlineMs' must be less than 'leaseDurationMs': current values are ${renewDeadlineMs} and ${leaseDurationMs}`,
+    );
+  }
+  if (renewDeadlineMs <= JITTER_FACTOR * retryPeriodMs) {
+    throw new RangeError(
+      `Cannot start election as 'renewDeadlineMs' must be greater than ${JITTER_FACTOR} × 'retryPeriodMs': current values are ${renewDeadlineMs} and ${retryPeriodMs}`,
+    );
+  }
+}
+
+/**
+ * One candidate in a leader election: `run` → acquire (retry until the lease is ours) → renew
+ * (until a renewal fails or the run is cancelled) → release, and back to acquire until cancelled.
+ *
+ * @example Usage
+ * ```ts
+ * import { Elector } from "./election.ts";
+ * import { LeaseObjectLock, LeaseLockError, type LeaseObject } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * let stored: LeaseObject | undefined;
+ * const lock = new LeaseObjectLock({
+ *   namespace: "default",
+ *   identity: "pod-a",
+ *   client: {
+ *     read: () => stored ? Promise.resolve(stored) : Promise.reject(new LeaseLockError("notFound", "404")),
+ *     create: (_ns, lease) => Promise.resolve(stored = { ...lease, metadata: { ...lease.metadata, resourceVersion: "1" } }),
+ *     replace: (_name, _ns, lease) => Promise.resolve(stored = lease),
+ *   },
+ * });
+ * const shutdown = new AbortController();
+ * const elector = new Elector({
+ *   lock,
+ *   onStartedLeading: (_signal, epoch) => {
+ *     assert.equal(epoch, 0);
+ *     shutdown.abort();
+ *   },
+ * });
+ * await elector.run(shutdown.signal);
+ * assert.equal(stored?.spec?.holderIdentity, "");
+ * ```
+ */
+export class Elector {
+  readonly #lock: LeaseLock;
+  readonly #identity: string;
+  readonly #leaseDurationMs: number;
+  readonly #renewDeadlineMs: number;
+  readonly #retryPeriodMs: number;
+  readonly #releaseOnCancel: boolean;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #events: ElectionEvents;
+  readonly #log: ElectionLogger;
+  readonly #onStartedLeading: (signal: AbortSignal, epoch: number) => void | Promise<void>;
+  readonly #onStoppedLeading: ((reason: StopReason) => void) | undefined;
+  readonly #onNewLeader: ((identity: string) => void) | undefined;
+
+  #state: State = { kind: "idle" };
+  /** The record as last read or written, and when (monotonic) it was last seen to change. */
+  #observedRecord: LeaderElectionRecord | null = null;
+  #observedTime = 0;
+  /** The holder last reported through `onNewLeader`. */
+  #reportedLeader = "";
+
+  /**
+   * Validates every option before any work starts.
+   *
+   * @param options The lock, callbacks, timings and hooks.
+   * @throws {TypeError} When the lock is missing, its identity is empty, or `onStartedLeading` is
+   *   not a function.
+   * @throws {RangeError} When a timing is not positive, the lease duration is not whole seconds,
+   *   or the timings break `leaseDurationMs > renewDeadlineMs > 1.2 × retryPeriodMs`.
+   */
+  constructor(options: ElectorOptions) {
+    const {
+      lock,
+      onStartedLeading,
+      onStoppedLeading,
+      onNewLeader,
+      leaseDurationMs = DEFAULT_LEASE_DURATION_MS,
+      renewDeadlineMs = DEFAULT_RENEW_DEADLINE_MS,
+      retryPeriodMs = DEFAULT_RETRY_PERIOD_MS,
+      releaseOnCancel = true,
+      clock = systemClock,
+      random = Math.random,
+      events = {},
+      logger = silentLogger,
+    } = options;
+    if (typeof lock?.identity !== "function") {
+      throw new TypeError(
+        `Cannot start election as 'lock' must be a lease lock: current value is ${lock}`,
+      );
+    }
+    const identity = lock.identity();
+    if (typeof identity !== "string" || identity === "") {
+      throw new TypeError(
+        `Cannot start election as the lock's 'identity' must not be empty: current value is ${
+          JSON.stringify(identity)
+        }`,
+      );
+    }
+    if (typeof onStartedLeading !== "function") {
+      throw new TypeError(
+        `Cannot start election as 'onStartedLeading' must be a function: current value is ${onStartedLeading}`,
+      );
+    }
+    validateTimings(leaseDurationMs, renewDeadlineMs, retryPeriodMs);
+    this.#lock = lock;
+    this.#identity = identity;
+    this.#leaseDurationMs = leaseDurationMs;
+    this.#renewDeadlineMs = renewDeadlineMs;
+    this.#retryPeriodMs = retryPeriodMs;
+    this.#releaseOnCancel = releaseOnCancel;
+    this.#clock = clock;
+    this.#random = random;
+    this.#events = events;
+    this.#log = logger;
+    this.#onStartedLeading = onStartedLeading;
+    this.#onStoppedLeading = onStoppedLeading;
+    this.#onNewLeader = onNewLeader;
+  }
+
+  /**
+   * Campaigns until `signal` aborts: acquires the lease, runs `onStartedLeading`, renews, and after
+   * losing the lease campaigns again; each term gets a fresh signal and epoch. When `signal`
+   * aborts during a term, the term's signal aborts, the returned promise of `onStartedLeading` is
+   * awaited (at most until the lease could pass to another candidate: last renewal +
+   * `leaseDuration`), the lease is released (if `releaseOnCancel`), and `onStoppedLeading` runs.
+   * When a term ends by failed renewal or a new holder, the same happens without release.
+   *
+   * @param signal Ends the campaign.
+   * @returns A promise that resolves once the campaign ended; lock errors are retried, not thrown.
+   * @throws {Error} When the elector is already running or has run.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#state.kind !== "idle") {
+      throw new Error(`Cannot run the election for ${this.#lock.describe()} twice`);
+    }
+    try {
+      while (!signal.aborted) {
+        this.#state = { kind: "campaigning" };
+        if (!await this.#acquire(signal)) break;
+        if (signal.aborted) {
+          // Won the lease as the campaign was cancelled: give it back without starting work.
+          if (this.#releaseOnCancel) await this.#release();
+          break;
+        }
+        if (await this.#lead(signal) === "cancelled") break;
+      }
+    } finally {
+      this.#state = { kind: "stopped" };
+    }
+  }
+
+  /**
+   * Whether this candidate leads right now: it holds a term and, by its own monotonic clock, less
+   * than `renewDeadline` has passed since its last successful renewal started. This turns false
+   * on the clock alone, before the renewal loop notices, and always before `leaseDuration` (when
+   * others could take over).
+   *
+   * @returns True while leading is safe.
+   */
+  isLeader(): boolean {
+    const state = this.#state;
+    return state.kind === "leading" &&
+      this.#clock.now() < state.renewedAt + this.#renewDeadlineMs;
+  }
+
+  /**
+   * The fencing epoch of the current term.
+   *
+   * @returns The lease's `leaseTransitions` for this term while {@linkcode Elector.isLeader},
+   *   else `undefined`.
+   */
+  epoch(): number | undefined {
+    const state = this.#state;
+    return state.kind === "leading" && this.isLeader() ? state.epoch : undefined;
+  }
+
+  /** @returns This candidate's identity. */
+  identity(): string {
+    return this.#identity;
+  }
+
+  /** @returns Where the elector is in its life. */
+  phase(): ElectorPhase {
+    return this.#state.kind;
+  }
+
+  /** @returns The holder in the last observed record (`""` if none or not yet read). */
+  holder(): string {
+    return this.#observedRecord?.holderIdentity ?? "";
+  }
+
+  /** @returns The record as last read or written, or `null` before the first read. */
+  observedRecord(): LeaderElectionRecord | null {
+    return this.#observedRecord;
+  }
+
+  /**
+   * @returns Milliseconds since the current term's last successful renewal started, or
+   *   `undefined` when not in a term.
+   */
+  lastRenewAgeMs(): number | undefined {
+    const state = this.#state;
+    return state.kind === "leading" || state.kind === "stopping"
+      ? this.#clock.now() - state.renewedAt
+      : undefined;
+  }
+
+  /**
+   * A liveness check (client-go's `HealthzAdaptor`): fails only when this candidate believes it
+   * leads but has not renewed for `leaseDuration + toleranceMs`, i.e. the renewal loop is stuck.
+   * Standby candidates are healthy.
+   *
+   * @param toleranceMs Grace beyond the lease duration. Default 20 s.
+   * @returns `{ ok: true }` or `{ ok: false, reason }`.
+   */
+  checkHealthz(toleranceMs: number = DEFAULT_HEALTHZ_TOLERANCE_MS): HealthzResult {
+    const state = this.#state;
+    if (state.kind !== "leading") return { ok: true };
+    const ageMs = this.#clock.now() - state.renewedAt;
+    if (ageMs > this.#leaseDurationMs + toleranceMs) {
+      return {
+        ok: false,
+        reason: `Failed to renew leadership of lease ${this.#lock.describe()}: last renewal ${
+          Math.round(ageMs)
+        } ms ago`,
+      };
+    }
+    return { ok: true };
+  }
+
+  /** Retries `#tryAcquireOrRenew` with jitter until it succeeds (true) or `signal` aborts. */
+  async #acquire(signal: AbortSignal): Promise<boolean> {
+    this.#log.debug("Attempting to acquire leader lease", { lease: this.#lock.describe() });
+    for (;;) {
+      const acquired = await this.#tryAcquireOrRenew(this.#clock.now() + this.#renewDeadlineMs);
+      this.#maybeReportTransition();
+      if (acquired) return true;
+      const jitterMs = this.#random() * JITTER_FACTOR * this.#retryPeriodMs;
+      try {
+        await this.#clock.sleep(this.#retryPeriodMs + jitterMs, signal);
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  /** Runs one term: start the work, renew until the term ends, stop the work, maybe release. */
+  async #lead(signal: AbortSignal): Promise<StopReason> {
+    const leading = this.#state;
+    if (leading.kind !== "leading") throw new Error(`Cannot lead from state ${leading.kind}`);
+    const { epoch, term } = leading;
+    const lease = this.#lock.describe();
+    const cancel = () =>
+      term.abort(new LeadershipLostError("cancelled", lease, { cause: signal.reason }));
+    signal.addEventListener("abort", cancel, { once: true });
+    this.#log.info("Became leader", { lease, identity: this.#identity, epoch });
+    this.#lock.recordEvent?.("became leader");
+    this.#safely("events.leader", () => this.#events.leader?.(1));
+    this.#safely("events.transition", () => this.#events.transition?.(epoch));
+    const work = this.#startWork(term.signal, epoch);
+
+    let reason: StopReason;
+    try {
+      reason = await this.#renew(signal);
+    } finally {
+      signal.removeEventListener("abort", cancel);
+    }
+
+    const renewedAt = this.#state.kind === "leading" ? this.#state.renewedAt : this.#clock.now();
+    this.#state = { kind: "stopping", epoch, renewedAt, reason };
+    term.abort(new LeadershipLostError(reason, lease));
+    this.#safely("events.leader", () => this.#events.leader?.(0));
+    const log = reason === "cancelled" ? this.#log.info : this.#log.warn;
+    log.call(this.#log, "Stopped leading", { lease, identity: this.#identity, epoch, reason });
+    await this.#settleWork(work, renewedAt + this.#leaseDurationMs);
+    if (reason === "cancelled" && this.#releaseOnCancel) await this.#release();
+    this.#lock.recordEvent?.("stopped leading");
+    this.#safely("onStoppedLeading", () => this.#onStoppedLeading?.(reason));
+    return reason;
+  }
+
+  /**
+   * Renews every `retryPeriod` until the run is cancelled, another holder shows up, or no renewal
+   * succeeded for `renewDeadline`.
+   */
+  async #renew(signal: AbortSignal): Promise<StopReason> {
+    for (;;) {
+      const deadlineAt = this.#renewDeadlineAt();
+      const pauseMs = Math.min(this.#retryPeriodMs, deadlineAt - this.#clock.now());
+      try {
+        await this.#clock.sleep(pauseMs, signal);
+      } catch {
+        return "cancelled";
+      }
+      if (this.#clock.now() >= deadlineAt) return "renewFailed";
+      const renewed = await this.#tryAcquireOrRenew(deadlineAt);
+      this.#maybeReportTransition();
+      if (signal.aborted) return "cancelled";
+      if (renewed) continue;
+      this.#safely("events.renewFailure", () => this.#events.renewFailure?.());
+      if (this.holder() !== this.#identity) return "lost";
+      if (this.#clock.now() >= deadlineAt) return "renewFailed";
+    }
+  }
+
+  /**
+   * One attempt to acquire the lease or, while leading, to renew it. Never throws.
+   *
+   * @param deadlineAt Monotonic time at which pending lock calls are abandoned.
+   * @returns True when the lease is ours after the attempt.
+   */
+  async #tryAcquireOrRenew(deadlineAt: number): Promise<boolean> {
+    const startedAt = this.#clock.now();
+    const now = formatMicroTime(this.#clock.wallNow());
+    const leading = this.isLeader();
+    const fresh: LeaderElectionRecord = {
+      holderIdentity: this.#identity,
+      leaseDurationSeconds: this.#leaseDurationMs / 1000,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
+
+    // 1. Fast path for the leader: update the cached object, assuming it is still current, without
+    //    a GET. On any failure (a conflict above all) fall through to the slow path.
+    const observed = this.#observedRecord;
+    if (leading && observed !== null) {
+      const renewal = {
+        ...fresh,
+        acquireTime: observed.acquireTime,
+        leaseTransitions: observed.leaseTransitions,
+      };
+      try {
+        await this.#withDeadline(deadlineAt, (s) => this.#lock.update(renewal, s));
+        this.#setObservedRecord(renewal);
+        this.#renewed(startedAt);
+        return true;
+      } catch (err) {
+        this.#log.debug("Failed to renew lease on the fast path, falling back to the slow path", {
+          lease: this.#lock.describe(),
+          ...describeError(err),
+        });
+      }
+    }
+
+    // 2. Get the record, or create the lease if it does not exist. A leader that finds its lease
+    //    deleted recreates it within the same term; anyone else starts a new term, one past the
+    //    last transitions count it saw.
+    let snapshot;
+    try {
+      snapshot = await this.#withDeadline(deadlineAt, (s) => this.#lock.get(s));
+    } catch (err) {
+      this.#logFailure("Failed to read lease", err);
+      return false;
+    }
+    if (snapshot === null) {
+      const created = leading && observed !== null
+        ? {
+          ...fresh,
+          acquireTime: observed.acquireTime,
+          leaseTransitions: observed.leaseTransitions,
+        }
+        : { ...fresh, leaseTransitions: observed === null ? 0 : observed.leaseTransitions + 1 };
+      try {
+        await this.#withDeadline(deadlineAt, (s) => this.#lock.create(created, s));
+      } catch (err) {
+        this.#logFailure("Failed to create lease", err);
+        return false;
+      }
+      this.#setObservedRecord(created);
+      if (leading) this.#renewed(startedAt);
+      else this.#acquired(created.leaseTransitions, startedAt);
+      return true;
+    }
+
+    // 3. Record obtained: restart the expiry countdown if it changed, then check identity and time.
+    //    The leader goes on only if the lease still names it. Anyone else may take the lease when
+    //    it is free (empty holder), names this candidate, or has not changed for its duration.
+    const current = snapshot.record;
+    if (!sameRecord(observed, current)) this.#setObservedRecord(current);
+    const holder = current.holderIdentity;
+    if (leading && holder !== this.#identity) {
+      this.#log.warn("Lease was taken over", { lease: this.#lock.describe(), holder });
+      return false;
+    }
+    if (!leading && holder !== "" && holder !== this.#identity && !this.#observedExpired()) {
+      this.#log.debug("Lease is held by another candidate and has not expired", {
+        lease: this.#lock.describe(),
+        holder,
+      });
+      return false;
+    }
+
+    // 4. Write: a renewal keeps acquireTime and leaseTransitions, a takeover starts a new term.
+    const next: LeaderElectionRecord = leading
+      ? { ...fresh, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
+      : { ...fresh, leaseTransitions: current.leaseTransitions + 1 };
+    try {
+      await this.#withDeadline(deadlineAt, (s) => this.#lock.update(next, s));
+    } catch (err) {
+      this.#logFailure("Failed to update lease", err);
+      return false;
+    }
+    this.#setObservedRecord(next);
+    if (leading) this.#renewed(startedAt);
+    else this.#acquired(next.leaseTransitions, startedAt);
+    return true;
+  }
+
+  /**
+   * Gives the lease up: empty holder, 1 s duration, transitions kept, so the next candidate may
+   * take it at its next attempt. If the cached object is stale, re-reads and releases only a lease
+   * that still names this candidate.
+   */
+  async #release(): Promise<void> {
+    if (this.holder() !== this.#identity) return;
+    const now = formatMicroTime(this.#clock.wallNow());
+    const deadlineAt = this.#clock.now() + this.#renewDeadlineMs;
+    const released: LeaderElectionRecord = {
+      holderIdentity: "",
+      leaseDurationSeconds: 1,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: this.#observedRecord?.leaseTransitions ?? 0,
+    };
+    const lease = this.#lock.describe();
+    try {
+      try {
+        await this.#withDeadline(deadlineAt, (s) => this.#lock.update(released, s));
+      } catch (err) {
+        if (!(err instanceof LeaseLockError && err.kind === "conflict")) throw err;
+        const snapshot = await this.#withDeadline(deadlineAt, (s) => this.#lock.get(s));
+        if (snapshot === null || snapshot.record.holderIdentity !== this.#identity) {
+          if (snapshot !== null) this.#setObservedRecord(snapshot.record);
+          return;
+        }
+        const again = { ...released, leaseTransitions: snapshot.record.leaseTransitions };
+        await this.#withDeadline(deadlineAt, (s) => this.#lock.update(again, s));
+      }
+      this.#setObservedRecord(released);
+      this.#log.info("Released leader lease", { lease, identity: this.#identity });
+    } catch (err) {
+      this.#log.warn("Failed to release lease", { lease, ...describeError(err) });
+    }
+  }
+
+  /** The one setter of observed state: stores the record and stamps the local monotonic time. */
+  #setObservedRecord(record: LeaderElectionRecord): void {
+    this.#observedRecord = record;
+    this.#observedTime = this.#clock.now();
+  }
+
+  /** Whether the observed record has gone unchanged for its lease duration, by the local clock. */
+  #observedExpired(): boolean {
+    const record = this.#observedRecord;
+    if (record === null) return true;
+    return this.#clock.now() >= this.#observedTime + record.leaseDurationSeconds * 1000;
+  }
+
+  #renewDeadlineAt(): number {
+    const state = this.#state;
+    return state.kind === "leading" ? state.renewedAt + this.#renewDeadlineMs : this.#clock.now();
+  }
+
+  #acquired(epoch: number, startedAt: number): void {
+    this.#state = { kind: "leading", epoch, renewedAt: startedAt, term: new AbortController() };
+  }
+
+  #renewed(startedAt: number): void {
+    const state = this.#state;
+    if (state.kind === "leading") this.#state = { ...state, renewedAt: startedAt };
+  }
+
+  /** Reports a changed holder through `onNewLeader`. */
+  #maybeReportTransition(): void {
+    const holder = this.holder();
+    if (holder === this.#reportedLeader) return;
+    this.#reportedLeader = holder;
+    this.#log.info("New leader observed", { lease: this.#lock.describe(), holder });
+    this.#safely("onNewLeader", () => this.#onNewLeader?.(holder));
+  }
+
+  #startWork(signal: AbortSignal, epoch: number): Promise<void> {
+    let result: void | Promise<void>;
+    try {
+      result = this.#onStartedLeading(signal, epoch);
+    } catch (err) {
+      this.#log.warn("Leader work failed", { epoch, ...describeError(err) });
+      return Promise.resolve();
+    }
+    return Promise.resolve(result).catch((err) => {
+      if (!(err instanceof LeadershipLostError)) {
+        this.#log.warn("Leader work failed", { epoch, ...describeError(err) });
+      }
+    });
+  }
+
+  /** Waits for the leader work to settle, but not past `untilAt` (monotonic). */
+  async #settleWork(work: Promise<void>, untilAt: number): Promise<void> {
+    const stop = new AbortController();
+    let settled = false;
+    const finished = work.then(() => {
+      settled = true;
+    });
+    const limit = this.#clock.sleep(Math.max(0, untilAt - this.#clock.now()), stop.signal)
+      .catch(() => {});
+    try {
+      await Promise.race([finished, limit]);
+    } finally {
+      stop.abort();
+    }
+    if (!settled) {
+      this.#log.warn("Leader work did not stop before the lease could pass to another candidate", {
+        lease: this.#lock.describe(),
+      });
+    }
+  }
+
+  /** Runs a lock call, abandoning it (and aborting its signal) at `deadlineAt`. */
+  async #withDeadline<T>(
+    deadlineAt: number,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = deadlineAt - this.#clock.now();
+    if (timeoutMs <= 0) {
+      throw new LeaseLockError("transient", `Deadline exceeded for lease ${this.#lock.describe()}`);
+    }
+    const controller = new AbortController();
+    const timeout = this.#clock.sleep(timeoutMs, controller.signal).then(() => {
+      const err = new LeaseLockError(
+        "transient",
+        `Deadline exceeded for lease ${this.#lock.describe()}`,
+      );
+      controller.abort(err);
+      throw err;
+    });
+    timeout.catch(() => {});
+    try {
+      return await Promise.race([call(controller.signal), timeout]);
+    } finally {
+      controller.abort();
+    }
+  }
+
+  #logFailure(message: string, err: unknown): void {
+    const props = { lease: this.#lock.describe(), ...describeError(err) };
+    if (err instanceof LeaseLockError && err.kind === "conflict") {
+      this.#log.debug(`${message}: another candidate wrote first`, props);
+    } else {
+      this.#log.warn(message, props);
+    }
+  }
+
+  #safely(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#log.warn(`Callback ${name} threw`, describeError(err));
+    }
+  }
+}

@@ -1,0 +1,463 @@
+/**
+ * The resource lock behind leader election, modelled on client-go's `resourcelock` package.
+ *
+ * - {@linkcode LeaderElectionRecord} is what the election reads and writes: the part of a
+ *   `coordination.k8s.io/v1` Lease's spec that means something to the algorithm.
+ * - {@linkcode LeaseLock} is the interface the elector (`lib/election.ts`) talks to. `get` caches
+ *   the object it read, and `update` sends that cached object back with the record applied, so
+ *   every update is a compare-and-swap on `metadata.resourceVersion`.
+ * - {@linkcode LeaseObjectLock} implements `LeaseLock` over any {@linkcode LeaseClient}: three
+ *   calls (read, create, replace) that a Kubernetes client adapter supplies, throwing
+ *   {@linkcode LeaseLockError} with a {@linkcode LeaseLockErrorKind}
+ *   ({@linkcode leaseLockErrorFromStatus} maps HTTP status codes).
+ * - Pure conversions between a Lease spec and the record, and the MicroTime text format
+ *   (`2006-01-02T15:04:05.000000Z`) the API server expects for `acquireTime` and `renewTime`.
+ *
+ * Nothing here imports a Kubernetes client; `lib/kube.ts` adapts `@kubernetes/client-node`.
+ *
+ * @module
+ */
+
+/** The Lease name used when none is configured. */
+export const DEFAULT_LEASE_NAME = "dz-mcall-leader";
+
+/**
+ * The election state stored in a Lease, as client-go's `LeaderElectionRecord`.
+ *
+ * Times are MicroTime text (see {@linkcode formatMicroTime}) and are only written and displayed,
+ * never compared with the local clock.
+ */
+export interface LeaderElectionRecord {
+  /** Who holds the lease; empty when it was released or never held. */
+  readonly holderIdentity: string;
+  /** How long, in seconds, others wait after seeing the record change before taking over. */
+  readonly leaseDurationSeconds: number;
+  /** When the current holder acquired the lease, or `null` if never set. */
+  readonly acquireTime: string | null;
+  /** When the holder last renewed, or `null` if never set. */
+  readonly renewTime: string | null;
+  /** How many times the lease changed hands; the fencing epoch of the current term. */
+  readonly leaseTransitions: number;
+}
+
+/** A record as last read, with the version an update must match. */
+export interface LeaseSnapshot {
+  /** The election record from the Lease's spec. */
+  readonly record: LeaderElectionRecord;
+  /** `metadata.resourceVersion` of the object read. */
+  readonly resourceVersion: string;
+}
+
+/**
+ * What the elector needs from a lock. Implementations throw {@linkcode LeaseLockError} from
+ * `create` and `update` (and from `get` for anything but "not found").
+ */
+export interface LeaseLock {
+  /**
+   * This candidate's identity, written as `holderIdentity`.
+   *
+   * @returns A non-empty identity, unique among candidates (the pod name).
+   */
+  identity(): string;
+  /**
+   * Names the lock for logs.
+   *
+   * @returns For example `default/dz-mcall-leader`.
+   */
+  describe(): string;
+  /**
+   * Reads the lease and caches the object for the next `update`.
+   *
+   * @param signal Aborts the request.
+   * @returns The record and resourceVersion, or `null` when the lease does not exist.
+   * @throws {LeaseLockError} Any failure other than "not found".
+   */
+  get(signal?: AbortSignal): Promise<LeaseSnapshot | null>;
+  /**
+   * Creates the lease holding `record` and caches the created object.
+   *
+   * @param record The record to store.
+   * @param signal Aborts the request.
+   * @throws {LeaseLockError} Kind `conflict` when the lease already exists.
+   */
+  create(record: LeaderElectionRecord, signal?: AbortSignal): Promise<void>;
+  /**
+   * Replaces the record in the cached object, sending its resourceVersion (compare-and-swap), and
+   * caches the result.
+   *
+   * @param record The record to store.
+   * @param signal Aborts the request.
+   * @throws {LeaseLockError} Kind `conflict` when the lease changed since it was cached (or was
+   *   never read), `notFound` when it was deleted.
+   */
+  update(record: LeaderElectionRecord, signal?: AbortSignal): Promise<void>;
+  /**
+   * Records an event such as "became leader" (optional; a Kubernetes Event in client-go).
+   *
+   * @param message What happened.
+   */
+  recordEvent?(message: string): void;
+}
+
+/** Why a lock call failed, which decides how the elector reacts. */
+export type LeaseLockErrorKind = "conflict" | "notFound" | "forbidden" | "transient";
+
+/**
+ * A failed lock call.
+ *
+ * @example Usage
+ * ```ts
+ * import { LeaseLockError } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * const err = new LeaseLockError("conflict", "Lease changed", { status: 409 });
+ * assert.equal(err.kind, "conflict");
+ * assert.equal(err.name, "LeaseLockError");
+ * ```
+ */
+export class LeaseLockError extends Error {
+  /** `conflict` (409: someone else wrote first), `notFound` (404), `forbidden` (401/403), or
+   * `transient` (network, timeouts, 5xx, 429: worth retrying). */
+  readonly kind: LeaseLockErrorKind;
+  /** The HTTP status, when there was a response. */
+  readonly status: number | undefined;
+
+  /**
+   * @param kind The category.
+   * @param message One line describing the failure.
+   * @param options `status` of the response and the underlying `cause`.
+   */
+  constructor(
+    kind: LeaseLockErrorKind,
+    message: string,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
+    super(message, "cause" in options ? { cause: options.cause } : undefined);
+    this.name = "LeaseLockError";
+    this.kind = kind;
+    this.status = options.status;
+  }
+}
+
+/**
+ * Maps an HTTP status (e.g. client-node's `ApiException.code`) to a {@linkcode LeaseLockError}.
+ *
+ * @param status The response status, or `undefined` when the request never got a response.
+ * @param message One line describing the call that failed.
+ * @param cause The original error.
+ * @returns 404 → `notFound`, 409 → `conflict`, 401/403 → `forbidden`, anything else → `transient`.
+ *
+ * @example Usage
+ * ```ts
+ * import { leaseLockErrorFromStatus } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(leaseLockErrorFromStatus(409, "replace lease").kind, "conflict");
+ * assert.equal(leaseLockErrorFromStatus(undefined, "read lease").kind, "transient");
+ * ```
+ */
+export function leaseLockErrorFromStatus(
+  status: number | undefined,
+  message: string,
+  cause?: unknown,
+): LeaseLockError {
+  const kind: LeaseLockErrorKind = status === 404
+    ? "notFound"
+    : status === 409
+    ? "conflict"
+    : status === 401 || status === 403
+    ? "forbidden"
+    : "transient";
+  const text = status === undefined ? message : `${message}: HTTP ${status}`;
+  return new LeaseLockError(kind, text, {
+    ...(status === undefined ? {} : { status }),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/**
+ * The fields of a `coordination.k8s.io/v1` LeaseSpec the election uses, shaped like
+ * client-node's `V1LeaseSpec`. Times are accepted as `Date` or text because client-node types
+ * them as `V1MicroTime` (a `Date`) but hands back the server's text at run time.
+ */
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: Date | string;
+  renewTime?: Date | string;
+  leaseTransitions?: number;
+  /** Other spec fields (preferredHolder, strategy) are carried through untouched. */
+  [field: string]: unknown;
+}
+
+/** A Lease object as far as the lock cares, shaped like client-node's `V1Lease`. */
+export interface LeaseObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    [field: string]: unknown;
+  };
+  spec?: LeaseSpec;
+}
+
+/**
+ * The three Lease calls a Kubernetes client adapter supplies to {@linkcode LeaseObjectLock}. Each
+ * throws {@linkcode LeaseLockError} (see {@linkcode leaseLockErrorFromStatus}).
+ */
+export interface LeaseClient {
+  /** GET the lease; throws kind `notFound` when it does not exist. */
+  read(name: string, namespace: string, signal?: AbortSignal): Promise<LeaseObject>;
+  /** POST a new lease; throws kind `conflict` when it already exists. */
+  create(namespace: string, lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject>;
+  /** PUT the lease; `metadata.resourceVersion` makes it a compare-and-swap (409 on mismatch). */
+  replace(
+    name: string,
+    namespace: string,
+    lease: LeaseObject,
+    signal?: AbortSignal,
+  ): Promise<LeaseObject>;
+}
+
+/**
+ * Formats a date as Kubernetes MicroTime: RFC 3339 in UTC with six fractional digits.
+ *
+ * @param date The time to format.
+ * @returns Text such as `2006-01-02T15:04:05.000000Z`.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatMicroTime } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatMicroTime(new Date(Date.UTC(2006, 0, 2, 15, 4, 5, 120))),
+ *   "2006-01-02T15:04:05.120000Z");
+ * ```
+ */
+export function formatMicroTime(date: Date): string {
+  return `${date.toISOString().slice(0, -1)}000Z`;
+}
+
+/**
+ * Parses MicroTime (or any RFC 3339) text, for display.
+ *
+ * @param text Such as `2006-01-02T15:04:05.000000Z`.
+ * @returns The date (to the millisecond), or `undefined` when the text is not a time.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseMicroTime } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(parseMicroTime("2006-01-02T15:04:05.123456Z")?.getTime(),
+ *   Date.UTC(2006, 0, 2, 15, 4, 5, 123));
+ * assert.equal(parseMicroTime("yesterday"), undefined);
+ * ```
+ */
+export function parseMicroTime(text: string): Date | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(text);
+  if (!m) return undefined;
+  const millis = (m[2] ?? "").padEnd(3, "0").slice(0, 3);
+  const date = new Date(`${m[1]}.${millis}${m[3]}`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function timeText(value: Date | string | undefined): string | null {
+  if (value === undefined) return null;
+  return typeof value === "string" ? value : formatMicroTime(value);
+}
+
+/**
+ * Reads the election record out of a Lease spec (client-go's `LeaseSpecToLeaderElectionRecord`).
+ *
+ * @param spec The Lease's spec; missing fields read as empty, zero or `null`.
+ * @returns The record.
+ *
+ * @example Usage
+ * ```ts
+ * import { leaseSpecToRecord } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(leaseSpecToRecord({ holderIdentity: "pod-a", leaseDurationSeconds: 15 }), {
+ *   holderIdentity: "pod-a",
+ *   leaseDurationSeconds: 15,
+ *   acquireTime: null,
+ *   renewTime: null,
+ *   leaseTransitions: 0,
+ * });
+ * ```
+ */
+export function leaseSpecToRecord(spec: LeaseSpec | undefined): LeaderElectionRecord {
+  return {
+    holderIdentity: spec?.holderIdentity ?? "",
+    leaseDurationSeconds: spec?.leaseDurationSeconds ?? 0,
+    acquireTime: timeText(spec?.acquireTime),
+    renewTime: timeText(spec?.renewTime),
+    leaseTransitions: spec?.leaseTransitions ?? 0,
+  };
+}
+
+/**
+ * Writes an election record as Lease spec fields (client-go's `LeaderElectionRecordToLeaseSpec`).
+ * Times are MicroTime text, which client-node sends unchanged.
+ *
+ * @param record The record.
+ * @returns The spec fields; `null` times are left out.
+ *
+ * @example Usage
+ * ```ts
+ * import { recordToLeaseSpec } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * const spec = recordToLeaseSpec({
+ *   holderIdentity: "pod-a",
+ *   leaseDurationSeconds: 15,
+ *   acquireTime: "2006-01-02T15:04:05.000000Z",
+ *   renewTime: null,
+ *   leaseTransitions: 3,
+ * });
+ * assert.equal(spec.acquireTime, "2006-01-02T15:04:05.000000Z");
+ * assert.equal("renewTime" in spec, false);
+ * ```
+ */
+export function recordToLeaseSpec(record: LeaderElectionRecord): LeaseSpec {
+  return {
+    holderIdentity: record.holderIdentity,
+    leaseDurationSeconds: record.leaseDurationSeconds,
+    ...(record.acquireTime === null ? {} : { acquireTime: record.acquireTime }),
+    ...(record.renewTime === null ? {} : { renewTime: record.renewTime }),
+    leaseTransitions: record.leaseTransitions,
+  };
+}
+
+/** Options of {@linkcode LeaseObjectLock}. */
+export interface LeaseObjectLockOptions {
+  /** The calls to the API server. */
+  client: LeaseClient;
+  /** The Lease's namespace; required. */
+  namespace: string;
+  /** This candidate's identity (the pod name); required. */
+  identity: string;
+  /** The Lease's name. Default {@linkcode DEFAULT_LEASE_NAME}. */
+  name?: string;
+  /** Labels put on the Lease when this lock creates it. Default none. */
+  labels?: Readonly<Record<string, string>>;
+  /** Receives `recordEvent` messages. Default: dropped. */
+  onEvent?: (message: string) => void;
+}
+
+/**
+ * A {@linkcode LeaseLock} over a {@linkcode LeaseClient} (client-go's `LeaseLock`): caches the last
+ * object read, created or written, and replaces that object on update, so a concurrent writer
+ * makes the update fail with a `conflict`.
+ *
+ * @example Usage
+ * ```ts
+ * import { LeaseObjectLock, type LeaseClient } from "./lease_lock.ts";
+ * import assert from "node:assert/strict";
+ * const client: LeaseClient = {
+ *   read: () => Promise.reject(new Error("unused")),
+ *   create: (_ns, lease) => Promise.resolve(lease),
+ *   replace: (_name, _ns, lease) => Promise.resolve(lease),
+ * };
+ * const lock = new LeaseObjectLock({ client, namespace: "default", identity: "pod-a" });
+ * assert.equal(lock.describe(), "default/dz-mcall-leader");
+ * ```
+ */
+export class LeaseObjectLock implements LeaseLock {
+  readonly #client: LeaseClient;
+  readonly #name: string;
+  readonly #namespace: string;
+  readonly #identity: string;
+  readonly #labels: Readonly<Record<string, string>> | undefined;
+  readonly #onEvent: ((message: string) => void) | undefined;
+  #cached: LeaseObject | undefined;
+
+  /**
+   * @param options The client, namespace, identity and optional name.
+   * @throws {TypeError} When `namespace`, `identity` or `name` is empty.
+   */
+  constructor(options: LeaseObjectLockOptions) {
+    const { client, namespace, identity, name = DEFAULT_LEASE_NAME, labels, onEvent } = options;
+    for (
+      const [option, value] of [["namespace", namespace], ["identity", identity], [
+        "name",
+        name,
+      ]] as const
+    ) {
+      if (value === "") {
+        throw new TypeError(`Cannot create lease lock as '${option}' must not be empty`);
+      }
+    }
+    this.#client = client;
+    this.#name = name;
+    this.#namespace = namespace;
+    this.#identity = identity;
+    this.#labels = labels;
+    this.#onEvent = onEvent;
+  }
+
+  identity(): string {
+    return this.#identity;
+  }
+
+  describe(): string {
+    return `${this.#namespace}/${this.#name}`;
+  }
+
+  async get(signal?: AbortSignal): Promise<LeaseSnapshot | null> {
+    let lease: LeaseObject;
+    try {
+      lease = await this.#client.read(this.#name, this.#namespace, signal);
+    } catch (err) {
+      if (err instanceof LeaseLockError && err.kind === "notFound") {
+        this.#cached = undefined;
+        return null;
+      }
+      throw err;
+    }
+    this.#cached = lease;
+    return this.#snapshot(lease);
+  }
+
+  async create(record: LeaderElectionRecord, signal?: AbortSignal): Promise<void> {
+    const lease: LeaseObject = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: {
+        name: this.#name,
+        namespace: this.#namespace,
+        ...(this.#labels === undefined ? {} : { labels: { ...this.#labels } }),
+      },
+      spec: recordToLeaseSpec(record),
+    };
+    this.#cached = await this.#client.create(this.#namespace, lease, signal);
+  }
+
+  async update(record: LeaderElectionRecord, signal?: AbortSignal): Promise<void> {
+    const cached = this.#cached;
+    if (cached === undefined) {
+      throw new LeaseLockError(
+        "conflict",
+        `Cannot update lease ${this.describe()} before it was read or created`,
+      );
+    }
+    const {
+      holderIdentity: _h,
+      leaseDurationSeconds: _d,
+      acquireTime: _a,
+      renewTime: _r,
+      leaseTransitions: _t,
+      ...otherSpec
+    } = cached.spec ?? {};
+    const lease: LeaseObject = { ...cached, spec: { ...otherSpec, ...recordToLeaseSpec(record) } };
+    this.#cached = await this.#client.replace(this.#name, this.#namespace, lease, signal);
+  }
+
+  recordEvent(message: string): void {
+    this.#onEvent?.(`${this.#identity} ${message}`);
+  }
+
+  #snapshot(lease: LeaseObject): LeaseSnapshot {
+    return {
+      record: leaseSpecToRecord(lease.spec),
+      resourceVersion: lease.metadata?.resourceVersion ?? "",
+    };
+  }
+}
