@@ -16,9 +16,10 @@
  *   at local time `t` can only be observed by others after `t`, so nobody acquires before
  *   `t + leaseDuration` on their clocks. {@linkcode Elector.isLeader} turns false at
  *   `t + renewDeadline`, at that instant aborting the signal handed to the leader work, even if
- *   the renewal loop is stuck in a hung request. The gap `leaseDuration − renewDeadline` (5 s by
- *   default) absorbs clock *rate* differences between pods (tolerated skew ≈ that gap divided by
- *   the lease duration, 33 % by default) and the time leader work needs to notice the signal.
+ *   the renewal loop is stuck in a hung request. This holds while the pods' clocks run at rates
+ *   within a factor `leaseDuration / renewDeadline` (1.5 by default) of each other; the gap
+ *   `leaseDuration − renewDeadline` (5 s by default) is also the time the leader work has to
+ *   notice its aborted signal.
  *
  * ## What is not guaranteed
  *
