@@ -589,6 +589,24 @@ Deno.test("onStoppedLeading is not called when leading never began", () =>
     assert.equal(world.spec()?.holderIdentity, "stranger");
   }));
 
+Deno.test("run() keeps leading when the leader work or a callback throws", () =>
+  scenario(async (world) => {
+    const a = world.candidate("a", {
+      work: () => {
+        throw new Error("planner crashed");
+      },
+      elector: {
+        onNewLeader: () => {
+          throw new Error("listener crashed");
+        },
+      },
+    });
+    await world.clock.advance(6000);
+    assert.equal(a.elector.isLeader(), true);
+    assert.equal(world.spec()?.renewTime, wallAt(6000));
+    assert.deepEqual(a.warnings, ["Callback onNewLeader threw", "Leader work failed"]);
+  }));
+
 Deno.test("checkHealthz() fails only for a leader whose renewal is stuck past lease + tolerance", () =>
   scenario(async (world) => {
     const a = world.candidate("a");
