@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { type Config, ConfigSchema } from "../lib/config_schema.ts";
+import type { InputSpec } from "../lib/input.ts";
 import {
   type ConfigMapLike,
   KubeError,
@@ -261,6 +263,11 @@ export class MemoryStore implements TaskStore, PodLister {
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
+    try {
+      this.#fault("watch");
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const from = Number(resourceVersion);
     if (!Number.isFinite(from) || from < this.#compactedRv) {
       return Promise.reject(
@@ -302,4 +309,24 @@ export class MemoryStore implements TaskStore, PodLister {
       [...this.#pods.values()].filter((p) => match(p.labels)).map((p) => clone(p)),
     );
   }
+}
+
+/** The `tasks` config with defaults and `overrides` applied. */
+export function tasksConfig(overrides: Record<string, unknown> = {}): Config["tasks"] {
+  return ConfigSchema.parse({ tasks: overrides }).tasks;
+}
+
+/** `n` resolved inputs `echo <i>`. */
+export function specs(n: number, overrides: Partial<InputSpec> = {}): InputSpec[] {
+  return Array.from({ length: n }, (_, index) => ({
+    index,
+    input: `echo ${index}`,
+    type: "cmd" as const,
+    name: `t${index}`,
+    timeoutMs: 10_000,
+    shell: false,
+    headers: {},
+    retries: 0,
+    ...overrides,
+  }));
 }

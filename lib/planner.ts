@@ -1,0 +1,544 @@
+/**
+ * The leader's side of distributed tasks: plan each round as one ConfigMap per input, hand them to
+ * the ready worker pods, recover tasks whose worker vanished or stalled, keep a summary per round
+ * and garbage-collect old rounds.
+ *
+ * Guarantees, and what keeps them:
+ * - Planning is idempotent: names are deterministic (`<app>-<round>-<index>`), so a leader that
+ *   takes over mid-round creates only what is missing, and AlreadyExists means "already planned".
+ * - Fencing: only the holder of epoch N may create or re-stamp tasks stamped N. The planner asks
+ *   `isLeader()` before every write and stamps `epoch()`; on takeover it adopts pending tasks of
+ *   earlier epochs by re-stamping them (workers refuse tasks below the highest epoch they saw).
+ * - Recovery is judged only by this process's monotonic clock, from when it first observed a
+ *   task's current resourceVersion; remote timestamps are never compared.
+ * - Every write is a compare-and-swap on resourceVersion; a conflict means someone else moved the
+ *   task and is simply re-evaluated on the next reconcile.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config_schema.ts";
+import type { InputSpec } from "./input.ts";
+import { logger } from "./log.ts";
+import type { TaskSigner } from "./signing.ts";
+import type { TaskMetrics } from "./task_metrics.ts";
+import {
+  ANNOTATION,
+  type ConfigMapLike,
+  decodeSpec,
+  isKubeError,
+  isOpen,
+  LABEL,
+  newTaskConfigMap,
+  patched,
+  type PodInfo,
+  type PodLister,
+  rfc3339,
+  roundIdAt,
+  roundName,
+  type RoundPhase,
+  roundsSelector,
+  TASK_STATES,
+  taskName,
+  tasksSelector,
+  type TaskStore,
+  type TaskView,
+  viewTask,
+} from "./task_schema.ts";
+
+/** Thrown (and caught by {@linkcode Planner.runLeader}) when a write is attempted without leadership. */
+export class NotLeaderError extends Error {
+  constructor() {
+    super("Stopped writing tasks: this pod is no longer the leader");
+    this.name = "NotLeaderError";
+  }
+}
+
+/** Options of {@linkcode Planner}. */
+export interface PlannerOptions {
+  readonly store: TaskStore;
+  readonly pods: PodLister;
+  readonly clock: Clock;
+  /** Whether this pod still holds the lease; asked before every write. */
+  readonly isLeader: () => boolean;
+  /** The fencing epoch of the current term (the Lease's `leaseTransitions`). */
+  readonly epoch: () => number;
+  /** This pod's name. */
+  readonly identity: string;
+  /** The `tasks` section of the configuration. */
+  readonly tasks: Config["tasks"];
+  /** Signs tasks; `undefined` only with `tasks.insecureUnsignedTasks`. */
+  readonly signer: TaskSigner | undefined;
+  readonly metrics?: TaskMetrics;
+  readonly log?: Logger;
+  /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
+  readonly reconcileIntervalMs?: number;
+}
+
+/** Cap of the reassignment backoff. */
+export const MAX_BACKOFF_MS = 30_000;
+
+/** The wait after observing a task before recovering its attempt `attempt`: min(2^n s, 30 s). */
+export function backoffMs(attempt: number): number {
+  return Math.min(2 ** attempt * 1000, MAX_BACKOFF_MS);
+}
+
+/**
+ * Pods that may get tasks: ready, not terminating, matched by the selector. The leader is left
+ * out unless it is the only one and `leaderRunsTasks` allows it.
+ */
+export function eligibleWorkers(
+  pods: readonly PodInfo[],
+  self: string,
+  leaderRunsTasks: boolean,
+): string[] {
+  const ready = pods.filter((p) => p.ready && !p.terminating).map((p) => p.name).sort();
+  const others = ready.filter((n) => n !== self);
+  if (others.length > 0) return others;
+  return leaderRunsTasks && ready.includes(self) ? [self] : [];
+}
+
+/**
+ * Picks the pod with the fewest open tasks (ties by name) and counts the new task against it.
+ *
+ * @returns The pod, or `undefined` when `candidates` is empty.
+ */
+export function pickWorker(
+  candidates: readonly string[],
+  openCounts: Map<string, number>,
+): string | undefined {
+  let best: string | undefined;
+  for (const name of [...candidates].sort()) {
+    if (best === undefined || (openCounts.get(name) ?? 0) < (openCounts.get(best) ?? 0)) {
+      best = name;
+    }
+  }
+  if (best !== undefined) openCounts.set(best, (openCounts.get(best) ?? 0) + 1);
+  return best;
+}
+
+interface Observation {
+  readonly resourceVersion: string;
+  /** Local monotonic time when this resourceVersion was first seen. */
+  readonly observedAt: number;
+}
+
+/** Plans rounds and reconciles tasks while this pod leads. */
+export class Planner {
+  readonly #o: PlannerOptions;
+  readonly #log: Logger;
+  readonly #app: string;
+  readonly #selector: string;
+  readonly #observed = new Map<string, Observation>();
+  readonly #planned = new Set<string>();
+  readonly #roundSeenAt = new Map<string, number>();
+
+  /**
+   * @throws {TypeError} When `identity` is empty, or there is no signer and unsigned tasks are
+   *   not allowed.
+   */
+  constructor(options: PlannerOptions) {
+    if (options.identity === "") {
+      throw new TypeError("Cannot create planner as 'identity' must not be empty");
+    }
+    if (options.signer === undefined && !options.tasks.insecureUnsignedTasks) {
+      throw new TypeError(
+        "Cannot lead without a signing key: set tasks.signingKeyFile or tasks.insecureUnsignedTasks",
+      );
+    }
+    this.#o = options;
+    this.#log = options.log ?? logger("planner");
+    this.#app = options.tasks.app;
+    this.#selector = options.tasks.workerSelector || `${LABEL.app}=${this.#app}`;
+  }
+
+  /** The round the leader should be planning now (`tasks.round` in one-shot mode). */
+  currentRound(): string {
+    const { round, interval } = this.#o.tasks;
+    return round !== "" ? round : roundIdAt(this.#o.clock.wallNow(), interval);
+  }
+
+  #assertLeader(): void {
+    if (!this.#o.isLeader()) throw new NotLeaderError();
+  }
+
+  async #sign(name: string, round: string, epoch: number, spec: string): Promise<string> {
+    return this.#o.signer ? await this.#o.signer.sign({ name, round, epoch, spec }) : "";
+  }
+
+  /**
+   * Creates the round's summary and whichever of its tasks do not exist yet.
+   *
+   * @returns `true` when the round is fully planned; `false` when no pod could take tasks.
+   * @throws {NotLeaderError} When leadership is lost.
+   */
+  async planRound(round: string, inputs: readonly InputSpec[], signal?: AbortSignal) {
+    const { store, pods, identity } = this.#o;
+    this.#assertLeader();
+    const summaryName = roundName(this.#app, round);
+    const summary = await store.get(summaryName, signal);
+    if (summary && (summary.data?.phase ?? "running") !== "running") return true;
+    const all = (await store.list(tasksSelector(this.#app), signal)).items.map(viewTask);
+    const existing = new Set(all.filter((t) => t.round === round).map((t) => t.name));
+    const missing = inputs.filter((s) => !existing.has(taskName(this.#app, round, s.index)));
+    if (missing.length === 0 && summary) return true;
+    const workers = eligibleWorkers(
+      await pods.listPods(this.#selector, signal),
+      identity,
+      this.#o.tasks.leaderRunsTasks,
+    );
+    if (workers.length === 0) {
+      this.#log.warn("No ready worker pod matches {selector}; round {round} waits", {
+        selector: this.#selector,
+        round,
+      });
+      return false;
+    }
+    const epoch = this.#o.epoch();
+    if (!summary) {
+      this.#assertLeader();
+      await this.#ignore(
+        ["alreadyExists"],
+        store.create(this.#newSummary(round, inputs.length, epoch), signal),
+      );
+    }
+    const openCounts = countOpen(all);
+    let created = 0;
+    for (const spec of missing) {
+      const assignedTo = pickWorker(workers, openCounts)!;
+      const cm = newTaskConfigMap({
+        app: this.#app,
+        round,
+        spec,
+        assignedTo,
+        epoch,
+        signature: "",
+      });
+      const signature = await this.#sign(cm.metadata.name, round, epoch, cm.data!.spec!);
+      if (signature) cm.metadata.annotations![ANNOTATION.signature] = signature;
+      // Only the holder of epoch N may create tasks stamped N.
+      this.#assertLeader();
+      if (await this.#ignore(["alreadyExists"], store.create(cm, signal))) {
+        created++;
+        this.#o.metrics?.planned.inc();
+      }
+    }
+    this.#log.info("Planned round {round}: {created} created, {existing} already there", {
+      round,
+      created,
+      existing: existing.size,
+    });
+    return true;
+  }
+
+  #newSummary(round: string, total: number, epoch: number): ConfigMapLike {
+    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, "0"]));
+    return {
+      metadata: {
+        name: roundName(this.#app, round),
+        labels: { [LABEL.app]: this.#app, [LABEL.round]: "true", [LABEL.roundId]: round },
+      },
+      data: {
+        ...counts,
+        pending: String(total),
+        total: String(total),
+        start: rfc3339(this.#o.clock.wallNow()),
+        leader: this.#o.identity,
+        epoch: String(epoch),
+        phase: "running",
+      },
+    };
+  }
+
+  /** Runs `write`, swallowing errors of the given kinds. @returns Whether the write happened. */
+  async #ignore(kinds: Parameters<typeof isKubeError>[1][], write: Promise<unknown>) {
+    try {
+      await write;
+      return true;
+    } catch (err) {
+      if (isKubeError(err, ...kinds)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection.
+   *
+   * @param current The round being planned now; its summary completes only once all of its tasks
+   *   exist.
+   * @returns The phase of `current`'s summary, or `undefined` when there is none.
+   * @throws {NotLeaderError} When leadership is lost.
+   */
+  async reconcile(current: string, signal?: AbortSignal): Promise<RoundPhase | undefined> {
+    const { store, pods, identity, tasks } = this.#o;
+    this.#assertLeader();
+    const views = (await store.list(tasksSelector(this.#app), signal)).items.map(viewTask);
+    const podList = await pods.listPods(this.#selector, signal);
+    const byName = new Map(podList.map((p) => [p.name, p]));
+    const workers = eligibleWorkers(podList, identity, tasks.leaderRunsTasks);
+    const openCounts = countOpen(views);
+    const now = this.#o.clock.now();
+    const seen = new Set<string>();
+    for (const task of views) {
+      seen.add(task.name);
+      if (!isOpen(task.state)) continue;
+      let obs = this.#observed.get(task.name);
+      if (obs?.resourceVersion !== task.resourceVersion) {
+        obs = { resourceVersion: task.resourceVersion, observedAt: now };
+        this.#observed.set(task.name, obs);
+      }
+      await this.#recover(task, now - obs.observedAt, byName, workers, openCounts, signal);
+    }
+    for (const name of this.#observed.keys()) if (!seen.has(name)) this.#observed.delete(name);
+    this.#o.metrics?.open.set(views.filter((t) => isOpen(t.state)).length);
+
+    const summaries = (await store.list(roundsSelector(this.#app), signal)).items;
+    let phase: RoundPhase | undefined;
+    for (const summary of summaries) {
+      const p = await this.#updateSummary(summary, views, current, signal);
+      if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
+    }
+    const garbage = planGarbage(this.#app, views, summaries, tasks);
+    for (const selector of garbage.selectors) {
+      this.#assertLeader();
+      await store.deleteCollection(selector, signal);
+    }
+    for (const name of garbage.summaries) {
+      this.#assertLeader();
+      await this.#ignore(["notFound"], store.delete(name, signal));
+    }
+    return phase;
+  }
+
+  async #recover(
+    task: TaskView,
+    ageMs: number,
+    pods: Map<string, PodInfo>,
+    workers: string[],
+    openCounts: Map<string, number>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { tasks } = this.#o;
+    const pod = pods.get(task.assignedTo);
+    let reason: string | undefined;
+    if (!pod) reason = `pod ${task.assignedTo || "(none)"} is gone`;
+    else if (pod.terminating) reason = `pod ${pod.name} is terminating`;
+    else if (!pod.ready) reason = `pod ${pod.name} is not ready`;
+    else if (task.state === "running" && ageMs > timeoutOf(task) + tasks.stuckGrace) {
+      reason = `running on ${pod.name} for over ${timeoutOf(task) + tasks.stuckGrace} ms`;
+    } else if (task.state === "pending" && ageMs > 2 * tasks.pollInterval + tasks.stuckGrace) {
+      reason = `not claimed by ${pod.name} within ${2 * tasks.pollInterval + tasks.stuckGrace} ms`;
+    }
+    const epoch = this.#o.epoch();
+    if (reason === undefined) {
+      if (task.state === "pending" && (task.epoch ?? -1) < epoch) {
+        // Adopt: re-stamp a pending task of an earlier term so workers that saw epoch N run it.
+        const signature = await this.#sign(task.name, task.round, epoch, task.specText);
+        this.#assertLeader();
+        await this.#ignore(
+          ["conflict", "notFound"],
+          this.#o.store.update(
+            patched(task.cm, {
+              annotations: {
+                [ANNOTATION.leaderEpoch]: String(epoch),
+                [ANNOTATION.signature]: signature || null,
+              },
+            }),
+            signal,
+          ),
+        );
+      }
+      return;
+    }
+    if (ageMs < backoffMs(task.attempt)) return;
+    if (task.attempt >= tasks.maxAttempts) {
+      this.#assertLeader();
+      const dead = patched(task.cm, {
+        labels: { [LABEL.state]: "dead" },
+        annotations: {
+          [ANNOTATION.processed]: "true",
+          [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
+          [ANNOTATION.processedBy]: this.#o.identity,
+          [ANNOTATION.reason]: `dead after ${task.attempt} attempts: ${reason}`,
+        },
+      });
+      if (await this.#ignore(["conflict", "notFound"], this.#o.store.update(dead, signal))) {
+        this.#o.metrics?.completed.inc({ state: "dead" });
+        this.#log.warn("Task {name} is dead: {reason}", { name: task.name, reason });
+      }
+      return;
+    }
+    const others = workers.filter((w) => w !== task.assignedTo);
+    const target = pickWorker(others.length > 0 ? others : workers, openCounts);
+    if (target === undefined) return;
+    const signature = await this.#sign(task.name, task.round, epoch, task.specText);
+    const moved = patched(task.cm, {
+      labels: { [LABEL.assignedTo]: target, [LABEL.state]: "pending" },
+      annotations: {
+        [ANNOTATION.attempt]: String(task.attempt + 1),
+        [ANNOTATION.leaderEpoch]: String(epoch),
+        [ANNOTATION.signature]: signature || null,
+        [ANNOTATION.reason]: `reassigned from ${task.assignedTo}: ${reason}`,
+        [ANNOTATION.claimedAt]: null,
+        [ANNOTATION.processedBy]: null,
+      },
+    });
+    // Only the holder of epoch N may re-stamp tasks stamped N.
+    this.#assertLeader();
+    if (await this.#ignore(["conflict", "notFound"], this.#o.store.update(moved, signal))) {
+      this.#o.metrics?.reassigned.inc();
+      this.#log.info("Reassigned {name} to {target} (attempt {attempt}): {reason}", {
+        name: task.name,
+        target,
+        attempt: task.attempt + 1,
+        reason,
+      });
+    }
+  }
+
+  async #updateSummary(
+    summary: ConfigMapLike,
+    views: readonly TaskView[],
+    current: string,
+    signal?: AbortSignal,
+  ): Promise<RoundPhase> {
+    const data = summary.data ?? {};
+    const phase = (data.phase ?? "running") as RoundPhase;
+    if (phase !== "running") return phase;
+    const round = summary.metadata.labels?.[LABEL.roundId] ?? "";
+    const mine = views.filter((t) => t.round === round);
+    const counts: Record<string, string> = {};
+    for (const state of TASK_STATES) {
+      counts[state] = String(mine.filter((t) => t.state === state).length);
+    }
+    const open = mine.filter((t) => isOpen(t.state)).length;
+    const total = Number(data.total ?? "0");
+    const now = this.#o.clock.now();
+    if (!this.#roundSeenAt.has(round)) this.#roundSeenAt.set(round, now);
+    let next: RoundPhase = "running";
+    if (open === 0 && (round !== current || mine.length >= total)) next = "complete";
+    else if (
+      round === this.#o.tasks.round &&
+      now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadline
+    ) next = "deadline-exceeded";
+    const updated: Record<string, string> = { ...data, ...counts, phase: next };
+    if (next !== "running") updated.end = rfc3339(this.#o.clock.wallNow());
+    if (Object.entries(updated).every(([k, v]) => data[k] === v)) return phase;
+    this.#assertLeader();
+    const ok = await this.#ignore(
+      ["conflict", "notFound"],
+      this.#o.store.update({ ...summary, data: updated }, signal),
+    );
+    return ok ? next : phase;
+  }
+
+  /**
+   * Plans and reconciles until the signal aborts, leadership is lost, or — in one-shot mode — the
+   * round is over. Transient API errors are logged and retried on the next tick.
+   *
+   * @param inputs The round's inputs.
+   * @param signal Aborts the loop (e.g. when leadership is lost).
+   * @returns The one-shot round's final phase, or `undefined` when the loop stopped otherwise.
+   */
+  async runLeader(
+    inputs: readonly InputSpec[],
+    signal: AbortSignal,
+  ): Promise<RoundPhase | undefined> {
+    const interval = this.#o.reconcileIntervalMs ?? 2000;
+    while (!signal.aborted && this.#o.isLeader()) {
+      const round = this.currentRound();
+      try {
+        if (!this.#planned.has(round) && await this.planRound(round, inputs, signal)) {
+          this.#planned.add(round);
+        }
+        const phase = await this.reconcile(round, signal);
+        if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") return phase;
+      } catch (err) {
+        if (err instanceof NotLeaderError || signal.aborted) break;
+        this.#log.warn("Reconcile failed, retrying: {error}", { error: String(err) });
+      }
+      try {
+        await this.#o.clock.sleep(interval, signal);
+      } catch {
+        break;
+      }
+    }
+    return undefined;
+  }
+}
+
+function countOpen(views: readonly TaskView[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of views) {
+    if (isOpen(t.state)) counts.set(t.assignedTo, (counts.get(t.assignedTo) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** How long a task may run: its timeout for each try (spec.retries), 10 s for a garbled spec. */
+function timeoutOf(task: TaskView): number {
+  const decoded = decodeSpec(task.specText);
+  return "spec" in decoded ? decoded.spec.timeoutMs * (decoded.spec.retries + 1) : 10_000;
+}
+
+/** What {@linkcode planGarbage} decided to delete. */
+export interface Garbage {
+  /** deleteCollection selectors, one per round (terminal states only). */
+  readonly selectors: string[];
+  /** Round summaries to delete. */
+  readonly summaries: string[];
+}
+
+/**
+ * Decides which finished tasks and summaries to delete. Rounds are ranked newest first by their
+ * summary's `creationTimestamp` (the API server's clock, only used for ordering), else their
+ * oldest task's, then by id. Succeeded tasks of the newest `historyLimit` rounds and
+ * failed/dead/rejected tasks of the newest `failedHistoryLimit` rounds are kept; summaries of
+ * rounds older than both limits go. Open tasks are never selected (the selectors name terminal
+ * states only), and a round whose summary is still `running` is left alone.
+ */
+export function planGarbage(
+  app: string,
+  views: readonly TaskView[],
+  summaries: readonly ConfigMapLike[],
+  limits: { historyLimit: number; failedHistoryLimit: number },
+): Garbage {
+  const rounds = new Map<string, { at: number; summary?: ConfigMapLike; tasks: TaskView[] }>();
+  const entry = (round: string) => {
+    let e = rounds.get(round);
+    if (!e) rounds.set(round, e = { at: Infinity, tasks: [] });
+    return e;
+  };
+  for (const s of summaries) {
+    const e = entry(s.metadata.labels?.[LABEL.roundId] ?? "");
+    e.summary = s;
+    e.at = s.metadata.creationTimestamp?.getTime() ?? e.at;
+  }
+  for (const t of views) {
+    const e = entry(t.round);
+    e.tasks.push(t);
+    if (!e.summary) e.at = Math.min(e.at, t.creationTimestamp?.getTime() ?? Infinity);
+  }
+  const ranked = [...rounds.entries()].sort(([ra, a], [rb, b]) =>
+    a.at !== b.at ? (a.at > b.at ? -1 : 1) : (ra > rb ? -1 : ra < rb ? 1 : 0)
+  );
+  const garbage: Garbage = { selectors: [], summaries: [] };
+  ranked.forEach(([round, e], rank) => {
+    if ((e.summary?.data?.phase ?? "complete") === "running") return;
+    const drop: string[] = [];
+    if (rank >= limits.historyLimit) drop.push("succeeded");
+    if (rank >= limits.failedHistoryLimit) drop.push("failed", "dead", "rejected");
+    const present = drop.filter((s) => e.tasks.some((t) => t.state === s));
+    if (present.length > 0) {
+      garbage.selectors.push(
+        tasksSelector(app, `${LABEL.roundId}=${round},${LABEL.state} in (${present.join(",")})`),
+      );
+    }
+    const maxLimit = Math.max(limits.historyLimit, limits.failedHistoryLimit);
+    if (rank >= maxLimit && e.summary && !e.tasks.some((t) => isOpen(t.state))) {
+      garbage.summaries.push(e.summary.metadata.name);
+    }
+  });
+  return garbage;
+}

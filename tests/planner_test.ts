@@ -1,0 +1,318 @@
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import {
+  backoffMs,
+  eligibleWorkers,
+  NotLeaderError,
+  pickWorker,
+  planGarbage,
+  Planner,
+} from "../lib/planner.ts";
+import { HmacSigner } from "../lib/signing.ts";
+import { createTaskMetrics } from "../lib/task_metrics.ts";
+import {
+  type ConfigMapLike,
+  newTaskConfigMap,
+  patched,
+  roundName,
+  taskName,
+  viewTask,
+} from "../lib/task_schema.ts";
+import { FakeClock } from "./fake_clock.ts";
+import { MemoryStore, specs, tasksConfig } from "./memory_store.ts";
+
+const ROUND = "20250101-000000";
+
+async function setup(tasks: Record<string, unknown> = {}, pods = ["lead", "pod-a", "pod-b"]) {
+  const clock = new FakeClock();
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of pods) store.setPod({ name });
+  const signer = await HmacSigner.fromKey(new TextEncoder().encode("key"));
+  const state = { leader: true, epoch: 1 };
+  const registry = new Registry();
+  const metrics = createTaskMetrics(registry);
+  const make = (identity = "lead") =>
+    new Planner({
+      store,
+      pods: store,
+      clock,
+      isLeader: () => state.leader,
+      epoch: () => state.epoch,
+      identity,
+      tasks: tasksConfig(tasks),
+      signer,
+      metrics,
+    });
+  return { clock, store, signer, state, planner: make(), make, registry };
+}
+
+const tasksOf = (store: MemoryStore) =>
+  store.all().filter((cm) => cm.metadata.labels?.task === "true").map(viewTask);
+const assignees = (store: MemoryStore) => tasksOf(store).map((t) => t.assignedTo);
+
+function setState(store: MemoryStore, name: string, state: string, extra = {}) {
+  const cm = store.peek(name)!;
+  store.put(patched(cm, { labels: { state }, annotations: extra }));
+}
+
+Deno.test("eligibleWorkers() keeps ready, non-terminating pods and the leader only when alone", () => {
+  const pods = [
+    { name: "lead", ready: true, terminating: false, labels: {} },
+    { name: "b", ready: true, terminating: false, labels: {} },
+    { name: "a", ready: true, terminating: false, labels: {} },
+    { name: "nr", ready: false, terminating: false, labels: {} },
+    { name: "term", ready: true, terminating: true, labels: {} },
+  ];
+  assert.deepEqual(eligibleWorkers(pods, "lead", true), ["a", "b"]);
+  assert.deepEqual(eligibleWorkers(pods.slice(0, 1), "lead", true), ["lead"]);
+  assert.deepEqual(eligibleWorkers(pods.slice(0, 1), "lead", false), []);
+  assert.deepEqual(eligibleWorkers([pods[3]!, pods[4]!], "lead", true), []);
+});
+
+Deno.test("pickWorker() picks the fewest open tasks, ties by name", () => {
+  const counts = new Map([["a", 2], ["b", 1]]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => pickWorker(["c", "b", "a"], counts)),
+    ["c", "b", "c", "a"],
+  );
+  assert.equal(pickWorker([], counts), undefined);
+});
+
+Deno.test("backoffMs() doubles per attempt up to 30 s", () => {
+  assert.deepEqual([1, 2, 4, 5, 9].map(backoffMs), [2000, 4000, 16000, 30000, 30000]);
+});
+
+Deno.test("Planner.planRound() balances tasks over eligible pods only", async () => {
+  const { store, planner, registry } = await setup();
+  store.setPod({ name: "pod-c", ready: false });
+  store.setPod({ name: "pod-d", terminating: true });
+  store.setPod({ name: "other", labels: { app: "other" } });
+  // pod-a already carries an open task of an earlier round.
+  store.put(newTaskConfigMap({
+    app: "dz-mcall",
+    round: "old",
+    spec: specs(1)[0]!,
+    assignedTo: "pod-a",
+    epoch: 1,
+    signature: "",
+  }));
+  assert.equal(await planner.planRound(ROUND, specs(5)), true);
+  const planned = tasksOf(store).filter((t) => t.round === ROUND);
+  assert.deepEqual(
+    planned.map((t) => t.name),
+    [0, 1, 2, 3, 4].map((i) => taskName("dz-mcall", ROUND, i)),
+  );
+  assert.deepEqual(planned.map((t) => t.assignedTo), ["pod-b", "pod-a", "pod-b", "pod-a", "pod-b"]);
+  assert.ok(planned.every((t) => t.state === "pending" && t.epoch === 1 && t.signature !== ""));
+  const summary = store.peek(roundName("dz-mcall", ROUND))!;
+  assert.equal(summary.data?.total, "5");
+  assert.equal(summary.data?.phase, "running");
+  assert.match(await registry.metrics(), /mcall_tasks_planned_total 5/);
+});
+
+Deno.test("Planner.planRound() gives tasks to the leader only when it is alone", async () => {
+  const alone = await setup({}, ["lead"]);
+  await alone.planner.planRound(ROUND, specs(2));
+  assert.deepEqual(assignees(alone.store), ["lead", "lead"]);
+
+  const refuses = await setup({ leaderRunsTasks: false }, ["lead", "sick"]);
+  refuses.store.setPod({ name: "sick", ready: false });
+  assert.equal(await refuses.planner.planRound(ROUND, specs(2)), false);
+  assert.equal(refuses.store.writeCount, 0);
+});
+
+Deno.test("Planner.planRound() after failover creates only the missing tasks", async () => {
+  const { store, planner, make, state } = await setup();
+  await planner.planRound(ROUND, specs(4));
+  const writes = store.writeCount;
+  state.epoch = 2;
+  const next = make("pod-b");
+  assert.equal(await next.planRound(ROUND, specs(4)), true);
+  assert.equal(store.writeCount, writes, "a complete round is not planned again");
+
+  await store.delete(taskName("dz-mcall", ROUND, 1));
+  await store.delete(taskName("dz-mcall", ROUND, 3));
+  const before = store.writes.create ?? 0;
+  await next.planRound(ROUND, specs(4));
+  assert.equal((store.writes.create ?? 0) - before, 2);
+  assert.equal(tasksOf(store).length, 4);
+  assert.equal(viewTask(store.peek(taskName("dz-mcall", ROUND, 3))!).epoch, 2);
+});
+
+Deno.test("Planner.planRound() stops writing once leadership is lost", async () => {
+  const { store, planner, state } = await setup();
+  state.leader = false;
+  await assert.rejects(() => planner.planRound(ROUND, specs(2)), NotLeaderError);
+  assert.equal(store.writeCount, 0);
+});
+
+Deno.test("Planner.reconcile() reassigns a lost worker's task after the backoff", async () => {
+  const { store, planner, clock, state, signer } = await setup();
+  await planner.planRound(ROUND, specs(2));
+  const name = taskName("dz-mcall", ROUND, 0); // on pod-a
+  store.deletePod("pod-a");
+  state.epoch = 3;
+  await planner.reconcile(ROUND); // first observation
+  await clock.advance(backoffMs(1) - 1);
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-a", "backoff respected");
+  await clock.advance(1);
+  await planner.reconcile(ROUND);
+  const moved = viewTask(store.peek(name)!);
+  assert.equal(moved.assignedTo, "pod-b");
+  assert.equal(moved.attempt, 2);
+  assert.equal(moved.epoch, 3);
+  assert.equal(moved.state, "pending");
+  assert.match(
+    moved.cm.metadata.annotations?.reason ?? "",
+    /reassigned from pod-a: pod pod-a is gone/,
+  );
+  const fields = { name, round: ROUND, epoch: 3, spec: moved.specText };
+  assert.equal(await signer.verify(fields, moved.signature), true);
+});
+
+Deno.test("Planner.reconcile() reassigns a task stuck running past timeout + stuckGrace", async () => {
+  const { store, planner, clock } = await setup({ stuckGrace: "5s" });
+  await planner.planRound(ROUND, specs(1)); // timeout 10 s, on pod-a
+  const name = taskName("dz-mcall", ROUND, 0);
+  setState(store, name, "running", { "processed-by": "pod-a" });
+  await planner.reconcile(ROUND);
+  await clock.advance(15_000);
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).state, "running");
+  await clock.advance(1);
+  await planner.reconcile(ROUND);
+  const t = viewTask(store.peek(name)!);
+  assert.deepEqual([t.state, t.assignedTo, t.attempt], ["pending", "pod-b", 2]);
+  assert.match(t.cm.metadata.annotations?.reason ?? "", /running on pod-a for over 15000 ms/);
+});
+
+Deno.test("Planner.reconcile() reassigns a pending task never claimed by a ready pod", async () => {
+  const { store, planner, clock } = await setup({ pollInterval: "1s", stuckGrace: "1s" });
+  await planner.planRound(ROUND, specs(1));
+  const name = taskName("dz-mcall", ROUND, 0);
+  await planner.reconcile(ROUND);
+  await clock.advance(3000);
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).attempt, 1);
+  await clock.advance(1);
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-b");
+});
+
+Deno.test("Planner.reconcile() marks a task dead after maxAttempts", async () => {
+  const { store, planner, clock, registry } = await setup({ maxAttempts: 2 });
+  await planner.planRound(ROUND, specs(1));
+  const name = taskName("dz-mcall", ROUND, 0);
+  store.deletePod("pod-a");
+  await planner.reconcile(ROUND);
+  await clock.advance(backoffMs(1));
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-b");
+  store.deletePod("pod-b");
+  await planner.reconcile(ROUND);
+  await clock.advance(backoffMs(2));
+  await planner.reconcile(ROUND);
+  const dead = viewTask(store.peek(name)!);
+  assert.equal(dead.state, "dead");
+  assert.equal(dead.cm.metadata.annotations?.processed, "true");
+  assert.match(
+    dead.cm.metadata.annotations?.reason ?? "",
+    /dead after 2 attempts: pod pod-b is gone/,
+  );
+  await planner.reconcile(ROUND);
+  const summary = store.peek(roundName("dz-mcall", ROUND))!;
+  assert.deepEqual([summary.data?.phase, summary.data?.dead], ["complete", "1"]);
+  assert.match(await registry.metrics(), /mcall_tasks_completed_total\{state="dead"\} 1/);
+});
+
+Deno.test("Planner.reconcile() adopts pending tasks of an earlier epoch, not running ones", async () => {
+  const { store, planner, state, signer } = await setup();
+  await planner.planRound(ROUND, specs(2));
+  const [pending, running] = [0, 1].map((i) => taskName("dz-mcall", ROUND, i)) as [string, string];
+  setState(store, running, "running");
+  state.epoch = 5;
+  await planner.reconcile(ROUND);
+  const adopted = viewTask(store.peek(pending)!);
+  assert.equal(adopted.epoch, 5);
+  assert.equal(adopted.attempt, 1);
+  assert.equal(
+    await signer.verify(
+      { name: pending, round: ROUND, epoch: 5, spec: adopted.specText },
+      adopted.signature,
+    ),
+    true,
+  );
+  assert.equal(viewTask(store.peek(running)!).epoch, 1);
+});
+
+Deno.test("Planner.reconcile() completes the summary once every task is terminal", async () => {
+  const { store, planner } = await setup();
+  await planner.planRound(ROUND, specs(2));
+  setState(store, taskName("dz-mcall", ROUND, 0), "succeeded");
+  assert.equal(await planner.reconcile(ROUND), "running");
+  const writes = store.writeCount;
+  await planner.reconcile(ROUND);
+  assert.equal(store.writeCount, writes, "an unchanged summary is not rewritten");
+  setState(store, taskName("dz-mcall", ROUND, 1), "failed");
+  assert.equal(await planner.reconcile(ROUND), "complete");
+  const data = store.peek(roundName("dz-mcall", ROUND))!.data!;
+  assert.deepEqual([data.succeeded, data.failed, data.pending, data.total], ["1", "1", "0", "2"]);
+  assert.ok(data.end);
+});
+
+Deno.test("Planner.reconcile() ends a one-shot round at roundDeadline", async () => {
+  const { planner, clock } = await setup({ round: "job-1", roundDeadline: "60s" });
+  await planner.planRound("job-1", specs(1));
+  assert.equal(await planner.reconcile("job-1"), "running");
+  await clock.advance(60_001);
+  assert.equal(await planner.reconcile("job-1"), "deadline-exceeded");
+});
+
+Deno.test("planGarbage() keeps both history limits and never open tasks", () => {
+  const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, i));
+  const summaries: ConfigMapLike[] = [];
+  const views = [];
+  for (let i = 1; i <= 5; i++) {
+    summaries.push({
+      metadata: {
+        name: `s${i}`,
+        labels: { "round-id": `r${i}` },
+        creationTimestamp: at(i),
+      },
+      data: { phase: i === 5 ? "running" : "complete" },
+    });
+    for (const state of ["succeeded", "failed", "dead"]) {
+      views.push(viewTask({
+        metadata: { name: `t${i}${state}`, labels: { "round-id": `r${i}`, state } },
+      }));
+    }
+  }
+  views.push(
+    viewTask({ metadata: { name: "open", labels: { "round-id": "r1", state: "pending" } } }),
+  );
+  const g = planGarbage("dz-mcall", views, summaries, { historyLimit: 3, failedHistoryLimit: 2 });
+  assert.deepEqual(g.selectors, [
+    "app=dz-mcall,task=true,round-id=r3,state in (failed,dead)",
+    "app=dz-mcall,task=true,round-id=r2,state in (succeeded,failed,dead)",
+    "app=dz-mcall,task=true,round-id=r1,state in (succeeded,failed,dead)",
+  ]);
+  assert.deepEqual(g.summaries, ["s2"], "s1 still has an open task");
+});
+
+Deno.test("Planner.reconcile() garbage-collects old rounds with deleteCollection", async () => {
+  const { store, planner, clock } = await setup({ historyLimit: 2, failedHistoryLimit: 1 });
+  const rounds = ["r1", "r2", "r3", "r4"];
+  for (const round of rounds) {
+    await planner.planRound(round, specs(2));
+    setState(store, taskName("dz-mcall", round, 0), "succeeded");
+    setState(store, taskName("dz-mcall", round, 1), "failed");
+    await planner.reconcile(round);
+    await clock.advance(1000);
+  }
+  const left = tasksOf(store).map((t) => `${t.round}:${t.state}`).sort();
+  assert.deepEqual(left, ["r3:succeeded", "r4:failed", "r4:succeeded"]);
+  const summaries = store.all().filter((c) => c.metadata.labels?.round === "true");
+  assert.deepEqual(summaries.map((s) => s.metadata.labels?.["round-id"]).sort(), ["r3", "r4"]);
+  assert.equal(store.writes.deleteCollection, 5, "at most one call per round and limit");
+});
