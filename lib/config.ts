@@ -142,6 +142,12 @@ export function loadConfig({ layers }: LoadOptions): Config {
 /** Cross-field rules zod cannot express per field. */
 function checkRelations(config: Config): void {
   const { leaseDuration, renewDeadline, retryPeriod } = config.election;
+  if (leaseDuration % 1000 !== 0) {
+    throw new ConfigError(
+      `election.leaseDuration: ${formatDurationMs(leaseDuration)} is not a whole number of ` +
+        "seconds (a Lease stores seconds)",
+    );
+  }
   if (renewDeadline >= leaseDuration) {
     throw new ConfigError(
       `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be less than ` +

@@ -155,6 +155,11 @@ const badFiles: [string, string, RegExp][] = [
   ["not a mapping", "- a\n- b", /expected a mapping at the top level$/],
   ["invalid YAML", "request: [unclosed", /^config: invalid YAML/],
   [
+    "fractional lease",
+    "election: {leaseDuration: 15.5s}",
+    /^election\.leaseDuration: 15s500ms is not a whole number of seconds \(a Lease stores seconds\)$/,
+  ],
+  [
     "renew >= lease",
     "election: {leaseDuration: 5s, renewDeadline: 5s}",
     /^election\.renewDeadline \(5s\) must be less than election\.leaseDuration \(5s\)$/,
