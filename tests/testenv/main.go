@@ -1,0 +1,50 @@
+// Command testenv runs a real, throw-away Kubernetes control plane for the
+// dz-mcall end-to-end tests: embedded etcd plus the real kube-apiserver (and,
+// optionally, kube-controller-manager) on 127.0.0.1.
+//
+// It is a multi-call binary:
+//
+//	testenv [flags]                    supervisor (default): etcd + children + control server
+//	testenv apiserver <flags>          the real kube-apiserver (spawned by the supervisor)
+//	testenv controller-manager <flags> the real kube-controller-manager (spawned by the supervisor)
+//
+// Contract with the process that starts the supervisor:
+//   - when everything is ready it prints exactly one JSON line on stdout
+//     ({"ready":true,"kubeconfig":...,"server":...,"control":...,"version":...});
+//     everything else goes to stderr or to log files under the work dir;
+//   - it exits (stopping children and etcd, removing its temp dir) on
+//     SIGTERM/SIGINT/SIGHUP, on POST /shutdown, and when its stdin reaches
+//     EOF (unless -ignore-stdin), so a parent that dies takes it along;
+//   - children get PR_SET_PDEATHSIG=SIGKILL, so they die with the supervisor.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	kcmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+
+	_ "time/tzdata" // CronJob time zones
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "apiserver", "kube-apiserver":
+			cmd := apiserverapp.NewAPIServerCommand()
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "controller-manager", "kube-controller-manager":
+			cmd := kcmapp.NewControllerManagerCommand()
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "version":
+			fmt.Println(kubeVersion())
+			return
+		}
+	}
+	os.Exit(runSupervisor(os.Args[1:]))
+}
