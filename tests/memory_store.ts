@@ -7,6 +7,7 @@
  */
 import { type Config, ConfigSchema } from "../lib/config_schema.ts";
 import type { InputSpec } from "../lib/input.ts";
+import { type SignedFields, signedPayload, type TaskSigner } from "../lib/signing.ts";
 import {
   type ConfigMapLike,
   KubeError,
@@ -329,4 +330,17 @@ export function specs(n: number, overrides: Partial<InputSpec> = {}): InputSpec[
     retries: 0,
     ...overrides,
   }));
+}
+
+/**
+ * A {@linkcode TaskSigner} that settles at once (WebCrypto resolves outside the microtask queue,
+ * which a fake clock's `advance` does not wait for). Not secure: tests only.
+ */
+export function instantSigner(key: string): TaskSigner {
+  const sign = (fields: SignedFields) =>
+    `${key}:${Array.from(signedPayload(fields)).reduce((h, b) => (h * 31 + b) >>> 0, 7)}`;
+  return {
+    sign: (fields) => Promise.resolve(sign(fields)),
+    verify: (fields, signature) => Promise.resolve(sign(fields) === signature),
+  };
 }
