@@ -1,0 +1,479 @@
+/**
+ * The only module that talks to the Kubernetes API server: `@kubernetes/client-node` adapters for
+ * {@linkcode TaskStore}, {@linkcode PodLister} and the election's {@linkcode LeaseClient}, and the
+ * classification of API errors into {@linkcode KubeError} kinds.
+ *
+ * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
+ * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update).
+ *
+ * @module
+ */
+import * as k8s from "@kubernetes/client-node";
+import {
+  type LeaseClient,
+  type LeaseLockError,
+  leaseLockErrorFromStatus,
+  type LeaseObject,
+  LeaseObjectLock,
+} from "./lease_lock.ts";
+import {
+  type ConfigMapLike,
+  KubeError,
+  type KubeErrorKind,
+  type PodInfo,
+  type PodLister,
+  type TaskStore,
+  type WatchEvent,
+} from "./task_schema.ts";
+
+export { KubeError, type KubeErrorKind } from "./task_schema.ts";
+
+/** Where a pod's service-account token is mounted. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
+ * set and the token is mounted, else `KUBECONFIG`, else `~/.kube/config`.
+ *
+ * @returns The loaded configuration.
+ * @throws {Error} When no configuration can be found.
+ */
+export function loadKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (Deno.env.get("KUBERNETES_SERVICE_HOST") && fileExists(`${SERVICE_ACCOUNT_DIR}/token`)) {
+    kc.loadFromCluster();
+  } else {
+    kc.loadFromDefault();
+  }
+  if (kc.getCurrentCluster() === null) {
+    throw new Error("Cannot reach Kubernetes: no in-cluster service account and no kubeconfig");
+  }
+  return kc;
+}
+
+/**
+ * The namespace of this pod's service account, if running in a cluster.
+ *
+ * @returns The namespace, or `undefined` outside a cluster.
+ */
+export function inClusterNamespace(): string | undefined {
+  try {
+    return Deno.readTextFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function statusOf(err: unknown): { code?: number; reason?: string; message?: string } {
+  if (err instanceof k8s.ApiException) {
+    let body: unknown = err.body;
+    if (typeof body === "string") {
+      try {
+        body = JSON.parse(body);
+      } catch { /* not JSON */ }
+    }
+    const status = (body ?? {}) as { reason?: string; message?: string };
+    return {
+      code: err.code,
+      ...(typeof status.reason === "string" ? { reason: status.reason } : {}),
+      ...(typeof status.message === "string" ? { message: status.message } : {}),
+    };
+  }
+  const e = err as { statusCode?: unknown; code?: unknown } | null;
+  if (typeof e?.statusCode === "number") return { code: e.statusCode };
+  return {};
+}
+
+/**
+ * Classifies a client-node error.
+ *
+ * @param err What the call threw (`ApiException`, a network error, …).
+ * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
+ * @param resource The resource (`configmaps`, `pods`, `leases`).
+ * @param namespace The namespace, for the `forbidden` message.
+ * @returns 409 → `alreadyExists` on create when the reason is AlreadyExists, else `conflict`;
+ *   404 → `notFound`; 410 → `gone`; 403 → `forbidden` (the message names the missing Role verb);
+ *   401 → `unauthorized`; 400/422 → `invalid`; 5xx, 429, network and unknown → `transient`.
+ *
+ * @example Usage
+ * ```ts
+ * import { ApiException } from "@kubernetes/client-node";
+ * import { classify } from "./kube.ts";
+ * import assert from "node:assert/strict";
+ * const err = classify(new ApiException(403, "Forbidden", "{}", {}), "list", "pods", "ns");
+ * assert.equal(err.kind, "forbidden");
+ * assert.match(err.message, /the Role needs verb list on pods/);
+ * ```
+ */
+export function classify(
+  err: unknown,
+  verb: string,
+  resource: string,
+  namespace = "",
+): KubeError {
+  if (err instanceof KubeError) return err;
+  const { code, reason, message } = statusOf(err);
+  let kind: KubeErrorKind;
+  if (code === 409) {
+    kind = verb === "create" && (reason === "AlreadyExists" || reason === undefined)
+      ? "alreadyExists"
+      : "conflict";
+  } else if (code === 404) kind = "notFound";
+  else if (code === 410) kind = "gone";
+  else if (code === 403) kind = "forbidden";
+  else if (code === 401) kind = "unauthorized";
+  else if (code === 400 || code === 422) kind = "invalid";
+  else kind = "transient";
+  const detail = message ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
+  const text = kind === "forbidden"
+    ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — the Role needs verb ${verb} on ${resource}`
+    : `${verb} ${resource}${code === undefined ? "" : ` (HTTP ${code})`}: ${detail}`;
+  return new KubeError(kind, verb, resource, text, {
+    ...(code === undefined ? {} : { code }),
+    cause: err,
+  });
+}
+
+function toDate(value: unknown): Date | undefined {
+  if (value instanceof Date) return value;
+  if (typeof value !== "string") return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** Narrows a client-node ConfigMap (or a raw watch object) to {@linkcode ConfigMapLike}. */
+function toConfigMapLike(raw: k8s.V1ConfigMap | Record<string, unknown>): ConfigMapLike {
+  const cm = raw as k8s.V1ConfigMap;
+  const meta = cm.metadata ?? {};
+  const created = toDate(meta.creationTimestamp);
+  const deleted = toDate(meta.deletionTimestamp);
+  return {
+    metadata: {
+      name: meta.name ?? "",
+      ...(meta.namespace ? { namespace: meta.namespace } : {}),
+      ...(meta.labels ? { labels: meta.labels } : {}),
+      ...(meta.annotations ? { annotations: meta.annotations } : {}),
+      ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+      ...(created ? { creationTimestamp: created } : {}),
+      ...(deleted ? { deletionTimestamp: deleted } : {}),
+    },
+    ...(cm.data ? { data: cm.data } : {}),
+  };
+}
+
+function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1ConfigMap {
+  const { name, labels, annotations, resourceVersion } = cm.metadata;
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name,
+      namespace,
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      ...(resourceVersion ? { resourceVersion } : {}),
+    },
+    ...(cm.data ? { data: cm.data } : {}),
+  };
+}
+
+/**
+ * {@linkcode TaskStore} over the ConfigMaps of one namespace.
+ *
+ * Requests are short and are not cancelled by `signal` (client-node's generated API takes none);
+ * the watch is.
+ */
+export class KubeTaskStore implements TaskStore {
+  readonly #core: k8s.CoreV1Api;
+  readonly #watch: k8s.Watch;
+  readonly #namespace: string;
+
+  /**
+   * @param kc The client configuration (see {@linkcode loadKubeConfig}).
+   * @param namespace Where the ConfigMaps live.
+   */
+  constructor(kc: k8s.KubeConfig, namespace: string) {
+    if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
+    this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.#watch = new k8s.Watch(kc);
+    this.#namespace = namespace;
+  }
+
+  async #call<T>(verb: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw classify(err, verb, "configmaps", this.#namespace);
+    }
+  }
+
+  async list(labelSelector: string) {
+    const namespace = this.#namespace;
+    const list = await this.#call(
+      "list",
+      () => this.#core.listNamespacedConfigMap({ namespace, labelSelector }),
+    );
+    return {
+      items: list.items.map(toConfigMapLike),
+      resourceVersion: list.metadata?.resourceVersion ?? "",
+    };
+  }
+
+  async get(name: string): Promise<ConfigMapLike | undefined> {
+    const namespace = this.#namespace;
+    try {
+      return toConfigMapLike(
+        await this.#call("get", () => this.#core.readNamespacedConfigMap({ name, namespace })),
+      );
+    } catch (err) {
+      if (err instanceof KubeError && err.kind === "notFound") return undefined;
+      throw err;
+    }
+  }
+
+  async create(cm: ConfigMapLike): Promise<ConfigMapLike> {
+    const namespace = this.#namespace;
+    const body = toV1ConfigMap(
+      { ...cm, metadata: { ...cm.metadata, resourceVersion: "" } },
+      namespace,
+    );
+    return toConfigMapLike(
+      await this.#call("create", () => this.#core.createNamespacedConfigMap({ namespace, body })),
+    );
+  }
+
+  async update(cm: ConfigMapLike): Promise<ConfigMapLike> {
+    const namespace = this.#namespace;
+    const name = cm.metadata.name;
+    const body = toV1ConfigMap(cm, namespace);
+    return toConfigMapLike(
+      await this.#call(
+        "update",
+        () => this.#core.replaceNamespacedConfigMap({ name, namespace, body }),
+      ),
+    );
+  }
+
+  async deleteCollection(labelSelector: string): Promise<void> {
+    const namespace = this.#namespace;
+    await this.#call(
+      "deletecollection",
+      () => this.#core.deleteCollectionNamespacedConfigMap({ namespace, labelSelector }),
+    );
+  }
+
+  async delete(name: string): Promise<void> {
+    const namespace = this.#namespace;
+    try {
+      await this.#call("delete", () => this.#core.deleteNamespacedConfigMap({ name, namespace }));
+    } catch (err) {
+      if (!(err instanceof KubeError && err.kind === "notFound")) throw err;
+    }
+  }
+
+  watch(
+    labelSelector: string,
+    resourceVersion: string,
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const path = `/api/v1/namespaces/${this.#namespace}/configmaps`;
+    const query = { labelSelector, resourceVersion, allowWatchBookmarks: true };
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      let controller: AbortController | undefined;
+      let settled = false;
+      const finish = (err?: KubeError) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        controller?.abort();
+        if (err && !signal.aborted) reject(err);
+        else resolve();
+      };
+      const onAbort = () => finish();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#watch.watch(path, query, (phase, obj) => {
+        if (settled) return;
+        if (phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED") {
+          onEvent({ type: phase, object: toConfigMapLike(obj) });
+        } else if (phase === "ERROR") {
+          const status = obj as { code?: number; message?: string };
+          const kind = status.code === 410 ? "gone" : "transient";
+          finish(
+            new KubeError(kind, "watch", "configmaps", `watch: ${status.message ?? "error"}`, {
+              ...(status.code === undefined ? {} : { code: status.code }),
+            }),
+          );
+        }
+      }, (err) => {
+        finish(err ? classify(err, "watch", "configmaps", this.#namespace) : undefined);
+      }).then((c) => {
+        controller = c;
+        if (settled) c.abort();
+      }, (err) => finish(classify(err, "watch", "configmaps", this.#namespace)));
+    });
+  }
+}
+
+/** {@linkcode PodLister} over the pods of one namespace. */
+export class KubePodLister implements PodLister {
+  readonly #core: k8s.CoreV1Api;
+  readonly #namespace: string;
+
+  constructor(kc: k8s.KubeConfig, namespace: string) {
+    this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.#namespace = namespace;
+  }
+
+  async listPods(labelSelector: string): Promise<PodInfo[]> {
+    const namespace = this.#namespace;
+    let list: k8s.V1PodList;
+    try {
+      list = await this.#core.listNamespacedPod({ namespace, labelSelector });
+    } catch (err) {
+      throw classify(err, "list", "pods", namespace);
+    }
+    return list.items.map((pod) => ({
+      name: pod.metadata?.name ?? "",
+      ready: pod.status?.phase === "Running" &&
+        (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+      terminating: pod.metadata?.deletionTimestamp != null,
+      labels: pod.metadata?.labels ?? {},
+    })).filter((p) => p.name !== "");
+  }
+}
+
+/** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
+export class KubeLeaseClient implements LeaseClient {
+  readonly #api: k8s.CoordinationV1Api;
+
+  constructor(kc: k8s.KubeConfig) {
+    this.#api = kc.makeApiClient(k8s.CoordinationV1Api);
+  }
+
+  async #call(verb: string, what: string, run: () => Promise<k8s.V1Lease>): Promise<LeaseObject> {
+    try {
+      return await run() as LeaseObject;
+    } catch (err) {
+      const { code } = statusOf(err);
+      const message = code === 403
+        ? `${verb} lease ${what}: forbidden — the Role needs verb ${verb} on leases`
+        : `${verb} lease ${what}`;
+      throw leaseLockErrorFromStatus(code, message, err) as LeaseLockError;
+    }
+  }
+
+  read(name: string, namespace: string): Promise<LeaseObject> {
+    return this.#call(
+      "get",
+      `${namespace}/${name}`,
+      () => this.#api.readNamespacedLease({ name, namespace }),
+    );
+  }
+
+  create(namespace: string, lease: LeaseObject): Promise<LeaseObject> {
+    return this.#call(
+      "create",
+      `${namespace}/${lease.metadata?.name ?? ""}`,
+      () => this.#api.createNamespacedLease({ namespace, body: lease as k8s.V1Lease }),
+    );
+  }
+
+  replace(name: string, namespace: string, lease: LeaseObject): Promise<LeaseObject> {
+    return this.#call(
+      "update",
+      `${namespace}/${name}`,
+      () => this.#api.replaceNamespacedLease({ name, namespace, body: lease as k8s.V1Lease }),
+    );
+  }
+}
+
+/**
+ * The election's lock over a Lease: {@linkcode LeaseObjectLock} with {@linkcode KubeLeaseClient}.
+ *
+ * @param kc The client configuration.
+ * @param options Namespace, identity and the Lease's name.
+ * @returns A compare-and-swap lock.
+ */
+export function kubeLeaseLock(
+  kc: k8s.KubeConfig,
+  options: { namespace: string; identity: string; name?: string },
+): LeaseObjectLock {
+  return new LeaseObjectLock({ client: new KubeLeaseClient(kc), ...options });
+}
+
+/**
+ * Every adapter for one namespace, built from one client configuration.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { KubeApi, loadKubeConfig } from "./kube.ts";
+ * const api = new KubeApi(loadKubeConfig(), "default");
+ * const { items } = await api.taskStore().list("app=dz-mcall,task=true");
+ * ```
+ */
+export class KubeApi {
+  readonly #kc: k8s.KubeConfig;
+  readonly #namespace: string;
+  #store: KubeTaskStore | undefined;
+  #pods: KubePodLister | undefined;
+  #leases: KubeLeaseClient | undefined;
+
+  /**
+   * @param kc The client configuration (see {@linkcode loadKubeConfig}).
+   * @param namespace The namespace everything lives in.
+   */
+  constructor(kc: k8s.KubeConfig, namespace: string) {
+    if (namespace === "") {
+      throw new TypeError("Cannot use the Kubernetes API as 'namespace' is empty");
+    }
+    this.#kc = kc;
+    this.#namespace = namespace;
+  }
+
+  /** The namespace. */
+  get namespace(): string {
+    return this.#namespace;
+  }
+
+  /** @returns The task ConfigMap store (one instance). */
+  taskStore(): KubeTaskStore {
+    return this.#store ??= new KubeTaskStore(this.#kc, this.#namespace);
+  }
+
+  /** @returns The pod lister (one instance). */
+  podLister(): KubePodLister {
+    return this.#pods ??= new KubePodLister(this.#kc, this.#namespace);
+  }
+
+  /** @returns The Lease client for `LeaseObjectLock` (one instance). */
+  leaseClient(): KubeLeaseClient {
+    return this.#leases ??= new KubeLeaseClient(this.#kc);
+  }
+
+  /**
+   * Reads a Lease's holder.
+   *
+   * @param name The Lease's name.
+   * @returns `spec.holderIdentity` ("" when released), or `undefined` when the Lease does not exist.
+   * @throws {LeaseLockError} On any failure other than "not found".
+   */
+  async leaseHolder(name: string): Promise<string | undefined> {
+    try {
+      const lease = await this.leaseClient().read(name, this.#namespace);
+      return lease.spec?.holderIdentity ?? "";
+    } catch (err) {
+      if ((err as LeaseLockError).kind === "notFound") return undefined;
+      throw err;
+    }
+  }
+}
