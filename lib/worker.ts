@@ -88,6 +88,8 @@ export interface WorkerOptions {
 
 /** How many times a transient failure to record a result is retried. */
 const RECORD_TRIES = 4;
+/** Shortest list-and-watch cycle. */
+const MIN_WATCH_MS = 1000;
 /** Cap of the executed-attempts memory. */
 const EXECUTED_MEMORY = 10_000;
 
@@ -150,6 +152,7 @@ export class Worker {
       const session = new AbortController();
       const stop = () => session.abort();
       signal.addEventListener("abort", stop, { once: true });
+      const startedAt = clock.now();
       try {
         const { items, resourceVersion } = await store.list(this.#selector, signal);
         for (const cm of items) this.consider(cm);
@@ -157,6 +160,10 @@ export class Worker {
         await store.watch(this.#selector, resourceVersion, (event) => {
           if (event.type !== "DELETED") this.consider(event.object);
         }, session.signal);
+        // A watch the server ends at once must not turn into a tight list loop.
+        if (!session.signal.aborted && clock.now() - startedAt < MIN_WATCH_MS) {
+          await clock.sleep(MIN_WATCH_MS, signal).catch(() => {});
+        }
       } catch (err) {
         if (signal.aborted) break;
         if (!isKubeError(err, "gone")) {
