@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { ConfigError, requireInputs } from "./config.ts";
+import { requireInputs } from "./config.ts";
 import type { Config } from "./config_schema.ts";
 import { configuredInputs, exitCodeOf, runAll } from "./once.ts";
 import { formatResults } from "./output.ts";
 import { serveMcall } from "./server.ts";
+import { runLeaderMode, runStatus } from "./leader_mode.ts";
 
 /** What the CLI passes besides configuration. */
 export interface RunContext {
@@ -24,16 +25,14 @@ export interface RunContext {
  * Runs the mode the configuration asks for.
  *
  * @returns The process exit code.
- * @throws {ConfigError} for configuration that only shows up as wrong at start.
+ * @throws {ConfigError} for configuration that only shows up as wrong at start (e.g. a
+ *   non-loopback bind without a token, no namespace in leader mode).
  */
 export async function run(config: Config, ctx: RunContext): Promise<number> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
-  if (ctx.command === "status" || config.election.enabled) {
-    throw new ConfigError(
-      "leader mode is not available in this build (LEADER_ELECTION / --elect / status)",
-    );
-  }
+  if (ctx.command === "status") return await runStatus(config, write);
+  if (config.election.enabled) return await runLeaderMode(config, { signal: ctx.signal });
   if (config.webserver.enable) return await serveMcall(config, ctx.env, ctx.signal);
   requireInputs(config);
   const results = await runAll(configuredInputs(config), config, ctx.signal);

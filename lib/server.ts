@@ -252,13 +252,16 @@ export function serveProbes(
   port: number,
   probes: Probes,
   signal: AbortSignal,
+  onListen?: (addr: Deno.NetAddr) => void,
 ): Deno.HttpServer<Deno.NetAddr> {
   const log = logger("server");
   return Deno.serve({
     hostname: host,
     port,
     signal,
-    onListen: (addr) =>
-      log.info("probes on {host}:{port}", { host: addr.hostname, port: addr.port }),
+    onListen: (addr) => {
+      log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
+      onListen?.(addr);
+    },
   }, probeHandler(probes));
 }

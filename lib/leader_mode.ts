@@ -1,0 +1,263 @@
+/**
+ * Leader mode (`LEADER_ELECTION=true` / `--elect`): every pod campaigns for the Lease and works
+ * the tasks assigned to it; the leader also plans rounds and reconciles tasks. Losing leadership
+ * never ends the process: the pod keeps working and campaigns again.
+ *
+ * In one-shot mode (`tasks.round`, the CronJob's Job name) every pod exits once the round's
+ * summary says it is over; otherwise the pod runs until SIGTERM/SIGINT, then stops leader work,
+ * releases the Lease (so another pod takes over within about one retry period) and exits 0.
+ *
+ * @module
+ */
+import { systemClock } from "./clock.ts";
+import { ConfigError } from "./config.ts";
+import type { Config } from "./config_schema.ts";
+import { Elector } from "./election.ts";
+import { runInput } from "./exec.ts";
+import { KubeApi, loadKubeConfig } from "./kube.ts";
+import { LeaseObjectLock } from "./lease_lock.ts";
+import { logger } from "./log.ts";
+import { createMetrics } from "./metrics.ts";
+import { configuredInputs } from "./once.ts";
+import { Planner } from "./planner.ts";
+import { serveProbes } from "./server.ts";
+import { signerFromConfig } from "./signing.ts";
+import { createTaskMetrics } from "./task_metrics.ts";
+import { roundsSelector } from "./task_schema.ts";
+import { ROUND_EXIT, Worker } from "./worker.ts";
+
+/** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
+export const EXIT_ROUND_DEADLINE = 3;
+
+/** Where a pod's service-account namespace is mounted. */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE =
+  "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/**
+ * The namespace: `election.namespace` (env `NAMESPACE`), else the in-cluster service-account
+ * namespace file.
+ *
+ * @throws {ConfigError} When neither is available.
+ */
+export async function resolveNamespace(
+  config: Config,
+  file = SERVICE_ACCOUNT_NAMESPACE_FILE,
+): Promise<string> {
+  if (config.election.namespace) return config.election.namespace;
+  try {
+    const ns = (await Deno.readTextFile(file)).trim();
+    if (ns) return ns;
+  } catch {
+    // Not in a pod; fall through to the error.
+  }
+  throw new ConfigError(
+    `election.namespace: not set (set NAMESPACE or --namespace; ${file} is not readable either)`,
+  );
+}
+
+/**
+ * This pod's identity: `election.identity` (env `HOSTNAME`).
+ *
+ * @throws {ConfigError} When empty.
+ */
+export function resolveIdentity(config: Config): string {
+  if (config.election.identity) return config.election.identity;
+  throw new ConfigError(
+    "election.identity: not set (set HOSTNAME to the pod name, e.g. from the downward API, or --identity)",
+  );
+}
+
+/** What {@linkcode runLeaderMode} needs besides configuration. */
+export interface LeaderModeContext {
+  readonly signal: AbortSignal;
+  /** Called with the probe server's address once it listens (tests). */
+  readonly onProbesListening?: (addr: Deno.NetAddr) => void;
+}
+
+/**
+ * Runs leader mode until the signal aborts or, in one-shot mode, the round is over.
+ *
+ * @returns 0 after a clean shutdown or a round in which every task ran; 1 when a task was dead or
+ *   rejected; 2 is never returned (configuration errors throw); 3 when the round deadline passed.
+ * @throws {ConfigError} For a missing namespace, identity, kubeconfig or signing key.
+ */
+export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Promise<number> {
+  const log = logger("leader");
+  const namespace = await resolveNamespace(config);
+  const identity = resolveIdentity(config);
+  let signer;
+  try {
+    signer = await signerFromConfig(config.tasks);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (signer === undefined) {
+    log.warn(
+      "Running with UNSIGNED tasks (tasks.insecureUnsignedTasks): any pod or user that " +
+        "can write ConfigMaps in {namespace} can make this pod run commands",
+      { namespace },
+    );
+  }
+  const api = new KubeApi(loadKubeConfig(), namespace);
+  const inputs = configuredInputs(config);
+  if (inputs.length === 0) log.warn("No inputs configured: rounds will be empty");
+
+  const metrics = createMetrics();
+  const taskMetrics = createTaskMetrics(metrics.registry);
+  const tasks = {
+    ...config.tasks,
+    workerSelector: config.tasks.workerSelector || `app=${config.tasks.app}`,
+  };
+  const shutdown = new AbortController();
+  const onAbort = () => shutdown.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) onAbort();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+
+  let elector: Elector | undefined;
+  const worker = new Worker({
+    store: api.taskStore(),
+    clock: systemClock,
+    identity,
+    tasks,
+    signer,
+    executor: (spec, signal) =>
+      runInput(spec, {
+        maxOutputBytes: config.request.maxOutputBytes,
+        ...(config.request.subject ? { subject: config.request.subject } : {}),
+        signal,
+      }),
+    concurrency: config.worker.number,
+    observedEpoch: () => elector?.observedRecord()?.leaseTransitions ?? 0,
+    metrics: taskMetrics,
+    log: logger("worker"),
+  });
+
+  elector = new Elector({
+    lock: new LeaseObjectLock({
+      name: config.election.leaseName,
+      namespace,
+      identity,
+      client: api.leaseClient(),
+    }),
+    leaseDurationMs: config.election.leaseDuration,
+    renewDeadlineMs: config.election.renewDeadline,
+    retryPeriodMs: config.election.retryPeriod,
+    releaseOnCancel: config.election.releaseOnCancel,
+    // Leadership intervals are logged with wall-clock milliseconds so tests and operators can
+    // check that terms never overlap.
+    onStartedLeading: async (signal, epoch) => {
+      log.info("Started leading with epoch {epoch}", {
+        event: "started-leading",
+        epoch,
+        identity,
+        at: Date.now(),
+      });
+      const planner = new Planner({
+        store: api.taskStore(),
+        pods: api.podLister(),
+        clock: systemClock,
+        // Only the holder of epoch N may create or re-stamp tasks stamped N: every planner write
+        // asks this first, and it turns false as soon as the local clock says the lease may
+        // have expired.
+        isLeader: () => elector!.isLeader() && !signal.aborted,
+        epoch: () => epoch,
+        identity,
+        tasks,
+        signer,
+        metrics: taskMetrics,
+        log: logger("planner"),
+      });
+      await planner.runLeader(inputs, signal);
+    },
+    onStoppedLeading: (reason) => {
+      log.info("Stopped leading ({reason})", {
+        event: "stopped-leading",
+        reason,
+        identity,
+        at: Date.now(),
+      });
+    },
+    onNewLeader: (holder) => {
+      log.info("Leader is now {holder}", { event: "new-leader", holder, identity, at: Date.now() });
+    },
+    events: {
+      leader: (v) => metrics.leader.set(v),
+      transition: () => metrics.transitions.inc(),
+      renewFailure: () => metrics.renewFailures.inc(),
+    },
+    logger: logger("election"),
+  });
+
+  const probeServer = config.metrics.enable === false ? undefined : serveProbes(
+    config.metrics.host,
+    config.metrics.port,
+    {
+      healthz: () => {
+        const verdict = elector!.checkHealthz();
+        return verdict.ok ? { ok: true, reason: "ok" } : verdict;
+      },
+      readyz: () => ({
+        ok: !shutdown.signal.aborted,
+        reason: shutdown.signal.aborted ? "stopping" : "ready",
+      }),
+      metrics: async () => ({
+        body: await metrics.registry.metrics(),
+        contentType: metrics.registry.contentType,
+      }),
+    },
+    shutdown.signal,
+    ctx.onProbesListening,
+  );
+
+  log.info("Leader mode: {identity} in {namespace}, lease {lease}", {
+    identity,
+    namespace,
+    lease: config.election.leaseName,
+    round: tasks.round || undefined,
+  });
+  const electing = elector.run(shutdown.signal);
+  const working = worker.run(shutdown.signal);
+  let code = 0;
+  if (tasks.round) {
+    try {
+      const status = await worker.waitForRound(tasks.round, shutdown.signal);
+      code = status === ROUND_EXIT.deadline ? EXIT_ROUND_DEADLINE : status;
+      log.info("Round {round} is over: exit {code}", { round: tasks.round, code });
+    } catch {
+      // Shut down before the round ended.
+    }
+    shutdown.abort();
+  } else {
+    await new Promise<void>((resolve) => {
+      if (shutdown.signal.aborted) resolve();
+      shutdown.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+  const [electionResult, workerResult] = await Promise.allSettled([electing, working]);
+  for (const r of [electionResult, workerResult]) {
+    if (r.status === "rejected") log.error("Shutdown error: {error}", { error: String(r.reason) });
+  }
+  await probeServer?.finished;
+  ctx.signal.removeEventListener("abort", onAbort);
+  return code;
+}
+
+/**
+ * `dz-mcall status`: exit 0 when the release looks healthy — the Lease has a holder or a round
+ * summary exists — else 1, printing one line either way (the chart's `helm test`).
+ */
+export async function runStatus(
+  config: Config,
+  write: (text: string) => void,
+): Promise<number> {
+  const namespace = await resolveNamespace(config);
+  const api = new KubeApi(loadKubeConfig(), namespace);
+  const holder = await api.leaseHolder(config.election.leaseName);
+  const rounds = await api.taskStore().list(roundsSelector(config.tasks.app));
+  const ok = Boolean(holder) || rounds.items.length > 0;
+  write(
+    `${ok ? "ok" : "unhealthy"}: lease ${namespace}/${config.election.leaseName} holder ` +
+      `${JSON.stringify(holder ?? "")}, ${rounds.items.length} round summaries\n`,
+  );
+  return ok ? 0 : 1;
+}
