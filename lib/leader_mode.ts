@@ -113,26 +113,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   if (ctx.signal.aborted) onAbort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
 
-  let elector: Elector | undefined;
-  const worker = new Worker({
-    store: api.taskStore(),
-    clock: systemClock,
-    identity,
-    tasks,
-    signer,
-    executor: (spec, signal) =>
-      runInput(spec, {
-        maxOutputBytes: config.request.maxOutputBytes,
-        ...(config.request.subject ? { subject: config.request.subject } : {}),
-        signal,
-      }),
-    concurrency: config.worker.number,
-    observedEpoch: () => elector?.observedRecord()?.leaseTransitions ?? 0,
-    metrics: taskMetrics,
-    log: logger("worker"),
-  });
-
-  elector = new Elector({
+  const elector: Elector = new Elector({
     lock: new LeaseObjectLock({
       name: config.election.leaseName,
       namespace,
@@ -159,7 +140,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         // Only the holder of epoch N may create or re-stamp tasks stamped N: every planner write
         // asks this first, and it turns false as soon as the local clock says the lease may
         // have expired.
-        isLeader: () => elector!.isLeader() && !signal.aborted,
+        isLeader: () => elector.isLeader() && !signal.aborted,
         epoch: () => epoch,
         identity,
         tasks,
@@ -188,12 +169,30 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
     logger: logger("election"),
   });
 
+  const worker = new Worker({
+    store: api.taskStore(),
+    clock: systemClock,
+    identity,
+    tasks,
+    signer,
+    executor: (spec, signal) =>
+      runInput(spec, {
+        maxOutputBytes: config.request.maxOutputBytes,
+        ...(config.request.subject ? { subject: config.request.subject } : {}),
+        signal,
+      }),
+    concurrency: config.worker.number,
+    observedEpoch: () => elector.observedRecord()?.leaseTransitions ?? 0,
+    metrics: taskMetrics,
+    log: logger("worker"),
+  });
+
   const probeServer = config.metrics.enable === false ? undefined : serveProbes(
     config.metrics.host,
     config.metrics.port,
     {
       healthz: () => {
-        const verdict = elector!.checkHealthz();
+        const verdict = elector.checkHealthz();
         return verdict.ok ? { ok: true, reason: "ok" } : verdict;
       },
       readyz: () => ({
