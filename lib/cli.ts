@@ -319,7 +319,7 @@ export function helpText(version: string): string {
   const lines = FLAGS.map((f) => {
     const names = [
       f.short ? `-${f.short}` : "",
-      f.alias && f.alias !== f.long ? `-${f.alias}` : "",
+      f.alias ? `-${f.alias}` : "",
       `--${f.long}`,
     ]
       .filter(Boolean).join(", ");

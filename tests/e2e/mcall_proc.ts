@@ -2,9 +2,9 @@
  * Runs the real program (`main.ts`) as a child process for end-to-end tests, collecting its JSON
  * log lines from stderr so tests can wait for events ("started leading", "Round ... is over").
  */
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 
-const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const DENO = Deno.execPath();
 
 /** The program's permissions: the same explicit set as `deno task start`, never -A. */

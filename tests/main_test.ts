@@ -1,0 +1,150 @@
+/**
+ * The CLI as users run it: the real program in a subprocess, its stdout, stderr and exit code.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { PROGRAM_PERMISSIONS } from "./e2e/mcall_proc.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+async function mcall(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PROGRAM_PERMISSIONS, MAIN, ...args],
+    cwd: ROOT,
+    env: {
+      NO_COLOR: "1",
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...env,
+    },
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("main runs the bundled example config and exits 0 (the README's first command)", async () => {
+  const { code, stdout, stderr } = await mcall(["-c", "etc/mcall.yaml"]);
+  assert.equal(code, 0, stderr);
+  const results = JSON.parse(stdout);
+  assert.deepEqual(results.map((r: { name: string }) => r.name), [
+    "greeting",
+    "kernel",
+    "quoting",
+    "pipeline",
+  ]);
+  for (const r of results) assert.equal(r.errorCode, "0", JSON.stringify(r));
+  assert.equal(results[0].result, "Hello from task 1\n");
+  assert.equal(results[2].result, "a b|c|");
+  assert.match(results[0].ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/);
+});
+
+Deno.test("main reads the original layout and prints plain results", async () => {
+  const { code, stdout } = await mcall(["-c", "etc/mcall-original.yaml"]);
+  assert.equal(code, 0);
+  assert.equal(
+    stdout,
+    `Hello from task 1\n${"=".repeat(80)}\nHello from task 2\n${"=".repeat(80)}\n`,
+  );
+});
+
+Deno.test("main exits 1 when an input fails and keeps results on stdout only", async () => {
+  const { code, stdout, stderr } = await mcall(["-i", "true,false", "-l", "error"]);
+  assert.equal(code, 1);
+  const results = JSON.parse(stdout);
+  assert.deepEqual(results.map((r: { errorCode: string }) => r.errorCode), ["0", "-1"]);
+  assert.equal(stderr, "");
+});
+
+Deno.test("main exits 2 with one line naming the field for bad configuration, printing nothing on stdout", async () => {
+  const cases: [string[], Record<string, string>, string][] = [
+    [
+      ["-worker", "0", "-i", "true"],
+      {},
+      "dz-mcall: worker.number (from --worker): 0 is below the minimum of 1\n",
+    ],
+    [
+      ["-i", "true"],
+      { MCALL_RESPONSE_FORMAT: "xml" },
+      'dz-mcall: response.format (from MCALL_RESPONSE_FORMAT): "xml" is not one of json, plain, plan\n',
+    ],
+    [["-c", "/nonexistent.yaml"], {}, 'dz-mcall: config file "/nonexistent.yaml": no such file\n'],
+    [[], {}, "dz-mcall: request.inputs: no inputs to run (give -i, or a config file with -c)\n"],
+    [
+      ["--bogus"],
+      {},
+      "dz-mcall: unknown flag '--bogus'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--bogus\"\n",
+    ],
+  ];
+  for (const [args, env, message] of cases) {
+    const { code, stdout, stderr } = await mcall(args, env);
+    assert.equal(code, 2, args.join(" "));
+    assert.equal(stdout, "");
+    assert.equal(stderr, message);
+  }
+});
+
+Deno.test("main in leader mode exits 2 naming what is missing", async () => {
+  const noNamespace = await mcall(["--elect", "--insecure-unsigned-tasks", "-i", "true"], {
+    HOSTNAME: "pod-a",
+  });
+  assert.equal(noNamespace.code, 2);
+  assert.match(
+    noNamespace.stderr,
+    /^dz-mcall: election\.namespace: not set \(set NAMESPACE or --namespace;/,
+  );
+  const noIdentity = await mcall(["--elect", "-i", "true"], { NAMESPACE: "ns" });
+  assert.equal(noIdentity.code, 2);
+  assert.match(noIdentity.stderr, /^dz-mcall: election\.identity: not set/);
+  const noKey = await mcall(["--elect", "-i", "true"], { NAMESPACE: "ns", HOSTNAME: "pod-a" });
+  assert.equal(noKey.code, 2);
+  assert.match(
+    noKey.stderr,
+    /^dz-mcall: Cannot run tasks without a signing key: set tasks\.signingKeyFile/,
+  );
+  const badKey = await mcall(["--elect", "--signing-key-file", "/nonexistent/key", "-i", "true"], {
+    NAMESPACE: "ns",
+    HOSTNAME: "pod-a",
+  });
+  assert.equal(badKey.code, 2);
+  assert.match(badKey.stderr, /\/nonexistent\/key: does not exist/);
+});
+
+Deno.test("main prints --help and --version", async () => {
+  const help = await mcall(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^dz-mcall \d+\.\d+\.\d+/);
+  assert.match(help.stdout, /-worker, --worker N/);
+  const version = await mcall(["-v"]);
+  assert.match(version.stdout, /^dz-mcall \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("main -w serves until SIGTERM, then exits 0", async () => {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PROGRAM_PERMISSIONS, MAIN, "-w", "-p", String(port), "-l", "error"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    let body = "";
+    for (let i = 0; i < 100 && !body; i++) {
+      try {
+        body = await (await fetch(`http://127.0.0.1:${port}/healthcheck`)).text();
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal(body, "OK\n");
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal((await child.status).code, 0);
+});
