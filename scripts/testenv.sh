@@ -5,6 +5,7 @@
 #   scripts/testenv.sh build      build once (cached outside the repo), print the binary path
 #   scripts/testenv.sh path       print the binary path if already built (exit 1 if not)
 #   scripts/testenv.sh run [ARGS] build if needed, then exec the binary with ARGS
+#   scripts/testenv.sh check      exit 0 if a Go toolchain is there (3 if not)
 #
 # Cache: ${DZ_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dz-mcall/testenv}/<key>/testenv
 # where <key> = sha256 of go.mod, go.sum, *.go and `go version`.
@@ -83,6 +84,9 @@ cmd="${1:-build}"
 case "$cmd" in
 build)
   build
+  ;;
+check)
+  "$GO" version
   ;;
 path)
   if [ -x "$BIN" ]; then echo "$BIN"; else

@@ -72,9 +72,14 @@ func (c *child) running() bool {
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL after grace.
+// stop sends SIGTERM, then SIGKILL after grace (at once if grace <= 0).
 func (c *child) stop(grace time.Duration) {
 	if !c.running() {
+		return
+	}
+	if grace <= 0 {
+		_ = c.cmd.Process.Kill()
+		<-c.done
 		return
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
@@ -89,24 +94,25 @@ func (c *child) stop(grace time.Duration) {
 type supervisor struct {
 	mu sync.Mutex // serialises start/stop of children
 
-	self        string
-	dir         string
-	logDir      string
-	keep        bool
-	etcd        *embed.Etcd
-	etcdURL     string
-	apiPort     int
-	controlURL  string
-	kubeconfig  string
-	pki         *pki
-	apiVerbose  int
-	controllers string // "" = no controller-manager
-	api         *child
-	kcm         *child
-	readyClient *http.Client
-	shutdownCh  chan string
-	closing     chan struct{} // closed when teardown starts
-	once        sync.Once
+	self           string
+	dir            string
+	logDir         string
+	keep           bool
+	etcd           *embed.Etcd
+	etcdURL        string
+	apiPort        int
+	controlURL     string
+	kubeconfig     string
+	pki            *pki
+	apiVerbose     int
+	controllers    string // "" = controller-manager never started
+	controllerList string // what to pass to --controllers when started
+	api            *child
+	kcm            *child
+	readyClient    *http.Client
+	shutdownCh     chan string
+	closing        chan struct{} // closed when teardown starts
+	once           sync.Once
 }
 
 type status struct {
@@ -153,6 +159,7 @@ func runSupervisor(args []string) int {
 		return 1
 	}
 	s := &supervisor{self: self, keep: *keep, apiVerbose: *verbose, shutdownCh: make(chan string, 4), closing: make(chan struct{})}
+	s.controllerList = *controllerList
 	if *controllers {
 		s.controllers = *controllerList
 	}
@@ -433,13 +440,22 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func (s *supervisor) stopAPIServer() {
+// stopAPIServer stops kube-apiserver. By default it is killed (SIGKILL): connections just
+// drop, as in a crash or a network partition. graceful=true sends SIGTERM instead, so the
+// server first sends HTTP/2 GOAWAY on its connections (SIGKILL follows after 2s: it stops
+// listening at once but can hang on its way out).
+func (s *supervisor) stopAPIServer(graceful bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.api.running() {
 		t0 := time.Now()
-		s.api.stop(2 * time.Second) // it stops listening at once but can hang in exit
-		logf("apiserver stopped in %s", time.Since(t0).Round(time.Millisecond))
+		if graceful {
+			s.api.stop(2 * time.Second)
+		} else {
+			_ = s.api.cmd.Process.Kill()
+			<-s.api.done
+		}
+		logf("apiserver stopped (graceful=%v) in %s", graceful, time.Since(t0).Round(time.Millisecond))
 	}
 }
 
@@ -448,6 +464,9 @@ func (s *supervisor) startKCM() error {
 	defer s.mu.Unlock()
 	if s.kcm.running() {
 		return nil
+	}
+	if s.controllers == "" {
+		s.controllers = s.controllerList
 	}
 	c, err := s.spawn("controller-manager", []string{
 		"controller-manager",
@@ -529,8 +548,9 @@ func (s *supervisor) startControl(port int) error {
 		_ = json.NewEncoder(w).Encode(s.status())
 	}
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { reply(w, nil) })
+	// ?mode=graceful: SIGTERM (GOAWAY to clients); default: SIGKILL.
 	mux.HandleFunc("POST /apiserver/stop", func(w http.ResponseWriter, r *http.Request) {
-		s.stopAPIServer()
+		s.stopAPIServer(r.URL.Query().Get("mode") == "graceful")
 		reply(w, nil)
 	})
 	mux.HandleFunc("POST /apiserver/start", func(w http.ResponseWriter, r *http.Request) {
@@ -540,11 +560,9 @@ func (s *supervisor) startControl(port int) error {
 		s.stopKCM()
 		reply(w, nil)
 	})
+	// Starts kube-controller-manager on demand (with the default controller
+	// list unless -controllers/-controller-list chose one at startup).
 	mux.HandleFunc("POST /controller-manager/start", func(w http.ResponseWriter, r *http.Request) {
-		if s.controllers == "" {
-			reply(w, errors.New("controller-manager not enabled (start testenv with -controllers)"))
-			return
-		}
 		reply(w, s.startKCM())
 	})
 	mux.HandleFunc("POST /shutdown", func(w http.ResponseWriter, r *http.Request) {
@@ -571,7 +589,9 @@ func (s *supervisor) teardown() {
 			for _, c := range []*child{kcm, api} {
 				if c != nil {
 					wg.Add(1)
-					go func(c *child) { defer wg.Done(); c.stop(2 * time.Second) }(c)
+					// SIGKILL: nothing to save, and a graceful apiserver stop would
+					// send GOAWAY to clients that may still be exiting.
+					go func(c *child) { defer wg.Done(); c.stop(0) }(c)
 				}
 			}
 			wg.Wait()
