@@ -23,7 +23,9 @@ export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 export CGO_ENABLED=0
 
 find_go() {
-  if command -v go >/dev/null 2>&1; then
+  if [ -n "${DZ_TESTENV_GO:-}" ]; then # explicit toolchain (also used to simulate "no Go")
+    [ -x "$DZ_TESTENV_GO" ] && echo "$DZ_TESTENV_GO"
+  elif command -v go >/dev/null 2>&1; then
     command -v go
   elif [ -x /usr/local/go/bin/go ]; then
     echo /usr/local/go/bin/go

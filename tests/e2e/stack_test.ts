@@ -221,3 +221,52 @@ e2eTest("controllers: a Job creates a Pod", async ({ ns, batch, core }) => {
   assertEquals(pod.metadata?.ownerReferences?.[0]?.name, "hello");
   assertEquals(pod.spec?.containers[0]?.image, "busybox");
 }, { controllers: true });
+
+e2eTest(
+  "fake kubelet: Ready pod, NotReady, Terminating, removed when the process exits",
+  async (env) => {
+    const { ns, core } = env;
+    const child = new Deno.Command("sleep", { args: ["60"], stdout: "null", stderr: "null" })
+      .spawn();
+    env.defer(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    });
+    const pod = await env.startFakePod({
+      name: "worker-0",
+      labels: { app: "mcall", role: "worker" },
+      child,
+    });
+
+    const ready = (p: k8s.V1Pod) => p.status?.conditions?.find((c) => c.type === "Ready")?.status;
+    let p = await pod.get();
+    assertEquals(p.status?.phase, "Running");
+    assertEquals(ready(p), "True");
+    assertEquals(p.spec?.nodeName, "dz-e2e-fake-node");
+    assertEquals(p.metadata?.uid, pod.uid);
+    const listed = await core.listNamespacedPod({
+      namespace: ns,
+      labelSelector: "app=mcall,role=worker",
+    });
+    assertEquals(listed.items.map((i) => i.metadata?.name), ["worker-0"]);
+
+    await pod.setReady(false);
+    p = await pod.get();
+    assertEquals(ready(p), "False");
+    assertEquals(p.status?.phase, "Running");
+
+    await pod.terminate({ gracePeriodSeconds: 30 });
+    p = await pod.get();
+    assert(p.metadata?.deletionTimestamp, "deletionTimestamp set");
+    assertEquals(p.metadata?.deletionGracePeriodSeconds, 30);
+
+    child.kill("SIGTERM");
+    await pod.done;
+    const gone = await rejection(() => pod.get());
+    assert(
+      isApiException(gone, 404),
+      `pod deleted after the process exited: ${apiErrorMessage(gone)}`,
+    );
+  },
+);

@@ -33,7 +33,8 @@ const (
 	saIssuer    = "https://kubernetes.default.svc.cluster.local"
 	// defaultControllers is what -controllers enables; the aliases are valid
 	// for kube-controller-manager v1.36.
-	defaultControllers = "job,cronjob,serviceaccount,serviceaccount-token,garbagecollector,namespace,ttl-after-finished"
+	defaultControllers = "job,cronjob,serviceaccount,serviceaccount-token,garbagecollector,namespace,ttl-after-finished," +
+		"root-ca-cert-publisher,deployment,replicaset"
 )
 
 // kubeVersion is the k8s.io/kubernetes module version compiled in.
