@@ -79,6 +79,8 @@ build() {
   fi
   mv -f "$tmp" "$BIN"
   echo "testenv: built $BIN in $((SECONDS - start))s" >&2
+  # Keep the three most recent builds (~120 MB each).
+  (cd "$CACHE_ROOT" && ls -1t | tail -n +4 | while read -r old; do rm -rf -- "./$old"; done) || true
   echo "$BIN"
 }
 
