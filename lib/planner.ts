@@ -331,6 +331,14 @@ export class Planner {
       reason = `not claimed by ${pod.name} within ${2 * tasks.pollInterval + tasks.stuckGrace} ms`;
     }
     const epoch = this.#o.epoch();
+    const restamp = reason !== undefined ||
+      (task.state === "pending" && (task.epoch ?? -1) < epoch);
+    if (restamp) {
+      // Never launder a task: re-signing one whose own signature does not verify would make a
+      // hand-made ConfigMap (anyone who can write ConfigMaps) executable. Reject it instead.
+      const forged = await this.#forgery(task);
+      if (forged !== undefined) return await this.#rejectForged(task, forged, signal);
+    }
     if (reason === undefined) {
       if (task.state === "pending" && (task.epoch ?? -1) < epoch) {
         // Adopt: re-stamp a pending task of an earlier term so workers that saw epoch N run it.
@@ -394,6 +402,34 @@ export class Planner {
         attempt: task.attempt + 1,
         reason,
       });
+    }
+  }
+
+  /** Why `task` is not authentically signed (with the key of any epoch), or `undefined`. */
+  async #forgery(task: TaskView): Promise<string | undefined> {
+    const signer = this.#o.signer;
+    if (signer === undefined) return undefined;
+    if (task.signature === "") return "unsigned task";
+    if (task.epoch === undefined) return "missing or invalid leader-epoch annotation";
+    const fields = { name: task.name, round: task.round, epoch: task.epoch, spec: task.specText };
+    return await signer.verify(fields, task.signature) ? undefined : "bad signature";
+  }
+
+  async #rejectForged(task: TaskView, problem: string, signal?: AbortSignal): Promise<void> {
+    this.#assertLeader();
+    const rejected = patched(task.cm, {
+      labels: { [LABEL.state]: "rejected" },
+      annotations: {
+        [ANNOTATION.processed]: "true",
+        [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
+        [ANNOTATION.processedBy]: this.#o.identity,
+        [ANNOTATION.reason]: `${problem} (not re-signed by the leader)`,
+      },
+    });
+    if (await this.#ignore(["conflict", "notFound"], this.#o.store.update(rejected, signal))) {
+      this.#o.metrics?.rejected.inc();
+      this.#o.metrics?.completed.inc({ state: "rejected" });
+      this.#log.warn("Rejecting task {name}: {reason}", { name: task.name, reason: problem });
     }
   }
 
