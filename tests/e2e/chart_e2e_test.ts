@@ -85,10 +85,50 @@ async function runHelmTestCommand(
   dir: string,
 ): Promise<{ code: number; stdout: string; proc: McallProcess }> {
   const c = await prepareContainer(kc, pod, dir, LOCAL_OVERRIDES);
-  assert.equal(c.args[0], "status");
+  assert.deepEqual(c.args, ["status", "-c", c.localPath("/etc/dz-mcall/mcall.yaml")]);
   const proc = startLocal("helm-test", c);
   const status = await proc.exited;
   return { code: status.code, stdout: proc.stdout, proc };
+}
+
+/**
+ * The real `helm test`, with this test as the kubelet of its Pod: waits for the Pod helm creates
+ * (a new uid: `before-hook-creation` deletes an older one first), binds it, reports it Running,
+ * runs its container locally and reports the exit code, which helm turns into its verdict.
+ */
+async function helmTestAsKubelet(
+  kc: k8s.KubeConfig,
+  kubeconfigPath: string,
+  ns: string,
+  dir: string,
+  seenUids: Set<string>,
+) {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const name = `${RELEASE}-test-status`;
+  const helmRun = helmAt(kubeconfigPath, ["test", RELEASE, "-n", ns, "--timeout", "60s"]);
+  let helmDone = false;
+  helmRun.finally(() => helmDone = true);
+  const pod = await waitFor(async () => {
+    if (helmDone) {
+      throw new Error(
+        `helm test ended before its Pod appeared: ${await helmRun.then((r) => r.stderr)}`,
+      );
+    }
+    try {
+      const p = await core.readNamespacedPod({ name, namespace: ns });
+      const uid = p.metadata?.uid ?? "";
+      return !seenUids.has(uid) && !p.metadata?.deletionTimestamp && p;
+    } catch (e) {
+      if (isApiException(e, 404)) return undefined;
+      throw e;
+    }
+  }, { timeoutMs: 30_000, message: "the helm test Pod" });
+  seenUids.add(pod.metadata?.uid ?? "");
+  await bindPod(kc, ns, name);
+  await setPodReady(kc, ns, name, false);
+  const local = await runHelmTestCommand(kc, pod, dir);
+  await setPodTerminated(kc, ns, name, local.code);
+  return { ...local, helm: await helmRun };
 }
 
 /** Parses kubectl's default table output into its NAME column. */
@@ -284,13 +324,21 @@ e2eTest(
     );
 
     const testPod = await helmTestPod(kubeconfigPath, ns);
+    const testPodUids = new Set<string>();
     await step(
       t,
-      "helm test's command fails before any round (no holder, no summary)",
+      "helm test fails before any round (no holder, no summary)",
       async () => {
-        const r = await runHelmTestCommand(kc, testPod, `${await tempDir()}/before`);
+        const r = await helmTestAsKubelet(
+          kc,
+          kubeconfigPath,
+          ns,
+          `${await tempDir()}/before`,
+          testPodUids,
+        );
         assert.equal(r.code, 1, `${r.stdout}\n${r.proc.tail()}`);
         assert.match(r.stdout, /^unhealthy: .*holder "", 0 round summaries/);
+        assert.notEqual(r.helm.code, 0, `helm test must fail:\n${r.helm.stdout}`);
       },
     );
 
@@ -475,10 +523,21 @@ e2eTest(
       await assertAssignments();
     });
 
-    await step(t, "helm test's command (dz-mcall status) passes after the round", async () => {
-      const r = await runHelmTestCommand(kc, testPod, `${await tempDir()}/after`);
+    await step(t, "helm test (dz-mcall status) passes after the round", async () => {
+      const r = await helmTestAsKubelet(
+        kc,
+        kubeconfigPath,
+        ns,
+        `${await tempDir()}/after`,
+        testPodUids,
+      );
       assert.equal(r.code, 0, `${r.stdout}\n${r.proc.tail()}`);
       assert.match(r.stdout, /^ok: .*holder "", 1 round summaries/);
+      assert.equal(r.helm.code, 0, `helm test:\n${r.helm.stderr}\n${r.helm.stdout}`);
+      assert.match(r.helm.stdout, /Phase:\s+Succeeded/);
+      // The same command straight from the rendered hook (no helm involved) agrees.
+      const direct = await runHelmTestCommand(kc, testPod, `${await tempDir()}/direct`);
+      assert.equal(direct.code, 0, direct.stdout);
     });
 
     await step(
