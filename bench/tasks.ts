@@ -1,0 +1,303 @@
+/**
+ * Tasks benchmark (`scripts/deno task bench tasks`): 1,000 trivial tasks (`true`) as one one-shot
+ * round on the real API server (tests/testenv), 5 worker processes plus the leader (which runs no
+ * task while others are ready), each a fake pod with the chart's Role and signed tasks.
+ *
+ * Measures the round's wall time against the pure execution time of the same inputs through the
+ * engine in this process (`runAll`), the pickup latency (task created → claimed, both seen by one
+ * watch in this process, so one clock and millisecond precision), the API writes per task (the
+ * API server's own `apiserver_request_total` for configmaps, before and after), and the objects
+ * left once a second round with `historyLimit: 1` garbage-collected the first.
+ *
+ * @module
+ */
+import * as k8s from "@kubernetes/client-node";
+import type { Row } from "./table.ts";
+import {
+  createNamespace,
+  deleteNamespace,
+  type FakePod,
+  harness,
+  startFakePod,
+  stopHarness,
+  waitFor,
+  withServiceAccount,
+} from "../tests/e2e/harness.ts";
+import { McallProcess } from "../tests/e2e/mcall_proc.ts";
+import { configuredInputs, runAll } from "../lib/once.ts";
+import { loadConfig, readConfigFile } from "../lib/config.ts";
+
+const TASKS = 1000;
+const WORKERS = 5;
+const WORKER_NUMBER = 10;
+const LEASE = "dz-mcall-leader";
+
+const RULES: k8s.V1PolicyRule[] = [
+  {
+    apiGroups: [""],
+    resources: ["configmaps"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
+  },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    resourceNames: [LEASE],
+    verbs: ["get", "update"],
+  },
+];
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** Sum of `apiserver_request_total` for configmaps by write verb, from the server's /metrics. */
+async function configMapWrites(kubeconfig: string): Promise<Record<string, number>> {
+  const tools = new TextDecoder().decode(
+    (await new Deno.Command("bash", { args: ["scripts/k8s-tools.sh"], stderr: "inherit" })
+      .output()).stdout,
+  ).trim();
+  const out = await new Deno.Command(`${tools}/kubectl`, {
+    args: ["--kubeconfig", kubeconfig, "get", "--raw", "/metrics"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (out.code !== 0) throw new Error("kubectl get --raw /metrics failed");
+  const sums: Record<string, number> = {};
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    if (!line.includes(`resource="configmaps"`)) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? "";
+    if (!["POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION"].includes(verb)) continue;
+    sums[verb] = (sums[verb] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sums;
+}
+
+const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+interface RoundResult {
+  durationMs: number;
+  planMs: number;
+  pickups: number[];
+  perPod: Map<string, number>;
+  codes: number[];
+}
+
+/** Runs one one-shot round with 1 + WORKERS processes; resolves when all exited. */
+async function runRound(
+  kc: k8s.KubeConfig,
+  ns: string,
+  kubeconfig: string,
+  configFile: string,
+  keyFile: string,
+  round: string,
+  extraEnv: Record<string, string>,
+): Promise<RoundResult> {
+  const names = Array.from({ length: WORKERS + 1 }, (_, i) => `${round}-pod-${i}`);
+  // Pods start not ready: nothing is planned until every worker process is up and watching.
+  const pods = new Map<string, FakePod>();
+  for (const name of names) {
+    pods.set(
+      name,
+      await startFakePod(kc, { namespace: ns, name, labels: { app: "dz-mcall" }, ready: false }),
+    );
+  }
+  const procs = names.map((name) => {
+    const p = new McallProcess(name, ["-c", configFile], {
+      KUBECONFIG: kubeconfig,
+      NAMESPACE: ns,
+      HOSTNAME: name,
+      LEADER_ELECTION: "true",
+      MCALL_TASKS_SIGNING_KEY_FILE: keyFile,
+      MCALL_TASKS_ROUND: round,
+      MCALL_TASKS_ROUND_DEADLINE: "20m",
+      MCALL_TASKS_LEADER_RUNS_TASKS: "false",
+      MCALL_METRICS_PORT: "0",
+      MCALL_WORKER_NUMBER: String(WORKER_NUMBER),
+      ...extraEnv,
+    });
+    p.exited.then(() => pods.get(name)!.remove()).catch(() => {});
+    return p;
+  });
+
+  // Watch every task: ADDED (created) → first version with state running (claimed).
+  const created = new Map<string, number>();
+  const claimed = new Map<string, number>();
+  const assigned = new Map<string, string>();
+  const watch = await new k8s.Watch(kc).watch(
+    `/api/v1/namespaces/${ns}/configmaps`,
+    { labelSelector: `app=dz-mcall,task=true,round-id=${round}` },
+    (type, obj: k8s.V1ConfigMap) => {
+      const name = obj.metadata?.name ?? "";
+      const now = performance.now();
+      if (type === "ADDED" && !created.has(name)) created.set(name, now);
+      const state = obj.metadata?.labels?.state;
+      if (state === "running" && !claimed.has(name)) claimed.set(name, now);
+      if (state === "succeeded") assigned.set(name, obj.metadata?.labels?.["assigned-to"] ?? "");
+    },
+    () => {},
+  );
+  try {
+    // Every process up (its election loop observed the lease) before the workers turn ready.
+    await waitFor(
+      () => procs.every((p) => p.lines.some((l) => l.message.startsWith("Leader mode"))),
+      {
+        timeoutMs: 60_000,
+        message: "processes up",
+      },
+    );
+    const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+    const leader = await waitFor(async () => {
+      const l = await coord.readNamespacedLease({ name: LEASE, namespace: ns });
+      return names.includes(l.spec?.holderIdentity ?? "") && l.spec!.holderIdentity!;
+    }, { timeoutMs: 60_000, message: "a leader" });
+    await new Promise((r) => setTimeout(r, 2000)); // workers' first list + watch
+    const t0 = performance.now();
+    await Promise.all(names.filter((n) => n !== leader).map((n) => pods.get(n)!.setReady(true)));
+    await waitFor(() => created.size === TASKS, {
+      timeoutMs: 300_000,
+      intervalMs: 50,
+      message: "all tasks created",
+    });
+    const planMs = Math.max(...created.values()) - t0;
+    const codes = (await Promise.all(procs.map((p) => p.exited))).map((s) => s.code);
+    // The round ended when the summary said so; the processes notice within a poll.
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const summary = await core.readNamespacedConfigMap({
+      name: `dz-mcall-round-${round}`,
+      namespace: ns,
+    });
+    if (summary.data?.phase !== "complete") {
+      throw new Error(`round ${round}: ${JSON.stringify(summary.data)}`);
+    }
+    const durationMs = performance.now() - t0;
+    const pickups = [...claimed].map(([n, t]) => t - (created.get(n) ?? t)).sort((a, b) => a - b);
+    const perPod = new Map<string, number>();
+    for (const a of assigned.values()) perPod.set(a, (perPod.get(a) ?? 0) + 1);
+    return { durationMs, planMs, pickups, perPod, codes };
+  } finally {
+    watch.abort();
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
+/** The benchmark (see the module doc). */
+export async function benchTasks(): Promise<Row[]> {
+  const h = await harness();
+  const kc = h.kubeConfig();
+  const ns = await createNamespace(kc, "bench-tasks");
+  const dir = await Deno.makeTempDir({ prefix: "dz-bench-tasks-" });
+  try {
+    const sa = await withServiceAccount(kc, ns, "dz-mcall", RULES, { dir });
+    const keyFile = `${dir}/signing.key`;
+    await Deno.writeTextFile(keyFile, crypto.randomUUID() + crypto.randomUUID());
+    const configFile = `${dir}/mcall.yaml`;
+    const inputs = Array.from({ length: TASKS }, (_, i) => ({ input: "true", name: `t${i}` }));
+    await Deno.writeTextFile(configFile, JSON.stringify({ request: { inputs } }));
+
+    // Pure execution: the same inputs through the engine in this process.
+    const config = loadConfig({ layers: [await readConfigFile(configFile)] });
+    const specs = configuredInputs(config);
+    const local = async (n: number) => {
+      const t = performance.now();
+      await runAll(specs, { ...config, worker: { number: n } });
+      return performance.now() - t;
+    };
+    const local10 = await local(WORKER_NUMBER);
+    const local50 = await local(WORKER_NUMBER * WORKERS);
+
+    const before = await configMapWrites(h.kubeconfigPath);
+    const r1 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-1", {});
+    const after = await configMapWrites(h.kubeconfigPath);
+    const writes = total(after) - total(before);
+    const verbs = Object.keys(after).map((v) => `${v} ${after[v]! - (before[v] ?? 0)}`).join(
+      ", ",
+    );
+
+    // A second round with historyLimit 1: its leader deletes round 1's succeeded tasks.
+    const r2 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-2", {
+      MCALL_TASKS_HISTORY_LIMIT: "1",
+      MCALL_TASKS_FAILED_HISTORY_LIMIT: "1",
+    });
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const left = async (sel: string) =>
+      (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: sel })).items.length;
+    const round1Left = await left("app=dz-mcall,task=true,round-id=bench-1");
+    const tasksLeft = await left("app=dz-mcall,task=true");
+    const summariesLeft = await left("app=dz-mcall,round=true");
+
+    const spread = [...r1.perPod.values()].sort((a, b) => a - b);
+    return [
+      {
+        name: "round duration (1,000 tasks, 5 workers × 10)",
+        value: r1.durationMs / 1000,
+        unit: "s",
+        note: `workers ready → every task terminal; exit codes ${r1.codes.join(",")}`,
+      },
+      {
+        name: "  of which planning (1,000 creates)",
+        value: r1.planMs / 1000,
+        unit: "s",
+        note: "workers ready → last task ADDED",
+      },
+      {
+        name: "second round duration",
+        value: r2.durationMs / 1000,
+        unit: "s",
+        note: "historyLimit 1: also deletes round 1",
+      },
+      {
+        name: "pure execution, engine, 10 at once",
+        value: local10 / 1000,
+        unit: "s",
+        note: "runAll in one process",
+      },
+      {
+        name: "pure execution, engine, 50 at once",
+        value: local50 / 1000,
+        unit: "s",
+        note: "same concurrency as 5 workers × 10",
+      },
+      {
+        name: "pickup latency p50",
+        value: quantile(r1.pickups, 0.5),
+        unit: "ms",
+        note:
+          `created → claimed, one watch; goal < 1 s (original polls every 30 s); n=${r1.pickups.length}`,
+      },
+      { name: "pickup latency p95", value: quantile(r1.pickups, 0.95), unit: "ms" },
+      { name: "pickup latency max", value: quantile(r1.pickups, 1), unit: "ms" },
+      {
+        name: "API writes per task",
+        value: writes / TASKS,
+        unit: "writes",
+        note: `goal ≤ 4; configmaps ${verbs} (apiserver_request_total)`,
+      },
+      {
+        name: "tasks per worker",
+        value: `${spread[0]}–${spread[spread.length - 1]}`,
+        unit: "tasks",
+        note: `${r1.perPod.size} workers, leader runs none`,
+      },
+      {
+        name: "objects left after GC",
+        value: tasksLeft + summariesLeft,
+        unit: "objects",
+        note: `${round1Left} of round 1's tasks, ${tasksLeft} tasks, ${summariesLeft} summaries`,
+      },
+    ];
+  } finally {
+    await deleteNamespace(kc, ns).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await stopHarness();
+  }
+}
+
+if (import.meta.main) {
+  const { renderTable } = await import("./table.ts");
+  console.log(renderTable("Tasks", await benchTasks()));
+}
