@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type * as k8s from "@kubernetes/client-node";
+import * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
-import type { E2E, ServiceAccountIdentity } from "./harness.ts";
-import { McallProcess } from "./mcall_proc.ts";
+import { type E2E, type ServiceAccountIdentity, waitFor } from "./harness.ts";
+import { type LogLine, McallProcess } from "./mcall_proc.ts";
 
 /** The Lease name the chart and the program use by default. */
 export const DEFAULT_LEASE_NAME = "dz-mcall-leader";
@@ -156,4 +156,50 @@ export function probePort(proc: McallProcess, timeoutMs = 30_000): Promise<numbe
     );
     return line?.properties.port as number | undefined;
   }, timeoutMs);
+}
+
+/** Whether a process says it leads now: its last started-leading is not followed by a stop. */
+export function leadsPerLogs(proc: McallProcess): boolean {
+  const events = proc.lines.filter((l) =>
+    l.properties?.event === "started-leading" || l.properties?.event === "stopped-leading"
+  );
+  return events.at(-1)?.properties.event === "started-leading";
+}
+
+/** A leader found by {@linkcode waitForLeader}. */
+export interface Leader {
+  proc: McallProcess;
+  /** Its latest started-leading event (`properties.epoch`, `properties.at`). */
+  started: LogLine;
+  /** The Lease as read. */
+  lease: k8s.V1Lease;
+}
+
+/**
+ * Waits until the Lease names one of `procs` (other than `opts.not`) that logged started-leading
+ * for the Lease's current term (epoch = `leaseTransitions`) and has not stopped since.
+ */
+export async function waitForLeader(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  procs: readonly McallProcess[],
+  opts: { timeoutMs?: number; not?: string; leaseName?: string } = {},
+): Promise<Leader> {
+  const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+  const name = opts.leaseName ?? DEFAULT_LEASE_NAME;
+  return await waitFor(async () => {
+    const lease = await coordination.readNamespacedLease({ name, namespace });
+    const holder = lease.spec?.holderIdentity ?? "";
+    if (!holder || holder === opts.not) return undefined;
+    const proc = procs.find((p) => p.name === holder);
+    if (!proc || !leadsPerLogs(proc)) return undefined;
+    const started = proc.events("started-leading").at(-1)!;
+    if (started.properties.epoch !== lease.spec?.leaseTransitions) return undefined;
+    return { proc, started, lease };
+  }, {
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    intervalMs: 50,
+    message: `a leader${opts.not ? ` other than ${opts.not}` : ""}\n` +
+      procs.map((p) => `${p.name}:\n${p.tail(6)}`).join("\n"),
+  });
 }

@@ -10,7 +10,15 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { type E2E, e2eTest, waitFor } from "./harness.ts";
-import { DEFAULT_LEASE_NAME, mcallRoleRules, probePort, startPods } from "./cluster.ts";
+import {
+  DEFAULT_LEASE_NAME,
+  type Leader,
+  leadsPerLogs,
+  mcallRoleRules,
+  probePort,
+  startPods,
+  waitForLeader as waitForLeaderIn,
+} from "./cluster.ts";
 import type { LogLine, McallProcess } from "./mcall_proc.ts";
 
 const LEASE_DURATION_MS = 6_000;
@@ -88,44 +96,21 @@ function epochOf(line: LogLine): number {
   return line.properties.epoch as number;
 }
 
-/** Whether a process says it leads now: its last started-leading is not followed by a stop. */
-function leadsPerLogs(p: McallProcess): boolean {
-  const events = p.lines.filter((l) =>
-    l.properties?.event === "started-leading" || l.properties?.event === "stopped-leading"
-  );
-  return events.at(-1)?.properties.event === "started-leading";
-}
-
 /** Live processes that lead according to their own logs. */
 function leaders(c: Cluster): McallProcess[] {
   return c.procs.filter((p) => !c.killedAt.has(p.name) && leadsPerLogs(p));
 }
 
-/**
- * Waits until the Lease names a process (other than `not`) that logged started-leading, and
- * returns it with that event.
- */
-async function waitForLeader(
-  env: E2E,
-  c: Cluster,
-  timeoutMs: number,
-  not?: string,
-): Promise<{ proc: McallProcess; started: LogLine; lease: k8s.V1Lease }> {
-  return await waitFor(async () => {
-    const lease = await readLease(env);
-    const holder = lease.spec?.holderIdentity ?? "";
-    if (!holder || holder === not) return undefined;
-    const proc = c.procs.find((p) => p.name === holder);
-    if (!proc || !leadsPerLogs(proc)) return undefined;
-    const started = startedEvents(proc).at(-1)!;
-    if (epochOf(started) !== lease.spec?.leaseTransitions) return undefined;
-    return { proc, started, lease };
-  }, {
-    timeoutMs,
-    intervalMs: 50,
-    message: `a leader${not ? ` other than ${not}` : ""}\n` +
-      c.procs.map((p) => `${p.name}:\n${p.tail(6)}`).join("\n"),
-  });
+function waitForLeader(env: E2E, c: Cluster, timeoutMs: number, not?: string): Promise<Leader> {
+  return waitForLeaderIn(
+    env.kc,
+    env.ns,
+    c.procs,
+    not === undefined ? { timeoutMs } : {
+      timeoutMs,
+      not,
+    },
+  );
 }
 
 interface Interval {
