@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { runPool } from "./pool.ts";
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config_schema.ts";
@@ -75,6 +76,9 @@ export interface PlannerOptions {
   /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
   readonly reconcileIntervalMs?: number;
 }
+
+/** Task creates in flight while planning a round. */
+export const PLAN_CONCURRENCY = 16;
 
 /** Cap of the reassignment backoff. */
 export const MAX_BACKOFF_MS = 30_000;
@@ -204,9 +208,10 @@ export class Planner {
       );
     }
     const openCounts = countOpen(all);
-    let created = 0;
-    for (const spec of missing) {
-      const assignedTo = pickWorker(workers, openCounts)!;
+    // Assign sequentially (balanced, deterministic), then sign and create concurrently: one
+    // create per task is the round's dominant cost, and the API server handles them in parallel.
+    const planned = missing.map((spec) => ({ spec, assignedTo: pickWorker(workers, openCounts)! }));
+    const outcomes = await runPool(planned, PLAN_CONCURRENCY, async ({ spec, assignedTo }) => {
       const cm = newTaskConfigMap({
         app: this.#app,
         round,
@@ -219,11 +224,11 @@ export class Planner {
       if (signature) cm.metadata.annotations![ANNOTATION.signature] = signature;
       // Only the holder of epoch N may create tasks stamped N.
       this.#assertLeader();
-      if (await this.#ignore(["alreadyExists"], store.create(cm, signal))) {
-        created++;
-        this.#o.metrics?.planned.inc();
-      }
-    }
+      const wrote = await this.#ignore(["alreadyExists"], store.create(cm, signal));
+      if (wrote) this.#o.metrics?.planned.inc();
+      return wrote;
+    }, signal ? { signal } : {});
+    const created = outcomes.filter(Boolean).length;
     this.#log.info("Planned round {round}: {created} created, {existing} already there", {
       round,
       created,
