@@ -113,6 +113,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   if (ctx.signal.aborted) onAbort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
 
+  let termEndedAt: number | undefined;
   const elector: Elector = new Elector({
     lock: new LeaseObjectLock({
       name: config.election.leaseName,
@@ -125,8 +126,12 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
     retryPeriodMs: config.election.retryPeriod,
     releaseOnCancel: config.election.releaseOnCancel,
     // Leadership intervals are logged with wall-clock milliseconds so tests and operators can
-    // check that terms never overlap.
+    // check that terms never overlap. A term ends when its signal aborts (the planner stops
+    // writing then); onStoppedLeading runs later, after the work settled and the lease was
+    // released, when a successor may already lead, so `at` of stopped-leading is the abort time.
     onStartedLeading: async (signal, epoch) => {
+      termEndedAt = undefined;
+      signal.addEventListener("abort", () => termEndedAt = Date.now(), { once: true });
       log.info("Started leading with epoch {epoch}", {
         event: "started-leading",
         epoch,
@@ -155,7 +160,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         event: "stopped-leading",
         reason,
         identity,
-        at: Date.now(),
+        at: termEndedAt ?? Date.now(),
       });
     },
     onNewLeader: (holder) => {
