@@ -318,3 +318,28 @@ Deno.test("Planner.reconcile() garbage-collects old rounds with deleteCollection
   assert.deepEqual(summaries.map((s) => s.metadata.labels?.["round-id"]).sort(), ["r3", "r4"]);
   assert.equal(store.writes.deleteCollection, 5, "at most one call per round and limit");
 });
+
+Deno.test("Planner.reconcile() rejects, never re-signs, forged tasks it would adopt or reassign", async () => {
+  const { store, planner, state } = await setup();
+  // A forged task of an earlier epoch (would be adopted) and one assigned to a pod that does
+  // not exist (would be reassigned): neither carries a valid signature.
+  const forge = (index: number, assignedTo: string, signature: string) =>
+    newTaskConfigMap({
+      app: "dz-mcall",
+      round: ROUND,
+      spec: specs(index + 1)[index]!,
+      assignedTo,
+      epoch: 0,
+      signature,
+    });
+  store.put(forge(0, "pod-a", "00".repeat(32)));
+  store.put(forge(1, "ghost", ""));
+  state.epoch = 2;
+  for (let i = 0; i < 3; i++) await planner.reconcile(ROUND);
+  for (const [index, reason] of [[0, /bad signature/], [1, /unsigned task/]] as const) {
+    const task = viewTask(store.peek(taskName("dz-mcall", ROUND, index))!);
+    assert.equal(task.state, "rejected", `task ${index}`);
+    assert.equal(task.epoch, 0, "not re-stamped with the leader's epoch");
+    assert.match(task.cm.metadata.annotations?.reason ?? "", reason);
+  }
+});
