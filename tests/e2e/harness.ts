@@ -1,10 +1,11 @@
 /**
  * End-to-end test harness: a real Kubernetes API server for the tests.
  *
- * By default the first e2e test of a `deno test` process builds (once, cached) and starts
- * `tests/testenv` — embedded etcd + the real kube-apiserver (+ kube-controller-manager on
- * demand) on 127.0.0.1 — and every later e2e test of the same process shares it. Other modes,
- * chosen by environment variables:
+ * By default the first e2e test of a test module builds (once, cached) and starts `tests/testenv`
+ * — embedded etcd + the real kube-apiserver (+ kube-controller-manager on demand) on 127.0.0.1 —
+ * and every later e2e test of the same module shares it. Deno runs each test file in its own
+ * isolate: the harness stops when that isolate ends (its stdin pipe closes), so each e2e file
+ * starts its own (~3 s). Other modes, chosen by environment variables:
  *
  * - `DZ_E2E_KUBECONFIG=/path/to/kubeconfig` (optionally `DZ_E2E_CONTEXT=name`): use that cluster
  *   (kind, k3d, ...) and start nothing. Stopping/starting the API server is unavailable there, so
@@ -199,7 +200,7 @@ let harnessPromise: Promise<Harness> | undefined;
 let supervisor: Deno.ChildProcess | undefined;
 
 /**
- * The shared control plane of this test process: started lazily on first use (building the
+ * The shared control plane of this test module: started lazily on first use (building the
  * testenv binary if needed), or reused / external per the environment variables above.
  * Rejects with {@linkcode E2EUnavailable} when there is no Go toolchain.
  */
