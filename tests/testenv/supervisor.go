@@ -165,7 +165,8 @@ func runSupervisor(args []string) int {
 		s.controllers = *controllerList
 	}
 	if *dir == "" {
-		d, err := os.MkdirTemp("", "dz-testenv-")
+		sweepStale(os.TempDir())
+		d, err := os.MkdirTemp("", dirPrefix)
 		if err != nil {
 			logf("mkdtemp: %v", err)
 			return 1
@@ -179,11 +180,18 @@ func runSupervisor(args []string) int {
 			return 1
 		}
 	}
+	if s.keep {
+		_ = os.WriteFile(filepath.Join(s.dir, keepFile), []byte("kept by -keep; not swept\n"), 0o600)
+	}
 	s.logDir = filepath.Join(s.dir, "logs")
 	_ = os.MkdirAll(s.logDir, 0o700)
 
 	// Signals and the stdin contract are armed first so nothing leaks even
 	// if the parent dies while we are still starting.
+	// Our stderr is usually a pipe to the test process; once that is gone a
+	// log line must not kill us (Go raises SIGPIPE for EPIPE on fd 1/2)
+	// before the teardown below has removed the work dir.
+	signal.Ignore(syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go func() { s.shutdownCh <- "signal " + (<-sigs).String() }()
