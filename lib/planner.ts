@@ -23,11 +23,14 @@ import type { Config } from "./config_schema.ts";
 import type { InputSpec } from "./input.ts";
 import { logger } from "./log.ts";
 import type { TaskSigner } from "./signing.ts";
+import { countOpen, eligibleWorkers, pickWorker } from "./task_assign.ts";
+import { planGarbage } from "./task_gc.ts";
 import type { TaskMetrics } from "./task_metrics.ts";
+import { newRoundSummary, nextSummary } from "./round_summary.ts";
+import { backoffMs, stallReason } from "./task_recovery.ts";
 import {
   ANNOTATION,
   type ConfigMapLike,
-  decodeSpec,
   isKubeError,
   isOpen,
   LABEL,
@@ -40,7 +43,6 @@ import {
   roundName,
   type RoundPhase,
   roundsSelector,
-  TASK_STATES,
   taskName,
   tasksSelector,
   type TaskStore,
@@ -79,48 +81,6 @@ export interface PlannerOptions {
 
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
-
-/** Cap of the reassignment backoff. */
-export const MAX_BACKOFF_MS = 30_000;
-
-/** The wait after observing a task before recovering its attempt `attempt`: min(2^n s, 30 s). */
-export function backoffMs(attempt: number): number {
-  return Math.min(2 ** attempt * 1000, MAX_BACKOFF_MS);
-}
-
-/**
- * Pods that may get tasks: ready, not terminating, matched by the selector. The leader is left
- * out unless it is the only one and `leaderRunsTasks` allows it.
- */
-export function eligibleWorkers(
-  pods: readonly PodInfo[],
-  self: string,
-  leaderRunsTasks: boolean,
-): string[] {
-  const ready = pods.filter((p) => p.ready && !p.terminating).map((p) => p.name).sort();
-  const others = ready.filter((n) => n !== self);
-  if (others.length > 0) return others;
-  return leaderRunsTasks && ready.includes(self) ? [self] : [];
-}
-
-/**
- * Picks the pod with the fewest open tasks (ties by name) and counts the new task against it.
- *
- * @returns The pod, or `undefined` when `candidates` is empty.
- */
-export function pickWorker(
-  candidates: readonly string[],
-  openCounts: Map<string, number>,
-): string | undefined {
-  let best: string | undefined;
-  for (const name of [...candidates].sort()) {
-    if (best === undefined || (openCounts.get(name) ?? 0) < (openCounts.get(best) ?? 0)) {
-      best = name;
-    }
-  }
-  if (best !== undefined) openCounts.set(best, (openCounts.get(best) ?? 0) + 1);
-  return best;
-}
 
 interface Observation {
   readonly resourceVersion: string;
@@ -204,7 +164,17 @@ export class Planner {
       this.#assertLeader();
       await this.#ignore(
         ["alreadyExists"],
-        store.create(this.#newSummary(round, inputs.length, epoch), signal),
+        store.create(
+          newRoundSummary({
+            app: this.#app,
+            round,
+            total: inputs.length,
+            epoch,
+            leader: this.#o.identity,
+            start: this.#o.clock.wallNow(),
+          }),
+          signal,
+        ),
       );
     }
     const openCounts = countOpen(all);
@@ -235,25 +205,6 @@ export class Planner {
       existing: existing.size,
     });
     return true;
-  }
-
-  #newSummary(round: string, total: number, epoch: number): ConfigMapLike {
-    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, "0"]));
-    return {
-      metadata: {
-        name: roundName(this.#app, round),
-        labels: { [LABEL.app]: this.#app, [LABEL.round]: "true", [LABEL.roundId]: round },
-      },
-      data: {
-        ...counts,
-        pending: String(total),
-        total: String(total),
-        start: rfc3339(this.#o.clock.wallNow()),
-        leader: this.#o.identity,
-        epoch: String(epoch),
-        phase: "running",
-      },
-    };
   }
 
   /** Runs `write`, swallowing errors of the given kinds. @returns Whether the write happened. */
@@ -325,16 +276,7 @@ export class Planner {
     signal?: AbortSignal,
   ): Promise<void> {
     const { tasks } = this.#o;
-    const pod = pods.get(task.assignedTo);
-    let reason: string | undefined;
-    if (!pod) reason = `pod ${task.assignedTo || "(none)"} is gone`;
-    else if (pod.terminating) reason = `pod ${pod.name} is terminating`;
-    else if (!pod.ready) reason = `pod ${pod.name} is not ready`;
-    else if (task.state === "running" && ageMs > timeoutOf(task) + tasks.stuckGrace) {
-      reason = `running on ${pod.name} for over ${timeoutOf(task) + tasks.stuckGrace} ms`;
-    } else if (task.state === "pending" && ageMs > 2 * tasks.pollInterval + tasks.stuckGrace) {
-      reason = `not claimed by ${pod.name} within ${2 * tasks.pollInterval + tasks.stuckGrace} ms`;
-    }
+    const reason = stallReason(task, pods.get(task.assignedTo), ageMs, tasks);
     const epoch = this.#o.epoch();
     const restamp = reason !== undefined ||
       (task.state === "pending" && (task.epoch ?? -1) < epoch);
@@ -448,23 +390,15 @@ export class Planner {
     const phase = (data.phase ?? "running") as RoundPhase;
     if (phase !== "running") return phase;
     const round = summary.metadata.labels?.[LABEL.roundId] ?? "";
-    const mine = views.filter((t) => t.round === round);
-    const counts: Record<string, string> = {};
-    for (const state of TASK_STATES) {
-      counts[state] = String(mine.filter((t) => t.state === state).length);
-    }
-    const open = mine.filter((t) => isOpen(t.state)).length;
-    const total = Number(data.total ?? "0");
     const now = this.#o.clock.now();
     if (!this.#roundSeenAt.has(round)) this.#roundSeenAt.set(round, now);
-    let next: RoundPhase = "running";
-    if (open === 0 && (round !== current || mine.length >= total)) next = "complete";
-    else if (
-      round === this.#o.tasks.round &&
-      now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadline
-    ) next = "deadline-exceeded";
-    const updated: Record<string, string> = { ...data, ...counts, phase: next };
-    if (next !== "running") updated.end = rfc3339(this.#o.clock.wallNow());
+    const { next, updated } = nextSummary(data, views.filter((t) => t.round === round), {
+      current: round === current,
+      overdue: () =>
+        round === this.#o.tasks.round &&
+        now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadline,
+      end: () => this.#o.clock.wallNow(),
+    });
     if (Object.entries(updated).every(([k, v]) => data[k] === v)) return phase;
     this.#assertLeader();
     const ok = await this.#ignore(
@@ -507,79 +441,4 @@ export class Planner {
     }
     return undefined;
   }
-}
-
-function countOpen(views: readonly TaskView[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const t of views) {
-    if (isOpen(t.state)) counts.set(t.assignedTo, (counts.get(t.assignedTo) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** How long a task may run: its timeout for each try (spec.retries), 10 s for a garbled spec. */
-function timeoutOf(task: TaskView): number {
-  const decoded = decodeSpec(task.specText);
-  return "spec" in decoded ? decoded.spec.timeoutMs * (decoded.spec.retries + 1) : 10_000;
-}
-
-/** What {@linkcode planGarbage} decided to delete. */
-export interface Garbage {
-  /** deleteCollection selectors, one per round (terminal states only). */
-  readonly selectors: string[];
-  /** Round summaries to delete. */
-  readonly summaries: string[];
-}
-
-/**
- * Decides which finished tasks and summaries to delete. Rounds are ranked newest first by their
- * summary's `creationTimestamp` (the API server's clock, only used for ordering), else their
- * oldest task's, then by id. Succeeded tasks of the newest `historyLimit` rounds and
- * failed/dead/rejected tasks of the newest `failedHistoryLimit` rounds are kept; summaries of
- * rounds older than both limits go. Open tasks are never selected (the selectors name terminal
- * states only), and a round whose summary is still `running` is left alone.
- */
-export function planGarbage(
-  app: string,
-  views: readonly TaskView[],
-  summaries: readonly ConfigMapLike[],
-  limits: { historyLimit: number; failedHistoryLimit: number },
-): Garbage {
-  const rounds = new Map<string, { at: number; summary?: ConfigMapLike; tasks: TaskView[] }>();
-  const entry = (round: string) => {
-    let e = rounds.get(round);
-    if (!e) rounds.set(round, e = { at: Infinity, tasks: [] });
-    return e;
-  };
-  for (const s of summaries) {
-    const e = entry(s.metadata.labels?.[LABEL.roundId] ?? "");
-    e.summary = s;
-    e.at = s.metadata.creationTimestamp?.getTime() ?? e.at;
-  }
-  for (const t of views) {
-    const e = entry(t.round);
-    e.tasks.push(t);
-    if (!e.summary) e.at = Math.min(e.at, t.creationTimestamp?.getTime() ?? Infinity);
-  }
-  const ranked = [...rounds.entries()].sort(([ra, a], [rb, b]) =>
-    a.at !== b.at ? (a.at > b.at ? -1 : 1) : (ra > rb ? -1 : ra < rb ? 1 : 0)
-  );
-  const garbage: Garbage = { selectors: [], summaries: [] };
-  ranked.forEach(([round, e], rank) => {
-    if ((e.summary?.data?.phase ?? "complete") === "running") return;
-    const drop: string[] = [];
-    if (rank >= limits.historyLimit) drop.push("succeeded");
-    if (rank >= limits.failedHistoryLimit) drop.push("failed", "dead", "rejected");
-    const present = drop.filter((s) => e.tasks.some((t) => t.state === s));
-    if (present.length > 0) {
-      garbage.selectors.push(
-        tasksSelector(app, `${LABEL.roundId}=${round},${LABEL.state} in (${present.join(",")})`),
-      );
-    }
-    const maxLimit = Math.max(limits.historyLimit, limits.failedHistoryLimit);
-    if (rank >= maxLimit && e.summary && !e.tasks.some((t) => isOpen(t.state))) {
-      garbage.summaries.push(e.summary.metadata.name);
-    }
-  });
-  return garbage;
 }

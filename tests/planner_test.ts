@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import {
-  backoffMs,
-  eligibleWorkers,
-  NotLeaderError,
-  pickWorker,
-  planGarbage,
-  Planner,
-} from "../lib/planner.ts";
+import { NotLeaderError, Planner } from "../lib/planner.ts";
 import { HmacSigner } from "../lib/signing.ts";
+import { eligibleWorkers, pickWorker } from "../lib/task_assign.ts";
+import { planGarbage } from "../lib/task_gc.ts";
 import { createTaskMetrics } from "../lib/task_metrics.ts";
+import { backoffMs } from "../lib/task_recovery.ts";
 import {
   type ConfigMapLike,
   newTaskConfigMap,
