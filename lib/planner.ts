@@ -30,14 +30,10 @@ import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import { backoffMs, stallReason } from "./task_recovery.ts";
 import {
   ANNOTATION,
-  type ConfigMapLike,
-  isKubeError,
   isOpen,
   LABEL,
   newTaskConfigMap,
   patched,
-  type PodInfo,
-  type PodLister,
   rfc3339,
   roundIdAt,
   roundName,
@@ -45,10 +41,16 @@ import {
   roundsSelector,
   taskName,
   tasksSelector,
-  type TaskStore,
   type TaskView,
   viewTask,
 } from "./task_schema.ts";
+import {
+  type ConfigMapLike,
+  isKubeError,
+  type PodInfo,
+  type PodLister,
+  type TaskStore,
+} from "./task_store.ts";
 
 /** Thrown (and caught by {@linkcode Planner.runLeader}) when a write is attempted without leadership. */
 export class NotLeaderError extends Error {

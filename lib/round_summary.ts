@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  type ConfigMapLike,
   isOpen,
   LABEL,
   rfc3339,
@@ -14,6 +13,7 @@ import {
   TASK_STATES,
   type TaskView,
 } from "./task_schema.ts";
+import type { ConfigMapLike } from "./task_store.ts";
 
 /** Options of {@linkcode newRoundSummary}. */
 export interface NewRoundSummary {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { isOpen, type PodInfo, type TaskView } from "./task_schema.ts";
+import { isOpen, type TaskView } from "./task_schema.ts";
+import type { PodInfo } from "./task_store.ts";
 
 /**
  * Pods that may get tasks: ready, not terminating, matched by the selector. The leader is left

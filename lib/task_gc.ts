@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type ConfigMapLike, isOpen, LABEL, tasksSelector, type TaskView } from "./task_schema.ts";
+import { isOpen, LABEL, tasksSelector, type TaskView } from "./task_schema.ts";
+import type { ConfigMapLike } from "./task_store.ts";
 
 /** What {@linkcode planGarbage} decided to delete. */
 export interface Garbage {

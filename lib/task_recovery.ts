@@ -6,7 +6,8 @@
  * @module
  */
 import type { Config } from "./config_schema.ts";
-import { decodeSpec, type PodInfo, type TaskView } from "./task_schema.ts";
+import { decodeSpec, type TaskView } from "./task_schema.ts";
+import type { PodInfo } from "./task_store.ts";
 
 /** Cap of the reassignment backoff. */
 export const MAX_BACKOFF_MS = 30_000;

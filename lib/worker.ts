@@ -24,19 +24,17 @@ import type { TaskSigner } from "./signing.ts";
 import type { TaskMetrics } from "./task_metrics.ts";
 import {
   ANNOTATION,
-  type ConfigMapLike,
   decodeSpec,
-  isKubeError,
   LABEL,
   patched,
   resultData,
   rfc3339,
   roundName,
   tasksSelector,
-  type TaskStore,
   type TaskView,
   viewTask,
 } from "./task_schema.ts";
+import { type ConfigMapLike, isKubeError, type TaskStore } from "./task_store.ts";
 
 /** Runs one input; must not throw (as `runInput`). */
 export type Executor = (spec: InputSpec, signal: AbortSignal) => Promise<Result>;

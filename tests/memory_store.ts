@@ -16,7 +16,7 @@ import {
   type PodLister,
   type TaskStore,
   type WatchEvent,
-} from "../lib/task_schema.ts";
+} from "../lib/task_store.ts";
 
 type Requirement = (labels: Readonly<Record<string, string>>) => boolean;
 

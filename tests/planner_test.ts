@@ -6,14 +6,8 @@ import { eligibleWorkers, pickWorker } from "../lib/task_assign.ts";
 import { planGarbage } from "../lib/task_gc.ts";
 import { createTaskMetrics } from "../lib/task_metrics.ts";
 import { backoffMs } from "../lib/task_recovery.ts";
-import {
-  type ConfigMapLike,
-  newTaskConfigMap,
-  patched,
-  roundName,
-  taskName,
-  viewTask,
-} from "../lib/task_schema.ts";
+import { newTaskConfigMap, patched, roundName, taskName, viewTask } from "../lib/task_schema.ts";
+import type { ConfigMapLike } from "../lib/task_store.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { MemoryStore, specs, tasksConfig } from "./memory_store.ts";
 
