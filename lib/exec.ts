@@ -24,6 +24,7 @@
  * @module
  */
 import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
+import { Capture } from "./capture.ts";
 import { type Expect, judge, parseExpect } from "./expect.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
@@ -62,45 +63,6 @@ interface Limits {
   readonly killGraceMs: number;
   readonly drainMs: number;
   readonly signal: AbortSignal | undefined;
-}
-
-/** Collects output up to a byte cap, decoding each stream as UTF-8 without splitting characters. */
-class Capture {
-  #remaining: number;
-  #parts: string[] = [];
-  truncated = false;
-  constructor(maxBytes: number) {
-    this.#remaining = maxBytes;
-  }
-  get full(): boolean {
-    return this.truncated;
-  }
-  /** A writer for one stream; call the returned function with no chunk at end of stream. */
-  stream(): (chunk?: Uint8Array) => void {
-    const decoder = new TextDecoder();
-    return (chunk) => {
-      if (chunk === undefined) {
-        const rest = decoder.decode();
-        if (rest) this.#parts.push(rest);
-        return;
-      }
-      if (this.truncated) return;
-      let take = chunk.length;
-      if (take > this.#remaining) {
-        take = this.#remaining;
-        while (take > 0 && (chunk[take]! & 0xc0) === 0x80) take--;
-        this.truncated = true;
-        this.#remaining = 0;
-      } else {
-        this.#remaining -= take;
-      }
-      const text = decoder.decode(chunk.subarray(0, take), { stream: !this.truncated });
-      if (text) this.#parts.push(text);
-    };
-  }
-  text(): string {
-    return this.#parts.join("");
-  }
 }
 
 /** Resolves after `ms` or when `promise` settles, whichever is first; true if it settled. */

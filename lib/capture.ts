@@ -1,0 +1,46 @@
+/**
+ * Output capture for `runInput`: collects the chunks of one or more streams up to a byte cap,
+ * decoding each stream as UTF-8 so the cut never splits a character. Bytes past the cap are
+ * dropped (the caller keeps reading, so the child never blocks).
+ *
+ * @module
+ */
+
+/** Collects output up to a byte cap, decoding each stream as UTF-8 without splitting characters. */
+export class Capture {
+  #remaining: number;
+  #parts: string[] = [];
+  truncated = false;
+  constructor(maxBytes: number) {
+    this.#remaining = maxBytes;
+  }
+  get full(): boolean {
+    return this.truncated;
+  }
+  /** A writer for one stream; call the returned function with no chunk at end of stream. */
+  stream(): (chunk?: Uint8Array) => void {
+    const decoder = new TextDecoder();
+    return (chunk) => {
+      if (chunk === undefined) {
+        const rest = decoder.decode();
+        if (rest) this.#parts.push(rest);
+        return;
+      }
+      if (this.truncated) return;
+      let take = chunk.length;
+      if (take > this.#remaining) {
+        take = this.#remaining;
+        while (take > 0 && (chunk[take]! & 0xc0) === 0x80) take--;
+        this.truncated = true;
+        this.#remaining = 0;
+      } else {
+        this.#remaining -= take;
+      }
+      const text = decoder.decode(chunk.subarray(0, take), { stream: !this.truncated });
+      if (text) this.#parts.push(text);
+    };
+  }
+  text(): string {
+    return this.#parts.join("");
+  }
+}
