@@ -20,11 +20,12 @@ import { logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { configuredInputs } from "./once.ts";
 import { Planner } from "./planner.ts";
+import { ROUND_EXIT } from "./round_exit.ts";
 import { serveProbes } from "./server.ts";
 import { signerFromConfig } from "./signing.ts";
 import { createTaskMetrics } from "./task_metrics.ts";
 import { roundsSelector } from "./task_schema.ts";
-import { ROUND_EXIT, Worker } from "./worker.ts";
+import { Worker } from "./worker.ts";
 
 /** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
 export const EXIT_ROUND_DEADLINE = 3;

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../lib/input.ts";
 import { Planner } from "../lib/planner.ts";
+import { ROUND_EXIT, roundExitStatus } from "../lib/round_exit.ts";
 import { HmacSigner, type TaskSigner } from "../lib/signing.ts";
 import { newTaskConfigMap, patched, roundName, taskName, viewTask } from "../lib/task_schema.ts";
 import type { ConfigMapLike } from "../lib/task_store.ts";
-import { ROUND_EXIT, roundExitStatus, Worker } from "../lib/worker.ts";
+import { Worker } from "../lib/worker.ts";
 import { FakeClock, settle } from "./fake_clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
 
