@@ -22,11 +22,11 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config_schema.ts";
 import type { InputSpec } from "./input.ts";
 import { logger } from "./log.ts";
+import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import type { TaskSigner } from "./signing.ts";
 import { countOpen, eligibleWorkers, pickWorker } from "./task_assign.ts";
 import { planGarbage } from "./task_gc.ts";
 import type { TaskMetrics } from "./task_metrics.ts";
-import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import { backoffMs, stallReason } from "./task_recovery.ts";
 import {
   ANNOTATION,
