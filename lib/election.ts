@@ -42,6 +42,30 @@
  * for `renewDeadline`. On cancel the leader releases the lease (empty holder, 1 s duration), which
  * other candidates treat as free at their next attempt.
  *
+ * ## Watching the lease (faster failover, same safety)
+ *
+ * When the lock can watch ({@linkcode LeaseLock.watch}), every candidate (the leader too,
+ * harmlessly) keeps a watch on the lease open (`lib/lease_watch.ts`). Each watched change goes
+ * through the one observed-state setter, stamped with this pod's monotonic time of receipt, and
+ * the lock caches the watched object for the next compare-and-swap. A standby then also attempts
+ * when the observed record may expire (`observedTime + leaseDuration`, plus up to 10 % of
+ * `retryPeriod` to spread candidates) and at once when the watch shows the lease released or
+ * deleted, besides its jittered poll. A crashed leader is so replaced about `leaseDuration` after
+ * its last renewal instead of up to two polls later, and a released lease is taken at once. When
+ * the watch fails (403 without the `watch` verb, a dropped connection) it is retried with backoff
+ * and the election is exactly the polling one.
+ *
+ * **Invariant (unchanged by the watch):** a candidate takes over another holder's lease only by a
+ * compare-and-swap against a record it has observed unchanged for the record's full
+ * `leaseDuration`, measured on its own monotonic clock from when it first saw that record
+ * (`observedTime`); and the leader stops leading at `renewStart + renewDeadline` on its own clock.
+ * Every observation, polled or watched, happens after the write it shows, which happened after
+ * that renewal started, so a takeover is always at least `leaseDuration` after the last renewal's
+ * start, past the leader's `renewDeadline`. The watch only makes `observedTime` closer to the write
+ * and the attempt closer to the expiry; it never moves `observedTime` earlier than a receipt, never
+ * reads a remote timestamp, and a stale watched record or object can only delay a takeover (a
+ * later `observedTime`) or fail a write (409, then a fresh read).
+ *
  * @example Usage
  * ```ts ignore
  * import { Elector } from "./election.ts";
@@ -77,7 +101,9 @@ import {
   type LeaderElectionRecord,
   type LeaseLock,
   LeaseLockError,
+  type LeaseSnapshot,
 } from "./lease_lock.ts";
+import { LeaseWatcher, WAKE_JITTER_FACTOR, Waker } from "./lease_watch.ts";
 
 export {
   DEFAULT_HEALTHZ_TOLERANCE_MS,
@@ -164,6 +190,10 @@ export class Elector {
   #observedTime = 0;
   /** The holder last reported through `onNewLeader`. */
   #reportedLeader = "";
+  /** Keeps a watch on the lease open when the lock can watch (see `lib/lease_watch.ts`). */
+  readonly #watcher: LeaseWatcher | undefined;
+  /** The acquisition loop's pause, cut short by watched changes. */
+  readonly #waker: Waker;
 
   /**
    * Validates every option before any work starts.
@@ -189,6 +219,16 @@ export class Elector {
     this.#onStartedLeading = o.onStartedLeading;
     this.#onStoppedLeading = o.onStoppedLeading;
     this.#onNewLeader = o.onNewLeader;
+    this.#waker = new Waker(o.clock);
+    const watch = o.lock.watch?.bind(o.lock);
+    this.#watcher = watch === undefined ? undefined : new LeaseWatcher({
+      watch,
+      onRecord: (snapshot) => this.#onWatched(snapshot),
+      clock: o.clock,
+      retryPeriodMs: o.retryPeriodMs,
+      logger: o.logger,
+      lease: o.lock.describe(),
+    });
   }
 
   /**
@@ -207,6 +247,8 @@ export class Elector {
     if (this.#state.kind !== "idle") {
       throw new Error(`Cannot run the election for ${this.#lock.describe()} twice`);
     }
+    const stopWatch = new AbortController();
+    const watching = this.#watcher?.run(stopWatch.signal);
     try {
       while (!signal.aborted) {
         this.#state = { kind: "campaigning" };
@@ -219,6 +261,8 @@ export class Elector {
         if (await this.#lead(signal) === "cancelled") break;
       }
     } finally {
+      stopWatch.abort();
+      await watching;
       this.#state = { kind: "stopped" };
     }
   }
@@ -302,20 +346,62 @@ export class Elector {
     return { ok: true };
   }
 
-  /** Retries `#tryAcquireOrRenew` with jitter until it succeeds (true) or `signal` aborts. */
+  /**
+   * Retries `#tryAcquireOrRenew` until it succeeds (true) or `signal` aborts (false). Attempts come
+   * every `retryPeriod + rand × 1.2 × retryPeriod` (the poll); while a watch is open also when the
+   * observed record may expire (plus up to 10 % of `retryPeriod`), and at once when the watch
+   * shows the lease released or deleted. Waking early never makes an attempt succeed early: the
+   * attempt judges expiry exactly as a polled one does.
+   */
   async #acquire(signal: AbortSignal): Promise<boolean> {
     this.#log.debug("Attempting to acquire leader lease", { lease: this.#lock.describe() });
     for (;;) {
-      const acquired = await this.#tryAcquireOrRenew(this.#clock.now() + this.#renewDeadlineMs);
+      this.#waker.reset();
+      const attemptAt = this.#clock.now();
+      const acquired = await this.#tryAcquireOrRenew(attemptAt + this.#renewDeadlineMs);
       this.#maybeReportTransition();
       if (acquired) return true;
-      const jitterMs = this.#random() * JITTER_FACTOR * this.#retryPeriodMs;
-      try {
-        await this.#clock.sleep(this.#retryPeriodMs + jitterMs, signal);
-      } catch {
-        return false;
-      }
+      const pollAt = this.#clock.now() + this.#retryPeriodMs +
+        this.#random() * JITTER_FACTOR * this.#retryPeriodMs;
+      let wakeJitterMs: number | undefined;
+      const wakeAt = () => {
+        const expiresAt = this.#watchedExpiry(attemptAt);
+        if (expiresAt === undefined) return pollAt;
+        wakeJitterMs ??= this.#random() * WAKE_JITTER_FACTOR * this.#retryPeriodMs;
+        return Math.min(pollAt, expiresAt + wakeJitterMs);
+      };
+      if (!await this.#waker.sleepUntil(wakeAt, signal)) return false;
     }
+  }
+
+  /**
+   * When the observed record may expire, if a watch is open (so a renewal would have been seen)
+   * and that is after the last attempt began (else that attempt already judged it, and failed
+   * for another reason: wait for the poll instead of retrying in a loop).
+   */
+  #watchedExpiry(attemptAt: number): number | undefined {
+    const record = this.#observedRecord;
+    if (this.#watcher?.live !== true || record === null || record.holderIdentity === "") {
+      return undefined;
+    }
+    const expiresAt = this.#observedTime + record.leaseDurationSeconds * 1000;
+    return expiresAt > attemptAt ? expiresAt : undefined;
+  }
+
+  /**
+   * A change seen by the watch: goes through the same observed-state setter as a read (so
+   * `observedTime` is this pod's monotonic time of seeing it, never a remote timestamp), then
+   * wakes the acquisition loop: at once for a released or deleted lease, else to recompute when
+   * the observed record may expire.
+   */
+  #onWatched(snapshot: LeaseSnapshot | null): void {
+    if (this.#state.kind === "stopped") return;
+    if (snapshot !== null && !sameRecord(this.#observedRecord, snapshot.record)) {
+      this.#setObservedRecord(snapshot.record);
+      this.#maybeReportTransition();
+    }
+    if (snapshot === null || snapshot.record.holderIdentity === "") this.#waker.wakeNow();
+    else this.#waker.recompute();
   }
 
   /** Runs one term: start the work, renew until the term ends, stop the work, maybe release. */
@@ -396,9 +482,12 @@ export class Elector {
     };
 
     // 1. Fast path for the leader: update the cached object, assuming it is still current, without
-    //    a GET. On any failure (a conflict above all) fall through to the slow path.
+    //    a GET. On any failure (a conflict above all) fall through to the slow path. The watch may
+    //    have replaced the cached object with another holder's write (a CAS against it would
+    //    succeed); it updates the observed record in the same synchronous step, so checking the
+    //    observed holder keeps the fast path from overwriting anyone but this candidate.
     const observed = this.#observedRecord;
-    if (leading && observed !== null) {
+    if (leading && observed !== null && observed.holderIdentity === this.#identity) {
       const renewal = {
         ...fresh,
         acquireTime: observed.acquireTime,

@@ -7,7 +7,8 @@
  *   the object it read, and `update` sends that cached object back with the record applied, so
  *   every update is a compare-and-swap on `metadata.resourceVersion`.
  * - {@linkcode LeaseObjectLock} implements `LeaseLock` over any {@linkcode LeaseClient}: three
- *   calls (read, create, replace) that a Kubernetes client adapter supplies, throwing
+ *   calls (read, create, replace) and an optional watch that a Kubernetes client adapter supplies,
+ *   throwing
  *   {@linkcode LeaseLockError} with a {@linkcode LeaseLockErrorKind}
  *   ({@linkcode leaseLockErrorFromStatus} maps HTTP status codes).
  * - Pure conversions between a Lease spec and the record, and the MicroTime text format
@@ -91,6 +92,20 @@ export interface LeaseLock {
    *   never read), `notFound` when it was deleted.
    */
   update(record: LeaderElectionRecord, signal?: AbortSignal): Promise<void>;
+  /**
+   * Watches the lease (optional; an optimisation the elector can do without). Every change is
+   * reported through `onRecord` as the record and resourceVersion now stored, or `null` when the
+   * lease was deleted, and the watched object replaces the cached one (the latest event is the
+   * latest state). The current state is reported first when the watch starts.
+   *
+   * @param onRecord Called synchronously on each change, in the order the server sent them.
+   * @param signal Ends the watch; the promise then resolves.
+   * @returns A promise that resolves when the watch ended (the server closed it, or `signal`
+   *   aborted), so the caller can start it again.
+   * @throws {LeaseLockError} When the watch cannot be established or fails: `forbidden` when the
+   *   Role lacks `watch` on leases, `transient` otherwise (rejects the promise).
+   */
+  watch?(onRecord: (snapshot: LeaseSnapshot | null) => void, signal: AbortSignal): Promise<void>;
   /**
    * Records an event such as "became leader" (optional; a Kubernetes Event in client-go).
    *
@@ -201,9 +216,18 @@ export interface LeaseObject {
   spec?: LeaseSpec;
 }
 
+/** One change seen by a watch on a Lease. */
+export interface LeaseWatchEvent {
+  /** What happened to the object. */
+  readonly type: "ADDED" | "MODIFIED" | "DELETED";
+  /** The object after the change (for `DELETED`, its last state). */
+  readonly object: LeaseObject;
+}
+
 /**
- * The three Lease calls a Kubernetes client adapter supplies to {@linkcode LeaseObjectLock}. Each
- * throws {@linkcode LeaseLockError} (see {@linkcode leaseLockErrorFromStatus}).
+ * The Lease calls a Kubernetes client adapter supplies to {@linkcode LeaseObjectLock}: three
+ * required, `watch` optional. Each throws {@linkcode LeaseLockError} (see
+ * {@linkcode leaseLockErrorFromStatus}).
  */
 export interface LeaseClient {
   /** GET the lease; throws kind `notFound` when it does not exist. */
@@ -217,6 +241,19 @@ export interface LeaseClient {
     lease: LeaseObject,
     signal?: AbortSignal,
   ): Promise<LeaseObject>;
+  /**
+   * Watches the one lease (`fieldSelector=metadata.name=<name>`), reporting the current object
+   * first (as `ADDED`) and then every change. Resolves when the watch ends (server timeout,
+   * closed connection, `signal` aborted); rejects with a {@linkcode LeaseLockError} when it
+   * cannot be established or the server sends an error (403 → `forbidden`, 410 and the rest →
+   * `transient`).
+   */
+  watch?(
+    name: string,
+    namespace: string,
+    onEvent: (event: LeaseWatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /**
@@ -368,6 +405,22 @@ export class LeaseObjectLock implements LeaseLock {
   readonly #labels: Readonly<Record<string, string>> | undefined;
   readonly #onEvent: ((message: string) => void) | undefined;
   #cached: LeaseObject | undefined;
+  /**
+   * Watches the lease when the client can (see {@linkcode LeaseLock.watch}); `undefined` when the
+   * client has no `watch`.
+   *
+   * Each watched object simply replaces the cached one; no resourceVersions are compared (they
+   * are opaque strings, not numbers to order). That is safe for the compare-and-swap: `update`
+   * sends the cached object's resourceVersion, so a cache that is stale (a watch event that
+   * arrived after a newer read or write) only makes the next update fail with 409, after which
+   * the elector reads the lease again. A cache that is newer than what the elector believes
+   * (another holder's write seen by the watch) is reported through `onRecord` in the same
+   * synchronous step, so the elector's observed record never lags the cache it writes against.
+   */
+  readonly watch?: (
+    onRecord: (snapshot: LeaseSnapshot | null) => void,
+    signal: AbortSignal,
+  ) => Promise<void>;
 
   /**
    * @param options The client, namespace, identity and optional name.
@@ -391,6 +444,22 @@ export class LeaseObjectLock implements LeaseLock {
     this.#identity = identity;
     this.#labels = labels;
     this.#onEvent = onEvent;
+    if (typeof client.watch === "function") {
+      const watch = client.watch.bind(client);
+      this.watch = (onRecord, signal) =>
+        watch(this.#name, this.#namespace, (event) => {
+          if (event.object.metadata?.name !== undefined && event.object.metadata.name !== name) {
+            return; // not our lease (a client that ignored the field selector)
+          }
+          if (event.type === "DELETED") {
+            this.#cached = undefined;
+            onRecord(null);
+          } else {
+            this.#cached = event.object;
+            onRecord(this.#snapshot(event.object));
+          }
+        }, signal);
+    }
   }
 
   identity(): string {

@@ -7,20 +7,39 @@
  * {@linkcode MemoryLeaseClient}, which counts calls and can be told to fail its next calls (network
  * error, 500, 409, 403, or hang until aborted).
  *
+ * A client made with `{ watch: true }` can also watch a lease: the current object first (`ADDED`),
+ * then every write and delete, delivered on the microtask queue; its watches can be refused (403,
+ * network error) or ended by the server ({@linkcode MemoryLeaseServer.endWatches}).
+ *
  * Calls complete on the microtask queue, so a test drives everything with a `FakeClock`.
  *
  * @module
  */
-import { type LeaseClient, LeaseLockError, type LeaseObject } from "../lib/lease_lock.ts";
+import {
+  type LeaseClient,
+  LeaseLockError,
+  type LeaseObject,
+  type LeaseWatchEvent,
+} from "../lib/lease_lock.ts";
 
 /** A failure a {@linkcode MemoryLeaseClient} can be told to produce. */
 export type Fault = "network" | "server" | "conflict" | "forbidden" | "hang";
+
+/** A failure of a watch: refused with 403, or failed as a network error. */
+export type WatchFault = "forbidden" | "network";
+
+interface Watcher {
+  readonly key: string;
+  readonly onEvent: (event: LeaseWatchEvent) => void;
+  readonly end: () => void;
+}
 
 /** Counts of calls by verb. */
 export interface CallCounts {
   read: number;
   create: number;
   replace: number;
+  watch: number;
 }
 
 function key(name: string, namespace: string): string {
@@ -35,8 +54,9 @@ function clone<T>(value: T): T {
 export class MemoryLeaseServer {
   #objects = new Map<string, LeaseObject>();
   #version = 0;
+  #watchers = new Set<Watcher>();
   /** Calls that reached the store, by verb, over all clients. */
-  readonly calls: CallCounts = { read: 0, create: 0, replace: 0 };
+  readonly calls: CallCounts = { read: 0, create: 0, replace: 0, watch: 0 };
   /** Writes refused with 409 because the lease existed or its resourceVersion was stale. */
   conflicts = 0;
 
@@ -45,8 +65,18 @@ export class MemoryLeaseServer {
    *
    * @returns A new client with its own call counts and faults.
    */
-  client(): MemoryLeaseClient {
-    return new MemoryLeaseClient(this);
+  client(options: { watch?: boolean } = {}): MemoryLeaseClient {
+    return new MemoryLeaseClient(this, options);
+  }
+
+  /** How many watches are open. */
+  get openWatches(): number {
+    return this.#watchers.size;
+  }
+
+  /** Ends every open watch as the API server does on its watch timeout (they resolve). */
+  endWatches(): void {
+    for (const w of [...this.#watchers]) w.end();
   }
 
   /**
@@ -61,7 +91,9 @@ export class MemoryLeaseServer {
 
   /** Deletes a lease, as `kubectl delete lease` would. */
   delete(name: string, namespace: string): void {
+    const stored = this.#objects.get(key(name, namespace));
     this.#objects.delete(key(name, namespace));
+    if (stored !== undefined) this.#emit(key(name, namespace), "DELETED", stored);
   }
 
   /** Stores a lease directly (a fresh resourceVersion is assigned), e.g. one held by a stranger. */
@@ -111,13 +143,58 @@ export class MemoryLeaseServer {
     return this.#store(name, namespace, lease);
   }
 
+  /** @internal Opens a watch on one lease; the current object is delivered first. */
+  watch(
+    name: string,
+    namespace: string,
+    onEvent: (event: LeaseWatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.calls.watch++;
+    return new Promise<void>((resolve) => {
+      const watcher: Watcher = {
+        key: key(name, namespace),
+        onEvent,
+        end: () => {
+          this.#watchers.delete(watcher);
+          signal.removeEventListener("abort", watcher.end);
+          resolve();
+        },
+      };
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", watcher.end, { once: true });
+      this.#watchers.add(watcher);
+      const current = this.#objects.get(watcher.key);
+      if (current !== undefined) {
+        const object = clone(current);
+        queueMicrotask(() => {
+          if (this.#watchers.has(watcher)) onEvent({ type: "ADDED", object });
+        });
+      }
+    });
+  }
+
   #store(name: string, namespace: string, lease: LeaseObject): LeaseObject {
+    const k = key(name, namespace);
+    const existed = this.#objects.has(k);
     const stored: LeaseObject = clone({
       ...lease,
       metadata: { ...lease.metadata, name, namespace, resourceVersion: String(++this.#version) },
     });
-    this.#objects.set(key(name, namespace), stored);
+    this.#objects.set(k, stored);
+    this.#emit(k, existed ? "MODIFIED" : "ADDED", stored);
     return clone(stored);
+  }
+
+  /** Delivers a change to the watches of `k` on the microtask queue, as a stream would. */
+  #emit(k: string, type: LeaseWatchEvent["type"], object: LeaseObject): void {
+    for (const w of this.#watchers) {
+      if (w.key !== k) continue;
+      const copy = clone(object);
+      queueMicrotask(() => {
+        if (this.#watchers.has(w)) w.onEvent({ type, object: copy });
+      });
+    }
   }
 }
 
@@ -125,12 +202,48 @@ export class MemoryLeaseServer {
 export class MemoryLeaseClient implements LeaseClient {
   readonly #server: MemoryLeaseServer;
   #faults: Fault[] = [];
+  #watchFaults: WatchFault[] = [];
   /** Calls made by this client, by verb, including failed ones. */
-  readonly calls: CallCounts = { read: 0, create: 0, replace: 0 };
+  readonly calls: CallCounts = { read: 0, create: 0, replace: 0, watch: 0 };
+  /** Present only for a client made with `{ watch: true }`. */
+  readonly watch?: (
+    name: string,
+    namespace: string,
+    onEvent: (event: LeaseWatchEvent) => void,
+    signal: AbortSignal,
+  ) => Promise<void>;
 
-  /** @param server The shared store. */
-  constructor(server: MemoryLeaseServer) {
+  /**
+   * @param server The shared store.
+   * @param options `watch`: offer {@linkcode LeaseClient.watch}. Default false.
+   */
+  constructor(server: MemoryLeaseServer, options: { watch?: boolean } = {}) {
     this.#server = server;
+    if (options.watch === true) {
+      this.watch = (name, namespace, onEvent, signal) => {
+        this.calls.watch++;
+        const fault = this.#watchFaults.shift();
+        if (fault === "forbidden") {
+          return Promise.reject(
+            new LeaseLockError("forbidden", "watch lease: forbidden", { status: 403 }),
+          );
+        }
+        if (fault === "network") {
+          return Promise.reject(new LeaseLockError("transient", "watch lease: connection reset"));
+        }
+        return this.#server.watch(name, namespace, onEvent, signal);
+      };
+    }
+  }
+
+  /**
+   * Makes the next `count` watches fail with `fault` (after faults queued earlier).
+   *
+   * @param count How many watch calls.
+   * @param fault `forbidden` (403: the Role lacks `watch`) or `network`.
+   */
+  failNextWatches(count: number, fault: WatchFault): void {
+    for (let i = 0; i < count; i++) this.#watchFaults.push(fault);
   }
 
   /**
