@@ -168,7 +168,7 @@ Deno.test("chart's Role grants exactly what the program needs", async () => {
       apiGroups: ["coordination.k8s.io"],
       resources: ["leases"],
       resourceNames: ["dz-mcall-leader"],
-      verbs: ["get", "update"],
+      verbs: ["get", "watch", "update"],
     },
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
     {

@@ -17,9 +17,10 @@ export const DEFAULT_LEASE_NAME = "dz-mcall-leader";
 /**
  * The chart's Role: what the program needs in leader mode, and no more.
  *
- * @param leaseName The Lease the program campaigns for (`get`/`update` are limited to it).
- * @param opts `leaseVerbs` replaces the named-lease verbs (default `get`, `update`), e.g. to
- *   test a Role that lacks `update`.
+ * @param leaseName The Lease the program campaigns for (`get`/`watch`/`update` are limited to
+ *   it).
+ * @param opts `leaseVerbs` replaces the named-lease verbs (default `get`, `watch`, `update`),
+ *   e.g. to test a Role that lacks `update` (or `watch`).
  */
 export function mcallRoleRules(
   leaseName = DEFAULT_LEASE_NAME,
@@ -46,7 +47,7 @@ export function mcallRoleRules(
       apiGroups: ["coordination.k8s.io"],
       resources: ["leases"],
       resourceNames: [leaseName],
-      verbs: opts.leaseVerbs ?? ["get", "update"],
+      verbs: opts.leaseVerbs ?? ["get", "watch", "update"],
     },
   ];
 }
