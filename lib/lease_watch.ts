@@ -6,9 +6,10 @@
  * observed lease may expire, and at once when it is released.
  *
  * - {@linkcode LeaseWatcher} keeps a {@linkcode LeaseLock.watch} open for the life of an election,
- *   restarting it when the server ends it and backing off (from `retryPeriod` up to a minute) when
- *   it fails, e.g. with 403 because the Role lacks `watch` on leases. The first failure is logged
- *   at warn, later ones at debug: the election works without the watch, only slower.
+ *   restarting it at once when it ends after having lasted (server or client timeouts), and
+ *   backing off (from `retryPeriod` up to a minute) when it fails at once, e.g. with 403 because
+ *   the Role lacks `watch` on leases. The first such failure is logged at warn, later ones at
+ *   debug: the election works without the watch, only slower.
  * - {@linkcode Waker} is the acquisition loop's pause: it sleeps until a deadline that may move
  *   (re-evaluated whenever {@linkcode Waker.recompute} is called) or until
  *   {@linkcode Waker.wakeNow}; all waits go through the injected {@linkcode Clock}.
@@ -20,7 +21,7 @@
  * @module
  */
 import type { Clock } from "./clock.ts";
-import type { ElectionLogger } from "./election_options.ts";
+import { describeError, type ElectionLogger } from "./election_options.ts";
 import { LeaseLockError, type LeaseSnapshot } from "./lease_lock.ts";
 
 /** A watching standby wakes at expiry plus `rand × WAKE_JITTER_FACTOR × retryPeriod`. */
@@ -127,8 +128,12 @@ export class LeaseWatcher {
         call.abort();
       }
       if (signal.aborted) return;
-      if (failed === undefined && (delivered || clock.now() - startedAt >= retryPeriodMs)) {
-        if (failures > 0) logger.debug("Watching lease again", { lease });
+      // A watch that lasted (or ended cleanly after delivering changes) is restarted at once: the
+      // server ends watches on its timeout, and client-node ends a quiet one after 30 s.
+      if (clock.now() - startedAt >= retryPeriodMs || (failed === undefined && delivered)) {
+        if (failed !== undefined) {
+          logger.debug("Lease watch ended; watching again", { lease, ...describeError(failed) });
+        } else if (failures > 0) logger.debug("Watching lease again", { lease });
         failures = 0;
         continue;
       }
@@ -145,14 +150,9 @@ export class LeaseWatcher {
 
   #logFailure(err: unknown, retryInMs: number): void {
     const { logger, lease } = this.#options;
-    const props: Record<string, unknown> = { lease, retryInMs };
-    if (err instanceof LeaseLockError) {
-      Object.assign(props, { kind: err.kind, status: err.status, error: err.message });
-    } else if (err !== undefined) {
-      props.error = err instanceof Error ? err.message : String(err);
-    } else {
-      props.error = "the watch ended at once";
-    }
+    const props: Record<string, unknown> = err === undefined
+      ? { lease, retryInMs, error: "the watch ended at once" }
+      : { lease, retryInMs, ...describeError(err) };
     if (this.#warned) {
       logger.debug("Failed to watch lease; polling it meanwhile", props);
       return;
