@@ -37,17 +37,19 @@ const TIMINGS = {
 const CONFIG = { request: { inputs: [{ name: "noop", input: "true" }] } };
 
 /**
- * Crash failover bound. The issue states leaseDuration + 2 × retryPeriod (8 s here), but that
- * is not a worst case of the client-go algorithm: a candidate polls every retryPeriod × [1, 2.2],
- * so it may see the holder's last renewal up to 2.2 × retryPeriod late, and then take over up to
- * 2.2 × retryPeriod after the lease duration ran out. A simulation of two jittered candidates
- * exceeds leaseDuration + 2 × retryPeriod in about 3.6 % of crashes (p50 ≈ 6.8 s, max ≈ 9.7 s).
- * So the test asserts the algorithm's real worst case, leaseDuration + 2 × 2.2 × retryPeriod
- * (10.4 s), and logs the measured value next to the issue's 8 s.
+ * Crash failover bound: the issue's leaseDuration + 2 × retryPeriod (8 s here). Polling alone
+ * cannot promise it (a candidate polls every retryPeriod × [1, 2.2], so it may see the last
+ * renewal 2.2 × retryPeriod late and try again 2.2 × retryPeriod after the expiry: up to
+ * leaseDuration + 2 × 2.2 × retryPeriod = 10.4 s, over 8 s in about 3.6 % of crashes). The
+ * candidates watch the Lease (the Role grants `watch`), so they see the last renewal within
+ * milliseconds and wake at its expiry plus at most 10 % of retryPeriod: a takeover comes at most
+ * leaseDuration + 0.1 × retryPeriod (6.1 s) after the kill, plus a GET and a PUT. The remaining
+ * ~1.9 s is margin for process scheduling on 2 shared CPUs, not slack in the algorithm.
  */
-const CRASH_BOUND_MS = LEASE_DURATION_MS + 2 * (1 + JITTER_FACTOR) * RETRY_PERIOD_MS;
-const CRASH_ISSUE_BOUND_MS = LEASE_DURATION_MS + 2 * RETRY_PERIOD_MS;
-/** Graceful failover bound (the issue's 2 s; the candidates retry within 2.2 × 1 s at most). */
+const CRASH_BOUND_MS = LEASE_DURATION_MS + 2 * RETRY_PERIOD_MS;
+/** What polling alone could take (logged for comparison). */
+const CRASH_POLLING_BOUND_MS = LEASE_DURATION_MS + 2 * (1 + JITTER_FACTOR) * RETRY_PERIOD_MS;
+/** Graceful failover bound (the issue's 2 s): a watching candidate takes a released lease at once. */
 const GRACEFUL_BOUND_MS = 2_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -271,8 +273,8 @@ e2eTest("election: kill -9 of the holder hands over within the lease bound", asy
   );
   const tookMs = at(started) - killedAt;
   console.log(
-    `  crash failover ${old.name} -> ${next.name}: ${tookMs} ms (asserted <= ${CRASH_BOUND_MS} ms;` +
-      ` issue's leaseDuration + 2 x retryPeriod = ${CRASH_ISSUE_BOUND_MS} ms)`,
+    `  crash failover ${old.name} -> ${next.name}: ${tookMs} ms (asserted <= ${CRASH_BOUND_MS} ms` +
+      ` = leaseDuration + 2 x retryPeriod; polling alone: up to ${CRASH_POLLING_BOUND_MS} ms)`,
   );
   assert.notEqual(next.name, old.name);
   assert(tookMs <= CRASH_BOUND_MS, `new holder after ${tookMs} ms > ${CRASH_BOUND_MS} ms`);
