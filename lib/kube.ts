@@ -39,9 +39,62 @@ function fileExists(path: string): boolean {
   }
 }
 
+/** An undici dispatcher, as client-node's `RequestContext` carries it. */
+type Dispatcher = NonNullable<ReturnType<k8s.RequestContext["getDispatcher"]>>;
+
+/** undici's per-request option that keeps a request off HTTP/2 (`Agent` pools it separately). */
+const http1Interceptor =
+  (dispatch: Dispatcher["dispatch"]): Dispatcher["dispatch"] => (opts, handler) =>
+    dispatch({ ...opts, allowH2: false } as typeof opts, handler);
+
+const http1Only = new WeakSet<k8s.KubeConfig>();
+
+/**
+ * Makes every request that client-node sends with `kc` — generated API clients
+ * (`kc.makeApiClient`, which authenticate through `kc`) and `k8s.Watch` — use HTTP/1.1.
+ * Idempotent; changes `kc` in place and returns it.
+ *
+ * Why: client-node 2.x sends requests with undici's `fetch`, whose `Agent` offers ALPN
+ * `http/1.1, h2`; kube-apiserver picks `h2`, so undici runs its requests over `node:http2`. On
+ * Deno 2.9.6 that session can crash the whole process (segfault, double free, or the nghttp2
+ * assertion in `find_stream_on_goaway_func`) when it receives, with streams in flight, the GOAWAY
+ * that kube-apiserver sends on a graceful shutdown — every pod at once on a control-plane rolling
+ * restart. Over HTTP/1.1 a shutdown just closes the sockets, which callers already treat as
+ * transient. Clients built from `kc` before or after this call are covered (they authenticate
+ * through `kc` on every request).
+ *
+ * How: after client-node's own `applySecurityAuthentication` (CA, client certificate, bearer
+ * token, `tlsServerName`, proxy — all unchanged) we wrap the request's dispatcher with an
+ * interceptor that sets undici's `allowH2: false`, so the connection offers only `http/1.1`. When
+ * client-node sets no dispatcher (no TLS settings at all) we wrap undici's global one.
+ *
+ * Cost: no multiplexing — each concurrent request (and each open watch) takes its own TLS
+ * connection instead of a stream of a shared one. client-node 2.0.1 builds a new undici `Agent`
+ * (so a new connection) per request anyway, and we hold at most a few requests plus one watch
+ * at a time, so this changes little here.
+ *
+ * @param kc The client configuration.
+ * @returns `kc`.
+ */
+export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
+  if (http1Only.has(kc)) return kc;
+  http1Only.add(kc);
+  const apply = kc.applySecurityAuthentication.bind(kc);
+  kc.applySecurityAuthentication = async (context: k8s.RequestContext) => {
+    await apply(context);
+    const dispatcher = context.getDispatcher() ??
+      (globalThis as Record<symbol, Dispatcher | undefined>)[
+        Symbol.for("undici.globalDispatcher.2")
+      ];
+    if (dispatcher) context.setDispatcher(dispatcher.compose(http1Interceptor));
+  };
+  return kc;
+}
+
 /**
  * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
- * set and the token is mounted, else `KUBECONFIG`, else `~/.kube/config`.
+ * set and the token is mounted, else `KUBECONFIG`, else `~/.kube/config`. Requests made with it
+ * use HTTP/1.1 only (see {@linkcode forceHttp1}).
  *
  * @returns The loaded configuration.
  * @throws {Error} When no configuration can be found.
@@ -56,7 +109,7 @@ export function loadKubeConfig(): k8s.KubeConfig {
   if (kc.getCurrentCluster() === null) {
     throw new Error("Cannot reach Kubernetes: no in-cluster service account and no kubeconfig");
   }
-  return kc;
+  return forceHttp1(kc);
 }
 
 /**
@@ -202,6 +255,7 @@ export class KubeTaskStore implements TaskStore {
    */
   constructor(kc: k8s.KubeConfig, namespace: string) {
     if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
+    forceHttp1(kc);
     this.#core = kc.makeApiClient(k8s.CoreV1Api);
     this.#watch = new k8s.Watch(kc);
     this.#namespace = namespace;
@@ -330,7 +384,7 @@ export class KubePodLister implements PodLister {
   readonly #namespace: string;
 
   constructor(kc: k8s.KubeConfig, namespace: string) {
-    this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.#core = forceHttp1(kc).makeApiClient(k8s.CoreV1Api);
     this.#namespace = namespace;
   }
 
@@ -357,7 +411,7 @@ export class KubeLeaseClient implements LeaseClient {
   readonly #api: k8s.CoordinationV1Api;
 
   constructor(kc: k8s.KubeConfig) {
-    this.#api = kc.makeApiClient(k8s.CoordinationV1Api);
+    this.#api = forceHttp1(kc).makeApiClient(k8s.CoordinationV1Api);
   }
 
   async #call(verb: string, what: string, run: () => Promise<k8s.V1Lease>): Promise<LeaseObject> {
@@ -436,7 +490,7 @@ export class KubeApi {
     if (namespace === "") {
       throw new TypeError("Cannot use the Kubernetes API as 'namespace' is empty");
     }
-    this.#kc = kc;
+    this.#kc = forceHttp1(kc);
     this.#namespace = namespace;
   }
 

@@ -25,6 +25,7 @@
  */
 
 import * as k8s from "@kubernetes/client-node";
+import { forceHttp1 } from "../../lib/kube.ts";
 
 const TESTENV_SH = decodeURIComponent(
   new URL("../../scripts/testenv.sh", import.meta.url).pathname,
@@ -69,8 +70,10 @@ export interface Harness {
   /**
    * Stops the API server (etcd keeps the data); {@linkcode startApiServer} brings it back on the
    * same port. By default it is SIGKILLed: connections simply drop (crash / partition). With
-   * `graceful: true` it gets SIGTERM and sends HTTP/2 GOAWAY to its clients first — beware:
-   * Deno 2.9.6's node:http2 can crash (segfault / nghttp2 assertion) on that GOAWAY.
+   * `graceful: true` it gets SIGTERM and shuts down gracefully (GOAWAY to HTTP/2 clients). Deno
+   * 2.9.6's node:http2 can crash on that GOAWAY, so clients must use HTTP/1.1: the program and
+   * {@linkcode Harness.kubeConfig} do (`forceHttp1` in lib/kube.ts); a `KubeConfig` built by
+   * hand needs `forceHttp1(kc)` before its first request.
    */
   stopApiServer(opts?: { graceful?: boolean }): Promise<void>;
   /** Starts the API server again on the same port and resolves once `/readyz` is ok. */
@@ -161,7 +164,9 @@ class HarnessImpl implements Harness {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(this.kubeconfigPath);
     if (this.context) kc.setCurrentContext(this.context);
-    return kc;
+    // HTTP/1.1 like the program: the test process must survive stopApiServer({ graceful: true })
+    // too (an HTTP/2 GOAWAY crashes Deno 2.9.6; see forceHttp1 in lib/kube.ts).
+    return forceHttp1(kc);
   }
 
   private requireControl(what: string): string {
@@ -561,7 +566,7 @@ export async function withServiceAccount(
     "",
   ].filter((l, i, a) => l !== "" || i === a.length - 1).join("\n");
   await Deno.writeTextFile(kubeconfigPath, yaml, { mode: 0o600 });
-  const kc = new k8s.KubeConfig();
+  const kc = forceHttp1(new k8s.KubeConfig());
   kc.loadFromFile(kubeconfigPath);
   return { namespace, name, username, token, kubeconfigPath, kc };
 }
