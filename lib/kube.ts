@@ -4,7 +4,8 @@
  * classification of API errors into {@linkcode KubeError} kinds.
  *
  * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
- * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update).
+ * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update, and watch for
+ * faster failover).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   leaseLockErrorFromStatus,
   type LeaseObject,
   LeaseObjectLock,
+  type LeaseWatchEvent,
 } from "./lease_lock.ts";
 import {
   type ConfigMapLike,
@@ -409,21 +411,72 @@ export class KubePodLister implements PodLister {
 /** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
 export class KubeLeaseClient implements LeaseClient {
   readonly #api: k8s.CoordinationV1Api;
+  readonly #kc: k8s.KubeConfig;
 
   constructor(kc: k8s.KubeConfig) {
     this.#api = forceHttp1(kc).makeApiClient(k8s.CoordinationV1Api);
+    this.#kc = kc;
   }
 
   async #call(verb: string, what: string, run: () => Promise<k8s.V1Lease>): Promise<LeaseObject> {
     try {
       return await run() as LeaseObject;
     } catch (err) {
-      const { code } = statusOf(err);
-      const message = code === 403
-        ? `${verb} lease ${what}: forbidden — the Role needs verb ${verb} on leases`
-        : `${verb} lease ${what}`;
-      throw leaseLockErrorFromStatus(code, message, err) as LeaseLockError;
+      throw this.#error(verb, what, err);
     }
+  }
+
+  #error(verb: string, what: string, err: unknown, code = statusOf(err).code): LeaseLockError {
+    const message = code === 403
+      ? `${verb} lease ${what}: forbidden — the Role needs verb ${verb} on leases`
+      : `${verb} lease ${what}`;
+    return leaseLockErrorFromStatus(code, message, err) as LeaseLockError;
+  }
+
+  /**
+   * Watches one Lease (`fieldSelector=metadata.name=<name>`; RBAC honours `resourceNames` for
+   * it). Resolves when the watch ends (server timeout, client-node's 30 s inactivity timeout —
+   * reported as a transient rejection — or `signal`); rejects with `forbidden` on 403 (the Role
+   * lacks `watch`) and `transient` on anything else, 410 Gone included (a restart lists afresh).
+   */
+  watch(
+    name: string,
+    namespace: string,
+    onEvent: (event: LeaseWatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
+    const query = { fieldSelector: `metadata.name=${name}` };
+    const what = `${namespace}/${name}`;
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      let controller: AbortController | undefined;
+      let settled = false;
+      const finish = (err?: LeaseLockError) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        controller?.abort();
+        if (err && !signal.aborted) reject(err);
+        else resolve();
+      };
+      const onAbort = () => finish();
+      signal.addEventListener("abort", onAbort, { once: true });
+      new k8s.Watch(forceHttp1(this.#kc)).watch(path, query, (phase, obj) => {
+        if (settled) return;
+        if (phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED") {
+          onEvent({ type: phase, object: obj as LeaseObject });
+        } else if (phase === "ERROR") {
+          const status = obj as { code?: number; message?: string };
+          const err = new Error(status.message ?? "watch error");
+          finish(this.#error("watch", what, err, status.code));
+        }
+      }, (err) => finish(err ? this.#error("watch", what, err) : undefined))
+        .then((c) => {
+          controller = c;
+          if (settled) c.abort();
+        }, (err) => finish(this.#error("watch", what, err)));
+    });
   }
 
   read(name: string, namespace: string): Promise<LeaseObject> {

@@ -392,7 +392,7 @@ e2eTest("election: a Role without update on leases is reported and never leads",
   });
   const sa = await env.withServiceAccount(
     "no-update",
-    mcallRoleRules(DEFAULT_LEASE_NAME, { leaseVerbs: ["get"] }),
+    mcallRoleRules(DEFAULT_LEASE_NAME, { leaseVerbs: ["get", "watch"] }),
   );
   const [p] = await startPods(env, {
     names: ["pod-a"],
