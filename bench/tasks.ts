@@ -24,6 +24,7 @@ import {
   withServiceAccount,
 } from "../tests/e2e/harness.ts";
 import { McallProcess } from "../tests/e2e/mcall_proc.ts";
+import { mcallRoleRules } from "../tests/e2e/cluster.ts";
 import { configuredInputs, runAll } from "../lib/once.ts";
 import { loadConfig, readConfigFile } from "../lib/config.ts";
 
@@ -32,21 +33,7 @@ const WORKERS = 5;
 const WORKER_NUMBER = 10;
 const LEASE = "dz-mcall-leader";
 
-const RULES: k8s.V1PolicyRule[] = [
-  {
-    apiGroups: [""],
-    resources: ["configmaps"],
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
-  },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-  {
-    apiGroups: ["coordination.k8s.io"],
-    resources: ["leases"],
-    resourceNames: [LEASE],
-    verbs: ["get", "update"],
-  },
-];
+const RULES: k8s.V1PolicyRule[] = mcallRoleRules(LEASE);
 
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;

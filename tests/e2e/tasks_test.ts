@@ -11,27 +11,14 @@ import type * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { type E2E, e2eTest, type FakePod, waitFor } from "./harness.ts";
 import { McallProcess } from "./mcall_proc.ts";
+import { mcallRoleRules } from "./cluster.ts";
 import { type CountingServer, startCountingServer } from "./counting_server.ts";
 
 const APP = "dz-mcall";
 const LEASE = "dz-mcall-leader";
 
 /** The chart's Role: exactly what the program needs. */
-export const PROGRAM_RULES: k8s.V1PolicyRule[] = [
-  {
-    apiGroups: [""],
-    resources: ["configmaps"],
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
-  },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-  {
-    apiGroups: ["coordination.k8s.io"],
-    resources: ["leases"],
-    resourceNames: [LEASE],
-    verbs: ["get", "update"],
-  },
-];
+export const PROGRAM_RULES: k8s.V1PolicyRule[] = mcallRoleRules(LEASE);
 
 /** One input of `request.inputs`. */
 interface InputConfig {
