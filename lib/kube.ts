@@ -241,6 +241,22 @@ function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1ConfigMap {
 }
 
 /**
+ * Longest life of one watch request. The server is asked to end it (`timeoutSeconds`, spread
+ * over [WATCH_TIMEOUT_S, 1.5 × WATCH_TIMEOUT_S) so pods don't re-watch in step) and the client
+ * ends it a little later regardless: under Deno, undici does not notice when the API server goes
+ * away mid-watch, so without this deadline a watch cut by a control-plane restart would hang
+ * forever and only the periodic resync would still see changes.
+ */
+export const WATCH_TIMEOUT_S = 60;
+const WATCH_CLIENT_GRACE_MS = 5_000;
+
+/** The `timeoutSeconds` for one watch request and the client-side deadline that backs it. */
+export function watchDeadline(random: () => number = Math.random) {
+  const timeoutSeconds = Math.floor(WATCH_TIMEOUT_S * (1 + random() / 2));
+  return { timeoutSeconds, deadlineMs: timeoutSeconds * 1000 + WATCH_CLIENT_GRACE_MS };
+}
+
+/**
  * {@linkcode TaskStore} over the ConfigMaps of one namespace.
  *
  * Requests are short and are not cancelled by `signal` (client-node's generated API takes none);
@@ -342,14 +358,17 @@ export class KubeTaskStore implements TaskStore {
     signal: AbortSignal,
   ): Promise<void> {
     const path = `/api/v1/namespaces/${this.#namespace}/configmaps`;
-    const query = { labelSelector, resourceVersion, allowWatchBookmarks: true };
+    const { timeoutSeconds, deadlineMs } = watchDeadline();
+    const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
       let controller: AbortController | undefined;
       let settled = false;
+      const deadline = setTimeout(() => finish(), deadlineMs);
       const finish = (err?: KubeError) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         signal.removeEventListener("abort", onAbort);
         controller?.abort();
         if (err && !signal.aborted) reject(err);
@@ -435,7 +454,8 @@ export class KubeLeaseClient implements LeaseClient {
 
   /**
    * Watches one Lease (`fieldSelector=metadata.name=<name>`; RBAC honours `resourceNames` for
-   * it). Resolves when the watch ends (server timeout, client-node's 30 s inactivity timeout —
+   * it). Resolves when the watch ends (server timeout, {@linkcode watchDeadline}, client-node's
+   * 30 s inactivity timeout —
    * reported as a transient rejection — or `signal`); rejects with `forbidden` on 403 (the Role
    * lacks `watch`) and `transient` on anything else, 410 Gone included (a restart lists afresh).
    */
@@ -446,15 +466,18 @@ export class KubeLeaseClient implements LeaseClient {
     signal: AbortSignal,
   ): Promise<void> {
     const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
-    const query = { fieldSelector: `metadata.name=${name}` };
+    const { timeoutSeconds, deadlineMs } = watchDeadline();
+    const query = { fieldSelector: `metadata.name=${name}`, timeoutSeconds };
     const what = `${namespace}/${name}`;
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
       let controller: AbortController | undefined;
       let settled = false;
+      const deadline = setTimeout(() => finish(), deadlineMs);
       const finish = (err?: LeaseLockError) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         signal.removeEventListener("abort", onAbort);
         controller?.abort();
         if (err && !signal.aborted) reject(err);

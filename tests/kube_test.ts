@@ -1,0 +1,48 @@
+import * as k8s from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { classify, WATCH_TIMEOUT_S, watchDeadline } from "../lib/kube.ts";
+
+const apiError = (code: number, reason?: string) =>
+  new k8s.ApiException(
+    code,
+    "Message",
+    JSON.stringify({ kind: "Status", code, reason, message: "m" }),
+    {},
+  );
+
+Deno.test("classify() maps API status codes to the kinds callers act on", () => {
+  const cases: [unknown, string, string][] = [
+    [apiError(409, "AlreadyExists"), "create", "alreadyExists"],
+    [apiError(409, "Conflict"), "update", "conflict"],
+    [apiError(404), "get", "notFound"],
+    [apiError(410), "watch", "gone"],
+    [apiError(403), "create", "forbidden"],
+    [apiError(401), "list", "unauthorized"],
+    [apiError(422), "create", "invalid"],
+    [apiError(500), "update", "transient"],
+    [apiError(429), "update", "transient"],
+    [new TypeError("fetch failed: connection refused"), "list", "transient"],
+  ];
+  for (const [err, verb, kind] of cases) {
+    const classified = classify(err, verb, "configmaps", "ops");
+    assert.equal(classified.kind, kind, `${verb} ${String(err)}`);
+  }
+});
+
+Deno.test("classify() names the missing verb and resource on 403", () => {
+  const err = classify(apiError(403), "deletecollection", "configmaps", "ops");
+  assert.equal(
+    err.message,
+    "forbidden: cannot deletecollection configmaps in namespace ops — the Role needs verb " +
+      "deletecollection on configmaps",
+  );
+  assert.equal(err.code, 403);
+});
+
+Deno.test("watchDeadline() asks the server to end a watch and backs it with a later client deadline", () => {
+  for (const r of [0, 0.5, 0.999]) {
+    const { timeoutSeconds, deadlineMs } = watchDeadline(() => r);
+    assert.ok(timeoutSeconds >= WATCH_TIMEOUT_S && timeoutSeconds < WATCH_TIMEOUT_S * 1.5, `${r}`);
+    assert.ok(deadlineMs > timeoutSeconds * 1000, "the client waits for the server first");
+  }
+});
