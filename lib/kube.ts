@@ -256,6 +256,56 @@ export function watchDeadline(random: () => number = Math.random) {
   return { timeoutSeconds, deadlineMs: timeoutSeconds * 1000 + WATCH_CLIENT_GRACE_MS };
 }
 
+/** A watch event that carries an object. */
+type WatchedType = "ADDED" | "MODIFIED" | "DELETED";
+
+/**
+ * Runs one client-node watch as a promise: resolves when the watch ends (server timeout, the
+ * {@linkcode watchDeadline}, or `signal`), rejects with `toError(...)` when the server sends an
+ * ERROR event or the request fails. Both the configmap and the lease watches go through here.
+ *
+ * @param toError Maps a failure (and the Status code of an ERROR event) to the caller's error.
+ */
+function runWatch(
+  watch: k8s.Watch,
+  path: string,
+  query: Record<string, string | number | boolean>,
+  onObject: (type: WatchedType, obj: unknown) => void,
+  toError: (err: unknown, code?: number) => Error,
+  signal: AbortSignal,
+): Promise<void> {
+  const { timeoutSeconds, deadlineMs } = watchDeadline();
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return resolve();
+    let controller: AbortController | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      signal.removeEventListener("abort", onAbort);
+      controller?.abort();
+      if (err && !signal.aborted) reject(err);
+      else resolve();
+    };
+    const deadline = setTimeout(() => finish(), deadlineMs);
+    const onAbort = () => finish();
+    signal.addEventListener("abort", onAbort, { once: true });
+    watch.watch(path, { ...query, timeoutSeconds }, (phase, obj) => {
+      if (settled) return;
+      if (phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED") {
+        onObject(phase, obj);
+      } else if (phase === "ERROR") {
+        const status = obj as { code?: number; message?: string };
+        finish(toError(new Error(status.message ?? "watch error"), status.code));
+      }
+    }, (err) => finish(err ? toError(err) : undefined)).then((c) => {
+      controller = c;
+      if (settled) c.abort();
+    }, (err) => finish(toError(err)));
+  });
+}
+
 /**
  * {@linkcode TaskStore} over the ConfigMaps of one namespace.
  *
@@ -357,45 +407,22 @@ export class KubeTaskStore implements TaskStore {
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = `/api/v1/namespaces/${this.#namespace}/configmaps`;
-    const { timeoutSeconds, deadlineMs } = watchDeadline();
-    const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return resolve();
-      let controller: AbortController | undefined;
-      let settled = false;
-      const deadline = setTimeout(() => finish(), deadlineMs);
-      const finish = (err?: KubeError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        signal.removeEventListener("abort", onAbort);
-        controller?.abort();
-        if (err && !signal.aborted) reject(err);
-        else resolve();
-      };
-      const onAbort = () => finish();
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#watch.watch(path, query, (phase, obj) => {
-        if (settled) return;
-        if (phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED") {
-          onEvent({ type: phase, object: toConfigMapLike(obj) });
-        } else if (phase === "ERROR") {
-          const status = obj as { code?: number; message?: string };
-          const kind = status.code === 410 ? "gone" : "transient";
-          finish(
-            new KubeError(kind, "watch", "configmaps", `watch: ${status.message ?? "error"}`, {
-              ...(status.code === undefined ? {} : { code: status.code }),
-            }),
-          );
-        }
-      }, (err) => {
-        finish(err ? classify(err, "watch", "configmaps", this.#namespace) : undefined);
-      }).then((c) => {
-        controller = c;
-        if (settled) c.abort();
-      }, (err) => finish(classify(err, "watch", "configmaps", this.#namespace)));
-    });
+    const namespace = this.#namespace;
+    return runWatch(
+      this.#watch,
+      `/api/v1/namespaces/${namespace}/configmaps`,
+      { labelSelector, resourceVersion, allowWatchBookmarks: true },
+      (type, obj) => onEvent({ type, object: toConfigMapLike(obj as k8s.V1ConfigMap) }),
+      (err, code) =>
+        code === undefined ? classify(err, "watch", "configmaps", namespace) : new KubeError(
+          code === 410 ? "gone" : "transient",
+          "watch",
+          "configmaps",
+          `watch: ${(err as Error).message}`,
+          { code },
+        ),
+      signal,
+    );
   }
 }
 
@@ -465,41 +492,15 @@ export class KubeLeaseClient implements LeaseClient {
     onEvent: (event: LeaseWatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
-    const { timeoutSeconds, deadlineMs } = watchDeadline();
-    const query = { fieldSelector: `metadata.name=${name}`, timeoutSeconds };
     const what = `${namespace}/${name}`;
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return resolve();
-      let controller: AbortController | undefined;
-      let settled = false;
-      const deadline = setTimeout(() => finish(), deadlineMs);
-      const finish = (err?: LeaseLockError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        signal.removeEventListener("abort", onAbort);
-        controller?.abort();
-        if (err && !signal.aborted) reject(err);
-        else resolve();
-      };
-      const onAbort = () => finish();
-      signal.addEventListener("abort", onAbort, { once: true });
-      new k8s.Watch(forceHttp1(this.#kc)).watch(path, query, (phase, obj) => {
-        if (settled) return;
-        if (phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED") {
-          onEvent({ type: phase, object: obj as LeaseObject });
-        } else if (phase === "ERROR") {
-          const status = obj as { code?: number; message?: string };
-          const err = new Error(status.message ?? "watch error");
-          finish(this.#error("watch", what, err, status.code));
-        }
-      }, (err) => finish(err ? this.#error("watch", what, err) : undefined))
-        .then((c) => {
-          controller = c;
-          if (settled) c.abort();
-        }, (err) => finish(this.#error("watch", what, err)));
-    });
+    return runWatch(
+      new k8s.Watch(forceHttp1(this.#kc)),
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+      { fieldSelector: `metadata.name=${name}` },
+      (type, obj) => onEvent({ type, object: obj as LeaseObject }),
+      (err, code) => this.#error("watch", what, err, code),
+      signal,
+    );
   }
 
   read(name: string, namespace: string): Promise<LeaseObject> {
