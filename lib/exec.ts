@@ -11,7 +11,9 @@
  * `Deno.kill(-pid, signal)` reaches every process of the input that did not leave the group
  * itself. Without a `setsid` binary, `Deno.Command`'s `detached: true` does the same, but Deno
  * then forks the whole runtime instead of posix_spawn-ing, which measured 2–3× slower per command
- * (see `bench/engine.ts`) — hence the extra exec of `setsid` is the default.
+ * (see `bench/engine.ts`) — hence the extra exec of `setsid` is the default. That exec is now
+ * most of the engine's cost per command (about as much CPU as `true` itself; see `bench/engine.ts`).
+ * A program's PATH lookup is reused for a second; a program removed since is looked up again.
  *
  * stdout and stderr are read concurrently and appended in arrival order (interleaved chunk by
  * chunk, as the pipes deliver them), capped at `maxOutputBytes`; bytes beyond the cap are read and
@@ -89,16 +91,34 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** Finds a program as execvp(3) would: a path when it contains `/`, else the first on PATH. */
-function findProgram(name: string): string | undefined {
+/** How long a PATH lookup is reused before it is done again. */
+const PROGRAM_CACHE_MS = 1000;
+/** Successful PATH lookups by `PATH\0name`: the path found and when. */
+const programCache = new Map<string, { path: string; at: number }>();
+
+/**
+ * Finds a program as execvp(3) would: a path when it contains `/`, else the first on PATH. A
+ * lookup on PATH (one stat per directory, most of them failing) is reused for
+ * `PROGRAM_CACHE_MS`; `fresh` skips the cache, for when the cached path turned out to be gone.
+ */
+function findProgram(name: string, fresh = false): string | undefined {
   if (name.includes("/")) return isExecutable(name) ? name : undefined;
   let path = "/usr/local/bin:/usr/bin:/bin";
   try {
     path = Deno.env.get("PATH") ?? path;
   } catch { /* no env permission: the default path */ }
+  const key = `${path}\0${name}`;
+  const now = performance.now();
+  const cached = programCache.get(key);
+  if (!fresh && cached !== undefined && now - cached.at < PROGRAM_CACHE_MS) return cached.path;
+  programCache.delete(key);
   for (const dir of path.split(":")) {
     const candidate = `${dir || "."}/${name}`;
-    if (isExecutable(candidate)) return candidate;
+    if (isExecutable(candidate)) {
+      if (programCache.size >= 256) programCache.clear();
+      programCache.set(key, { path: candidate, at: now });
+      return candidate;
+    }
   }
   return undefined;
 }
@@ -106,7 +126,7 @@ function findProgram(name: string): string | undefined {
 /** util-linux `setsid`, looked up on first use; null when absent. */
 let setsidPath: string | null | undefined;
 
-async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
+async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promise<Attempt> {
   const failed = (error: string, final = true): Attempt => ({
     output: "",
     truncated: false,
@@ -121,18 +141,29 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
   } catch (error) {
     return failed((error as Error).message);
   }
-  const program = findProgram(argv[0]!);
-  if (program === undefined) return failed(`program ${JSON.stringify(argv[0])} not found`);
   if (setsidPath === undefined) setsidPath = findProgram("setsid") ?? null;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(setsidPath ?? program, {
+  const spawn = (program: string) =>
+    new Deno.Command(setsidPath ?? program, {
       args: setsidPath === null ? argv.slice(1) : [program, ...argv.slice(1)],
       detached: setsidPath === null,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+  const notFound = failed(`program ${JSON.stringify(argv[0])} not found`);
+  let program = findProgram(argv[0]!, fresh);
+  if (program === undefined) return notFound;
+  let child: Deno.ChildProcess;
+  try {
+    try {
+      child = spawn(program);
+    } catch (error) {
+      // A cached PATH lookup may name a program removed since: look again, once.
+      if (!(error instanceof Deno.errors.NotFound) || argv[0]!.includes("/")) throw error;
+      program = findProgram(argv[0]!, true);
+      if (program === undefined) return notFound;
+      child = spawn(program);
+    }
   } catch (error) {
     return failed(`cannot start program ${JSON.stringify(argv[0])}: ${(error as Error).message}`);
   }
@@ -191,6 +222,14 @@ async function runCommand(spec: InputSpec, limits: Limits): Promise<Attempt> {
     await pumps;
   }
 
+  // `setsid` exits 127 when it cannot exec the program: if that is because a cached PATH lookup
+  // names a program removed since, look again and run what is there now (it never started).
+  if (
+    status.code === 127 && setsidPath !== null && !fresh && !argv[0]!.includes("/") &&
+    stopped === undefined && !isExecutable(program)
+  ) {
+    return runCommand(spec, limits, true);
+  }
   const exitCode = status.signal === null ? status.code : null;
   const attempt: Attempt = {
     output: capture.text(),

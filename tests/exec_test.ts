@@ -75,6 +75,23 @@ Deno.test("runInput() reports a missing program without throwing", async () => {
   assert.equal(path.error, 'program "/no/such/prog" not found');
 });
 
+Deno.test("runInput() notices a program removed from PATH since the last lookup", async () => {
+  const dir = await Deno.makeTempDir();
+  const oldPath = Deno.env.get("PATH") ?? "";
+  Deno.env.set("PATH", `${dir}:${oldPath}`);
+  try {
+    await Deno.writeTextFile(`${dir}/dzprog`, "#!/bin/sh\necho here\n", { mode: 0o755 });
+    assert.equal((await runInput(spec("dzprog"))).result, "here\n");
+    await Deno.remove(`${dir}/dzprog`);
+    const removed = await runInput(spec("dzprog"));
+    assert.equal(removed.errorCode, "-1");
+    assert.equal(removed.error, 'program "dzprog" not found');
+  } finally {
+    Deno.env.set("PATH", oldPath);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("runInput() refuses shell syntax and never runs the command", async () => {
   const dir = await Deno.makeTempDir();
   try {
