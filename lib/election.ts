@@ -524,16 +524,7 @@ export class Elector {
           leaseTransitions: observed.leaseTransitions,
         }
         : { ...fresh, leaseTransitions: observed === null ? 0 : observed.leaseTransitions + 1 };
-      try {
-        await this.#withDeadline(deadlineAt, (s) => this.#lock.create(created, s));
-      } catch (err) {
-        this.#logFailure("Failed to create lease", err);
-        return false;
-      }
-      this.#setObservedRecord(created);
-      if (leading) this.#renewed(startedAt);
-      else this.#acquired(created.leaseTransitions, startedAt);
-      return true;
+      return await this.#tryWrite("create", created, deadlineAt, leading, startedAt);
     }
 
     // 3. Record obtained: restart the expiry countdown if it changed, then check identity and time.
@@ -558,15 +549,31 @@ export class Elector {
     const next: LeaderElectionRecord = leading
       ? { ...fresh, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
       : { ...fresh, leaseTransitions: current.leaseTransitions + 1 };
+    return await this.#tryWrite("update", next, deadlineAt, leading, startedAt);
+  }
+
+  /**
+   * Steps 2 (create) and 4 (update): writes `record` (create or compare-and-swap update) before `deadlineAt`; on
+   * success observes it and starts (`acquired`) or extends (`renewed`) the term.
+   *
+   * @returns Whether the write succeeded.
+   */
+  async #tryWrite(
+    verb: "create" | "update",
+    record: LeaderElectionRecord,
+    deadlineAt: number,
+    leading: boolean,
+    startedAt: number,
+  ): Promise<boolean> {
     try {
-      await this.#withDeadline(deadlineAt, (s) => this.#lock.update(next, s));
+      await this.#withDeadline(deadlineAt, (s) => this.#lock[verb](record, s));
     } catch (err) {
-      this.#logFailure("Failed to update lease", err);
+      this.#logFailure(`Failed to ${verb} lease`, err);
       return false;
     }
-    this.#setObservedRecord(next);
+    this.#setObservedRecord(record);
     if (leading) this.#renewed(startedAt);
-    else this.#acquired(next.leaseTransitions, startedAt);
+    else this.#acquired(record.leaseTransitions, startedAt);
     return true;
   }
 
