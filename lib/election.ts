@@ -553,7 +553,7 @@ export class Elector {
   }
 
   /**
-   * Steps 2 (create) and 4 (update): writes `record` (create or compare-and-swap update) before `deadlineAt`; on
+   * Steps 2 (create) and 4 (compare-and-swap update): writes `record` before `deadlineAt`; on
    * success observes it and starts (`acquired`) or extends (`renewed`) the term.
    *
    * @returns Whether the write succeeded.
