@@ -183,7 +183,7 @@ export const ConfigSchema = z.strictObject({
     roundDeadline: duration({ minMs: 1000 }).default(600_000),
   }).prefault({}),
   metrics: z.strictObject({
-    /** Serve /healthz, /readyz and /metrics (on by default in leader mode). */
+    /** Serve /healthz, /readyz and /metrics in leader mode (default on; false turns them off). */
     enable: z.boolean().optional(),
     host: z.string().default("0.0.0.0"),
     port: port.default(8080),
