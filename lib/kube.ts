@@ -1,7 +1,7 @@
 /**
  * The only module that talks to the Kubernetes API server: `@kubernetes/client-node` adapters for
- * {@linkcode TaskStore}, {@linkcode PodLister} and the election's {@linkcode LeaseClient}, and the
- * classification of API errors into {@linkcode KubeError} kinds.
+ * {@linkcode TaskStore}, {@linkcode PodLister} and the election's {@linkcode LeaseClient}. API
+ * errors are classified into {@linkcode KubeError} kinds by `lib/kube_errors.ts`.
  *
  * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
  * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update, and watch for
@@ -10,6 +10,7 @@
  * @module
  */
 import * as k8s from "@kubernetes/client-node";
+import { classify, statusOf } from "./kube_errors.ts";
 import {
   type LeaseClient,
   type LeaseLockError,
@@ -21,7 +22,6 @@ import {
 import {
   type ConfigMapLike,
   KubeError,
-  type KubeErrorKind,
   type PodInfo,
   type PodLister,
   type TaskStore,
@@ -29,6 +29,7 @@ import {
 } from "./task_schema.ts";
 
 export { KubeError, type KubeErrorKind } from "./task_schema.ts";
+export { classify } from "./kube_errors.ts";
 
 /** Where a pod's service-account token is mounted. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -125,76 +126,6 @@ export function inClusterNamespace(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function statusOf(err: unknown): { code?: number; reason?: string; message?: string } {
-  if (err instanceof k8s.ApiException) {
-    let body: unknown = err.body;
-    if (typeof body === "string") {
-      try {
-        body = JSON.parse(body);
-      } catch { /* not JSON */ }
-    }
-    const status = (body ?? {}) as { reason?: string; message?: string };
-    return {
-      code: err.code,
-      ...(typeof status.reason === "string" ? { reason: status.reason } : {}),
-      ...(typeof status.message === "string" ? { message: status.message } : {}),
-    };
-  }
-  const e = err as { statusCode?: unknown; code?: unknown } | null;
-  if (typeof e?.statusCode === "number") return { code: e.statusCode };
-  return {};
-}
-
-/**
- * Classifies a client-node error.
- *
- * @param err What the call threw (`ApiException`, a network error, …).
- * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
- * @param resource The resource (`configmaps`, `pods`, `leases`).
- * @param namespace The namespace, for the `forbidden` message.
- * @returns 409 → `alreadyExists` on create when the reason is AlreadyExists, else `conflict`;
- *   404 → `notFound`; 410 → `gone`; 403 → `forbidden` (the message names the missing Role verb);
- *   401 → `unauthorized`; 400/422 → `invalid`; 5xx, 429, network and unknown → `transient`.
- *
- * @example Usage
- * ```ts
- * import { ApiException } from "@kubernetes/client-node";
- * import { classify } from "./kube.ts";
- * import assert from "node:assert/strict";
- * const err = classify(new ApiException(403, "Forbidden", "{}", {}), "list", "pods", "ns");
- * assert.equal(err.kind, "forbidden");
- * assert.match(err.message, /the Role needs verb list on pods/);
- * ```
- */
-export function classify(
-  err: unknown,
-  verb: string,
-  resource: string,
-  namespace = "",
-): KubeError {
-  if (err instanceof KubeError) return err;
-  const { code, reason, message } = statusOf(err);
-  let kind: KubeErrorKind;
-  if (code === 409) {
-    kind = verb === "create" && (reason === "AlreadyExists" || reason === undefined)
-      ? "alreadyExists"
-      : "conflict";
-  } else if (code === 404) kind = "notFound";
-  else if (code === 410) kind = "gone";
-  else if (code === 403) kind = "forbidden";
-  else if (code === 401) kind = "unauthorized";
-  else if (code === 400 || code === 422) kind = "invalid";
-  else kind = "transient";
-  const detail = message ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
-  const text = kind === "forbidden"
-    ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — the Role needs verb ${verb} on ${resource}`
-    : `${verb} ${resource}${code === undefined ? "" : ` (HTTP ${code})`}: ${detail}`;
-  return new KubeError(kind, verb, resource, text, {
-    ...(code === undefined ? {} : { code }),
-    cause: err,
-  });
 }
 
 function toDate(value: unknown): Date | undefined {

@@ -1,0 +1,86 @@
+/**
+ * Classification of `@kubernetes/client-node` errors: {@linkcode statusOf} reads the HTTP status
+ * of a failed call and {@linkcode classify} turns it into a {@linkcode KubeError} kind. Pure; the
+ * calls themselves are made in `lib/kube.ts`, which re-exports {@linkcode classify}.
+ *
+ * @module
+ */
+import { ApiException } from "@kubernetes/client-node";
+import { KubeError, type KubeErrorKind } from "./task_schema.ts";
+
+/**
+ * Reads the HTTP status of a failed client-node call: the code, and the `reason` and `message` of
+ * the Kubernetes `Status` body when there is one.
+ *
+ * @param err What the call threw.
+ * @returns The parts found; empty when the request never got a response.
+ */
+export function statusOf(err: unknown): { code?: number; reason?: string; message?: string } {
+  if (err instanceof ApiException) {
+    let body: unknown = err.body;
+    if (typeof body === "string") {
+      try {
+        body = JSON.parse(body);
+      } catch { /* not JSON */ }
+    }
+    const status = (body ?? {}) as { reason?: string; message?: string };
+    return {
+      code: err.code,
+      ...(typeof status.reason === "string" ? { reason: status.reason } : {}),
+      ...(typeof status.message === "string" ? { message: status.message } : {}),
+    };
+  }
+  const e = err as { statusCode?: unknown; code?: unknown } | null;
+  if (typeof e?.statusCode === "number") return { code: e.statusCode };
+  return {};
+}
+
+/**
+ * Classifies a client-node error.
+ *
+ * @param err What the call threw (`ApiException`, a network error, …).
+ * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
+ * @param resource The resource (`configmaps`, `pods`, `leases`).
+ * @param namespace The namespace, for the `forbidden` message.
+ * @returns 409 → `alreadyExists` on create when the reason is AlreadyExists, else `conflict`;
+ *   404 → `notFound`; 410 → `gone`; 403 → `forbidden` (the message names the missing Role verb);
+ *   401 → `unauthorized`; 400/422 → `invalid`; 5xx, 429, network and unknown → `transient`.
+ *
+ * @example Usage
+ * ```ts
+ * import { ApiException } from "@kubernetes/client-node";
+ * import { classify } from "./kube_errors.ts";
+ * import assert from "node:assert/strict";
+ * const err = classify(new ApiException(403, "Forbidden", "{}", {}), "list", "pods", "ns");
+ * assert.equal(err.kind, "forbidden");
+ * assert.match(err.message, /the Role needs verb list on pods/);
+ * ```
+ */
+export function classify(
+  err: unknown,
+  verb: string,
+  resource: string,
+  namespace = "",
+): KubeError {
+  if (err instanceof KubeError) return err;
+  const { code, reason, message } = statusOf(err);
+  let kind: KubeErrorKind;
+  if (code === 409) {
+    kind = verb === "create" && (reason === "AlreadyExists" || reason === undefined)
+      ? "alreadyExists"
+      : "conflict";
+  } else if (code === 404) kind = "notFound";
+  else if (code === 410) kind = "gone";
+  else if (code === 403) kind = "forbidden";
+  else if (code === 401) kind = "unauthorized";
+  else if (code === 400 || code === 422) kind = "invalid";
+  else kind = "transient";
+  const detail = message ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
+  const text = kind === "forbidden"
+    ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — the Role needs verb ${verb} on ${resource}`
+    : `${verb} ${resource}${code === undefined ? "" : ` (HTTP ${code})`}: ${detail}`;
+  return new KubeError(kind, verb, resource, text, {
+    ...(code === undefined ? {} : { code }),
+    cause: err,
+  });
+}
