@@ -1,7 +1,8 @@
 /**
  * The only module that talks to the Kubernetes API server: `@kubernetes/client-node` adapters for
  * {@linkcode TaskStore}, {@linkcode PodLister} and the election's {@linkcode LeaseClient}. API
- * errors are classified into {@linkcode KubeError} kinds by `lib/kube_errors.ts`.
+ * errors are classified into {@linkcode KubeError} kinds by `lib/kube_errors.ts`, and objects are
+ * converted to and from client-node's types by `lib/kube_convert.ts`.
  *
  * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
  * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update, and watch for
@@ -10,6 +11,7 @@
  * @module
  */
 import * as k8s from "@kubernetes/client-node";
+import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./kube_convert.ts";
 import { classify, statusOf } from "./kube_errors.ts";
 import {
   type LeaseClient,
@@ -126,49 +128,6 @@ export function inClusterNamespace(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function toDate(value: unknown): Date | undefined {
-  if (value instanceof Date) return value;
-  if (typeof value !== "string") return undefined;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-/** Narrows a client-node ConfigMap (or a raw watch object) to {@linkcode ConfigMapLike}. */
-function toConfigMapLike(raw: k8s.V1ConfigMap | Record<string, unknown>): ConfigMapLike {
-  const cm = raw as k8s.V1ConfigMap;
-  const meta = cm.metadata ?? {};
-  const created = toDate(meta.creationTimestamp);
-  const deleted = toDate(meta.deletionTimestamp);
-  return {
-    metadata: {
-      name: meta.name ?? "",
-      ...(meta.namespace ? { namespace: meta.namespace } : {}),
-      ...(meta.labels ? { labels: meta.labels } : {}),
-      ...(meta.annotations ? { annotations: meta.annotations } : {}),
-      ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
-      ...(created ? { creationTimestamp: created } : {}),
-      ...(deleted ? { deletionTimestamp: deleted } : {}),
-    },
-    ...(cm.data ? { data: cm.data } : {}),
-  };
-}
-
-function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1ConfigMap {
-  const { name, labels, annotations, resourceVersion } = cm.metadata;
-  return {
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: {
-      name,
-      namespace,
-      ...(labels ? { labels } : {}),
-      ...(annotations ? { annotations } : {}),
-      ...(resourceVersion ? { resourceVersion } : {}),
-    },
-    ...(cm.data ? { data: cm.data } : {}),
-  };
 }
 
 /**
@@ -375,13 +334,7 @@ export class KubePodLister implements PodLister {
     } catch (err) {
       throw classify(err, "list", "pods", namespace);
     }
-    return list.items.map((pod) => ({
-      name: pod.metadata?.name ?? "",
-      ready: pod.status?.phase === "Running" &&
-        (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
-      terminating: pod.metadata?.deletionTimestamp != null,
-      labels: pod.metadata?.labels ?? {},
-    })).filter((p) => p.name !== "");
+    return list.items.map(toPodInfo).filter((p) => p.name !== "");
   }
 }
 
