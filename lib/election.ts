@@ -82,6 +82,7 @@
  * @module
  */
 import type { Clock } from "./clock.ts";
+import { settleWithin, withDeadline } from "./election_deadline.ts";
 import {
   DEFAULT_HEALTHZ_TOLERANCE_MS,
   describeError,
@@ -667,19 +668,7 @@ export class Elector {
 
   /** Waits for the leader work to settle, but not past `untilAt` (monotonic). */
   async #settleWork(work: Promise<void>, untilAt: number): Promise<void> {
-    const stop = new AbortController();
-    let settled = false;
-    const finished = work.then(() => {
-      settled = true;
-    });
-    const limit = this.#clock.sleep(Math.max(0, untilAt - this.#clock.now()), stop.signal)
-      .catch(() => {});
-    try {
-      await Promise.race([finished, limit]);
-    } finally {
-      stop.abort();
-    }
-    if (!settled) {
+    if (!await settleWithin(this.#clock, work, untilAt)) {
       this.#log.warn("Leader work did not stop before the lease could pass to another candidate", {
         lease: this.#lock.describe(),
       });
@@ -687,29 +676,8 @@ export class Elector {
   }
 
   /** Runs a lock call, abandoning it (and aborting its signal) at `deadlineAt`. */
-  async #withDeadline<T>(
-    deadlineAt: number,
-    call: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    const timeoutMs = deadlineAt - this.#clock.now();
-    if (timeoutMs <= 0) {
-      throw new LeaseLockError("transient", `Deadline exceeded for lease ${this.#lock.describe()}`);
-    }
-    const controller = new AbortController();
-    const timeout = this.#clock.sleep(timeoutMs, controller.signal).then(() => {
-      const err = new LeaseLockError(
-        "transient",
-        `Deadline exceeded for lease ${this.#lock.describe()}`,
-      );
-      controller.abort(err);
-      throw err;
-    });
-    timeout.catch(() => {});
-    try {
-      return await Promise.race([call(controller.signal), timeout]);
-    } finally {
-      controller.abort();
-    }
+  #withDeadline<T>(deadlineAt: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.#clock, this.#lock, deadlineAt, call);
   }
 
   #logFailure(message: string, err: unknown): void {
