@@ -19,6 +19,7 @@ import {
   deleteNamespace,
   e2eTest,
   isApiException,
+  rejection,
   setPodReady,
   waitFor,
 } from "./harness.ts";
@@ -57,16 +58,6 @@ type StepFn = () => Promise<void>;
 /** A test step without the op/resource sanitizers (client-node keeps connections open). */
 function step(t: Deno.TestContext, name: string, fn: StepFn): Promise<boolean> {
   return t.step({ name, fn, sanitizeOps: false, sanitizeResources: false, sanitizeExit: false });
-}
-
-/** Resolves to the error `fn` rejects with; fails if it resolves. */
-async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (e) {
-    return e;
-  }
-  throw new assert.AssertionError({ message: "expected the call to be rejected" });
 }
 
 async function assertForbidden(what: string, fn: () => Promise<unknown>): Promise<void> {

@@ -24,6 +24,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { forceHttp1 } from "../../lib/kube.ts";
 
@@ -156,6 +157,19 @@ class HarnessImpl implements Harness {
     private readonly context: string | undefined,
   ) {}
 
+  /** A harness started by the testenv supervisor (ours, or a running one to reuse). */
+  static fromStatus(mode: "testenv" | "reuse", st: TestEnvStatus): HarnessImpl {
+    return new HarnessImpl(
+      mode,
+      st.kubeconfig,
+      st.server,
+      st.version,
+      st.control,
+      st.logs,
+      undefined,
+    );
+  }
+
   get canControl(): boolean {
     return this.control !== undefined;
   }
@@ -235,15 +249,7 @@ async function startHarness(): Promise<Harness> {
   const reuse = env("DZ_E2E_CONTROL");
   if (reuse) {
     const st = await controlCall(reuse.replace(/\/+$/, ""), "GET", "/status");
-    return new HarnessImpl(
-      "reuse",
-      st.kubeconfig,
-      st.server,
-      st.version,
-      st.control,
-      st.logs,
-      undefined,
-    );
+    return HarnessImpl.fromStatus("reuse", st);
   }
 
   const avail = e2eAvailability();
@@ -307,15 +313,7 @@ async function startHarness(): Promise<Harness> {
   }
   const st = JSON.parse(line.slice(0, line.indexOf("\n"))) as TestEnvStatus;
   if (!st.ready) throw new Error(`testenv not ready: ${line}`);
-  return new HarnessImpl(
-    "testenv",
-    st.kubeconfig,
-    st.server,
-    st.version,
-    st.control,
-    st.logs,
-    undefined,
-  );
+  return HarnessImpl.fromStatus("testenv", st);
 }
 
 function killSupervisor(): void {
@@ -355,6 +353,16 @@ export async function startApiServer(): Promise<void> {
 /** True if `e` is a client-node `ApiException` (optionally with the given HTTP code). */
 export function isApiException(e: unknown, code?: number): e is k8s.ApiException<unknown> {
   return e instanceof k8s.ApiException && (code === undefined || e.code === code);
+}
+
+/** Resolves to the error `fn` rejects with; fails if it resolves. */
+export async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new assert.AssertionError({ message: "expected the call to be rejected" });
 }
 
 /**
@@ -625,20 +633,39 @@ function podConditions(ready: boolean, now: Date): k8s.V1PodCondition[] {
   ];
 }
 
+/**
+ * Read-modify-write of a pod's status subresource, as a kubelet does it: `mutate` builds the new
+ * status from the current pod; a 409 (someone else wrote first) re-reads and tries again.
+ */
+export async function updatePodStatus(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  mutate: (pod: k8s.V1Pod, now: Date) => k8s.V1PodStatus,
+): Promise<k8s.V1Pod> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  for (let attempt = 0;; attempt++) {
+    const pod = await core.readNamespacedPodStatus({ name, namespace });
+    pod.status = mutate(pod, new Date());
+    try {
+      return await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+    } catch (e) {
+      if (!isApiException(e, 409) || attempt >= 10) throw e;
+    }
+  }
+}
+
 /** Sets a pod's Running phase and Ready condition through the status subresource (retries 409). */
-export async function setPodReady(
+export function setPodReady(
   kc: k8s.KubeConfig,
   namespace: string,
   name: string,
   ready: boolean,
   podIP = "127.0.0.1",
 ): Promise<k8s.V1Pod> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  for (let attempt = 0;; attempt++) {
-    const pod = await core.readNamespacedPodStatus({ name, namespace });
-    const now = new Date();
+  return updatePodStatus(kc, namespace, name, (pod, now) => {
     const started = pod.status?.startTime ?? now;
-    pod.status = {
+    return {
       ...pod.status,
       phase: "Running",
       hostIP: "127.0.0.1",
@@ -657,12 +684,7 @@ export async function setPodReady(
         state: { running: { startedAt: started } },
       })),
     };
-    try {
-      return await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
-    } catch (e) {
-      if (!isApiException(e, 409) || attempt >= 10) throw e;
-    }
-  }
+  });
 }
 
 /**

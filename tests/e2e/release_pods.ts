@@ -11,7 +11,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { dirname } from "node:path";
 import { helmBin } from "../chart_helpers.ts";
-import { FAKE_NODE, isApiException } from "./harness.ts";
+import { FAKE_NODE, isApiException, updatePodStatus } from "./harness.ts";
 import { McallProcess } from "./mcall_proc.ts";
 
 /** The output of a helm or kubectl run. */
@@ -362,12 +362,9 @@ export async function setPodTerminated(
   name: string,
   exitCode: number,
 ): Promise<void> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  for (let attempt = 0;; attempt++) {
-    const pod = await core.readNamespacedPodStatus({ name, namespace });
-    const now = new Date();
+  await updatePodStatus(kc, namespace, name, (pod, now) => {
     const started = pod.status?.startTime ?? now;
-    pod.status = {
+    return {
       ...pod.status,
       phase: exitCode === 0 ? "Succeeded" : "Failed",
       conditions: (pod.status?.conditions ?? []).map((c) =>
@@ -392,13 +389,7 @@ export async function setPodTerminated(
         },
       })),
     };
-    try {
-      await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
-      return;
-    } catch (e) {
-      if (!isApiException(e, 409) || attempt >= 10) throw e;
-    }
-  }
+  });
 }
 
 /** A container of a Pod prepared to run locally. */

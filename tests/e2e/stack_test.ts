@@ -5,21 +5,11 @@
 
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { apiErrorMessage, e2eTest, isApiException, waitFor } from "./harness.ts";
+import { apiErrorMessage, e2eTest, isApiException, rejection, waitFor } from "./harness.ts";
 
 function assertEquals(actual: unknown, expected: unknown, msg?: string): void {
   if (msg === undefined) assert.deepStrictEqual(actual, expected);
   else assert.deepStrictEqual(actual, expected, msg);
-}
-
-/** Resolves to the error `fn` rejects with; fails if it resolves. */
-async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (e) {
-    return e;
-  }
-  throw new assert.AssertionError({ message: "expected the call to be rejected" });
 }
 
 e2eTest(
