@@ -7,7 +7,8 @@
  * - `GET /big?bytes=2000000` answers with that many `b` characters.
  * - any other path answers `ok <path>`.
  *
- * Listens on 127.0.0.1 on a free port.
+ * Listens on a free port of 127.0.0.1, or of `hostname` (e.g. the real node's address, which pods
+ * reach).
  *
  * @module
  */
@@ -30,13 +31,15 @@ export interface CountingServer {
 }
 
 /** Starts a {@linkcode CountingServer}. */
-export function startCountingServer(): CountingServer {
+export function startCountingServer(
+  { hostname = "127.0.0.1" }: { hostname?: string } = {},
+): CountingServer {
   const hits = new Map<string, number>();
   let total = 0;
   const waiters = new Set<() => void>();
   const pending = new Set<AbortController>();
   const server = Deno.serve({
-    hostname: "127.0.0.1",
+    hostname,
     port: 0,
     onListen: () => {},
   }, async (req) => {
@@ -66,7 +69,7 @@ export function startCountingServer(): CountingServer {
   });
   const addr = server.addr as Deno.NetAddr;
   return {
-    url: `http://127.0.0.1:${addr.port}`,
+    url: `http://${hostname}:${addr.port}`,
     count: (path) => hits.get(path) ?? 0,
     counts: () => new Map(hits),
     total: () => total,
