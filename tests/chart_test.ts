@@ -170,11 +170,11 @@ Deno.test("chart's Role grants exactly what the program needs", async () => {
       resourceNames: ["dz-mcall-leader"],
       verbs: ["get", "watch", "update"],
     },
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
     {
       apiGroups: [""],
       resources: ["configmaps"],
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      verbs: ["get", "list", "watch", "create", "update", "delete", "deletecollection"],
     },
   ]);
 });

@@ -11,14 +11,11 @@ import type * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { type E2E, e2eTest, type FakePod, waitFor } from "./harness.ts";
 import { McallProcess } from "./mcall_proc.ts";
-import { mcallRoleRules } from "./cluster.ts";
+import { chartRoleRules } from "../chart_helpers.ts";
 import { type CountingServer, startCountingServer } from "./counting_server.ts";
 
 const APP = "dz-mcall";
 const LEASE = "dz-mcall-leader";
-
-/** The chart's Role: exactly what the program needs. */
-export const PROGRAM_RULES: k8s.V1PolicyRule[] = mcallRoleRules(LEASE);
 
 /** One input of `request.inputs`. */
 interface InputConfig {
@@ -72,7 +69,7 @@ async function startCluster(env: E2E, opts: ClusterOptions): Promise<Cluster> {
   const configFile = `${dir}/mcall.yaml`;
   // JSON is YAML.
   await Deno.writeTextFile(configFile, JSON.stringify({ request: { inputs: opts.inputs } }));
-  const sa = await env.withServiceAccount("dz-mcall", PROGRAM_RULES);
+  const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules(LEASE));
 
   const pods = new Map<string, FakePod>();
   for (const name of names) {
