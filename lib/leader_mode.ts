@@ -115,6 +115,10 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   ctx.signal.addEventListener("abort", onAbort, { once: true });
 
   let termEndedAt: number | undefined;
+  // One-shot: once the round is over this pod never takes the Lease again (its leader released
+  // it at the end of the round; a pod still finishing must not start a term for nothing).
+  let roundOver = false;
+  const mayAcquire = async () => !(roundOver ||= await worker.roundIsOver(tasks.round));
   const elector: Elector = new Elector({
     lock: new LeaseObjectLock({
       name: config.election.leaseName,
@@ -126,6 +130,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
     renewDeadlineMs: config.election.renewDeadline,
     retryPeriodMs: config.election.retryPeriod,
     releaseOnCancel: config.election.releaseOnCancel,
+    ...(tasks.round ? { mayAcquire } : {}),
     // Leadership intervals are logged with wall-clock milliseconds so tests and operators can
     // check that terms never overlap. A term ends when its signal aborts (the planner stops
     // writing then); onStoppedLeading runs later, after the work settled and the lease was
@@ -154,7 +159,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         metrics: taskMetrics,
         log: logger("planner"),
       });
-      await planner.runLeader(inputs, signal);
+      if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
     },
     onStoppedLeading: (reason) => {
       log.info("Stopped leading ({reason})", {

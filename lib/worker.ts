@@ -347,6 +347,20 @@ export class Worker {
   }
 
   /**
+   * Whether a one-shot round is over: its summary's phase is `complete` or `deadline-exceeded`.
+   * A failed read counts as not over (the caller then acts as if the round still runs).
+   */
+  async roundIsOver(round: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const summary = await this.#o.store.get(roundName(this.#o.tasks.app, round), signal);
+      const phase = summary?.data?.phase;
+      return phase === "complete" || phase === "deadline-exceeded";
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Waits for a one-shot round to end: polls the round summary until its phase is `complete` or
    * `deadline-exceeded`, or `tasks.roundDeadline` passes on this pod's clock.
    *

@@ -32,6 +32,8 @@ interface ClusterOptions {
   inputs: InputConfig[];
   /** Extra environment (MCALL_TASKS_ROUND, intervals...). */
   env?: Record<string, string>;
+  /** Extra environment of single members, by name (wins over `env`). */
+  envOf?: Record<string, Record<string, string>>;
   /** Start the first name alone and wait until it leads before starting the others. */
   leaderFirst?: boolean;
 }
@@ -90,6 +92,7 @@ async function startCluster(env: E2E, opts: ClusterOptions): Promise<Cluster> {
       MCALL_TASKS_POLL_INTERVAL: "2s",
       MCALL_TASKS_STUCK_GRACE: "5s",
       ...opts.env,
+      ...opts.envOf?.[name],
     });
     const pod = pods.get(name)!;
     // The fake kubelet: the Pod goes away when its process exits.
@@ -532,7 +535,12 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
         { input: "false", type: "cmd", name: "fails" },
         { input: "echo hello", type: "cmd", name: "echo" },
       ],
-      env: { MCALL_TASKS_ROUND: "job-7" },
+      // The chart's round id in CronJob mode: the Job's name, which starts with the fullname.
+      env: { MCALL_TASKS_ROUND: "dz-mcall-job-7", MCALL_TASKS_POLL_INTERVAL: "3s" },
+      // The leader (started first) sees the end of the round and releases the Lease well before
+      // the others look at the summary again, as pods started seconds apart do on a real node.
+      envOf: { "mcall-a": { MCALL_TASKS_POLL_INTERVAL: "200ms" } },
+      leaderFirst: true,
     });
     const started = Date.now();
     const codes = await Promise.all(cluster.members.map(async (m) => (await m.proc.exited).code));
@@ -540,7 +548,9 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
     assert.ok(Date.now() - started < 60_000);
     for (const m of cluster.members) {
       assert.ok(
-        m.proc.lines.some((l) => l.properties.round === "job-7" && l.properties.code === 0),
+        m.proc.lines.some((l) =>
+          l.properties.round === "dz-mcall-job-7" && l.properties.code === 0
+        ),
         `${m.name} logged the end of the round`,
       );
     }
@@ -576,6 +586,20 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
     assert.ok(data.end, "end set");
     assert.equal(server.count("/t7/a"), 1);
     assert.equal(server.count("/t7/b"), 1);
+    // Names carry the app prefix once (issue 9: not dz-mcall-dz-mcall-job-7-000).
+    assert.deepEqual(
+      (await cluster.tasks()).map((t) => t.metadata?.name).sort(),
+      ["dz-mcall-job-7-000", "dz-mcall-job-7-001", "dz-mcall-job-7-002", "dz-mcall-job-7-003"],
+    );
+    // One term for the round: after the leader released the Lease at the end of the round, no
+    // pod still finishing took it (a pod whose round is over does not campaign).
+    const terms = cluster.members.flatMap((m) =>
+      m.proc.events("started-leading").map(() => m.name)
+    );
+    assert.equal(terms.length, 1, `terms: ${terms.join(", ")}`);
+    const lease = await env.coordination.readNamespacedLease({ name: LEASE, namespace: env.ns });
+    assert.equal(lease.spec?.holderIdentity ?? "", "", "released at the end");
+    assert.equal(lease.spec?.leaseTransitions, 0, "one acquisition, no transition");
   });
 }, { timeoutMs: 90_000 });
 
