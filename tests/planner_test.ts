@@ -292,6 +292,37 @@ Deno.test("planGarbage() keeps both history limits and never open tasks", () => 
   assert.deepEqual(g.summaries, ["s2"], "s1 still has an open task");
 });
 
+Deno.test("planGarbage() keeps the failures of the last failedHistoryLimit rounds that had any", () => {
+  const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, i));
+  const summaries: ConfigMapLike[] = [];
+  const views = [];
+  // r1 failed, r2 had a dead task, r3..r6 were clean; r7 failed and is still running.
+  const extra: Record<number, string> = { 1: "failed", 2: "dead", 7: "failed" };
+  for (let i = 1; i <= 7; i++) {
+    summaries.push({
+      metadata: { name: `s${i}`, labels: { "round-id": `r${i}` }, creationTimestamp: at(i) },
+      data: { phase: i === 7 ? "running" : "complete" },
+    });
+    const states = ["succeeded", ...(extra[i] ? [extra[i]!] : [])];
+    for (const state of states) {
+      views.push(viewTask({
+        metadata: { name: `t${i}${state}`, labels: { "round-id": `r${i}`, state } },
+      }));
+    }
+  }
+  const g = planGarbage("dz-mcall", views, summaries, { historyLimit: 2, failedHistoryLimit: 2 });
+  // The newest failed rounds are r7 (running) and r2: r2's dead task and summary stay although
+  // four clean rounds came since; r1, the third failed round, goes.
+  assert.deepEqual(g.selectors, [
+    "app=dz-mcall,task=true,round-id=r5,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r4,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r3,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r2,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r1,state in (succeeded,failed)",
+  ]);
+  assert.deepEqual(g.summaries, ["s5", "s4", "s3", "s1"]);
+});
+
 Deno.test("Planner.reconcile() garbage-collects old rounds with deleteCollection", async () => {
   const { store, planner, clock } = await setup({ historyLimit: 2, failedHistoryLimit: 1 });
   const rounds = ["r1", "r2", "r3", "r4"];
