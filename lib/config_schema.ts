@@ -165,7 +165,7 @@ export const ConfigSchema = z.strictObject({
     pollInterval: duration({ minMs: 100 }).default(30_000),
     /** Rounds whose finished tasks are kept. */
     historyLimit: z.number().int().min(1).max(100).default(3),
-    /** Rounds whose failed or dead tasks are kept. */
+    /** Failed/dead/rejected tasks are kept for the last N rounds that had one. */
     failedHistoryLimit: z.number().int().min(0).max(100).default(1),
     /** Attempts before a task is dead. */
     maxAttempts: z.number().int().min(1).max(20).default(3),
