@@ -193,6 +193,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         signal,
       }),
     concurrency: config.worker.number,
+    resultFormat: { format: config.response.format, encoding: config.response.encoding.type },
     observedEpoch: () => elector.observedRecord()?.leaseTransitions ?? 0,
     metrics: taskMetrics,
     log: logger("worker"),

@@ -22,6 +22,7 @@ import type { InputSpec, Result } from "./input.ts";
 import { logger } from "./log.ts";
 import { ROUND_EXIT, roundExitStatus } from "./round_exit.ts";
 import type { TaskSigner } from "./signing.ts";
+import { resultForLog, type ResultLogFormat } from "./task_log.ts";
 import type { TaskMetrics } from "./task_metrics.ts";
 import {
   ANNOTATION,
@@ -56,6 +57,8 @@ export interface WorkerOptions {
   readonly observedEpoch?: () => number;
   readonly metrics?: TaskMetrics;
   readonly log?: Logger;
+  /** How each finished task's result is rendered in its log line. Default json, not encoded. */
+  readonly resultFormat?: ResultLogFormat;
 }
 
 /** How many times a transient failure to record a result is retried. */
@@ -327,6 +330,7 @@ export class Worker {
         );
         this.#o.metrics?.completed.inc({ state });
         if (state === "failed") this.#o.metrics?.failed.inc();
+        this.#logFinished(name, attempt, state, result);
         return;
       } catch (err) {
         if (isKubeError(err, "notFound")) {
@@ -344,6 +348,25 @@ export class Worker {
       name,
       tries: RECORD_TRIES,
     });
+  }
+
+  /** One line per finished task, so `kubectl logs` shows every result. */
+  #logFinished(name: string, attempt: number, state: string, result: Result): void {
+    const text = resultForLog(result, this.#o.resultFormat ?? { format: "json", encoding: "" });
+    const props = {
+      event: "task-finished",
+      name,
+      task: result.name,
+      attempt,
+      state,
+      durationMs: Math.round(result.durationMs),
+      exitCode: result.exitCode,
+      status: result.status,
+      result: text,
+    };
+    const message = "Task {name} {state} in {durationMs} ms: {result}";
+    if (state === "succeeded") this.#log.info(message, props);
+    else this.#log.warn(message, props);
   }
 
   /**

@@ -5,7 +5,10 @@ import { ROUND_EXIT, roundExitStatus } from "../lib/round_exit.ts";
 import { HmacSigner, type TaskSigner } from "../lib/signing.ts";
 import { newTaskConfigMap, patched, roundName, taskName, viewTask } from "../lib/task_schema.ts";
 import type { ConfigMapLike } from "../lib/task_store.ts";
-import { Worker } from "../lib/worker.ts";
+import { Worker, type WorkerOptions } from "../lib/worker.ts";
+import { type LogRecord } from "@logtape/logtape";
+import { logger, setupLogging } from "../lib/log.ts";
+import { LOG_RESULT_CAP_BYTES } from "../lib/task_log.ts";
 import { FakeClock, settle } from "./fake_clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
 
@@ -40,7 +43,11 @@ async function setup(tasks: Record<string, unknown> = {}, instant = false) {
   const observed = { epoch: 0 };
   const worker = (
     identity = "pod-a",
-    opts: { signer?: TaskSigner | undefined; concurrency?: number } = {},
+    opts: {
+      signer?: TaskSigner | undefined;
+      concurrency?: number;
+      more?: Partial<WorkerOptions>;
+    } = {},
   ) =>
     new Worker({
       store,
@@ -54,6 +61,7 @@ async function setup(tasks: Record<string, unknown> = {}, instant = false) {
       },
       observedEpoch: () => observed.epoch,
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      ...opts.more,
     });
   /** Creates a signed pending task the way the planner does. */
   const addTask = async (
@@ -122,6 +130,53 @@ Deno.test("Worker.consider() claims, runs and records a signed task once", async
   await w.idle();
   assert.equal(stateOf(store, 1).state, "failed", "a failing check is a result, not a retry");
   assert.equal(stateOf(store, 1).attempt, 1);
+});
+
+Deno.test("Worker logs one line per finished task with its result in the configured format", async () => {
+  const records: LogRecord[] = [];
+  setupLogging({ level: "info", sink: (r) => records.push(r) });
+  try {
+    const { worker, addTask, setExec } = await setup();
+    const finished = () =>
+      records.filter((r) => r.properties.event === "task-finished").map((r) => r.properties);
+    const json = worker("pod-a", { more: { log: logger("worker") } });
+    json.consider(await addTask(0));
+    await json.idle();
+    setExec((spec) => Promise.resolve(okResult(spec, "x".repeat(10_000), "-1")));
+    json.consider(await addTask(1));
+    await json.idle();
+    const [ok, bad] = finished();
+    assert.equal(ok?.name, taskName("dz-mcall", ROUND, 0));
+    assert.deepEqual([ok?.task, ok?.state, ok?.attempt, ok?.exitCode], ["t0", "succeeded", 1, 0]);
+    assert.deepEqual(JSON.parse(String(ok?.result)), {
+      errorCode: "0",
+      input: "echo 0",
+      name: "t0",
+      result: "out 0",
+      ts: "2025-01-01T00:00:00.000",
+      type: "cmd",
+      exitCode: 0,
+      status: null,
+      durationMs: 5,
+      truncated: false,
+    });
+    assert.equal(bad?.state, "failed");
+    const badResult = JSON.parse(String(bad?.result));
+    assert.equal(badResult.result.length, LOG_RESULT_CAP_BYTES, "the result text is capped");
+    assert.equal(badResult.truncated, true);
+    assert.equal(records.find((r) => r.properties.state === "failed")?.level, "warning");
+
+    records.length = 0;
+    setExec((spec) => Promise.resolve(okResult(spec, "plain text\n")));
+    const plain = worker("pod-a", {
+      more: { log: logger("worker"), resultFormat: { format: "plain", encoding: "" } },
+    });
+    plain.consider(await addTask(2));
+    await plain.idle();
+    assert.equal(finished()[0]?.result, "plain text");
+  } finally {
+    setupLogging({ level: "error", sink: () => {} });
+  }
 });
 
 Deno.test("Worker.consider() ignores tasks of other pods and non-pending tasks", async () => {

@@ -591,6 +591,15 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
       (await cluster.tasks()).map((t) => t.metadata?.name).sort(),
       ["dz-mcall-job-7-000", "dz-mcall-job-7-001", "dz-mcall-job-7-002", "dz-mcall-job-7-003"],
     );
+    // `kubectl logs` shows every result: one task-finished line per task, result as JSON.
+    const finished = cluster.members.flatMap((m) =>
+      m.proc.lines.filter((l) => l.properties.event === "task-finished")
+    );
+    assert.deepEqual(finished.map((l) => l.properties.task).sort(), ["a", "b", "echo", "fails"]);
+    const line = (task: string) => finished.find((l) => l.properties.task === task)!.properties;
+    assert.equal(JSON.parse(String(line("echo").result)).result, "hello\n");
+    assert.deepEqual([line("fails").state, line("fails").exitCode], ["failed", 1]);
+    assert.equal(line("a").status, 200);
     // One term for the round: after the leader released the Lease at the end of the round, no
     // pod still finishing took it (a pod whose round is over does not campaign).
     const terms = cluster.members.flatMap((m) =>
