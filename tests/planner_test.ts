@@ -9,7 +9,7 @@ import { backoffMs } from "../lib/task_recovery.ts";
 import { newTaskConfigMap, patched, roundName, taskName, viewTask } from "../lib/task_schema.ts";
 import type { ConfigMapLike } from "../lib/task_store.ts";
 import { FakeClock } from "./fake_clock.ts";
-import { MemoryStore, specs, tasksConfig } from "./memory_store.ts";
+import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
 
 const ROUND = "20250101-000000";
 
@@ -363,4 +363,49 @@ Deno.test("Planner.reconcile() rejects, never re-signs, forged tasks it would ad
     assert.equal(task.epoch, 0, "not re-stamped with the leader's epoch");
     assert.match(task.cm.metadata.annotations?.reason ?? "", reason);
   }
+});
+
+Deno.test("Planner.runLeader() after an interval change plans no slot at or before the last round", async () => {
+  const clock = new FakeClock(); // 2025-01-01T00:00:00Z
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", "pod-a"]) store.setPod({ name });
+  const planner = (interval: string) =>
+    new Planner({
+      store,
+      pods: store,
+      clock,
+      isLeader: () => true,
+      epoch: () => 1,
+      identity: "lead",
+      tasks: tasksConfig({ interval }),
+      signer: instantSigner("key"),
+    });
+  const rounds = () =>
+    store.all().filter((c) => c.metadata.labels?.round === "true")
+      .map((c) => c.metadata.labels?.["round-id"]).sort();
+  // The old leader ran a 20 s interval up to the round of 00:01:00.
+  const old = planner("20s");
+  for (const id of ["20250101-000040", "20250101-000100"]) {
+    await old.planRound(id, specs(1));
+    setState(store, taskName("dz-mcall", id, 0), "succeeded");
+  }
+  await old.reconcile("20250101-000100");
+  // At 00:01:05 a new leader with a 45 s interval takes over: its slot is 00:00:45, before the
+  // last round. It waits for its first slot after 00:01:00, which is 00:01:30.
+  await clock.advance(65_000);
+  const stop = new AbortController();
+  const next = planner("45s");
+  assert.equal(next.currentRound(), "20250101-000045", "not yet read: the plain slot");
+  const running = next.runLeader(specs(1), stop.signal);
+  await clock.advance(0);
+  assert.equal(next.currentRound(), "20250101-000100", "the last round stays current");
+  await clock.advance(24_000); // 00:01:29
+  assert.deepEqual(rounds(), ["20250101-000040", "20250101-000100"], "no past slot planned");
+  await clock.advance(2_000); // 00:01:31, the first reconcile tick in the new slot
+  assert.deepEqual(rounds(), ["20250101-000040", "20250101-000100", "20250101-000130"]);
+  await clock.advance(45_000);
+  assert.deepEqual(rounds().at(-1), "20250101-000215");
+  stop.abort();
+  await clock.advance(2_000);
+  await running;
 });
