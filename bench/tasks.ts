@@ -189,7 +189,7 @@ export async function benchTasks(): Promise<Row[]> {
     const specs = configuredInputs(config);
     const local = async (n: number) => {
       const t = performance.now();
-      await runAll(specs, { ...config, worker: { number: n } });
+      await runAll(specs, { ...config, worker: { ...config.worker, number: n } });
       return performance.now() - t;
     };
     const local10 = await local(WORKER_NUMBER);

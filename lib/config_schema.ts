@@ -113,6 +113,11 @@ export const ConfigSchema = z.strictObject({
   worker: z.strictObject({
     /** How many inputs run at once. */
     number: z.number().int().min(1).max(1000).default(10),
+    /**
+     * The pod's `terminationGracePeriodSeconds` (the chart passes it): on SIGTERM running tasks
+     * get this minus a margin to finish, then are handed back (leader mode).
+     */
+    terminationGracePeriod: duration({ minMs: 0, maxMs: 24 * 3_600_000 }).default(30_000),
   }).prefault({}),
   log: z.strictObject({
     /** debug | info | warning | error (also the original's DEBUG, WARNING, …). */

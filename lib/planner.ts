@@ -306,7 +306,8 @@ export class Planner {
     signal?: AbortSignal,
   ): Promise<void> {
     const { tasks } = this.#o;
-    const reason = stallReason(task, pods.get(task.assignedTo), ageMs, tasks);
+    const stall = stallReason(task, pods.get(task.assignedTo), ageMs, tasks);
+    const reason = stall?.reason;
     const epoch = this.#o.epoch();
     const restamp = reason !== undefined ||
       (task.state === "pending" && (task.epoch ?? -1) < epoch);
@@ -336,8 +337,10 @@ export class Planner {
       }
       return;
     }
-    if (ageMs < backoffMs(task.attempt)) return;
-    if (task.attempt >= tasks.maxAttempts) {
+    // A handoff (pending, nothing ran) moves at once and keeps its attempt.
+    const handoff = stall!.handoff;
+    if (!handoff && ageMs < backoffMs(task.attempt)) return;
+    if (!handoff && task.attempt >= tasks.maxAttempts) {
       this.#assertLeader();
       const dead = patched(task.cm, {
         labels: { [LABEL.state]: "dead" },
@@ -358,10 +361,11 @@ export class Planner {
     const target = pickWorker(others.length > 0 ? others : workers, openCounts);
     if (target === undefined) return;
     const signature = await this.#sign(task.name, task.round, epoch, task.specText);
+    const attempt = handoff ? task.attempt : task.attempt + 1;
     const moved = patched(task.cm, {
       labels: { [LABEL.assignedTo]: target, [LABEL.state]: "pending" },
       annotations: {
-        [ANNOTATION.attempt]: String(task.attempt + 1),
+        [ANNOTATION.attempt]: String(attempt),
         [ANNOTATION.leaderEpoch]: String(epoch),
         [ANNOTATION.signature]: signature || null,
         [ANNOTATION.reason]: `reassigned from ${task.assignedTo}: ${reason}`,
@@ -376,7 +380,7 @@ export class Planner {
       this.#log.info("Reassigned {name} to {target} (attempt {attempt}): {reason}", {
         name: task.name,
         target,
-        attempt: task.attempt + 1,
+        attempt,
         reason,
       });
     }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Logger } from "@logtape/logtape";
 import type { Result } from "./input.ts";
 import { formatResults, PLAIN_SEPARATOR } from "./output.ts";
 import { capUtf8 } from "./task_schema.ts";
@@ -41,4 +42,37 @@ export function resultForLog(result: Result, fmt: ResultLogFormat): string {
   const text = formatResults([capped], fmt);
   if (fmt.format === "json") return JSON.stringify((JSON.parse(text) as unknown[])[0]);
   return text.slice(0, text.length - PLAIN_SEPARATOR.length - 1).trimEnd();
+}
+
+/** What {@linkcode logFinished} reports. */
+export interface FinishedTask {
+  /** The task ConfigMap's name. */
+  readonly name: string;
+  readonly attempt: number;
+  readonly state: "succeeded" | "failed";
+  readonly result: Result;
+  /** Default json, not encoded. */
+  readonly format?: ResultLogFormat | undefined;
+}
+
+/**
+ * Logs one line for a finished task (`event: task-finished`; info when it succeeded, warning
+ * when its check failed), so `kubectl logs` shows every result.
+ */
+export function logFinished(log: Logger, task: FinishedTask): void {
+  const { name, attempt, state, result } = task;
+  const props = {
+    event: "task-finished",
+    name,
+    task: result.name,
+    attempt,
+    state,
+    durationMs: Math.round(result.durationMs),
+    exitCode: result.exitCode,
+    status: result.status,
+    result: resultForLog(result, task.format ?? { format: "json", encoding: "" }),
+  };
+  const message = "Task {name} {state} in {durationMs} ms: {result}";
+  if (state === "succeeded") log.info(message, props);
+  else log.warn(message, props);
 }

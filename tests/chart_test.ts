@@ -601,6 +601,15 @@ for (const r of RULE_REJECTIONS) {
   });
 }
 
+Deno.test("chart passes the pods' terminationGracePeriodSeconds to the program", async () => {
+  for (const seconds of [30, 90]) {
+    const objects = await render({ set: { terminationGracePeriodSeconds: seconds } });
+    assert.equal(at(podTemplate(objects), "spec", "terminationGracePeriodSeconds"), seconds);
+    const config = ConfigSchema.parse(mcallYaml(objects));
+    assert.equal(config.worker.terminationGracePeriod, seconds * 1000);
+  }
+});
+
 Deno.test("chart accepts durations as numbers of seconds and compound text", async () => {
   const config = mcallYaml(
     await render({ set: { interval: 300, pollInterval: "1m30s", roundDeadline: "90s" } }),

@@ -138,29 +138,82 @@ Deno.test("Planner.planRound() stops writing once leadership is lost", async () 
   assert.equal(store.writeCount, 0);
 });
 
-Deno.test("Planner.reconcile() reassigns a lost worker's task after the backoff", async () => {
-  const { store, planner, clock, state, signer } = await setup();
-  await planner.planRound(ROUND, specs(2));
+Deno.test("Planner.reconcile() hands a pending task of a gone, terminating or unready pod off at once, keeping its attempt", async () => {
+  for (
+    const [what, change] of [
+      ["gone", (store: MemoryStore) => store.deletePod("pod-a")],
+      ["terminating", (store: MemoryStore) => store.setPod({ name: "pod-a", terminating: true })],
+      ["not ready", (store: MemoryStore) => store.setPod({ name: "pod-a", ready: false })],
+      ["finished", (store: MemoryStore) => store.setPod({ name: "pod-a", phase: "Succeeded" })],
+    ] as const
+  ) {
+    const { store, planner, state, signer } = await setup();
+    await planner.planRound(ROUND, specs(2));
+    const name = taskName("dz-mcall", ROUND, 0); // on pod-a
+    // Handed back by its worker when SIGTERM cut it short: pending again, attempt unchanged.
+    setState(store, name, "pending", { reason: "handed back by pod-a" });
+    change(store);
+    state.epoch = 3;
+    await planner.reconcile(ROUND); // the first observation acts: no backoff, nothing burned
+    const moved = viewTask(store.peek(name)!);
+    assert.deepEqual([moved.assignedTo, moved.attempt, moved.epoch, moved.state], [
+      "pod-b",
+      1,
+      3,
+      "pending",
+    ], what);
+    assert.match(moved.cm.metadata.annotations?.reason ?? "", /^reassigned from pod-a: pod pod-a/);
+    const fields = { name, round: ROUND, epoch: 3, spec: moved.specText };
+    assert.equal(await signer.verify(fields, moved.signature), true, what);
+  }
+});
+
+Deno.test("Planner.reconcile() retries a task running on a vanished pod after the backoff", async () => {
+  const { store, planner, clock } = await setup();
+  await planner.planRound(ROUND, specs(1));
   const name = taskName("dz-mcall", ROUND, 0); // on pod-a
-  store.deletePod("pod-a");
-  state.epoch = 3;
-  await planner.reconcile(ROUND); // first observation
+  setState(store, name, "running", { "processed-by": "pod-a" });
+  store.deletePod("pod-a"); // kubectl delete pod --force, or a lost node's pod removed
+  await planner.reconcile(ROUND);
   await clock.advance(backoffMs(1) - 1);
   await planner.reconcile(ROUND);
   assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-a", "backoff respected");
   await clock.advance(1);
   await planner.reconcile(ROUND);
   const moved = viewTask(store.peek(name)!);
-  assert.equal(moved.assignedTo, "pod-b");
-  assert.equal(moved.attempt, 2);
-  assert.equal(moved.epoch, 3);
-  assert.equal(moved.state, "pending");
+  assert.deepEqual([moved.assignedTo, moved.attempt, moved.state], ["pod-b", 2, "pending"]);
   assert.match(
     moved.cm.metadata.annotations?.reason ?? "",
     /reassigned from pod-a: pod pod-a is gone/,
   );
-  const fields = { name, round: ROUND, epoch: 3, spec: moved.specText };
-  assert.equal(await signer.verify(fields, moved.signature), true);
+});
+
+Deno.test("Planner.reconcile() leaves a task running on a terminating or restarting pod to its worker", async () => {
+  const { store, planner, clock } = await setup({ stuckGrace: "5s" });
+  await planner.planRound(ROUND, specs(2)); // timeout 10 s; task 0 on pod-a, task 1 on pod-b
+  const draining = taskName("dz-mcall", ROUND, 0);
+  const restarting = taskName("dz-mcall", ROUND, 1);
+  setState(store, draining, "running", { "processed-by": "pod-a" });
+  setState(store, restarting, "running", { "processed-by": "pod-b" });
+  store.setPod({ name: "pod-a", terminating: true, ready: false }); // SIGTERM: draining
+  store.setPod({ name: "pod-b", ready: false }); // its container restarted in place
+  await planner.reconcile(ROUND);
+  await clock.advance(15_000);
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(draining)!).state, "running", "the worker may finish it");
+  assert.equal(viewTask(store.peek(restarting)!).state, "running");
+  assert.deepEqual(
+    [draining, restarting].map((n) => viewTask(store.peek(n)!).assignedTo),
+    ["pod-a", "pod-b"],
+  );
+  // The timeout rule stays the backstop (a lost node's pods stay terminating).
+  store.setPod({ name: "pod-c" });
+  await clock.advance(1);
+  await planner.reconcile(ROUND);
+  assert.deepEqual(
+    [viewTask(store.peek(draining)!).assignedTo, viewTask(store.peek(draining)!).attempt],
+    ["pod-c", 2],
+  );
 });
 
 Deno.test("Planner.reconcile() reassigns a task stuck running past timeout + stuckGrace", async () => {
@@ -196,11 +249,13 @@ Deno.test("Planner.reconcile() marks a task dead after maxAttempts", async () =>
   const { store, planner, clock, registry } = await setup({ maxAttempts: 2 });
   await planner.planRound(ROUND, specs(1));
   const name = taskName("dz-mcall", ROUND, 0);
+  setState(store, name, "running", { "processed-by": "pod-a" });
   store.deletePod("pod-a");
   await planner.reconcile(ROUND);
   await clock.advance(backoffMs(1));
   await planner.reconcile(ROUND);
   assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-b");
+  setState(store, name, "running", { "processed-by": "pod-b" });
   store.deletePod("pod-b");
   await planner.reconcile(ROUND);
   await clock.advance(backoffMs(2));
