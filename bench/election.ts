@@ -16,6 +16,7 @@
  * @module
  */
 import { WAKE_JITTER_FACTOR } from "../lib/lease_watch.ts";
+import { chartRoleRules } from "../tests/chart_helpers.ts";
 import type { Row } from "./table.ts";
 import {
   createNamespace,
@@ -26,13 +27,7 @@ import {
   stopHarness,
   withServiceAccount,
 } from "../tests/e2e/harness.ts";
-import {
-  type Leader,
-  mcallRoleRules,
-  type PodsEnv,
-  startPods,
-  waitForLeader,
-} from "../tests/e2e/cluster.ts";
+import { type Leader, type PodsEnv, startPods, waitForLeader } from "../tests/e2e/cluster.ts";
 import type { McallProcess } from "../tests/e2e/mcall_proc.ts";
 
 const LEASE_DURATION_MS = 15_000;
@@ -80,7 +75,7 @@ export async function benchElection(): Promise<Row[]> {
   const graceful: number[] = [];
   const crash: number[] = [];
   try {
-    const sa = await withServiceAccount(kc, ns, "dz-mcall", mcallRoleRules(), {
+    const sa = await withServiceAccount(kc, ns, "dz-mcall", await chartRoleRules(), {
       dir: await env.tempDir(),
     });
     const procs: McallProcess[] = [];

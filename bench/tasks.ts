@@ -24,7 +24,7 @@ import {
   withServiceAccount,
 } from "../tests/e2e/harness.ts";
 import { McallProcess } from "../tests/e2e/mcall_proc.ts";
-import { mcallRoleRules } from "../tests/e2e/cluster.ts";
+import { chartRoleRules } from "../tests/chart_helpers.ts";
 import { configuredInputs, runAll } from "../lib/once.ts";
 import { loadConfig, readConfigFile } from "../lib/config.ts";
 
@@ -32,8 +32,6 @@ const TASKS = 1000;
 const WORKERS = 5;
 const WORKER_NUMBER = 10;
 const LEASE = "dz-mcall-leader";
-
-const RULES: k8s.V1PolicyRule[] = mcallRoleRules(LEASE);
 
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -179,7 +177,7 @@ export async function benchTasks(): Promise<Row[]> {
   const ns = await createNamespace(kc, "bench-tasks");
   const dir = await Deno.makeTempDir({ prefix: "dz-bench-tasks-" });
   try {
-    const sa = await withServiceAccount(kc, ns, "dz-mcall", RULES, { dir });
+    const sa = await withServiceAccount(kc, ns, "dz-mcall", await chartRoleRules(LEASE), { dir });
     const keyFile = `${dir}/signing.key`;
     await Deno.writeTextFile(keyFile, crypto.randomUUID() + crypto.randomUUID());
     const configFile = `${dir}/mcall.yaml`;
@@ -191,7 +189,7 @@ export async function benchTasks(): Promise<Row[]> {
     const specs = configuredInputs(config);
     const local = async (n: number) => {
       const t = performance.now();
-      await runAll(specs, { ...config, worker: { number: n } });
+      await runAll(specs, { ...config, worker: { ...config.worker, number: n } });
       return performance.now() - t;
     };
     const local10 = await local(WORKER_NUMBER);

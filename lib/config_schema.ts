@@ -113,6 +113,11 @@ export const ConfigSchema = z.strictObject({
   worker: z.strictObject({
     /** How many inputs run at once. */
     number: z.number().int().min(1).max(1000).default(10),
+    /**
+     * The pod's `terminationGracePeriodSeconds` (the chart passes it): on SIGTERM running tasks
+     * get this minus a margin to finish, then are handed back (leader mode).
+     */
+    terminationGracePeriod: duration({ minMs: 0, maxMs: 24 * 3_600_000 }).default(30_000),
   }).prefault({}),
   log: z.strictObject({
     /** debug | info | warning | error (also the original's DEBUG, WARNING, …). */
@@ -165,7 +170,7 @@ export const ConfigSchema = z.strictObject({
     pollInterval: duration({ minMs: 100 }).default(30_000),
     /** Rounds whose finished tasks are kept. */
     historyLimit: z.number().int().min(1).max(100).default(3),
-    /** Rounds whose failed or dead tasks are kept. */
+    /** Failed/dead/rejected tasks are kept for the last N rounds that had one. */
     failedHistoryLimit: z.number().int().min(0).max(100).default(1),
     /** Attempts before a task is dead. */
     maxAttempts: z.number().int().min(1).max(20).default(3),

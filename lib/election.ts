@@ -177,6 +177,7 @@ export class Elector {
   readonly #renewDeadlineMs: number;
   readonly #retryPeriodMs: number;
   readonly #releaseOnCancel: boolean;
+  readonly #mayAcquire: () => boolean | Promise<boolean>;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #events: ElectionEvents;
@@ -213,6 +214,7 @@ export class Elector {
     this.#renewDeadlineMs = o.renewDeadlineMs;
     this.#retryPeriodMs = o.retryPeriodMs;
     this.#releaseOnCancel = o.releaseOnCancel;
+    this.#mayAcquire = o.mayAcquire;
     this.#clock = o.clock;
     this.#random = o.random;
     this.#events = o.events;
@@ -525,6 +527,7 @@ export class Elector {
           leaseTransitions: observed.leaseTransitions,
         }
         : { ...fresh, leaseTransitions: observed === null ? 0 : observed.leaseTransitions + 1 };
+      if (!leading && !await this.#askMayAcquire()) return false;
       return await this.#tryWrite("create", created, deadlineAt, leading, startedAt);
     }
 
@@ -547,10 +550,23 @@ export class Elector {
     }
 
     // 4. Write: a renewal keeps acquireTime and leaseTransitions, a takeover starts a new term.
+    if (!leading && !await this.#askMayAcquire()) return false;
     const next: LeaderElectionRecord = leading
       ? { ...fresh, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
       : { ...fresh, leaseTransitions: current.leaseTransitions + 1 };
     return await this.#tryWrite("update", next, deadlineAt, leading, startedAt);
+  }
+
+  /** `mayAcquire`, with a throw counted as `true` (the hook must never block an election). */
+  async #askMayAcquire(): Promise<boolean> {
+    try {
+      if (await this.#mayAcquire()) return true;
+    } catch (err) {
+      this.#log.warn("Callback mayAcquire threw", describeError(err));
+      return true;
+    }
+    this.#log.debug("Not taking the lease: mayAcquire said no", { lease: this.#lock.describe() });
+    return false;
   }
 
   /**

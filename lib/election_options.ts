@@ -113,6 +113,14 @@ export interface ElectorOptions {
   retryPeriodMs?: number;
   /** Release the lease when the run's signal aborts. Default true. */
   releaseOnCancel?: boolean;
+  /**
+   * Asked right before a write that would take the lease (creating it, or a takeover of a free
+   * or expired one), never before a renewal; `false` skips that attempt (the candidate keeps
+   * polling and asks again next time). A one-shot pod whose round is over says `false`, so it
+   * never takes the lease its leader released at the end of the round. Should not throw (a throw
+   * counts as `true`). Default: always `true`.
+   */
+  mayAcquire?: () => boolean | Promise<boolean>;
   /** Time source. Default {@linkcode systemClock}. */
   clock?: Clock;
   /** Random numbers in [0, 1) for the acquisition jitter. Default `Math.random`. */
@@ -191,6 +199,7 @@ export interface ResolvedElectorOptions {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly releaseOnCancel: boolean;
+  readonly mayAcquire: () => boolean | Promise<boolean>;
   readonly clock: Clock;
   readonly random: () => number;
   readonly events: ElectionEvents;
@@ -217,6 +226,7 @@ export function resolveElectorOptions(options: ElectorOptions): ResolvedElectorO
     renewDeadlineMs = DEFAULT_RENEW_DEADLINE_MS,
     retryPeriodMs = DEFAULT_RETRY_PERIOD_MS,
     releaseOnCancel = true,
+    mayAcquire = () => true,
     clock = systemClock,
     random = Math.random,
     events = {},
@@ -251,6 +261,7 @@ export function resolveElectorOptions(options: ElectorOptions): ResolvedElectorO
     renewDeadlineMs,
     retryPeriodMs,
     releaseOnCancel,
+    mayAcquire,
     clock,
     random,
     events,

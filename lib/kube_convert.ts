@@ -63,10 +63,11 @@ export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1Confi
  *
  * @param pod The pod as listed.
  * @returns Its name ("" when missing), whether it is Running and Ready, whether it is being
- *   deleted, and its labels.
+ *   deleted, its labels and its phase.
  */
 export function toPodInfo(pod: k8s.V1Pod): PodInfo {
   return {
+    ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
     name: pod.metadata?.name ?? "",
     ready: pod.status?.phase === "Running" &&
       (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),

@@ -5,7 +5,9 @@
  *
  * In one-shot mode (`tasks.round`, the CronJob's Job name) every pod exits once the round's
  * summary says it is over; otherwise the pod runs until SIGTERM/SIGINT, then stops leader work,
- * releases the Lease (so another pod takes over within about one retry period) and exits 0.
+ * releases the Lease (so another pod takes over within about one retry period), stops claiming,
+ * lets running tasks finish within `worker.terminationGracePeriod` minus a margin, hands back
+ * the rest, and exits 0.
  *
  * @module
  */
@@ -29,6 +31,25 @@ import { Worker } from "./worker.ts";
 
 /** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
 export const EXIT_ROUND_DEADLINE = 3;
+
+/** What a pod keeps of its grace period after draining: for hand backs, the lease, exiting. */
+export const DRAIN_MARGIN_MS = 5_000;
+
+/**
+ * How long running tasks may still finish after SIGTERM: the grace period minus
+ * {@linkcode DRAIN_MARGIN_MS}, or half of a grace period shorter than twice that margin.
+ *
+ * @example Usage
+ * ```ts
+ * import { drainBudgetMs } from "./leader_mode.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(drainBudgetMs(30_000), 25_000);
+ * assert.equal(drainBudgetMs(4_000), 2_000);
+ * ```
+ */
+export function drainBudgetMs(graceMs: number): number {
+  return Math.max(0, graceMs - Math.min(DRAIN_MARGIN_MS, graceMs / 2));
+}
 
 /** Where a pod's service-account namespace is mounted. */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE =
@@ -115,6 +136,10 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   ctx.signal.addEventListener("abort", onAbort, { once: true });
 
   let termEndedAt: number | undefined;
+  // One-shot: once the round is over this pod never takes the Lease again (its leader released
+  // it at the end of the round; a pod still finishing must not start a term for nothing).
+  let roundOver = false;
+  const mayAcquire = async () => !(roundOver ||= await worker.roundIsOver(tasks.round));
   const elector: Elector = new Elector({
     lock: new LeaseObjectLock({
       name: config.election.leaseName,
@@ -126,6 +151,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
     renewDeadlineMs: config.election.renewDeadline,
     retryPeriodMs: config.election.retryPeriod,
     releaseOnCancel: config.election.releaseOnCancel,
+    ...(tasks.round ? { mayAcquire } : {}),
     // Leadership intervals are logged with wall-clock milliseconds so tests and operators can
     // check that terms never overlap. A term ends when its signal aborts (the planner stops
     // writing then); onStoppedLeading runs later, after the work settled and the lease was
@@ -154,7 +180,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         metrics: taskMetrics,
         log: logger("planner"),
       });
-      await planner.runLeader(inputs, signal);
+      if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
     },
     onStoppedLeading: (reason) => {
       log.info("Stopped leading ({reason})", {
@@ -188,6 +214,8 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         signal,
       }),
     concurrency: config.worker.number,
+    drainMs: drainBudgetMs(config.worker.terminationGracePeriod),
+    resultFormat: { format: config.response.format, encoding: config.response.encoding.type },
     observedEpoch: () => elector.observedRecord()?.leaseTransitions ?? 0,
     metrics: taskMetrics,
     log: logger("worker"),

@@ -84,6 +84,9 @@ export interface PlannerOptions {
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
 
+/** The shape of interval round ids (`roundIdAt`): they sort as they happen. */
+const INTERVAL_ROUND = /^\d{8}-\d{6}$/;
+
 interface Observation {
   readonly resourceVersion: string;
   /** Local monotonic time when this resourceVersion was first seen. */
@@ -99,6 +102,9 @@ export class Planner {
   readonly #observed = new Map<string, Observation>();
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
+  /** The newest interval round id planned or seen in a summary; `undefined` until read. */
+  #latest: string | undefined;
+  #latestKnown = false;
 
   /**
    * @throws {TypeError} When `identity` is empty, or there is no signer and unsigned tasks are
@@ -119,10 +125,32 @@ export class Planner {
     this.#selector = options.tasks.workerSelector || `${LABEL.app}=${this.#app}`;
   }
 
-  /** The round the leader should be planning now (`tasks.round` in one-shot mode). */
+  /**
+   * The round the leader should be planning now: `tasks.round` in one-shot mode, else the
+   * interval slot containing now — but never a slot at or before the newest round already
+   * planned (read from the summaries at the start of a term), which stays current instead.
+   * So a changed `interval` takes effect from its first slot after the last planned round, and
+   * round ids never go backwards.
+   */
   currentRound(): string {
     const { round, interval } = this.#o.tasks;
-    return round !== "" ? round : roundIdAt(this.#o.clock.wallNow(), interval);
+    if (round !== "") return round;
+    const slot = roundIdAt(this.#o.clock.wallNow(), interval);
+    return this.#latest !== undefined && slot <= this.#latest ? this.#latest : slot;
+  }
+
+  /** Notes a round id of the interval schedule (`YYYYMMDD-HHMMSS`; others are ignored). */
+  #noteRound(round: string): void {
+    if (!INTERVAL_ROUND.test(round)) return;
+    if (this.#latest === undefined || round > this.#latest) this.#latest = round;
+  }
+
+  /** Reads the newest planned round from the summaries, once per planner (term). */
+  async #learnLatest(signal?: AbortSignal): Promise<void> {
+    if (this.#latestKnown || this.#o.tasks.round !== "") return;
+    const summaries = await this.#o.store.list(roundsSelector(this.#app), signal);
+    for (const s of summaries.items) this.#noteRound(s.metadata.labels?.[LABEL.roundId] ?? "");
+    this.#latestKnown = true;
   }
 
   #assertLeader(): void {
@@ -278,7 +306,8 @@ export class Planner {
     signal?: AbortSignal,
   ): Promise<void> {
     const { tasks } = this.#o;
-    const reason = stallReason(task, pods.get(task.assignedTo), ageMs, tasks);
+    const stall = stallReason(task, pods.get(task.assignedTo), ageMs, tasks);
+    const reason = stall?.reason;
     const epoch = this.#o.epoch();
     const restamp = reason !== undefined ||
       (task.state === "pending" && (task.epoch ?? -1) < epoch);
@@ -308,8 +337,10 @@ export class Planner {
       }
       return;
     }
-    if (ageMs < backoffMs(task.attempt)) return;
-    if (task.attempt >= tasks.maxAttempts) {
+    // A handoff (pending, nothing ran) moves at once and keeps its attempt.
+    const handoff = stall!.handoff;
+    if (!handoff && ageMs < backoffMs(task.attempt)) return;
+    if (!handoff && task.attempt >= tasks.maxAttempts) {
       this.#assertLeader();
       const dead = patched(task.cm, {
         labels: { [LABEL.state]: "dead" },
@@ -330,10 +361,11 @@ export class Planner {
     const target = pickWorker(others.length > 0 ? others : workers, openCounts);
     if (target === undefined) return;
     const signature = await this.#sign(task.name, task.round, epoch, task.specText);
+    const attempt = handoff ? task.attempt : task.attempt + 1;
     const moved = patched(task.cm, {
       labels: { [LABEL.assignedTo]: target, [LABEL.state]: "pending" },
       annotations: {
-        [ANNOTATION.attempt]: String(task.attempt + 1),
+        [ANNOTATION.attempt]: String(attempt),
         [ANNOTATION.leaderEpoch]: String(epoch),
         [ANNOTATION.signature]: signature || null,
         [ANNOTATION.reason]: `reassigned from ${task.assignedTo}: ${reason}`,
@@ -348,7 +380,7 @@ export class Planner {
       this.#log.info("Reassigned {name} to {target} (attempt {attempt}): {reason}", {
         name: task.name,
         target,
-        attempt: task.attempt + 1,
+        attempt,
         reason,
       });
     }
@@ -424,10 +456,12 @@ export class Planner {
   ): Promise<RoundPhase | undefined> {
     const interval = this.#o.reconcileIntervalMs ?? 2000;
     while (!signal.aborted && this.#o.isLeader()) {
-      const round = this.currentRound();
       try {
+        await this.#learnLatest(signal);
+        const round = this.currentRound();
         if (!this.#planned.has(round) && await this.planRound(round, inputs, signal)) {
           this.#planned.add(round);
+          this.#noteRound(round);
         }
         const phase = await this.reconcile(round, signal);
         if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") return phase;

@@ -15,13 +15,18 @@ export interface Garbage {
   readonly summaries: string[];
 }
 
+/** States of a task that count as a failure of its round. */
+const FAILURE_STATES = ["failed", "dead", "rejected"] as const;
+
 /**
  * Decides which finished tasks and summaries to delete. Rounds are ranked newest first by their
  * summary's `creationTimestamp` (the API server's clock, only used for ordering), else their
- * oldest task's, then by id. Succeeded tasks of the newest `historyLimit` rounds and
- * failed/dead/rejected tasks of the newest `failedHistoryLimit` rounds are kept; summaries of
- * rounds older than both limits go. Open tasks are never selected (the selectors name terminal
- * states only), and a round whose summary is still `running` is left alone.
+ * oldest task's, then by id. Succeeded tasks of the newest `historyLimit` rounds are kept;
+ * failed/dead/rejected tasks of the newest `failedHistoryLimit` rounds *that had such a task* are
+ * kept, however many clean rounds came since (the failure an operator needs to read is never the
+ * first thing to go). A summary goes once its round is outside both: older than `historyLimit`
+ * rounds and not one of the kept failed rounds. Open tasks are never selected (the selectors name
+ * terminal states only), and a round whose summary is still `running` is left alone.
  */
 export function planGarbage(
   app: string,
@@ -49,19 +54,26 @@ export function planGarbage(
     a.at !== b.at ? (a.at > b.at ? -1 : 1) : (ra > rb ? -1 : ra < rb ? 1 : 0)
   );
   const garbage: Garbage = { selectors: [], summaries: [] };
+  /** Rounds with a failure seen so far, newest first (the failed rank of the next one). */
+  let failedRounds = 0;
   ranked.forEach(([round, e], rank) => {
+    const failed = e.tasks.some((t) => (FAILURE_STATES as readonly string[]).includes(t.state!));
+    const failedRank = failed ? failedRounds++ : Infinity;
     if ((e.summary?.data?.phase ?? "complete") === "running") return;
+    const keepFailures = failedRank < limits.failedHistoryLimit;
     const drop: string[] = [];
     if (rank >= limits.historyLimit) drop.push("succeeded");
-    if (rank >= limits.failedHistoryLimit) drop.push("failed", "dead", "rejected");
+    if (!keepFailures) drop.push(...FAILURE_STATES);
     const present = drop.filter((s) => e.tasks.some((t) => t.state === s));
     if (present.length > 0) {
       garbage.selectors.push(
         tasksSelector(app, `${LABEL.roundId}=${round},${LABEL.state} in (${present.join(",")})`),
       );
     }
-    const maxLimit = Math.max(limits.historyLimit, limits.failedHistoryLimit);
-    if (rank >= maxLimit && e.summary && !e.tasks.some((t) => isOpen(t.state))) {
+    if (
+      rank >= limits.historyLimit && !keepFailures && e.summary &&
+      !e.tasks.some((t) => isOpen(t.state))
+    ) {
       garbage.summaries.push(e.summary.metadata.name);
     }
   });

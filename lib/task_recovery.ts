@@ -1,7 +1,7 @@
 /**
- * When the planner recovers an open task: why it needs recovering (its pod is gone, terminating
- * or not ready, or it ran or waited too long), and the backoff before acting on an attempt. Pure;
- * the planner performs the writes.
+ * When the planner recovers an open task: why it needs recovering (its pod is gone, finished,
+ * terminating or not ready, or it ran or waited too long), whether that costs an attempt, and the
+ * backoff before acting on an attempt. Pure; the planner performs the writes.
  *
  * @module
  */
@@ -23,8 +23,40 @@ function timeoutOf(task: TaskView): number {
   return "spec" in decoded ? decoded.spec.timeoutMs * (decoded.spec.retries + 1) : 10_000;
 }
 
+/** Why an open task needs recovering, and how. */
+export interface Stall {
+  /** One line, recorded in the task's `reason` annotation. */
+  readonly reason: string;
+  /**
+   * A pending task (no execution of this attempt started, or its worker handed it back) on a pod
+   * that cannot take it: moved at once, keeping its attempt (nothing ran, so nothing is burned).
+   * Otherwise the attempt counts: the task is retried after the backoff, or declared dead.
+   */
+  readonly handoff: boolean;
+}
+
+/** A pod that is gone for good: deleted, or finished (`Succeeded`/`Failed`, never to run again). */
+function goneReason(task: TaskView, pod: PodInfo | undefined): string | undefined {
+  if (!pod) return `pod ${task.assignedTo || "(none)"} is gone`;
+  if (pod.phase === "Succeeded" || pod.phase === "Failed") {
+    return `pod ${pod.name} has finished (${pod.phase})`;
+  }
+  return undefined;
+}
+
 /**
  * Why an open task needs recovering, or `undefined` when it does not.
+ *
+ * - Pending on a pod that is gone, finished, terminating or not ready: hand it off at once.
+ * - Pending on a ready pod that has not claimed it within `2 × pollInterval + stuckGrace`.
+ * - Running on a pod that is gone or finished (deleted with `--force`, node lost, Job pod exited):
+ *   its execution is lost.
+ * - Running for more than its timeouts + `stuckGrace`, whatever its pod's state.
+ *
+ * A task running on a terminating or not-ready pod that still exists is left to its worker: a
+ * terminating worker finishes it within its grace period or hands it back, and a worker whose
+ * container restarted in place picks its own tasks up again (`lib/worker.ts`); the timeout rule
+ * is the backstop (a lost node's pods stay terminating).
  *
  * @param task The task.
  * @param pod The pod it is assigned to, `undefined` when that pod does not exist.
@@ -36,15 +68,23 @@ export function stallReason(
   pod: PodInfo | undefined,
   ageMs: number,
   tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval">,
-): string | undefined {
-  let reason: string | undefined;
-  if (!pod) reason = `pod ${task.assignedTo || "(none)"} is gone`;
-  else if (pod.terminating) reason = `pod ${pod.name} is terminating`;
-  else if (!pod.ready) reason = `pod ${pod.name} is not ready`;
-  else if (task.state === "running" && ageMs > timeoutOf(task) + tasks.stuckGrace) {
-    reason = `running on ${pod.name} for over ${timeoutOf(task) + tasks.stuckGrace} ms`;
-  } else if (task.state === "pending" && ageMs > 2 * tasks.pollInterval + tasks.stuckGrace) {
-    reason = `not claimed by ${pod.name} within ${2 * tasks.pollInterval + tasks.stuckGrace} ms`;
+): Stall | undefined {
+  const gone = goneReason(task, pod);
+  if (task.state === "pending") {
+    if (gone) return { reason: gone, handoff: true };
+    if (pod!.terminating) return { reason: `pod ${pod!.name} is terminating`, handoff: true };
+    if (!pod!.ready) return { reason: `pod ${pod!.name} is not ready`, handoff: true };
+    const limit = 2 * tasks.pollInterval + tasks.stuckGrace;
+    if (ageMs > limit) {
+      return { reason: `not claimed by ${pod!.name} within ${limit} ms`, handoff: false };
+    }
+    return undefined;
   }
-  return reason;
+  if (task.state !== "running") return undefined;
+  if (gone) return { reason: gone, handoff: false };
+  const limit = timeoutOf(task) + tasks.stuckGrace;
+  if (ageMs > limit) {
+    return { reason: `running on ${pod!.name} for over ${limit} ms`, handoff: false };
+  }
+  return undefined;
 }

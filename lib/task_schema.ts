@@ -85,7 +85,23 @@ function dnsPart(text: string): string {
 }
 
 /**
- * The deterministic name of task `index` of a round: `<app>-<round>-<index, 3+ digits>`.
+ * The round id as it appears in object names: lowercased for DNS, without a leading `<app>-`.
+ * In CronJob mode the round id is the Job's name, which already starts with the chart's fullname
+ * (usually the app): `dz-mcall-29929283` gives `29929283`, so names do not say `dz-mcall` twice.
+ * Round ids `x` and `<app>-x` therefore name the same objects; the chart's round ids (the Jobs of
+ * one CronJob, or interval timestamps) never come in such pairs.
+ */
+function roundPart(app: string, round: string): string {
+  const prefix = `${dnsPart(app)}-`;
+  const part = dnsPart(round);
+  return part.startsWith(prefix) && part.length > prefix.length
+    ? part.slice(prefix.length).replace(/^[-.]+/, "") || part
+    : part;
+}
+
+/**
+ * The deterministic name of task `index` of a round: `<app>-<round>-<index, 3+ digits>`, where a
+ * round id that already starts with `<app>-` (a CronJob's Job name) is not prefixed again.
  *
  * @throws {RangeError} When the name would exceed 253 characters.
  * @example Usage
@@ -93,17 +109,21 @@ function dnsPart(text: string): string {
  * import { taskName } from "./task_schema.ts";
  * import assert from "node:assert/strict";
  * assert.equal(taskName("dz-mcall", "20250101-000500", 7), "dz-mcall-20250101-000500-007");
+ * assert.equal(taskName("dz-mcall", "dz-mcall-29929283", 0), "dz-mcall-29929283-000");
  * ```
  */
 export function taskName(app: string, round: string, index: number): string {
-  const name = `${dnsPart(app)}-${dnsPart(round)}-${String(index).padStart(3, "0")}`;
+  const name = `${dnsPart(app)}-${roundPart(app, round)}-${String(index).padStart(3, "0")}`;
   if (name.length > 253) throw new RangeError(`Task name is longer than 253 characters: ${name}`);
   return name;
 }
 
-/** The round summary's name: `<app>-round-<round>`. */
+/**
+ * The round summary's name: `<app>-round-<round>` (a round id starting with `<app>-` loses that
+ * prefix, as in {@linkcode taskName}).
+ */
 export function roundName(app: string, round: string): string {
-  return `${dnsPart(app)}-round-${dnsPart(round)}`;
+  return `${dnsPart(app)}-round-${roundPart(app, round)}`;
 }
 
 /**

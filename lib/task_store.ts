@@ -65,6 +65,8 @@ export interface PodInfo {
   /** `deletionTimestamp` is set. */
   readonly terminating: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /** `status.phase` (`Pending`, `Running`, `Succeeded`, `Failed`); absent means unknown. */
+  readonly phase?: string;
 }
 
 /** Lists pods in the namespace. */

@@ -12,6 +12,11 @@
  *   one attempt, and one worker never runs the same name+attempt twice.
  * - A result is recorded only while the task is still this worker's claim (same assignee,
  *   attempt and state running); a superseded result is discarded and logged.
+ * - Shutdown (the signal of `run`) stops claiming at once; tasks already running get `drainMs` to
+ *   finish and record their results. What is still running then is aborted and handed back
+ *   (pending, same attempt): an aborted execution is never recorded as the task's result.
+ * - A task this pod's previous container claimed and never finished (restart in place) is
+ *   retried here at once with the next attempt, or marked dead after `maxAttempts`.
  *
  * @module
  */
@@ -20,8 +25,10 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config_schema.ts";
 import type { InputSpec, Result } from "./input.ts";
 import { logger } from "./log.ts";
-import { ROUND_EXIT, roundExitStatus } from "./round_exit.ts";
+import { roundIsOver, waitForRound } from "./round_wait.ts";
 import type { TaskSigner } from "./signing.ts";
+import { handedBack, restarted, writeWhileClaimed } from "./task_handback.ts";
+import { logFinished, type ResultLogFormat } from "./task_log.ts";
 import type { TaskMetrics } from "./task_metrics.ts";
 import {
   ANNOTATION,
@@ -30,7 +37,6 @@ import {
   patched,
   resultData,
   rfc3339,
-  roundName,
   tasksSelector,
   type TaskView,
   viewTask,
@@ -56,10 +62,16 @@ export interface WorkerOptions {
   readonly observedEpoch?: () => number;
   readonly metrics?: TaskMetrics;
   readonly log?: Logger;
+  /** How each finished task's result is rendered in its log line. Default json, not encoded. */
+  readonly resultFormat?: ResultLogFormat;
+  /**
+   * After `run`'s signal aborts, how long running tasks may still finish (the pod's
+   * `terminationGracePeriodSeconds` minus a margin) before they are aborted and handed back.
+   * Default 0: at once.
+   */
+  readonly drainMs?: number;
 }
 
-/** How many times a transient failure to record a result is retried. */
-const RECORD_TRIES = 4;
 /** Shortest list-and-watch cycle. */
 const MIN_WATCH_MS = 1000;
 /** Cap of the executed-attempts memory. */
@@ -80,6 +92,10 @@ export class Worker {
   #highestEpoch = 0;
   #warnedUnsigned = false;
   #signal: AbortSignal = new AbortController().signal;
+  /** Set when `run`'s signal aborted: nothing new is claimed. */
+  #stopping = false;
+  /** Aborts running executions once the drain is over; their tasks are handed back. */
+  readonly #abortRuns = new AbortController();
 
   /**
    * @throws {TypeError} When `identity` is empty, or there is no signer and unsigned tasks are
@@ -114,8 +130,8 @@ export class Worker {
 
   /**
    * Lists, then watches this pod's tasks until the signal aborts; relists on 410 Gone, on any
-   * watch end, and every `tasks.pollInterval` as a safety net. Waits for running tasks (whose
-   * executors see the signal) before it resolves.
+   * watch end, and every `tasks.pollInterval` as a safety net. Then stops claiming, gives running
+   * tasks `drainMs` to finish, aborts and hands back the rest, and resolves once none is left.
    */
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
@@ -147,6 +163,28 @@ export class Worker {
         signal.removeEventListener("abort", stop);
       }
     }
+    await this.#drain();
+  }
+
+  /** Stops claiming; waits up to `drainMs` for running tasks, then aborts them (handed back). */
+  async #drain(): Promise<void> {
+    this.#stopping = true;
+    this.#waiting.clear();
+    if (this.#running.size === 0) return;
+    const drainMs = this.#o.drainMs ?? 0;
+    this.#log.info("Stopping: {count} running tasks get {drainMs} ms to finish", {
+      count: this.#active.size,
+      drainMs,
+    });
+    const timer = new AbortController();
+    await Promise.race([this.idle(), this.#o.clock.sleep(drainMs, timer.signal).catch(() => {})]);
+    timer.abort();
+    if (this.#running.size > 0) {
+      this.#log.warn("Aborting {count} unfinished tasks and handing them back", {
+        count: this.#active.size,
+      });
+      this.#abortRuns.abort(new Error("worker stopped before the task finished"));
+    }
     await this.idle();
   }
 
@@ -161,7 +199,15 @@ export class Worker {
    */
   consider(cm: ConfigMapLike): void {
     const task = viewTask(cm);
-    if (task.assignedTo !== this.#o.identity || task.name === "") return;
+    if (task.assignedTo !== this.#o.identity || task.name === "" || this.#stopping) return;
+    if (
+      task.state === "running" && task.processedBy === this.#o.identity &&
+      !this.#active.has(task.name) && !this.#executed.has(`${task.name}#${task.attempt}`)
+    ) {
+      // Claimed by this pod's previous container, which died with it: retry it now.
+      this.#track(task.name, this.#restart(task));
+      return;
+    }
     const unlabelled = task.state === undefined &&
       cm.metadata?.annotations?.[ANNOTATION.processed] !== "true";
     if (task.state !== "pending" && !unlabelled) return;
@@ -172,18 +218,41 @@ export class Worker {
 
   #pump(): void {
     for (const [name, task] of this.#waiting) {
-      if (this.#active.size >= this.#concurrency) return;
+      if (this.#active.size >= this.#concurrency || this.#stopping) return;
       if (this.#active.has(name)) continue;
       this.#waiting.delete(name);
-      this.#active.add(name);
-      const done = this.#handle(task).catch((err) => {
-        this.#log.error("Task {name} failed unexpectedly: {error}", { name, error: String(err) });
-      }).finally(() => {
-        this.#active.delete(name);
-        this.#running.delete(done);
-        this.#pump();
+      this.#track(name, this.#handle(task));
+    }
+  }
+
+  /** Counts `work` on task `name` as active until it settles. */
+  #track(name: string, work: Promise<void>): void {
+    this.#active.add(name);
+    const done = work.catch((err) => {
+      this.#log.error("Task {name} failed unexpectedly: {error}", { name, error: String(err) });
+    }).finally(() => {
+      this.#active.delete(name);
+      this.#running.delete(done);
+      this.#pump();
+    });
+    this.#running.add(done);
+  }
+
+  /** Retries (or declares dead) a task this pod's previous container left running. */
+  async #restart(task: TaskView): Promise<void> {
+    const { store, identity, tasks, clock } = this.#o;
+    const next = restarted(task, identity, tasks.maxAttempts, clock.wallNow());
+    try {
+      await store.update(next, this.#signal);
+      this.#log.warn("Task {name} was left running by this pod's previous container: {reason}", {
+        name: task.name,
+        reason: next.metadata.annotations?.[ANNOTATION.reason],
       });
-      this.#running.add(done);
+    } catch (err) {
+      this.#log.info("Not retrying {name}: {error}", {
+        name: task.name,
+        error: isKubeError(err) ? err.kind : String(err),
+      });
     }
   }
 
@@ -200,6 +269,7 @@ export class Worker {
     }
     const problem = await this.#validate(task);
     if (typeof problem === "string") return await this.#reject(task, problem);
+    if (this.#stopping) return;
     this.#highestEpoch = Math.max(this.#highestEpoch, task.epoch!);
 
     const key = `${task.name}#${task.attempt}`;
@@ -228,10 +298,40 @@ export class Worker {
       const latency = (claimedAtWall.getTime() - task.creationTimestamp.getTime()) / 1000;
       this.#o.metrics?.pickupLatency.observe(Math.max(0, latency));
     }
-    const result = await this.#o.executor(problem.spec, signal);
+    const result = await this.#o.executor(problem.spec, this.#abortRuns.signal);
+    // An execution cut short by shutdown is no result: the task goes back to the leader.
+    if (this.#abortRuns.signal.aborted && result.errorCode !== "0") {
+      const back = (cm: ConfigMapLike) => handedBack(cm, this.#o.identity);
+      if (await writeWhileClaimed(this.#o, this.#log, claimed, task.attempt, "handed back", back)) {
+        this.#log.info("Handed {name} back (attempt {attempt} not counted)", {
+          name: task.name,
+          attempt: task.attempt,
+        });
+      }
+      return;
+    }
     this.#o.metrics?.duration.observe(result.durationMs / 1000);
     const state = result.errorCode === "0" ? "succeeded" : "failed";
-    await this.#record(claimed, task.attempt, state, result);
+    if (
+      await writeWhileClaimed(
+        this.#o,
+        this.#log,
+        claimed,
+        task.attempt,
+        "result",
+        (cm) => this.#resultPatch(cm, state, result),
+      )
+    ) {
+      this.#o.metrics?.completed.inc({ state });
+      if (state === "failed") this.#o.metrics?.failed.inc();
+      logFinished(this.#log, {
+        name: claimed.metadata.name,
+        attempt: task.attempt,
+        state,
+        result,
+        format: this.#o.resultFormat,
+      });
+    }
   }
 
   /** @returns The decoded spec, or why the task must be rejected. */
@@ -285,93 +385,26 @@ export class Worker {
     }
   }
 
-  /** Records the result while the task is still this worker's claim; retries transient errors. */
-  async #record(
-    claimed: ConfigMapLike,
-    attempt: number,
-    state: "succeeded" | "failed",
-    result: Result,
-  ): Promise<void> {
-    const { store, clock, identity } = this.#o;
-    const name = claimed.metadata.name;
-    let current: ConfigMapLike | undefined = claimed;
-    for (let tryNo = 1; tryNo <= RECORD_TRIES; tryNo++) {
-      const now = viewTask(current);
-      const superseded = now.assignedTo !== identity ? `reassigned to ${now.assignedTo}` : now
-          .attempt !== attempt
-        ? `attempt is now ${now.attempt}`
-        : now.state !== "running"
-        ? `state is now ${now.state}`
-        : now.processedBy !== identity
-        ? `claimed by ${now.processedBy}`
-        : undefined;
-      if (superseded) {
-        this.#log.warn("Discarding result of {name} attempt {attempt}: {why}", {
-          name,
-          attempt,
-          why: superseded,
-        });
-        return;
-      }
-      try {
-        await store.update(
-          patched(current, {
-            labels: { [LABEL.state]: state },
-            annotations: {
-              [ANNOTATION.processed]: "true",
-              [ANNOTATION.processedAt]: rfc3339(clock.wallNow()),
-              [ANNOTATION.processedBy]: identity,
-            },
-            data: resultData(result),
-          }),
-        );
-        this.#o.metrics?.completed.inc({ state });
-        if (state === "failed") this.#o.metrics?.failed.inc();
-        return;
-      } catch (err) {
-        if (isKubeError(err, "notFound")) {
-          this.#log.warn("Discarding result of {name}: the task was deleted", { name });
-          return;
-        }
-        if (!isKubeError(err, "conflict")) {
-          await clock.sleep(500 * 2 ** tryNo).catch(() => {});
-        }
-        current = await store.get(name).catch(() => current);
-        if (current === undefined) return;
-      }
-    }
-    this.#log.error("Could not record the result of {name} after {tries} tries", {
-      name,
-      tries: RECORD_TRIES,
+  /** The task with `result` recorded in terminal `state`. */
+  #resultPatch(cm: ConfigMapLike, state: "succeeded" | "failed", result: Result): ConfigMapLike {
+    return patched(cm, {
+      labels: { [LABEL.state]: state },
+      annotations: {
+        [ANNOTATION.processed]: "true",
+        [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
+        [ANNOTATION.processedBy]: this.#o.identity,
+      },
+      data: resultData(result),
     });
   }
 
-  /**
-   * Waits for a one-shot round to end: polls the round summary until its phase is `complete` or
-   * `deadline-exceeded`, or `tasks.roundDeadline` passes on this pod's clock.
-   *
-   * @returns {@linkcode ROUND_EXIT}: 0 when every task ran (checks may have failed), 1 when a
-   *   task was dead or rejected, 2 when the deadline passed.
-   * @throws {unknown} `signal.reason` when aborted.
-   */
-  async waitForRound(round: string, signal: AbortSignal): Promise<number> {
-    const { store, clock, tasks } = this.#o;
-    const start = clock.now();
-    const name = roundName(tasks.app, round);
-    for (;;) {
-      signal.throwIfAborted();
-      try {
-        const summary = await store.get(name, signal);
-        const data = summary?.data ?? {};
-        if (data.phase === "complete" || data.phase === "deadline-exceeded") {
-          return roundExitStatus(data);
-        }
-      } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        this.#log.warn("Reading round {name} failed: {error}", { name, error: String(err) });
-      }
-      if (clock.now() - start >= tasks.roundDeadline) return ROUND_EXIT.deadline;
-      await clock.sleep(Math.min(tasks.pollInterval, 2000), signal);
-    }
+  /** {@linkcode roundIsOver} over this worker's store. */
+  roundIsOver(round: string, signal?: AbortSignal): Promise<boolean> {
+    return roundIsOver(this.#o.store, this.#o.tasks.app, round, signal);
+  }
+
+  /** {@linkcode waitForRound} over this worker's store and clock. */
+  waitForRound(round: string, signal: AbortSignal): Promise<number> {
+    return waitForRound(this.#o, round, signal, this.#log);
   }
 }

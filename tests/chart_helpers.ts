@@ -210,3 +210,45 @@ export function mcallYaml(objects: readonly K8sObject[]): Record<string, unknown
   if (typeof text !== "string") throw new Error("no mcall.yaml in the config ConfigMap");
   return parse(text) as Record<string, unknown>;
 }
+
+/** One rule of a rendered Role (the shape of `rbac.authorization.k8s.io/v1` PolicyRule). */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * The rules of the Role the chart renders (`helm template`), for the given Lease name: the one
+ * Role every test and bench binds the program to, so what they prove holds for what we ship.
+ *
+ * @param leaseName The Lease the program campaigns for (`election.leaseName`).
+ * @returns The Role's rules.
+ * @throws {Error} When helm fails or renders no Role.
+ */
+export async function chartRoleRules(leaseName = "dz-mcall-leader"): Promise<PolicyRule[]> {
+  const role = find(await render({ set: { "election.leaseName": leaseName } }), "Role");
+  const rules = role.rules as PolicyRule[] | undefined;
+  if (!rules || rules.length === 0) throw new Error("the chart's Role has no rules");
+  return rules;
+}
+
+/**
+ * A reduced copy of `rules` without `verb` on `resource` (rules left without verbs are dropped),
+ * to test how the program reports a Role that lacks it.
+ *
+ * @throws {Error} When no rule grants that verb (the reduction would prove nothing).
+ */
+export function withoutVerb(
+  rules: readonly PolicyRule[],
+  resource: string,
+  verb: string,
+): PolicyRule[] {
+  if (!rules.some((r) => r.resources.includes(resource) && r.verbs.includes(verb))) {
+    throw new Error(`no rule grants ${verb} on ${resource}`);
+  }
+  return rules.map((r) =>
+    r.resources.includes(resource) ? { ...r, verbs: r.verbs.filter((v) => v !== verb) } : r
+  ).filter((r) => r.verbs.length > 0);
+}

@@ -170,11 +170,11 @@ Deno.test("chart's Role grants exactly what the program needs", async () => {
       resourceNames: ["dz-mcall-leader"],
       verbs: ["get", "watch", "update"],
     },
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
     {
       apiGroups: [""],
       resources: ["configmaps"],
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      verbs: ["get", "list", "watch", "create", "update", "delete", "deletecollection"],
     },
   ]);
 });
@@ -600,6 +600,15 @@ for (const r of RULE_REJECTIONS) {
     }
   });
 }
+
+Deno.test("chart passes the pods' terminationGracePeriodSeconds to the program", async () => {
+  for (const seconds of [30, 90]) {
+    const objects = await render({ set: { terminationGracePeriodSeconds: seconds } });
+    assert.equal(at(podTemplate(objects), "spec", "terminationGracePeriodSeconds"), seconds);
+    const config = ConfigSchema.parse(mcallYaml(objects));
+    assert.equal(config.worker.terminationGracePeriod, seconds * 1000);
+  }
+});
 
 Deno.test("chart accepts durations as numbers of seconds and compound text", async () => {
   const config = mcallYaml(

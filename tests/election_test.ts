@@ -193,6 +193,55 @@ Deno.test("run() acquires a released lease (empty holder) at once, one transitio
     assert.equal(world.spec()?.leaseTransitions, 5);
   }));
 
+Deno.test("run() never takes a released or missing lease while mayAcquire says no", () =>
+  scenario(async (world) => {
+    world.put({
+      holderIdentity: "",
+      leaseDurationSeconds: 1,
+      acquireTime: wallAt(0),
+      renewTime: wallAt(0),
+      leaseTransitions: 4,
+    });
+    let allowed = false;
+    let asked = 0;
+    const b = world.candidate("b", {
+      elector: {
+        mayAcquire: () => {
+          asked++;
+          return Promise.resolve(allowed);
+        },
+      },
+    });
+    await world.clock.advance(30_000);
+    assert.ok(asked >= 2, `asked at every attempt: ${asked}`);
+    assert.equal(b.elector.isLeader(), false);
+    assert.deepEqual(b.started, []);
+    assert.equal(world.spec()?.holderIdentity, "", "the released lease stays free");
+    assert.equal(world.spec()?.leaseTransitions, 4, "no transition");
+    // A missing lease is not created either.
+    world.server.delete(NAME, NS);
+    await world.clock.advance(10_000);
+    assert.equal(world.server.lease(NAME, NS), undefined);
+    allowed = true;
+    await world.clock.advance(5_000);
+    assert.equal(b.elector.isLeader(), true);
+    // A leader renews without asking.
+    const before = asked;
+    await world.clock.advance(10_000);
+    assert.equal(asked, before, "renewals never ask");
+    assert.equal(b.elector.isLeader(), true);
+  }));
+
+Deno.test("run() counts a throwing mayAcquire as yes", () =>
+  scenario(async (world) => {
+    const a = world.candidate("a", {
+      elector: { mayAcquire: () => Promise.reject(new Error("API down")) },
+    });
+    await world.clock.advance(0);
+    assert.equal(a.elector.isLeader(), true);
+    assert.ok(a.warnings.some((w) => /mayAcquire/.test(w)), a.warnings.join("\n"));
+  }));
+
 Deno.test("run() retries acquisition after a network error, a 500 and a 403", () =>
   scenario(async (world) => {
     const a = world.candidate("a", { start: false });

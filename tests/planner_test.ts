@@ -9,7 +9,7 @@ import { backoffMs } from "../lib/task_recovery.ts";
 import { newTaskConfigMap, patched, roundName, taskName, viewTask } from "../lib/task_schema.ts";
 import type { ConfigMapLike } from "../lib/task_store.ts";
 import { FakeClock } from "./fake_clock.ts";
-import { MemoryStore, specs, tasksConfig } from "./memory_store.ts";
+import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
 
 const ROUND = "20250101-000000";
 
@@ -138,29 +138,82 @@ Deno.test("Planner.planRound() stops writing once leadership is lost", async () 
   assert.equal(store.writeCount, 0);
 });
 
-Deno.test("Planner.reconcile() reassigns a lost worker's task after the backoff", async () => {
-  const { store, planner, clock, state, signer } = await setup();
-  await planner.planRound(ROUND, specs(2));
+Deno.test("Planner.reconcile() hands a pending task of a gone, terminating or unready pod off at once, keeping its attempt", async () => {
+  for (
+    const [what, change] of [
+      ["gone", (store: MemoryStore) => store.deletePod("pod-a")],
+      ["terminating", (store: MemoryStore) => store.setPod({ name: "pod-a", terminating: true })],
+      ["not ready", (store: MemoryStore) => store.setPod({ name: "pod-a", ready: false })],
+      ["finished", (store: MemoryStore) => store.setPod({ name: "pod-a", phase: "Succeeded" })],
+    ] as const
+  ) {
+    const { store, planner, state, signer } = await setup();
+    await planner.planRound(ROUND, specs(2));
+    const name = taskName("dz-mcall", ROUND, 0); // on pod-a
+    // Handed back by its worker when SIGTERM cut it short: pending again, attempt unchanged.
+    setState(store, name, "pending", { reason: "handed back by pod-a" });
+    change(store);
+    state.epoch = 3;
+    await planner.reconcile(ROUND); // the first observation acts: no backoff, nothing burned
+    const moved = viewTask(store.peek(name)!);
+    assert.deepEqual([moved.assignedTo, moved.attempt, moved.epoch, moved.state], [
+      "pod-b",
+      1,
+      3,
+      "pending",
+    ], what);
+    assert.match(moved.cm.metadata.annotations?.reason ?? "", /^reassigned from pod-a: pod pod-a/);
+    const fields = { name, round: ROUND, epoch: 3, spec: moved.specText };
+    assert.equal(await signer.verify(fields, moved.signature), true, what);
+  }
+});
+
+Deno.test("Planner.reconcile() retries a task running on a vanished pod after the backoff", async () => {
+  const { store, planner, clock } = await setup();
+  await planner.planRound(ROUND, specs(1));
   const name = taskName("dz-mcall", ROUND, 0); // on pod-a
-  store.deletePod("pod-a");
-  state.epoch = 3;
-  await planner.reconcile(ROUND); // first observation
+  setState(store, name, "running", { "processed-by": "pod-a" });
+  store.deletePod("pod-a"); // kubectl delete pod --force, or a lost node's pod removed
+  await planner.reconcile(ROUND);
   await clock.advance(backoffMs(1) - 1);
   await planner.reconcile(ROUND);
   assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-a", "backoff respected");
   await clock.advance(1);
   await planner.reconcile(ROUND);
   const moved = viewTask(store.peek(name)!);
-  assert.equal(moved.assignedTo, "pod-b");
-  assert.equal(moved.attempt, 2);
-  assert.equal(moved.epoch, 3);
-  assert.equal(moved.state, "pending");
+  assert.deepEqual([moved.assignedTo, moved.attempt, moved.state], ["pod-b", 2, "pending"]);
   assert.match(
     moved.cm.metadata.annotations?.reason ?? "",
     /reassigned from pod-a: pod pod-a is gone/,
   );
-  const fields = { name, round: ROUND, epoch: 3, spec: moved.specText };
-  assert.equal(await signer.verify(fields, moved.signature), true);
+});
+
+Deno.test("Planner.reconcile() leaves a task running on a terminating or restarting pod to its worker", async () => {
+  const { store, planner, clock } = await setup({ stuckGrace: "5s" });
+  await planner.planRound(ROUND, specs(2)); // timeout 10 s; task 0 on pod-a, task 1 on pod-b
+  const draining = taskName("dz-mcall", ROUND, 0);
+  const restarting = taskName("dz-mcall", ROUND, 1);
+  setState(store, draining, "running", { "processed-by": "pod-a" });
+  setState(store, restarting, "running", { "processed-by": "pod-b" });
+  store.setPod({ name: "pod-a", terminating: true, ready: false }); // SIGTERM: draining
+  store.setPod({ name: "pod-b", ready: false }); // its container restarted in place
+  await planner.reconcile(ROUND);
+  await clock.advance(15_000);
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(draining)!).state, "running", "the worker may finish it");
+  assert.equal(viewTask(store.peek(restarting)!).state, "running");
+  assert.deepEqual(
+    [draining, restarting].map((n) => viewTask(store.peek(n)!).assignedTo),
+    ["pod-a", "pod-b"],
+  );
+  // The timeout rule stays the backstop (a lost node's pods stay terminating).
+  store.setPod({ name: "pod-c" });
+  await clock.advance(1);
+  await planner.reconcile(ROUND);
+  assert.deepEqual(
+    [viewTask(store.peek(draining)!).assignedTo, viewTask(store.peek(draining)!).attempt],
+    ["pod-c", 2],
+  );
 });
 
 Deno.test("Planner.reconcile() reassigns a task stuck running past timeout + stuckGrace", async () => {
@@ -196,11 +249,13 @@ Deno.test("Planner.reconcile() marks a task dead after maxAttempts", async () =>
   const { store, planner, clock, registry } = await setup({ maxAttempts: 2 });
   await planner.planRound(ROUND, specs(1));
   const name = taskName("dz-mcall", ROUND, 0);
+  setState(store, name, "running", { "processed-by": "pod-a" });
   store.deletePod("pod-a");
   await planner.reconcile(ROUND);
   await clock.advance(backoffMs(1));
   await planner.reconcile(ROUND);
   assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-b");
+  setState(store, name, "running", { "processed-by": "pod-b" });
   store.deletePod("pod-b");
   await planner.reconcile(ROUND);
   await clock.advance(backoffMs(2));
@@ -292,6 +347,37 @@ Deno.test("planGarbage() keeps both history limits and never open tasks", () => 
   assert.deepEqual(g.summaries, ["s2"], "s1 still has an open task");
 });
 
+Deno.test("planGarbage() keeps the failures of the last failedHistoryLimit rounds that had any", () => {
+  const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, i));
+  const summaries: ConfigMapLike[] = [];
+  const views = [];
+  // r1 failed, r2 had a dead task, r3..r6 were clean; r7 failed and is still running.
+  const extra: Record<number, string> = { 1: "failed", 2: "dead", 7: "failed" };
+  for (let i = 1; i <= 7; i++) {
+    summaries.push({
+      metadata: { name: `s${i}`, labels: { "round-id": `r${i}` }, creationTimestamp: at(i) },
+      data: { phase: i === 7 ? "running" : "complete" },
+    });
+    const states = ["succeeded", ...(extra[i] ? [extra[i]!] : [])];
+    for (const state of states) {
+      views.push(viewTask({
+        metadata: { name: `t${i}${state}`, labels: { "round-id": `r${i}`, state } },
+      }));
+    }
+  }
+  const g = planGarbage("dz-mcall", views, summaries, { historyLimit: 2, failedHistoryLimit: 2 });
+  // The newest failed rounds are r7 (running) and r2: r2's dead task and summary stay although
+  // four clean rounds came since; r1, the third failed round, goes.
+  assert.deepEqual(g.selectors, [
+    "app=dz-mcall,task=true,round-id=r5,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r4,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r3,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r2,state in (succeeded)",
+    "app=dz-mcall,task=true,round-id=r1,state in (succeeded,failed)",
+  ]);
+  assert.deepEqual(g.summaries, ["s5", "s4", "s3", "s1"]);
+});
+
 Deno.test("Planner.reconcile() garbage-collects old rounds with deleteCollection", async () => {
   const { store, planner, clock } = await setup({ historyLimit: 2, failedHistoryLimit: 1 });
   const rounds = ["r1", "r2", "r3", "r4"];
@@ -332,4 +418,49 @@ Deno.test("Planner.reconcile() rejects, never re-signs, forged tasks it would ad
     assert.equal(task.epoch, 0, "not re-stamped with the leader's epoch");
     assert.match(task.cm.metadata.annotations?.reason ?? "", reason);
   }
+});
+
+Deno.test("Planner.runLeader() after an interval change plans no slot at or before the last round", async () => {
+  const clock = new FakeClock(); // 2025-01-01T00:00:00Z
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", "pod-a"]) store.setPod({ name });
+  const planner = (interval: string) =>
+    new Planner({
+      store,
+      pods: store,
+      clock,
+      isLeader: () => true,
+      epoch: () => 1,
+      identity: "lead",
+      tasks: tasksConfig({ interval }),
+      signer: instantSigner("key"),
+    });
+  const rounds = () =>
+    store.all().filter((c) => c.metadata.labels?.round === "true")
+      .map((c) => c.metadata.labels?.["round-id"]).sort();
+  // The old leader ran a 20 s interval up to the round of 00:01:00.
+  const old = planner("20s");
+  for (const id of ["20250101-000040", "20250101-000100"]) {
+    await old.planRound(id, specs(1));
+    setState(store, taskName("dz-mcall", id, 0), "succeeded");
+  }
+  await old.reconcile("20250101-000100");
+  // At 00:01:05 a new leader with a 45 s interval takes over: its slot is 00:00:45, before the
+  // last round. It waits for its first slot after 00:01:00, which is 00:01:30.
+  await clock.advance(65_000);
+  const stop = new AbortController();
+  const next = planner("45s");
+  assert.equal(next.currentRound(), "20250101-000045", "not yet read: the plain slot");
+  const running = next.runLeader(specs(1), stop.signal);
+  await clock.advance(0);
+  assert.equal(next.currentRound(), "20250101-000100", "the last round stays current");
+  await clock.advance(24_000); // 00:01:29
+  assert.deepEqual(rounds(), ["20250101-000040", "20250101-000100"], "no past slot planned");
+  await clock.advance(2_000); // 00:01:31, the first reconcile tick in the new slot
+  assert.deepEqual(rounds(), ["20250101-000040", "20250101-000100", "20250101-000130"]);
+  await clock.advance(45_000);
+  assert.deepEqual(rounds().at(-1), "20250101-000215");
+  stop.abort();
+  await clock.advance(2_000);
+  await running;
 });

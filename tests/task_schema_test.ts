@@ -37,6 +37,22 @@ Deno.test("roundName() names the summary", () => {
   assert.equal(roundName("dz-mcall", "20250101-000500"), "dz-mcall-round-20250101-000500");
 });
 
+Deno.test("taskName() and roundName() do not repeat the app prefix of a CronJob's Job name", () => {
+  // In CronJob mode the round id is the Job name, which starts with the chart's fullname.
+  assert.equal(taskName("dz-mcall", "dz-mcall-29929283", 0), "dz-mcall-29929283-000");
+  assert.equal(roundName("dz-mcall", "dz-mcall-29929283"), "dz-mcall-round-29929283");
+  assert.equal(taskName("My_App", "my-app-29929283", 2), "my-app-29929283-002");
+  // Only a whole `<app>-` prefix is dropped, and never the whole id.
+  assert.equal(taskName("dz-mcall", "dz-mcallx-1", 0), "dz-mcall-dz-mcallx-1-000");
+  assert.equal(taskName("dz-mcall", "dz-mcall", 0), "dz-mcall-dz-mcall-000");
+  assert.equal(roundName("dz-mcall", "manual-1"), "dz-mcall-round-manual-1");
+  // A Job name is at most 63 characters: the names stay DNS subdomains far below 253.
+  const job = `dz-mcall-${"9".repeat(54)}`;
+  assert.equal(job.length, 63);
+  assert.ok(taskName("dz-mcall", job, 999).length <= 253);
+  assert.match(taskName("dz-mcall", job, 999), /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+});
+
 Deno.test("roundIdAt() aligns to the interval in UTC", () => {
   assert.equal(roundIdAt(new Date("2025-03-04T10:14:59.999Z"), 300_000), "20250304-101000");
   assert.equal(roundIdAt(new Date("2025-03-04T10:15:00Z"), 300_000), "20250304-101500");

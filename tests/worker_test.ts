@@ -5,7 +5,10 @@ import { ROUND_EXIT, roundExitStatus } from "../lib/round_exit.ts";
 import { HmacSigner, type TaskSigner } from "../lib/signing.ts";
 import { newTaskConfigMap, patched, roundName, taskName, viewTask } from "../lib/task_schema.ts";
 import type { ConfigMapLike } from "../lib/task_store.ts";
-import { Worker } from "../lib/worker.ts";
+import { Worker, type WorkerOptions } from "../lib/worker.ts";
+import type { LogRecord } from "@logtape/logtape";
+import { logger, setupLogging } from "../lib/log.ts";
+import { LOG_RESULT_CAP_BYTES } from "../lib/task_log.ts";
 import { FakeClock, settle } from "./fake_clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
 
@@ -36,11 +39,16 @@ async function setup(tasks: Record<string, unknown> = {}, instant = false) {
   const store = new MemoryStore({ wallNow: () => clock.wallNow() });
   const signer = instant ? instantSigner("key") : await HmacSigner.fromKey(key("key"));
   const calls: string[] = [];
-  let exec = (spec: InputSpec): Promise<Result> => Promise.resolve(okResult(spec));
+  let exec = (spec: InputSpec, _signal?: AbortSignal): Promise<Result> =>
+    Promise.resolve(okResult(spec));
   const observed = { epoch: 0 };
   const worker = (
     identity = "pod-a",
-    opts: { signer?: TaskSigner | undefined; concurrency?: number } = {},
+    opts: {
+      signer?: TaskSigner | undefined;
+      concurrency?: number;
+      more?: Partial<WorkerOptions>;
+    } = {},
   ) =>
     new Worker({
       store,
@@ -48,12 +56,13 @@ async function setup(tasks: Record<string, unknown> = {}, instant = false) {
       identity,
       tasks: tasksConfig(tasks),
       signer: "signer" in opts ? opts.signer : signer,
-      executor: (spec) => {
+      executor: (spec, signal) => {
         calls.push(`${identity}:${spec.index}`);
-        return exec(spec);
+        return exec(spec, signal);
       },
       observedEpoch: () => observed.epoch,
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      ...opts.more,
     });
   /** Creates a signed pending task the way the planner does. */
   const addTask = async (
@@ -122,6 +131,53 @@ Deno.test("Worker.consider() claims, runs and records a signed task once", async
   await w.idle();
   assert.equal(stateOf(store, 1).state, "failed", "a failing check is a result, not a retry");
   assert.equal(stateOf(store, 1).attempt, 1);
+});
+
+Deno.test("Worker logs one line per finished task with its result in the configured format", async () => {
+  const records: LogRecord[] = [];
+  setupLogging({ level: "info", sink: (r) => records.push(r) });
+  try {
+    const { worker, addTask, setExec } = await setup();
+    const finished = () =>
+      records.filter((r) => r.properties.event === "task-finished").map((r) => r.properties);
+    const json = worker("pod-a", { more: { log: logger("worker") } });
+    json.consider(await addTask(0));
+    await json.idle();
+    setExec((spec) => Promise.resolve(okResult(spec, "x".repeat(10_000), "-1")));
+    json.consider(await addTask(1));
+    await json.idle();
+    const [ok, bad] = finished();
+    assert.equal(ok?.name, taskName("dz-mcall", ROUND, 0));
+    assert.deepEqual([ok?.task, ok?.state, ok?.attempt, ok?.exitCode], ["t0", "succeeded", 1, 0]);
+    assert.deepEqual(JSON.parse(String(ok?.result)), {
+      errorCode: "0",
+      input: "echo 0",
+      name: "t0",
+      result: "out 0",
+      ts: "2025-01-01T00:00:00.000",
+      type: "cmd",
+      exitCode: 0,
+      status: null,
+      durationMs: 5,
+      truncated: false,
+    });
+    assert.equal(bad?.state, "failed");
+    const badResult = JSON.parse(String(bad?.result));
+    assert.equal(badResult.result.length, LOG_RESULT_CAP_BYTES, "the result text is capped");
+    assert.equal(badResult.truncated, true);
+    assert.equal(records.find((r) => r.properties.state === "failed")?.level, "warning");
+
+    records.length = 0;
+    setExec((spec) => Promise.resolve(okResult(spec, "plain text\n")));
+    const plain = worker("pod-a", {
+      more: { log: logger("worker"), resultFormat: { format: "plain", encoding: "" } },
+    });
+    plain.consider(await addTask(2));
+    await plain.idle();
+    assert.equal(finished()[0]?.result, "plain text");
+  } finally {
+    setupLogging({ level: "error", sink: () => {} });
+  }
 });
 
 Deno.test("Worker.consider() ignores tasks of other pods and non-pending tasks", async () => {
@@ -356,6 +412,106 @@ Deno.test("Worker.run() picks up tasks through the watch and relists after 410 G
   ctl.abort();
   await done;
   assert.deepEqual(calls.sort(), ["pod-a:0", "pod-a:1", "pod-a:2"]);
+});
+
+/** An executor that takes `ms` of the fake clock, or fails as `runInput` does when aborted. */
+function slowExec(clock: FakeClock, ms: number) {
+  return async (spec: InputSpec, signal?: AbortSignal): Promise<Result> => {
+    try {
+      await clock.sleep(ms, signal);
+      return okResult(spec, `done ${spec.index}`);
+    } catch {
+      return { ...okResult(spec, "", "-1"), exitCode: null, error: "aborted" };
+    }
+  };
+}
+
+Deno.test("Worker.run() on shutdown stops claiming and lets running tasks finish within drainMs", async () => {
+  const { store, worker, addTask, calls, clock, setExec } = await setup({}, true);
+  setExec(slowExec(clock, 8_000));
+  const w = worker("pod-a", { more: { drainMs: 25_000 } });
+  const ctl = new AbortController();
+  await addTask(0);
+  const done = w.run(ctl.signal);
+  await settle();
+  await clock.advance(1_000);
+  assert.equal(stateOf(store, 0).state, "running");
+  ctl.abort(); // SIGTERM
+  await addTask(1); // arrives after SIGTERM: left for the leader
+  await clock.advance(7_000);
+  await done;
+  assert.deepEqual(calls, ["pod-a:0"], "nothing claimed after SIGTERM");
+  const t = stateOf(store, 0);
+  assert.deepEqual([t.state, t.cm.data?.output, t.attempt], ["succeeded", "done 0", 1]);
+  assert.equal(stateOf(store, 1).state, "pending");
+});
+
+Deno.test("Worker.run() hands back what is still running when drainMs is over, never recording the abort", async () => {
+  const { store, worker, addTask, clock, setExec } = await setup({}, true);
+  setExec(slowExec(clock, 60_000));
+  const w = worker("pod-a", { more: { drainMs: 5_000 } });
+  const ctl = new AbortController();
+  await addTask(0);
+  const done = w.run(ctl.signal);
+  await settle();
+  await clock.advance(1_000);
+  ctl.abort();
+  await clock.advance(4_999);
+  assert.equal(stateOf(store, 0).state, "running", "still within the drain");
+  await clock.advance(1);
+  await done;
+  const t = stateOf(store, 0);
+  assert.deepEqual([t.state, t.attempt, t.assignedTo, t.processedBy], ["pending", 1, "pod-a", ""]);
+  const ann = t.cm.metadata.annotations!;
+  assert.equal(ann.processed, "false", "not processed");
+  assert.equal(ann["claimed-at"], undefined);
+  assert.match(ann.reason ?? "", /^handed back by pod-a: stopped before it finished$/);
+  assert.equal(t.cm.data?.errorCode, undefined, "the aborted execution is not the task's result");
+  assert.equal(t.cm.data?.error, undefined);
+});
+
+Deno.test("Worker.consider() retries at once a task its pod's previous container left running", async () => {
+  const { store, worker, addTask, calls } = await setup({ maxAttempts: 3 });
+  const cm = await addTask(0);
+  // The previous container claimed attempt 1 and died (restartPolicy OnFailure: same pod name).
+  store.put(
+    patched(cm, { labels: { state: "running" }, annotations: { "processed-by": "pod-a" } }),
+  );
+  const w = worker("pod-a");
+  w.consider(store.peek(cm.metadata.name)!);
+  await w.idle();
+  const retried = stateOf(store, 0);
+  assert.deepEqual([retried.state, retried.attempt, retried.processedBy], ["pending", 2, ""]);
+  assert.match(retried.cm.metadata.annotations?.reason ?? "", /pod-a restarted while running/);
+  w.consider(store.peek(cm.metadata.name)!); // the watch delivers the pending version
+  await w.idle();
+  assert.deepEqual(calls, ["pod-a:0"]);
+  assert.deepEqual([stateOf(store, 0).state, stateOf(store, 0).attempt], ["succeeded", 2]);
+  // Another pod's running task, or one this process runs itself, is never touched.
+  const other = await addTask(1, { assignedTo: "pod-a" });
+  store.put(
+    patched(other, { labels: { state: "running" }, annotations: { "processed-by": "pod-b" } }),
+  );
+  w.consider(store.peek(other.metadata.name)!);
+  await w.idle();
+  assert.equal(stateOf(store, 1).state, "running");
+});
+
+Deno.test("Worker.consider() marks dead a task left running at its last attempt", async () => {
+  const { store, worker, addTask, calls } = await setup({ maxAttempts: 2 });
+  const cm = await addTask(0);
+  store.put(patched(cm, {
+    labels: { state: "running" },
+    annotations: { "processed-by": "pod-a", attempt: "2" },
+  }));
+  const w = worker("pod-a");
+  w.consider(store.peek(cm.metadata.name)!);
+  await w.idle();
+  const t = stateOf(store, 0);
+  assert.equal(t.state, "dead");
+  assert.equal(t.cm.metadata.annotations?.processed, "true");
+  assert.match(t.cm.metadata.annotations?.reason ?? "", /^dead after 2 attempts: pod-a restarted/);
+  assert.deepEqual(calls, []);
 });
 
 Deno.test("roundExitStatus() maps summaries to exit statuses", () => {

@@ -46,6 +46,8 @@ response:
   format: {{ $v.outputFormat }}
 worker:
   number: {{ $v.workers | int64 }}
+  # On SIGTERM running tasks get the pod's grace period minus a margin, then are handed back.
+  terminationGracePeriod: {{ printf "%ss" (toString ($v.terminationGracePeriodSeconds | int64)) | quote }}
 log:
   level: {{ $v.logLevel }}
 webserver:

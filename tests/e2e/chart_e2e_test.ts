@@ -470,6 +470,12 @@ e2eTest(
           labelSelector: `app=${APP},task=true,round-id=${job}`,
         })).items;
         assert.equal(cms.length, tasks.length);
+        // The Job's name already starts with the fullname: it is not repeated (issue 9).
+        assert.deepEqual(
+          cms.map((c) => c.metadata?.name).sort(),
+          tasks.map((_, i) => `${job}-00${i}`),
+        );
+        assert.equal(summary.metadata?.name, `${job.replace(`${APP}-`, `${APP}-round-`)}`);
         for (const cm of cms) {
           assert.equal(cm.metadata?.labels?.state, "succeeded", String(cm.metadata?.name));
           assert.equal(cm.data?.errorCode, "0", String(cm.metadata?.name));

@@ -14,44 +14,6 @@ import { type LogLine, McallProcess } from "./mcall_proc.ts";
 /** The Lease name the chart and the program use by default. */
 export const DEFAULT_LEASE_NAME = "dz-mcall-leader";
 
-/**
- * The chart's Role: what the program needs in leader mode, and no more.
- *
- * @param leaseName The Lease the program campaigns for (`get`/`watch`/`update` are limited to
- *   it).
- * @param opts `leaseVerbs` replaces the named-lease verbs (default `get`, `watch`, `update`),
- *   e.g. to test a Role that lacks `update` (or `watch`).
- */
-export function mcallRoleRules(
-  leaseName = DEFAULT_LEASE_NAME,
-  opts: { leaseVerbs?: string[] } = {},
-): k8s.V1PolicyRule[] {
-  return [
-    {
-      apiGroups: [""],
-      resources: ["configmaps"],
-      verbs: [
-        "get",
-        "list",
-        "watch",
-        "create",
-        "update",
-        "patch",
-        "delete",
-        "deletecollection",
-      ],
-    },
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-    {
-      apiGroups: ["coordination.k8s.io"],
-      resources: ["leases"],
-      resourceNames: [leaseName],
-      verbs: opts.leaseVerbs ?? ["get", "watch", "update"],
-    },
-  ];
-}
-
 /** Writes 32 random bytes, base64, to a file in `dir` and returns its path (a task-signing key). */
 export async function writeSigningKey(dir: string): Promise<string> {
   const path = `${dir}/signing.key`;

@@ -9,12 +9,12 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
+import { chartRoleRules, withoutVerb } from "../chart_helpers.ts";
 import { type E2E, e2eTest, waitFor } from "./harness.ts";
 import {
   DEFAULT_LEASE_NAME,
   type Leader,
   leadsPerLogs,
-  mcallRoleRules,
   probePort,
   startPods,
   waitForLeader as waitForLeaderIn,
@@ -63,7 +63,7 @@ interface Cluster {
 }
 
 async function cluster(env: E2E, names: string[]): Promise<Cluster> {
-  const sa = await env.withServiceAccount("dz-mcall", mcallRoleRules());
+  const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules());
   const c: Cluster = {
     procs: [],
     killedAt: new Map(),
@@ -392,7 +392,7 @@ e2eTest("election: a Role without update on leases is reported and never leads",
   });
   const sa = await env.withServiceAccount(
     "no-update",
-    mcallRoleRules(DEFAULT_LEASE_NAME, { leaseVerbs: ["get", "watch"] }),
+    withoutVerb(await chartRoleRules(DEFAULT_LEASE_NAME), "leases", "update"),
   );
   const [p] = await startPods(env, {
     names: ["pod-a"],

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
-import { DEFAULT_LEASE_NAME, mcallRoleRules, startPods, waitForLeader } from "./cluster.ts";
+import { chartRoleRules } from "../chart_helpers.ts";
+import { DEFAULT_LEASE_NAME, startPods, waitForLeader } from "./cluster.ts";
 
 /** Cycles of graceful stop + start. Before the fix the program crashed in the first or second. */
 const CYCLES = 5;
@@ -29,7 +30,7 @@ const CONFIG = {
 e2eTest(
   "graceful API server restarts (HTTP/2 GOAWAY) do not crash the program; it leads again",
   async (env) => {
-    const sa = await env.withServiceAccount("dz-mcall", mcallRoleRules());
+    const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules());
     const procs = await startPods(env, { count: 2, sa, config: CONFIG, extraEnv: TIMINGS });
     const exits = new Map<string, Deno.CommandStatus>();
     for (const p of procs) p.exited.then((s) => exits.set(p.name, s));

@@ -9,170 +9,18 @@
 
 import type * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { type E2E, e2eTest, type FakePod, waitFor } from "./harness.ts";
-import { McallProcess } from "./mcall_proc.ts";
-import { mcallRoleRules } from "./cluster.ts";
-import { type CountingServer, startCountingServer } from "./counting_server.ts";
-
-const APP = "dz-mcall";
-const LEASE = "dz-mcall-leader";
-
-/** The chart's Role: exactly what the program needs. */
-export const PROGRAM_RULES: k8s.V1PolicyRule[] = mcallRoleRules(LEASE);
-
-/** One input of `request.inputs`. */
-interface InputConfig {
-  input: string;
-  type?: "cmd" | "get" | "post";
-  name?: string;
-  timeout?: string;
-  shell?: boolean;
-  expect?: string;
-}
-
-interface ClusterOptions {
-  names?: string[];
-  inputs: InputConfig[];
-  /** Extra environment (MCALL_TASKS_ROUND, intervals...). */
-  env?: Record<string, string>;
-  /** Start the first name alone and wait until it leads before starting the others. */
-  leaderFirst?: boolean;
-}
-
-interface Member {
-  readonly name: string;
-  readonly proc: McallProcess;
-  readonly pod: FakePod;
-}
-
-interface Cluster {
-  readonly members: Member[];
-  readonly keyFile: string;
-  member(name: string): Member;
-  /** The member whose process logged `started-leading` last (and still runs, if any). */
-  leader(): Promise<Member>;
-  /** Every task ConfigMap of the namespace. */
-  tasks(): Promise<k8s.V1ConfigMap[]>;
-  summaries(): Promise<k8s.V1ConfigMap[]>;
-  stopAll(): Promise<void>;
-}
-
-/**
- * Starts one program process per name, each a Ready fake pod labelled `app=dz-mcall` (the Pod is
- * created before its process, so the leader sees every worker when it plans, and deleted when
- * the process exits), all with the chart's Role and one signing key.
- */
-async function startCluster(env: E2E, opts: ClusterOptions): Promise<Cluster> {
-  const names = opts.names ?? ["mcall-a", "mcall-b", "mcall-c"];
-  const dir = await env.tempDir();
-  const keyFile = `${dir}/signing.key`;
-  const key = Array.from(crypto.getRandomValues(new Uint8Array(32)))
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-  await Deno.writeTextFile(keyFile, key + "\n", { mode: 0o600 });
-  const configFile = `${dir}/mcall.yaml`;
-  // JSON is YAML.
-  await Deno.writeTextFile(configFile, JSON.stringify({ request: { inputs: opts.inputs } }));
-  const sa = await env.withServiceAccount("dz-mcall", PROGRAM_RULES);
-
-  const pods = new Map<string, FakePod>();
-  for (const name of names) {
-    pods.set(name, await env.startFakePod({ name, labels: { app: APP } }));
-  }
-  const members: Member[] = [];
-  const spawn = (name: string) => {
-    const proc = new McallProcess(name, ["-c", configFile], {
-      KUBECONFIG: sa.kubeconfigPath,
-      NAMESPACE: env.ns,
-      HOSTNAME: name,
-      LEADER_ELECTION: "true",
-      MCALL_TASKS_SIGNING_KEY_FILE: keyFile,
-      MCALL_METRICS_PORT: "0",
-      MCALL_ELECTION_LEASE_DURATION: "4s",
-      MCALL_ELECTION_RENEW_DEADLINE: "3s",
-      MCALL_ELECTION_RETRY_PERIOD: "1s",
-      MCALL_TASKS_POLL_INTERVAL: "2s",
-      MCALL_TASKS_STUCK_GRACE: "5s",
-      ...opts.env,
-    });
-    const pod = pods.get(name)!;
-    // The fake kubelet: the Pod goes away when its process exits.
-    proc.exited.then(() => pod.remove()).catch(() => {});
-    const m = { name, proc, pod };
-    members.push(m);
-    env.defer(() => proc.stop());
-    return m;
-  };
-  const core = env.core;
-  const list = async (labelSelector: string) =>
-    (await core.listNamespacedConfigMap({ namespace: env.ns, labelSelector })).items;
-  const cluster: Cluster = {
-    members,
-    keyFile,
-    member: (name) => members.find((m) => m.name === name)!,
-    leader: async () => {
-      const holder = await waitFor(async () => {
-        const lease = await env.coordination.readNamespacedLease({
-          name: LEASE,
-          namespace: env.ns,
-        });
-        const h = lease.spec?.holderIdentity;
-        const m = members.find((x) => x.name === h);
-        return m && m.proc.events("started-leading").length > 0 ? m : undefined;
-      }, { timeoutMs: 30_000, message: "a leader" });
-      return holder;
-    },
-    tasks: () => list(`app=${APP},task=true`),
-    summaries: () => list(`app=${APP},round=true`),
-    stopAll: async () => {
-      await Promise.all(members.map((m) => m.proc.stop()));
-    },
-  };
-  if (opts.leaderFirst) {
-    const first = spawn(names[0]!);
-    await first.proc.waitFor("leadership", () => first.proc.events("started-leading")[0], 30_000);
-    for (const n of names.slice(1)) spawn(n);
-  } else {
-    for (const n of names) spawn(n);
-  }
-  return cluster;
-}
-
-const ann = (cm: k8s.V1ConfigMap, key: string) => cm.metadata?.annotations?.[key];
-const lab = (cm: k8s.V1ConfigMap, key: string) => cm.metadata?.labels?.[key];
-
-/** Waits until every listed task is in a terminal state (processed=true). */
-async function waitForTerminal(
-  cluster: Cluster,
-  count: number,
-  timeoutMs = 60_000,
-  round?: string,
-): Promise<k8s.V1ConfigMap[]> {
-  let last: k8s.V1ConfigMap[] = [];
-  return await waitFor(async () => {
-    last = (await cluster.tasks()).filter((t) => !round || lab(t, "round-id") === round);
-    return last.length === count && last.every((t) => ann(t, "processed") === "true") && last;
-  }, {
-    timeoutMs,
-    message: `${count} terminal tasks`,
-    intervalMs: 250,
-  }).catch((e) => {
-    const states = last.map((t) => `${t.metadata?.name}:${lab(t, "state")}`).join(" ");
-    const tails = cluster.members.map((m) => `--- ${m.name}\n${m.proc.tail(10)}`).join("\n");
-    throw new Error(`${(e as Error).message}\nstates: ${states}\n${tails}`);
-  });
-}
-
-async function withServer(fn: (server: CountingServer) => Promise<void>): Promise<void> {
-  const server = startCountingServer();
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
-const byName = (a: k8s.V1ConfigMap, b: k8s.V1ConfigMap) =>
-  (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? "");
+import { type E2E, e2eTest, waitFor } from "./harness.ts";
+import {
+  ann,
+  APP,
+  byName,
+  type InputConfig,
+  lab,
+  LEASE,
+  startCluster,
+  waitForTerminal,
+  withServer,
+} from "./task_cluster.ts";
 
 // ---------------------------------------------------------------------------------------------
 
@@ -535,7 +383,12 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
         { input: "false", type: "cmd", name: "fails" },
         { input: "echo hello", type: "cmd", name: "echo" },
       ],
-      env: { MCALL_TASKS_ROUND: "job-7" },
+      // The chart's round id in CronJob mode: the Job's name, which starts with the fullname.
+      env: { MCALL_TASKS_ROUND: "dz-mcall-job-7", MCALL_TASKS_POLL_INTERVAL: "3s" },
+      // The leader (started first) sees the end of the round and releases the Lease well before
+      // the others look at the summary again, as pods started seconds apart do on a real node.
+      envOf: { "mcall-a": { MCALL_TASKS_POLL_INTERVAL: "200ms" } },
+      leaderFirst: true,
     });
     const started = Date.now();
     const codes = await Promise.all(cluster.members.map(async (m) => (await m.proc.exited).code));
@@ -543,7 +396,9 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
     assert.ok(Date.now() - started < 60_000);
     for (const m of cluster.members) {
       assert.ok(
-        m.proc.lines.some((l) => l.properties.round === "job-7" && l.properties.code === 0),
+        m.proc.lines.some((l) =>
+          l.properties.round === "dz-mcall-job-7" && l.properties.code === 0
+        ),
         `${m.name} logged the end of the round`,
       );
     }
@@ -579,6 +434,29 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
     assert.ok(data.end, "end set");
     assert.equal(server.count("/t7/a"), 1);
     assert.equal(server.count("/t7/b"), 1);
+    // Names carry the app prefix once (issue 9: not dz-mcall-dz-mcall-job-7-000).
+    assert.deepEqual(
+      (await cluster.tasks()).map((t) => t.metadata?.name).sort(),
+      ["dz-mcall-job-7-000", "dz-mcall-job-7-001", "dz-mcall-job-7-002", "dz-mcall-job-7-003"],
+    );
+    // `kubectl logs` shows every result: one task-finished line per task, result as JSON.
+    const finished = cluster.members.flatMap((m) =>
+      m.proc.lines.filter((l) => l.properties.event === "task-finished")
+    );
+    assert.deepEqual(finished.map((l) => l.properties.task).sort(), ["a", "b", "echo", "fails"]);
+    const line = (task: string) => finished.find((l) => l.properties.task === task)!.properties;
+    assert.equal(JSON.parse(String(line("echo").result)).result, "hello\n");
+    assert.deepEqual([line("fails").state, line("fails").exitCode], ["failed", 1]);
+    assert.equal(line("a").status, 200);
+    // One term for the round: after the leader released the Lease at the end of the round, no
+    // pod still finishing took it (a pod whose round is over does not campaign).
+    const terms = cluster.members.flatMap((m) =>
+      m.proc.events("started-leading").map(() => m.name)
+    );
+    assert.equal(terms.length, 1, `terms: ${terms.join(", ")}`);
+    const lease = await env.coordination.readNamespacedLease({ name: LEASE, namespace: env.ns });
+    assert.equal(lease.spec?.holderIdentity ?? "", "", "released at the end");
+    assert.equal(lease.spec?.leaseTransitions, 0, "one acquisition, no transition");
   });
 }, { timeoutMs: 90_000 });
 

@@ -1,0 +1,153 @@
+/**
+ * Pod lifecycle end to end (issue 14, item 1) on the real API server: program processes as
+ * pods, one slow HTTP task counted by a local server. A graceful delete (SIGTERM and a
+ * Terminating Pod, as `kubectl delete pod` and every rolling update do) lets the task finish, or
+ * hands it back when the grace period is too short; a container restarted in place picks its own
+ * task up again at once. In every case the task is recorded exactly once.
+ *
+ * Run: scripts/deno test --allow-read --allow-write --allow-env --allow-net --allow-run
+ *   --allow-sys tests/e2e/lifecycle_test.ts
+ */
+import assert from "node:assert/strict";
+import { e2eTest, waitFor } from "./harness.ts";
+import {
+  ann,
+  type Cluster,
+  lab,
+  startCluster,
+  waitForTerminal,
+  withServer,
+} from "./task_cluster.ts";
+
+const SLOW = "dz-mcall-r-000";
+
+/** The slow task's ConfigMap, once it is running on some pod. */
+async function runningOn(cluster: Cluster): Promise<string> {
+  return await waitFor(async () => {
+    const t = (await cluster.tasks()).find((c) => c.metadata?.name === SLOW);
+    return lab(t!, "state") === "running" && lab(t!, "assigned-to");
+  }, { timeoutMs: 30_000, message: `${SLOW} running` });
+}
+
+e2eTest(
+  "lifecycle: SIGTERM on a terminating pod lets its running task finish; recorded once",
+  async (env) => {
+    await withServer(async (server) => {
+      const cluster = await startCluster(env, {
+        inputs: [
+          { input: `${server.url}/slow?ms=6000`, type: "get", name: "slow", timeout: "20s" },
+          { input: `${server.url}/l1/fast`, type: "get", name: "fast" },
+        ],
+        env: { MCALL_TASKS_ROUND: "r", MCALL_WORKER_TERMINATION_GRACE_PERIOD: "30s" },
+        leaderFirst: true,
+      });
+      await server.waitForHit("/slow", 30_000);
+      const victim = cluster.member(await runningOn(cluster));
+      // kubectl delete pod: the Pod turns Terminating and its container gets SIGTERM.
+      await victim.pod.terminate({ gracePeriodSeconds: 30 });
+      victim.proc.kill("SIGTERM");
+
+      const tasks = await waitForTerminal(cluster, 2, 60_000);
+      const slow = tasks.find((t) => t.metadata?.name === SLOW)!;
+      assert.equal(lab(slow, "state"), "succeeded", String(ann(slow, "reason")));
+      assert.equal(ann(slow, "attempt"), "1");
+      assert.equal(ann(slow, "processed-by"), victim.name, "finished where it ran");
+      assert.equal(slow.data?.output, "slow /slow 6000");
+      assert.equal(server.count("/slow"), 1, "executed exactly once");
+      assert.equal((await victim.proc.exited).code, 0, victim.proc.tail());
+      for (const m of cluster.members) {
+        assert.equal((await m.proc.exited).code, 0, `${m.name}\n${m.proc.tail()}`);
+      }
+      const [summary] = await cluster.summaries();
+      assert.deepEqual([summary?.data?.phase, summary?.data?.succeeded], ["complete", "2"]);
+    });
+  },
+  { timeoutMs: 90_000 },
+);
+
+e2eTest(
+  "lifecycle: a grace period too short → the task is handed back and rerun at once, attempt kept",
+  async (env) => {
+    await withServer(async (server) => {
+      const cluster = await startCluster(env, {
+        inputs: [
+          { input: `${server.url}/slow?ms=6000`, type: "get", name: "slow", timeout: "20s" },
+          { input: `${server.url}/l2/fast`, type: "get", name: "fast" },
+        ],
+        // 2 s of grace: 1 s to drain, then the task is aborted and handed back.
+        env: { MCALL_TASKS_ROUND: "r", MCALL_WORKER_TERMINATION_GRACE_PERIOD: "2s" },
+        leaderFirst: true,
+      });
+      const leader = await cluster.leader();
+      await server.waitForHit("/slow", 30_000);
+      const victim = cluster.member(await runningOn(cluster));
+      await victim.pod.terminate({ gracePeriodSeconds: 2 });
+      const signalled = Date.now();
+      victim.proc.kill("SIGTERM");
+      await server.waitForHit("/slow", 20_000, 2);
+      const rerunAfterMs = Date.now() - signalled;
+      // Drain (1 s) + hand back + the leader's next reconcile (≤ 2 s) + claim; not the stuck
+      // rule (timeout 20 s + stuckGrace).
+      assert.ok(rerunAfterMs < 8_000, `rerun ${rerunAfterMs} ms after SIGTERM`);
+      assert.equal((await victim.proc.exited).code, 0, victim.proc.tail());
+      assert.ok(
+        victim.proc.lines.some((l) => /^Handed .* back/.test(l.message)),
+        victim.proc.tail(),
+      );
+
+      const tasks = await waitForTerminal(cluster, 2, 60_000);
+      const slow = tasks.find((t) => t.metadata?.name === SLOW)!;
+      const survivor = cluster.members.find((m) => m !== victim && m !== leader)!;
+      assert.equal(lab(slow, "state"), "succeeded", String(ann(slow, "reason")));
+      assert.equal(ann(slow, "attempt"), "1", "a handed-back execution burns no attempt");
+      assert.equal(ann(slow, "processed-by"), survivor.name);
+      assert.match(
+        ann(slow, "reason") ?? "",
+        new RegExp(`^reassigned from ${victim.name}: pod ${victim.name} is (terminating|gone)`),
+      );
+      assert.equal(slow.data?.output, "slow /slow 6000", "the recorded result is the rerun's");
+      assert.equal(server.count("/slow"), 2, "the aborted request and the rerun");
+      for (const m of cluster.members.filter((x) => x !== victim)) {
+        assert.equal((await m.proc.exited).code, 0, `${m.name}\n${m.proc.tail()}`);
+      }
+    });
+  },
+  { timeoutMs: 90_000 },
+);
+
+e2eTest(
+  "lifecycle: a container restarted in place picks its own running task up again at once",
+  async (env) => {
+    await withServer(async (server) => {
+      const names = ["mcall-a", "mcall-b", "mcall-c"];
+      const cluster = await startCluster(env, {
+        names,
+        inputs: [
+          { input: `${server.url}/slow?ms=4000`, type: "get", name: "slow", timeout: "20s" },
+        ],
+        env: { MCALL_TASKS_ROUND: "r", MCALL_TASKS_STUCK_GRACE: "30s" },
+        // restartPolicy OnFailure: the Pod (name, assigned tasks) outlives its container.
+        keepPods: names,
+        leaderFirst: true,
+      });
+      await server.waitForHit("/slow", 30_000);
+      const victim = cluster.member(await runningOn(cluster));
+      victim.proc.kill("SIGKILL");
+      assert.equal((await victim.proc.exited).signal, "SIGKILL");
+      const restartedAt = Date.now();
+      const next = cluster.restart(victim.name);
+      await server.waitForHit("/slow", 20_000, 2);
+      const pickedUpMs = Date.now() - restartedAt;
+      assert.ok(pickedUpMs < 8_000, `picked up ${pickedUpMs} ms after the restart`);
+
+      const [slow] = await waitForTerminal(cluster, 1, 60_000);
+      assert.equal(lab(slow!, "state"), "succeeded", String(ann(slow!, "reason")));
+      assert.equal(ann(slow!, "attempt"), "2", "the killed execution counts as an attempt");
+      assert.equal(ann(slow!, "processed-by"), victim.name, "rerun by the restarted container");
+      assert.match(ann(slow!, "reason") ?? "", new RegExp(`${victim.name} restarted while`));
+      assert.equal(server.count("/slow"), 2);
+      assert.equal((await next.proc.exited).code, 0, next.proc.tail());
+    });
+  },
+  { timeoutMs: 90_000 },
+);
