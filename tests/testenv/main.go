@@ -19,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -26,6 +27,9 @@ import (
 	_ "k8s.io/component-base/logs/json/register"
 	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	kcmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxyapp "k8s.io/kubernetes/cmd/kube-proxy/app"
+	schedulerapp "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
 
 	_ "time/tzdata" // CronJob time zones
 )
@@ -39,6 +43,18 @@ func main() {
 			os.Exit(cli.Run(cmd))
 		case "controller-manager", "kube-controller-manager":
 			cmd := kcmapp.NewControllerManagerCommand()
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "scheduler", "kube-scheduler":
+			cmd := schedulerapp.NewSchedulerCommand()
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "kubelet":
+			cmd := kubeletapp.NewKubeletCommand(context.Background())
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "proxy", "kube-proxy":
+			cmd := proxyapp.NewProxyCommand()
 			cmd.SetArgs(os.Args[2:])
 			os.Exit(cli.Run(cmd))
 		case "version":
