@@ -2,7 +2,7 @@
 # Installs what the real-node mode of the e2e harness (tests/testenv -node) needs, from Debian:
 # containerd (CRI plugin) + runc + the CNI plugins (bridge, host-local, loopback), umoci and
 # busybox-static (to pack images without a registry), gcc + libc6-dev (the static pause binary),
-# iptables + conntrack (kube-proxy), iproute2 (ip).
+# iptables + conntrack (kube-proxy), nftables (to drop the empty tables iptables-nft leaves), iproute2.
 #
 #   scripts/node-deps.sh           install what is missing (apt-get update first, only if needed)
 #   scripts/node-deps.sh check     exit 0 if everything is installed, 3 (and list it) if not
@@ -12,7 +12,7 @@
 # one is running anyway it is left alone.
 set -euo pipefail
 
-PKGS=(containerd runc containernetworking-plugins umoci busybox-static gcc libc6-dev iptables
+PKGS=(containerd runc containernetworking-plugins umoci busybox-static gcc libc6-dev iptables nftables
   conntrack iproute2)
 
 missing() {

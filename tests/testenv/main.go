@@ -30,6 +30,7 @@ import (
 	proxyapp "k8s.io/kubernetes/cmd/kube-proxy/app"
 	schedulerapp "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
+	"k8s.io/kubernetes/pkg/kubelet"
 
 	_ "time/tzdata" // CronJob time zones
 )
@@ -50,6 +51,10 @@ func main() {
 			cmd.SetArgs(os.Args[2:])
 			os.Exit(cli.Run(cmd))
 		case "kubelet":
+			// The node's container-log symlinks go under its root, not /var/log/containers.
+			if d := os.Getenv("DZ_TESTENV_CONTAINER_LOGS_DIR"); d != "" {
+				kubelet.ContainerLogsDir = d
+			}
 			cmd := kubeletapp.NewKubeletCommand(context.Background())
 			cmd.SetArgs(os.Args[2:])
 			os.Exit(cli.Run(cmd))
