@@ -913,3 +913,259 @@ export function e2eTest(
     },
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Real node (tests/testenv -node): containerd + kube-scheduler + kubelet + kube-proxy
+
+const NODE_DEPS_SH = decodeURIComponent(
+  new URL("../../scripts/node-deps.sh", import.meta.url).pathname,
+);
+
+/** The `node` object of a `-node` supervisor's status (see tests/testenv/README.md). */
+export interface NodeStatus {
+  /** Node name (`dz-testenv-node`). */
+  name: string;
+  /** The API server's and kubelet's address: a /32 on `lo`, reachable from pods. */
+  address: string;
+  /** containerd's socket (`ctr --address <this> --namespace k8s.io ...`). */
+  containerd: string;
+  /** A ready `ctr` command line prefix for the node's containerd (namespace k8s.io). */
+  ctr: string;
+  /** Node state dir (containerd, kubelet); removed when the node stops. */
+  root: string;
+  podCIDR: string;
+  bridge: string;
+  /** Images imported at start: the sandbox (pause) image and a busybox image. */
+  images: string[];
+  /** `running` or `stopped`. */
+  state: string;
+  readyAfter?: string;
+}
+
+/** The status of a `-node` supervisor. */
+export interface NodeTestEnvStatus extends TestEnvStatus {
+  node: NodeStatus;
+}
+
+/** A harness whose API server has a real node: pods are scheduled and run in containers. */
+export interface NodeHarness extends Harness {
+  readonly node: NodeStatus;
+  /** `dz-testenv.local/busybox:latest` (sh, nc, sleep, ...): use with `imagePullPolicy: Never`. */
+  readonly busyboxImage: string;
+  /**
+   * Imports an image archive (OCI layout or `docker save` tar; absolute path) into the node's
+   * containerd, namespace `k8s.io`. Names come from the archive (`io.containerd.image.name`, or a
+   * full reference in `org.opencontainers.image.ref.name`); `baseName` is ctr's `--base-name`.
+   * Returns ctr's output.
+   */
+  importImage(path: string, opts?: { baseName?: string }): Promise<string>;
+}
+
+let nodeAvail: { ok: true } | { ok: false; reason: string } | undefined;
+
+/**
+ * Whether a real node can run here: the testenv toolchain (see {@linkcode e2eAvailability}), root,
+ * and the Debian packages of `scripts/node-deps.sh` (`check` exits 0). True with `DZ_E2E_CONTROL`
+ * (a running `-node` supervisor is reused).
+ */
+export function nodeAvailability(): { ok: true } | { ok: false; reason: string } {
+  if (nodeAvail) return nodeAvail;
+  if (env("DZ_E2E_CONTROL")) return nodeAvail = { ok: true };
+  if (env("DZ_E2E_KUBECONFIG")) {
+    return nodeAvail = { ok: false, reason: "DZ_E2E_KUBECONFIG is set: no testenv node" };
+  }
+  const base = e2eAvailability();
+  if (!base.ok) return nodeAvail = base;
+  if (Deno.uid() !== 0) return nodeAvail = { ok: false, reason: "a real node needs root" };
+  const out = new Deno.Command("bash", { args: [NODE_DEPS_SH, "check"], stderr: "piped" })
+    .outputSync();
+  if (out.code !== 0) {
+    const msg = new TextDecoder().decode(out.stderr).trim();
+    return nodeAvail = {
+      ok: false,
+      reason: msg || `scripts/node-deps.sh check exited ${out.code}`,
+    };
+  }
+  return nodeAvail = { ok: true };
+}
+
+/** A supervisor process started by {@linkcode startTestEnv}. */
+export interface TestEnvProcess {
+  /** Its ready line. */
+  readonly status: TestEnvStatus;
+  readonly child: Deno.ChildProcess;
+  /** SIGTERM, then waits for it to exit (it cleans up first); returns its stderr. */
+  stop(): Promise<string>;
+  /** SIGKILL (no cleanup: a crash), then waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts a testenv supervisor with `args` (e.g. `["-node"]`) and waits for its ready line. The
+ * caller owns it (stdin stays open until {@linkcode TestEnvProcess.stop}; when this process dies
+ * the pipe closes and the supervisor goes too).
+ */
+export async function startTestEnv(args: string[], timeoutMs = 180_000): Promise<TestEnvProcess> {
+  const build = await new Deno.Command("bash", {
+    args: [TESTENV_SH, "build"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (build.code === 3) throw new E2EUnavailable("no Go toolchain (scripts/testenv.sh exit 3)");
+  if (build.code !== 0) throw new Error(`scripts/testenv.sh build exited ${build.code}`);
+  const bin = new TextDecoder().decode(build.stdout).trim().split("\n").pop() ?? "";
+  const keep = env("DZ_E2E_KEEP") === "1" ? ["-keep"] : [];
+  const child = new Deno.Command(bin, {
+    args: [...keep, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stderrText = "";
+  const verbose = env("DZ_E2E_VERBOSE") === "1";
+  const stderrDone = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      if (verbose) Deno.stderr.writeSync(new TextEncoder().encode(chunk));
+      stderrText = (stderrText + chunk).slice(-50_000);
+    }
+  })().catch(() => {});
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+  }, timeoutMs);
+  let line = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      line += value;
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+  }
+  if (!line.includes("\n")) {
+    const st = await child.status;
+    await stderrDone;
+    throw new Error(
+      `testenv ${args.join(" ")} exited (code ${st.code}) before ready:\n${stderrText}`,
+    );
+  }
+  const status = JSON.parse(line.slice(0, line.indexOf("\n"))) as TestEnvStatus;
+  const onUnload = () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+  };
+  globalThis.addEventListener("unload", onUnload);
+  return {
+    status,
+    child,
+    stop: async () => {
+      globalThis.removeEventListener("unload", onUnload);
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+      await stderrDone;
+      return stderrText;
+    },
+    kill: async () => {
+      globalThis.removeEventListener("unload", onUnload);
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+class NodeHarnessImpl extends HarnessImpl implements NodeHarness {
+  readonly busyboxImage: string;
+  constructor(mode: "testenv" | "reuse", st: NodeTestEnvStatus) {
+    super(mode, st.kubeconfig, st.server, st.version, st.control, st.logs, undefined);
+    this.node = st.node;
+    this.busyboxImage = st.node.images.find((i) => i.includes("/busybox:")) ?? "";
+  }
+  readonly node: NodeStatus;
+
+  async importImage(path: string, opts: { baseName?: string } = {}): Promise<string> {
+    const q = new URLSearchParams({ path });
+    if (opts.baseName) q.set("baseName", opts.baseName);
+    const res = await fetch(`${this.control}/node/import?${q}`, { method: "POST" });
+    const body = await res.json() as { imported?: string; error?: string };
+    if (!res.ok) throw new Error(`import ${path}: ${body.error ?? res.status}`);
+    return body.imported ?? "";
+  }
+}
+
+let nodeHarnessPromise: Promise<NodeHarness> | undefined;
+let nodeProcess: TestEnvProcess | undefined;
+
+/**
+ * The shared real-node harness of this test module (separate from {@linkcode harness}): a
+ * `-node` supervisor (control plane + controllers + node), started on first use; or, with
+ * `DZ_E2E_CONTROL`, a running `-node` supervisor. One node per machine (the supervisor holds a
+ * lock). Rejects with {@linkcode E2EUnavailable} when {@linkcode nodeAvailability} says no.
+ */
+export function nodeHarness(): Promise<NodeHarness> {
+  nodeHarnessPromise ??= (async () => {
+    const reuse = env("DZ_E2E_CONTROL");
+    if (reuse) {
+      const st = await controlCall(reuse.replace(/\/+$/, ""), "GET", "/status");
+      if (!("node" in st)) throw new E2EUnavailable(`DZ_E2E_CONTROL=${reuse} has no node`);
+      return new NodeHarnessImpl("reuse", st as NodeTestEnvStatus);
+    }
+    const avail = nodeAvailability();
+    if (!avail.ok) throw new E2EUnavailable(avail.reason);
+    nodeProcess = await startTestEnv(["-node"]);
+    return new NodeHarnessImpl("testenv", nodeProcess.status as NodeTestEnvStatus);
+  })();
+  return nodeHarnessPromise;
+}
+
+/** Stops the node harness started by this process (the node cleans the host up first). */
+export async function stopNodeHarness(): Promise<void> {
+  const p = nodeProcess;
+  nodeProcess = undefined;
+  nodeHarnessPromise = undefined;
+  if (p) await p.stop();
+}
+
+/**
+ * Registers a test that needs a real node, with the e2e skip policy: when
+ * {@linkcode nodeAvailability} says no, the test is ignored with a loud message, or fails when
+ * `REQUIRE_E2E=1`. The body gets the shared {@linkcode nodeHarness} (or nothing, with
+ * `ownNode: true`, for tests that start their own supervisor with {@linkcode startTestEnv}).
+ */
+export function nodeTest(
+  name: string,
+  fn: (h: NodeHarness | undefined, t: Deno.TestContext) => Promise<void>,
+  opts: { ownNode?: boolean; timeoutMs?: number } = {},
+): void {
+  const base = { name, sanitizeOps: false, sanitizeResources: false, sanitizeExit: true };
+  const avail = nodeAvailability();
+  if (!avail.ok) {
+    if (e2eRequired()) {
+      Deno.test({
+        ...base,
+        fn: () => {
+          throw new Error(`REQUIRE_E2E=1 but the real-node e2e cannot run: ${avail.reason}`);
+        },
+      });
+    } else {
+      loudSkip(`real node unavailable: ${avail.reason} (run scripts/node-deps.sh as root)`);
+      Deno.test({ ...base, ignore: true, fn: () => {} });
+    }
+    return;
+  }
+  Deno.test({
+    ...base,
+    fn: async (t) => {
+      const h = opts.ownNode ? undefined : await nodeHarness();
+      await withTimeout(fn(h, t), opts.timeoutMs ?? 180_000, `node test "${name}"`);
+    },
+  });
+}

@@ -26,6 +26,10 @@ type pki struct {
 	CAPEM           []byte
 	AdminCertPEM    []byte
 	AdminKeyPEM     []byte
+
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	dir    string
 }
 
 func writePEM(path, typ string, der []byte) ([]byte, error) {
@@ -39,9 +43,10 @@ func newSerial() *big.Int {
 }
 
 // generatePKI creates a throw-away CA, a serving certificate for 127.0.0.1 /
-// localhost / the in-cluster service IP, an admin client certificate in group
-// system:masters, and a service-account signing key.
-func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
+// localhost / the in-cluster service IP (and extraIPs: the node-mode API
+// address), an admin client certificate in group system:masters, and a
+// service-account signing key.
+func generatePKI(dir string, serviceIP net.IP, extraIPs ...net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -80,6 +85,7 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 	if p.CAPEM, err = writePEM(p.CAFile, "CERTIFICATE", caDER); err != nil {
 		return nil, err
 	}
+	p.caCert, p.caKey, p.dir = caCert, caKey, dir
 
 	leaf := func(tmpl *x509.Certificate, certPath, keyPath string) ([]byte, []byte, error) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -111,7 +117,7 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), serviceIP},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), serviceIP}, extraIPs...),
 	}, p.ServingCertFile, p.ServingKeyFile); err != nil {
 		return nil, err
 	}
@@ -130,4 +136,35 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// clientCert issues a client certificate (CN = user, O = groups) signed by the
+// CA and writes it as <name>.crt / <name>.key; it returns the PEM blocks.
+func (p *pki) clientCert(name, user string, groups ...string) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().Add(-time.Hour)
+	tmpl := &x509.Certificate{
+		SerialNumber: newSerial(),
+		Subject:      pkix.Name{CommonName: user, Organization: groups},
+		NotBefore:    now,
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	if certPEM, err = writePEM(filepath.Join(p.dir, name+".crt"), "CERTIFICATE", der); err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err = writePEM(filepath.Join(p.dir, name+".key"), "EC PRIVATE KEY", keyDER)
+	return certPEM, keyPEM, err
 }

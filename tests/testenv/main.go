@@ -19,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -26,6 +27,10 @@ import (
 	_ "k8s.io/component-base/logs/json/register"
 	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	kcmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxyapp "k8s.io/kubernetes/cmd/kube-proxy/app"
+	schedulerapp "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
+	"k8s.io/kubernetes/pkg/kubelet"
 
 	_ "time/tzdata" // CronJob time zones
 )
@@ -39,6 +44,22 @@ func main() {
 			os.Exit(cli.Run(cmd))
 		case "controller-manager", "kube-controller-manager":
 			cmd := kcmapp.NewControllerManagerCommand()
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "scheduler", "kube-scheduler":
+			cmd := schedulerapp.NewSchedulerCommand()
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "kubelet":
+			// The node's container-log symlinks go under its root, not /var/log/containers.
+			if d := os.Getenv("DZ_TESTENV_CONTAINER_LOGS_DIR"); d != "" {
+				kubelet.ContainerLogsDir = d
+			}
+			cmd := kubeletapp.NewKubeletCommand(context.Background())
+			cmd.SetArgs(os.Args[2:])
+			os.Exit(cli.Run(cmd))
+		case "proxy", "kube-proxy":
+			cmd := proxyapp.NewProxyCommand()
 			cmd.SetArgs(os.Args[2:])
 			os.Exit(cli.Run(cmd))
 		case "version":

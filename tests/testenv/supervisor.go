@@ -111,23 +111,26 @@ type supervisor struct {
 	api            *child
 	kcm            *child
 	readyClient    *http.Client
+	nodeRoot       string // "" = process-only mode; else -node: a real node (node.go)
+	node           *node
 	shutdownCh     chan string
 	closing        chan struct{} // closed when teardown starts
 	once           sync.Once
 }
 
 type status struct {
-	Ready       bool   `json:"ready"`
-	Kubeconfig  string `json:"kubeconfig"`
-	Server      string `json:"server"`
-	Control     string `json:"control"`
-	Version     string `json:"version"`
-	Dir         string `json:"dir"`
-	Logs        string `json:"logs"`
-	APIServer   string `json:"apiserver"` // running | stopped
-	Controllers string `json:"controllers,omitempty"`
-	KCM         string `json:"controllerManager,omitempty"` // running | stopped
-	PID         int    `json:"pid"`
+	Ready       bool        `json:"ready"`
+	Kubeconfig  string      `json:"kubeconfig"`
+	Server      string      `json:"server"`
+	Control     string      `json:"control"`
+	Version     string      `json:"version"`
+	Dir         string      `json:"dir"`
+	Logs        string      `json:"logs"`
+	APIServer   string      `json:"apiserver"` // running | stopped
+	Controllers string      `json:"controllers,omitempty"`
+	KCM         string      `json:"controllerManager,omitempty"` // running | stopped
+	Node        *nodeStatus `json:"node,omitempty"`
+	PID         int         `json:"pid"`
 }
 
 func freePort() (int, error) {
@@ -149,6 +152,8 @@ func runSupervisor(args []string) int {
 	controlPort := fs.Int("control-port", 0, "control server port (0 = pick a free one)")
 	ignoreStdin := fs.Bool("ignore-stdin", false, "do not exit when stdin reaches EOF (for manual runs)")
 	verbose := fs.Int("v", 0, "kube-apiserver / controller-manager log verbosity")
+	withNode := fs.Bool("node", false, "also run a real node: containerd, kube-scheduler, kubelet, kube-proxy (needs root and scripts/node-deps.sh)")
+	nodeRoot := fs.String("node-root", defaultNodeRoot, "node state directory (containerd, kubelet); swept at start, removed on exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -161,8 +166,21 @@ func runSupervisor(args []string) int {
 	}
 	s := &supervisor{self: self, keep: *keep, apiVerbose: *verbose, shutdownCh: make(chan string, 4), closing: make(chan struct{})}
 	s.controllerList = *controllerList
+	if *withNode {
+		if !filepath.IsAbs(*nodeRoot) || filepath.Clean(*nodeRoot) == "/" {
+			logf("-node-root %q: must be an absolute path other than /", *nodeRoot)
+			return 2
+		}
+		s.nodeRoot = filepath.Clean(*nodeRoot)
+		if *controllerList == defaultControllers {
+			s.controllerList = nodeControllers
+		}
+		*controllers = true
+	} else {
+		sweepIfOrphaned(filepath.Clean(*nodeRoot))
+	}
 	if *controllers {
-		s.controllers = *controllerList
+		s.controllers = s.controllerList
 	}
 	if *dir == "" {
 		sweepStale(os.TempDir())
@@ -228,7 +246,14 @@ func runSupervisor(args []string) int {
 
 func (s *supervisor) bringUp(apiPort, controlPort int) error {
 	var err error
-	if s.pki, err = generatePKI(filepath.Join(s.dir, "pki"), net.ParseIP(serviceIP)); err != nil {
+	var extraIPs []net.IP
+	if s.nodeRoot != "" {
+		extraIPs = append(extraIPs, net.ParseIP(nodeAddr))
+		if err := s.prepareNode(s.nodeRoot); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	if s.pki, err = generatePKI(filepath.Join(s.dir, "pki"), net.ParseIP(serviceIP), extraIPs...); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
 	if err := s.startEtcd(); err != nil {
@@ -252,6 +277,11 @@ func (s *supervisor) bringUp(apiPort, controlPort int) error {
 	if s.controllers != "" {
 		if err := s.startKCM(); err != nil {
 			return err
+		}
+	}
+	if s.node != nil {
+		if err := s.startNode(); err != nil {
+			return fmt.Errorf("node: %w", err)
 		}
 	}
 	return nil
@@ -295,7 +325,16 @@ func (s *supervisor) startEtcd() error {
 	return nil
 }
 
-func (s *supervisor) server() string { return "https://127.0.0.1:" + strconv.Itoa(s.apiPort) }
+// apiHost is where the API server binds: 127.0.0.1, or in node mode the
+// node address on lo (pods reach it through the kubernetes Service).
+func (s *supervisor) apiHost() string {
+	if s.nodeRoot != "" {
+		return nodeAddr
+	}
+	return "127.0.0.1"
+}
+
+func (s *supervisor) server() string { return "https://" + s.apiHost() + ":" + strconv.Itoa(s.apiPort) }
 
 func (s *supervisor) writeKubeconfig() error {
 	b64 := base64.StdEncoding.EncodeToString
@@ -367,11 +406,11 @@ func (s *supervisor) spawn(name string, args []string) (*child, error) {
 
 func (s *supervisor) apiServerArgs() []string {
 	p := s.pki
-	return []string{
+	args := []string{
 		"apiserver",
 		"--etcd-servers=" + s.etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + s.apiHost(),
+		"--advertise-address=" + s.apiHost(),
 		"--secure-port=" + strconv.Itoa(s.apiPort),
 		"--tls-cert-file=" + p.ServingCertFile,
 		"--tls-private-key-file=" + p.ServingKeyFile,
@@ -387,6 +426,14 @@ func (s *supervisor) apiServerArgs() []string {
 		"--shutdown-delay-duration=0s",
 		"--v=" + strconv.Itoa(s.apiVerbose),
 	}
+	if s.nodeRoot != "" {
+		// Reach the kubelet by its InternalIP (no lookup of the node name in
+		// the host's DNS); NodeRestriction confines the kubelet's credentials.
+		args = append(args, "--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-client-certificate="+p.AdminCertFile, "--kubelet-client-key="+p.AdminKeyFile,
+			"--enable-admission-plugins=NodeRestriction")
+	}
+	return args
 }
 
 // startAPIServer spawns kube-apiserver and waits for /readyz. Caller must not hold mu.
@@ -537,6 +584,9 @@ func (s *supervisor) status() status {
 		st.Controllers = s.controllers
 		st.KCM = state(s.kcm)
 	}
+	if s.node != nil {
+		st.Node = s.node.status()
+	}
 	return st
 }
 
@@ -574,6 +624,18 @@ func (s *supervisor) startControl(port int) error {
 	mux.HandleFunc("POST /controller-manager/start", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.startKCM())
 	})
+	// Imports an image archive (OCI layout or docker-save tar, absolute path)
+	// into the node's containerd (namespace k8s.io); ?baseName= as ctr's --base-name.
+	mux.HandleFunc("POST /node/import", func(w http.ResponseWriter, r *http.Request) {
+		out, err := s.importImages(r.URL.Query().Get("path"), r.URL.Query().Get("baseName"))
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"imported": strings.TrimSpace(out)})
+	})
 	mux.HandleFunc("POST /shutdown", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, nil)
 		s.shutdownCh <- "POST /shutdown"
@@ -586,11 +648,14 @@ func (s *supervisor) startControl(port int) error {
 func (s *supervisor) teardown() {
 	s.once.Do(func() {
 		close(s.closing)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			// The node goes first: its components are killed and every host
+			// change is undone (node.go), then the control plane.
+			s.stopNode()
 			s.mu.Lock()
 			kcm, api := s.kcm, s.api
 			s.mu.Unlock()
