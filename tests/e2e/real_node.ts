@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { helmAt, type ToolResult } from "./release_pods.ts";
 import { type NodeHarness, nodeTest } from "./harness.ts";
 

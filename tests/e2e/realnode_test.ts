@@ -128,7 +128,13 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
         await kubectl(ns, "create", "job", `--from=cronjob/${RELEASE}`, job);
         await kubectl(ns, "wait", "--for=condition=complete", `job/${job}`, "--timeout=120s")
           .catch(async (e) => {
-            throw new Error(`${(e as Error).message}\n${await podLogs(node, ns, `batch.kubernetes.io/job-name=${job}`)}`);
+            throw new Error(
+              `${(e as Error).message}\n${await podLogs(
+                node,
+                ns,
+                `batch.kubernetes.io/job-name=${job}`,
+              )}`,
+            );
           });
       });
       const pods = (await core.listNamespacedPod({
@@ -159,7 +165,11 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
       const logs = await podLogs(node, ns, `batch.kubernetes.io/job-name=${job}`);
       assert.doesNotMatch(logs, /forbidden/i, `round ${round}: no forbidden request\n${logs}`);
       for (const task of tasks) {
-        assert.match(logs, new RegExp(`"name":"${task.name}"|${task.name}`), `${task.name} in logs`);
+        assert.match(
+          logs,
+          new RegExp(`"name":"${task.name}"|${task.name}`),
+          `${task.name} in logs`,
+        );
       }
     }
   });
@@ -234,10 +244,14 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
   });
 
   await step("helm uninstall leaves none of our objects", async () => {
-    await time("helm uninstall", () => helm(ns, "uninstall", RELEASE, "--wait", "--timeout", "120s"));
+    await time(
+      "helm uninstall",
+      () => helm(ns, "uninstall", RELEASE, "--wait", "--timeout", "120s"),
+    );
     await waitFor(async () => {
-      const cms = (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: `app=${APP}` }))
-        .items.map((c) => c.metadata?.name);
+      const cms =
+        (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: `app=${APP}` }))
+          .items.map((c) => c.metadata?.name);
       const lease = await leases.readNamespacedLease({ name: LEASE, namespace: ns }).then(
         () => true,
         () => false,
@@ -249,14 +263,17 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
 
   await deploymentMode(node, ns, step, server, time);
 
-  await step("audit: the ServiceAccount used exactly the verbs the chart's Role grants", async () => {
-    const granted = grantedVerbs(await chartRoleRules(LEASE));
-    const used = await auditedVerbs(node.auditLog, `system:serviceaccount:${ns}:${RELEASE}`);
-    const missing = [...used].filter((v) => !granted.has(v));
-    assert.deepEqual(missing, [], "verbs used that the Role lacks");
-    const unused = [...granted].filter((v) => !used.has(v) && !OPTIONAL_GRANTS.has(v));
-    assert.deepEqual(unused, [], "verbs granted that nothing used");
-  });
+  await step(
+    "audit: the ServiceAccount used exactly the verbs the chart's Role grants",
+    async () => {
+      const granted = grantedVerbs(await chartRoleRules(LEASE));
+      const used = await auditedVerbs(node.auditLog, `system:serviceaccount:${ns}:${RELEASE}`);
+      const missing = [...used].filter((v) => !granted.has(v));
+      assert.deepEqual(missing, [], "verbs used that the Role lacks");
+      const unused = [...granted].filter((v) => !used.has(v) && !OPTIONAL_GRANTS.has(v));
+      assert.deepEqual(unused, [], "verbs granted that nothing used");
+    },
+  );
 
   console.error(`real-node timings (ms): ${JSON.stringify(timings)}`);
 });
@@ -291,7 +308,10 @@ interface Summary {
 }
 
 async function summaries(core: k8s.CoreV1Api, ns: string): Promise<Summary[]> {
-  return (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: `app=${APP},round=true` }))
+  return (await core.listNamespacedConfigMap({
+    namespace: ns,
+    labelSelector: `app=${APP},round=true`,
+  }))
     .items.map((c) => ({
       round: c.metadata?.labels?.["round-id"] ?? "",
       phase: c.data?.phase ?? "",
@@ -341,24 +361,37 @@ async function deploymentMode(
   );
 
   await step("deployment mode: a reinstall gets a leader at once", async () => {
-    await time("helm install (deployment)", () => helm("install", RELEASE, CHART, "-f", valuesFile));
+    await time(
+      "helm install (deployment)",
+      () => helm("install", RELEASE, CHART, "-f", valuesFile),
+    );
     const holder = await waitFor(() => leaseHolder(leases, ns), {
       timeoutMs: 60_000,
       message: "a leader after the reinstall",
     });
     const lease = await leases.readNamespacedLease({ name: LEASE, namespace: ns });
     const pod = await core.readNamespacedPod({ name: holder, namespace: ns });
-    const started = Date.parse(String(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt));
+    const started = Date.parse(
+      String(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt),
+    );
     const acquired = Date.parse(String(lease.spec?.acquireTime));
     // One retry period (2 s) plus the program's start-up: no stale lease to wait out.
-    assert(acquired - started < 6_000, `leader ${acquired - started} ms after its container started`);
+    assert(
+      acquired - started < 6_000,
+      `leader ${acquired - started} ms after its container started`,
+    );
   });
 
   const completeRounds = async (n: number, after = "") =>
     await waitFor(async () => {
-      const done = (await summaries(core, ns)).filter((s) => s.round > after && s.phase === "complete");
+      const done = (await summaries(core, ns)).filter((s) =>
+        s.round > after && s.phase === "complete"
+      );
       return done.length >= n && done;
-    }, { timeoutMs: 30_000 * (n + 1), message: `${n} complete rounds after ${after || "install"}` });
+    }, {
+      timeoutMs: 30_000 * (n + 1),
+      message: `${n} complete rounds after ${after || "install"}`,
+    });
 
   let lastBefore = "";
   await step("rounds every 15 s, every task once", async () => {
@@ -369,28 +402,36 @@ async function deploymentMode(
     lastBefore = done.at(-1)!.round;
   });
 
-  await step("helm upgrade --set interval=30s: rolls the pods; no past slot; new spacing", async () => {
-    const podsBefore = (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` }))
-      .items.map((p) => p.metadata?.name);
-    await time("helm upgrade", () => helm("upgrade", RELEASE, CHART, "--reuse-values", "--set", "interval=30s"));
-    await kubectl("rollout", "status", `deployment/${RELEASE}`, "--timeout=180s");
-    const podsAfter = (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` }))
-      .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name);
-    assert(podsAfter.every((p) => !podsBefore.includes(p)), "every pod replaced");
-    const all = await summaries(core, ns);
-    const before = all.filter((s) => s.round <= lastBefore).length;
-    const done = await completeRounds(2, lastBefore);
-    const after = (await summaries(core, ns)).map((s) => s.round);
-    // Round ids never go backwards: nothing planned for a slot before the last one.
-    assert.deepEqual(after, [...after].sort(), "round ids in order");
-    assert(before >= 1, "rounds before the upgrade are kept in history");
-    const ids = done.map((s) => slotSeconds(s.round));
-    const gaps = ids.slice(1).map((x, i) => x - ids[i]!);
-    assert(gaps.slice(-1).every((g) => g === 30), `new interval: gaps ${gaps}`);
-    for (const s of (await summaries(core, ns)).filter((s) => s.phase === "complete")) {
-      assert.equal(s.succeeded, tasks.length, `every task of ${s.round} succeeded`);
-    }
-  });
+  await step(
+    "helm upgrade --set interval=30s: rolls the pods; no past slot; new spacing",
+    async () => {
+      const podsBefore =
+        (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` }))
+          .items.map((p) => p.metadata?.name);
+      await time(
+        "helm upgrade",
+        () => helm("upgrade", RELEASE, CHART, "--reuse-values", "--set", "interval=30s"),
+      );
+      await kubectl("rollout", "status", `deployment/${RELEASE}`, "--timeout=180s");
+      const podsAfter =
+        (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` }))
+          .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name);
+      assert(podsAfter.every((p) => !podsBefore.includes(p)), "every pod replaced");
+      const all = await summaries(core, ns);
+      const before = all.filter((s) => s.round <= lastBefore).length;
+      const done = await completeRounds(2, lastBefore);
+      const after = (await summaries(core, ns)).map((s) => s.round);
+      // Round ids never go backwards: nothing planned for a slot before the last one.
+      assert.deepEqual(after, [...after].sort(), "round ids in order");
+      assert(before >= 1, "rounds before the upgrade are kept in history");
+      const ids = done.map((s) => slotSeconds(s.round));
+      const gaps = ids.slice(1).map((x, i) => x - ids[i]!);
+      assert(gaps.slice(-1).every((g) => g === 30), `new interval: gaps ${gaps}`);
+      for (const s of (await summaries(core, ns)).filter((s) => s.phase === "complete")) {
+        assert.equal(s.succeeded, tasks.length, `every task of ${s.round} succeeded`);
+      }
+    },
+  );
 
   await step("kubectl delete pod <leader>: a new leader within 2 s", async () => {
     const old = await leaseHolder(leases, ns);
@@ -406,38 +447,42 @@ async function deploymentMode(
     assert(ms <= 2_000, `new leader ${next} after ${ms} ms`);
   });
 
-  await step("kubectl delete pod <worker> --force mid-task: reassigned, recorded once", async () => {
-    // Wait for the slow task of a round to be running on a pod that does not lead.
-    const leader = await leaseHolder(leases, ns);
-    const running = await waitFor(async () => {
-      const cms = (await core.listNamespacedConfigMap({
-        namespace: ns,
-        labelSelector: `app=${APP},task=true,state=running`,
-      })).items.filter((c) =>
-        c.metadata?.name?.endsWith("-002") && c.metadata.labels?.["assigned-to"] !== leader
-      );
-      return cms[0];
-    }, { timeoutMs: 90_000, intervalMs: 100, message: "the slow task running on a worker" });
-    const name = running.metadata!.name!;
-    const worker = running.metadata!.labels!["assigned-to"]!;
-    const t0 = Date.now();
-    await kubectl("delete", "pod", worker, "--grace-period=0", "--force");
-    const done = await waitFor(async () => {
-      const cm = await core.readNamespacedConfigMap({ name, namespace: ns });
-      return cm.metadata?.labels?.state === "succeeded" && cm;
-    }, { timeoutMs: 60_000, message: `${name} succeeded after its pod was deleted` });
-    const ms = Date.now() - t0;
-    assert.notEqual(done.metadata?.labels?.["assigned-to"], worker, "reassigned");
-    assert.equal(done.metadata?.annotations?.processed, "true");
-    // Within seconds: well before the stuck rule (timeout 20 s + stuckGrace 30 s).
-    assert(ms < 20_000, `recorded ${ms} ms after the force delete`);
-  });
+  await step(
+    "kubectl delete pod <worker> --force mid-task: reassigned, recorded once",
+    async () => {
+      // Wait for the slow task of a round to be running on a pod that does not lead.
+      const leader = await leaseHolder(leases, ns);
+      const running = await waitFor(async () => {
+        const cms = (await core.listNamespacedConfigMap({
+          namespace: ns,
+          labelSelector: `app=${APP},task=true,state=running`,
+        })).items.filter((c) =>
+          c.metadata?.name?.endsWith("-002") && c.metadata.labels?.["assigned-to"] !== leader
+        );
+        return cms[0];
+      }, { timeoutMs: 90_000, intervalMs: 100, message: "the slow task running on a worker" });
+      const name = running.metadata!.name!;
+      const worker = running.metadata!.labels!["assigned-to"]!;
+      const t0 = Date.now();
+      await kubectl("delete", "pod", worker, "--grace-period=0", "--force");
+      const done = await waitFor(async () => {
+        const cm = await core.readNamespacedConfigMap({ name, namespace: ns });
+        return cm.metadata?.labels?.state === "succeeded" && cm;
+      }, { timeoutMs: 60_000, message: `${name} succeeded after its pod was deleted` });
+      const ms = Date.now() - t0;
+      assert.notEqual(done.metadata?.labels?.["assigned-to"], worker, "reassigned");
+      assert.equal(done.metadata?.annotations?.processed, "true");
+      // Within seconds: well before the stuck rule (timeout 20 s + stuckGrace 30 s).
+      assert(ms < 20_000, `recorded ${ms} ms after the force delete`);
+    },
+  );
 
   await step("helm uninstall (deployment): nothing of ours left", async () => {
     await helm("uninstall", RELEASE, "--wait", "--timeout", "120s");
     await waitFor(async () => {
-      const cms = (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: `app=${APP}` }))
-        .items.length;
+      const cms =
+        (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: `app=${APP}` }))
+          .items.length;
       const lease = await leases.readNamespacedLease({ name: LEASE, namespace: ns }).then(
         () => true,
         () => false,

@@ -130,6 +130,7 @@ type status struct {
 	Controllers string      `json:"controllers,omitempty"`
 	KCM         string      `json:"controllerManager,omitempty"` // running | stopped
 	Node        *nodeStatus `json:"node,omitempty"`
+	AuditLog    string      `json:"auditLog,omitempty"` // node mode: metadata of every request (JSON lines)
 	PID         int         `json:"pid"`
 }
 
@@ -432,8 +433,33 @@ func (s *supervisor) apiServerArgs() []string {
 		args = append(args, "--kubelet-preferred-address-types=InternalIP",
 			"--kubelet-client-certificate="+p.AdminCertFile, "--kubelet-client-key="+p.AdminKeyFile,
 			"--enable-admission-plugins=NodeRestriction")
+		// The audit log lets the real-node tests compare what the chart's ServiceAccount did
+		// with what its Role grants (tests/e2e/audit.ts).
+		args = append(args, "--audit-policy-file="+s.auditPolicyFile(), "--audit-log-path="+s.auditLogPath(),
+			"--audit-log-format=json", "--audit-log-maxsize=0")
 	}
 	return args
+}
+
+// auditPolicy records the metadata (user, verb, resource) of every request once it completed.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+`
+
+func (s *supervisor) auditLogPath() string { return filepath.Join(s.logDir, "audit.log") }
+
+// auditPolicyFile writes the policy once and returns its path.
+func (s *supervisor) auditPolicyFile() string {
+	p := filepath.Join(s.dir, "audit-policy.yaml")
+	if _, err := os.Stat(p); err != nil {
+		if err := os.WriteFile(p, []byte(auditPolicy), 0o600); err != nil {
+			logf("write %s: %v", p, err)
+		}
+	}
+	return p
 }
 
 // startAPIServer spawns kube-apiserver and waits for /readyz. Caller must not hold mu.
@@ -586,6 +612,7 @@ func (s *supervisor) status() status {
 	}
 	if s.node != nil {
 		st.Node = s.node.status()
+		st.AuditLog = s.auditLogPath()
 	}
 	return st
 }
