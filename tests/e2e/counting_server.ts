@@ -5,7 +5,7 @@
  *
  * - `GET /slow?ms=5000` answers after the given delay.
  * - `GET /big?bytes=2000000` answers with that many `b` characters.
- * - any other path answers `ok <path>`.
+ * - any other path answers `ok <path>`, or what {@linkcode CountingServer.setBody} set.
  *
  * Listens on a free port of 127.0.0.1, or of `hostname` (e.g. the real node's address, which pods
  * reach).
@@ -27,6 +27,8 @@ export interface CountingServer {
   waitForHit(path: string, timeoutMs?: number, n?: number): Promise<void>;
   /** The body `GET path` answers with (`ok <path>` for a plain path). */
   bodyOf(path: string): string;
+  /** From now on `path` answers `body` (undefined: back to `ok <path>`); it is still counted. */
+  setBody(path: string, body: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export function startCountingServer(
   { hostname = "127.0.0.1" }: { hostname?: string } = {},
 ): CountingServer {
   const hits = new Map<string, number>();
+  const bodies = new Map<string, string>();
   let total = 0;
   const waiters = new Set<() => void>();
   const pending = new Set<AbortController>();
@@ -65,7 +68,7 @@ export function startCountingServer(
       const bytes = Number(url.searchParams.get("bytes") ?? "1000000");
       return new Response("b".repeat(bytes));
     }
-    return new Response(`ok ${url.pathname}`);
+    return new Response(bodies.get(url.pathname) ?? `ok ${url.pathname}`);
   });
   const addr = server.addr as Deno.NetAddr;
   return {
@@ -73,7 +76,9 @@ export function startCountingServer(
     count: (path) => hits.get(path) ?? 0,
     counts: () => new Map(hits),
     total: () => total,
-    bodyOf: (path) => `ok ${path}`,
+    bodyOf: (path) => bodies.get(path) ?? `ok ${path}`,
+    setBody: (path, body) =>
+      void (body === undefined ? bodies.delete(path) : bodies.set(path, body)),
     waitForHit: (path, timeoutMs = 30_000, n = 1) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
