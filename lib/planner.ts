@@ -47,6 +47,7 @@ import {
 import {
   type ConfigMapLike,
   isKubeError,
+  type OwnerReference,
   type PodInfo,
   type PodLister,
   type TaskStore,
@@ -79,6 +80,11 @@ export interface PlannerOptions {
   readonly log?: Logger;
   /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
   readonly reconcileIntervalMs?: number;
+  /**
+   * The owner stamped on every task and summary created (the chart's config ConfigMap), so the
+   * garbage collector deletes them with it on `helm uninstall`. Default none.
+   */
+  readonly owner?: OwnerReference;
 }
 
 /** Task creates in flight while planning a round. */
@@ -195,14 +201,14 @@ export class Planner {
       await this.#ignore(
         ["alreadyExists"],
         store.create(
-          newRoundSummary({
+          this.#owned(newRoundSummary({
             app: this.#app,
             round,
             total: inputs.length,
             epoch,
             leader: this.#o.identity,
             start: this.#o.clock.wallNow(),
-          }),
+          })),
           signal,
         ),
       );
@@ -212,14 +218,14 @@ export class Planner {
     // create per task is the round's dominant cost, and the API server handles them in parallel.
     const planned = missing.map((spec) => ({ spec, assignedTo: pickWorker(workers, openCounts)! }));
     const outcomes = await runPool(planned, PLAN_CONCURRENCY, async ({ spec, assignedTo }) => {
-      const cm = newTaskConfigMap({
+      const cm = this.#owned(newTaskConfigMap({
         app: this.#app,
         round,
         spec,
         assignedTo,
         epoch,
         signature: "",
-      });
+      }));
       const signature = await this.#sign(cm.metadata.name, round, epoch, cm.data!.spec!);
       if (signature) cm.metadata.annotations![ANNOTATION.signature] = signature;
       // Only the holder of epoch N may create tasks stamped N.
@@ -235,6 +241,12 @@ export class Planner {
       existing: existing.size,
     });
     return true;
+  }
+
+  /** `cm` with the configured owner, if any. */
+  #owned(cm: ConfigMapLike): ConfigMapLike {
+    const owner = this.#o.owner;
+    return owner ? { ...cm, metadata: { ...cm.metadata, ownerReferences: [owner] } } : cm;
   }
 
   /** Runs `write`, swallowing errors of the given kinds. @returns Whether the write happened. */

@@ -464,3 +464,31 @@ Deno.test("Planner.runLeader() after an interval change plans no slot at or befo
   await clock.advance(2_000);
   await running;
 });
+
+Deno.test("Planner stamps the owner on every task and summary it creates", async () => {
+  const clock = new FakeClock();
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", "pod-a"]) store.setPod({ name });
+  const owner = { apiVersion: "v1", kind: "ConfigMap", name: "dz-mcall-config", uid: "u-1" };
+  const planner = new Planner({
+    store,
+    pods: store,
+    clock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig(),
+    signer: instantSigner("key"),
+    owner,
+  });
+  await planner.planRound(ROUND, specs(2));
+  const created = store.all();
+  assert.equal(created.length, 3, "two tasks and the summary");
+  for (const cm of created) {
+    assert.deepEqual(cm.metadata.ownerReferences, [owner], cm.metadata.name);
+  }
+  // Updates keep it (a replace without it would drop the owner).
+  setState(store, taskName("dz-mcall", ROUND, 0), "succeeded");
+  await planner.reconcile(ROUND);
+  assert.deepEqual(store.peek(roundName("dz-mcall", ROUND))!.metadata.ownerReferences, [owner]);
+});
