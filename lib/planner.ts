@@ -22,6 +22,7 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config_schema.ts";
 import type { InputSpec } from "./input.ts";
 import { logger } from "./log.ts";
+import { RoundSchedule } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import type { TaskSigner } from "./signing.ts";
 import { countOpen, eligibleWorkers, pickWorker } from "./task_assign.ts";
@@ -35,7 +36,6 @@ import {
   newTaskConfigMap,
   patched,
   rfc3339,
-  roundIdAt,
   roundName,
   type RoundPhase,
   roundsSelector,
@@ -90,9 +90,6 @@ export interface PlannerOptions {
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
 
-/** The shape of interval round ids (`roundIdAt`): they sort as they happen. */
-const INTERVAL_ROUND = /^\d{8}-\d{6}$/;
-
 interface Observation {
   readonly resourceVersion: string;
   /** Local monotonic time when this resourceVersion was first seen. */
@@ -108,9 +105,7 @@ export class Planner {
   readonly #observed = new Map<string, Observation>();
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
-  /** The newest interval round id planned or seen in a summary; `undefined` until read. */
-  #latest: string | undefined;
-  #latestKnown = false;
+  readonly #schedule = new RoundSchedule();
 
   /**
    * @throws {TypeError} When `identity` is empty, or there is no signer and unsigned tasks are
@@ -140,23 +135,7 @@ export class Planner {
    */
   currentRound(): string {
     const { round, interval } = this.#o.tasks;
-    if (round !== "") return round;
-    const slot = roundIdAt(this.#o.clock.wallNow(), interval);
-    return this.#latest !== undefined && slot <= this.#latest ? this.#latest : slot;
-  }
-
-  /** Notes a round id of the interval schedule (`YYYYMMDD-HHMMSS`; others are ignored). */
-  #noteRound(round: string): void {
-    if (!INTERVAL_ROUND.test(round)) return;
-    if (this.#latest === undefined || round > this.#latest) this.#latest = round;
-  }
-
-  /** Reads the newest planned round from the summaries, once per planner (term). */
-  async #learnLatest(signal?: AbortSignal): Promise<void> {
-    if (this.#latestKnown || this.#o.tasks.round !== "") return;
-    const summaries = await this.#o.store.list(roundsSelector(this.#app), signal);
-    for (const s of summaries.items) this.#noteRound(s.metadata.labels?.[LABEL.roundId] ?? "");
-    this.#latestKnown = true;
+    return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), interval);
   }
 
   #assertLeader(): void {
@@ -469,11 +448,13 @@ export class Planner {
     const interval = this.#o.reconcileIntervalMs ?? 2000;
     while (!signal.aborted && this.#o.isLeader()) {
       try {
-        await this.#learnLatest(signal);
+        if (this.#o.tasks.round === "") {
+          await this.#schedule.learn(this.#o.store, this.#app, signal);
+        }
         const round = this.currentRound();
         if (!this.#planned.has(round) && await this.planRound(round, inputs, signal)) {
           this.#planned.add(round);
-          this.#noteRound(round);
+          this.#schedule.note(round);
         }
         const phase = await this.reconcile(round, signal);
         if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") return phase;
