@@ -164,6 +164,11 @@ export const ConfigSchema = z.strictObject({
       .max(63).default("dz-mcall"),
     /** Label selector of the worker pods. Defaults to `app=<tasks.app>`. */
     workerSelector: z.string().default(""),
+    /**
+     * A ConfigMap in the namespace that owns the Lease, task ConfigMaps and round summaries, so
+     * Kubernetes deletes them with it (the chart names its config ConfigMap). Empty: no owner.
+     */
+    owner: z.string().default(""),
     /** Time between rounds in deployment mode. */
     interval: duration({ minMs: 1000 }).default(300_000),
     /** Safety-net resync of a worker's tasks (watch is the fast path). */

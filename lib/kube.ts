@@ -12,7 +12,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./kube_convert.ts";
-import { classify, statusOf } from "./kube_errors.ts";
+import { classify, forbiddenHint, noteGranted, statusOf } from "./kube_errors.ts";
 import {
   type LeaseClient,
   type LeaseLockError,
@@ -221,7 +221,9 @@ export class KubeTaskStore implements TaskStore {
 
   async #call<T>(verb: string, run: () => Promise<T>): Promise<T> {
     try {
-      return await run();
+      const result = await run();
+      noteGranted(verb, "configmaps");
+      return result;
     } catch (err) {
       throw classify(err, verb, "configmaps", this.#namespace);
     }
@@ -331,6 +333,7 @@ export class KubePodLister implements PodLister {
     let list: k8s.V1PodList;
     try {
       list = await this.#core.listNamespacedPod({ namespace, labelSelector });
+      noteGranted("list", "pods");
     } catch (err) {
       throw classify(err, "list", "pods", namespace);
     }
@@ -350,7 +353,9 @@ export class KubeLeaseClient implements LeaseClient {
 
   async #call(verb: string, what: string, run: () => Promise<k8s.V1Lease>): Promise<LeaseObject> {
     try {
-      return await run() as LeaseObject;
+      const lease = await run() as LeaseObject;
+      noteGranted(verb, "leases");
+      return lease;
     } catch (err) {
       throw this.#error(verb, what, err);
     }
@@ -358,7 +363,7 @@ export class KubeLeaseClient implements LeaseClient {
 
   #error(verb: string, what: string, err: unknown, code = statusOf(err).code): LeaseLockError {
     const message = code === 403
-      ? `${verb} lease ${what}: forbidden — the Role needs verb ${verb} on leases`
+      ? `${verb} lease ${what}: forbidden — ${forbiddenHint(verb, "leases")}`
       : `${verb} lease ${what}`;
     return leaseLockErrorFromStatus(code, message, err) as LeaseLockError;
   }

@@ -25,6 +25,17 @@ export function toConfigMapLike(raw: k8s.V1ConfigMap | Record<string, unknown>):
     metadata: {
       name: meta.name ?? "",
       ...(meta.namespace ? { namespace: meta.namespace } : {}),
+      ...(meta.uid ? { uid: meta.uid } : {}),
+      ...(meta.ownerReferences?.length
+        ? {
+          ownerReferences: meta.ownerReferences.map(({ apiVersion, kind, name, uid }) => ({
+            apiVersion,
+            kind,
+            name,
+            uid,
+          })),
+        }
+        : {}),
       ...(meta.labels ? { labels: meta.labels } : {}),
       ...(meta.annotations ? { annotations: meta.annotations } : {}),
       ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
@@ -43,7 +54,7 @@ export function toConfigMapLike(raw: k8s.V1ConfigMap | Record<string, unknown>):
  * @returns A `v1` ConfigMap object.
  */
 export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1ConfigMap {
-  const { name, labels, annotations, resourceVersion } = cm.metadata;
+  const { name, labels, annotations, resourceVersion, ownerReferences } = cm.metadata;
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -53,6 +64,7 @@ export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1Confi
       ...(labels ? { labels } : {}),
       ...(annotations ? { annotations } : {}),
       ...(resourceVersion ? { resourceVersion } : {}),
+      ...(ownerReferences?.length ? { ownerReferences } : {}),
     },
     ...(cm.data ? { data: cm.data } : {}),
   };

@@ -35,6 +35,37 @@ export function statusOf(err: unknown): { code?: number; reason?: string; messag
   return {};
 }
 
+/** `verb resource` pairs this process has been allowed at least once. */
+const granted = new Set<string>();
+
+/**
+ * Notes that a call of `verb` on `resource` succeeded, so a later 403 for it means the
+ * permission was taken away (see {@linkcode forbiddenHint}). Called by `lib/kube.ts`.
+ */
+export function noteGranted(verb: string, resource: string): void {
+  granted.add(`${verb} ${resource}`);
+}
+
+/**
+ * What a 403 for `verb` on `resource` most likely means: when this process was allowed that call
+ * before, the Role or its RoleBinding was deleted or changed since (as `helm uninstall` does while
+ * the pods still stop); otherwise the Role lacks the verb.
+ *
+ * @example Usage
+ * ```ts
+ * import { forbiddenHint, noteGranted } from "./kube_errors.ts";
+ * import assert from "node:assert/strict";
+ * assert.match(forbiddenHint("patch", "widgets"), /the Role needs verb patch on widgets/);
+ * noteGranted("patch", "widgets");
+ * assert.match(forbiddenHint("patch", "widgets"), /Role or RoleBinding .* deleted or changed/);
+ * ```
+ */
+export function forbiddenHint(verb: string, resource: string): string {
+  return granted.has(`${verb} ${resource}`)
+    ? `this was allowed before, so the Role or RoleBinding was deleted or changed (helm uninstall?)`
+    : `the Role needs verb ${verb} on ${resource}`;
+}
+
 /**
  * Classifies a client-node error.
  *
@@ -77,7 +108,9 @@ export function classify(
   else kind = "transient";
   const detail = message ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
   const text = kind === "forbidden"
-    ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — the Role needs verb ${verb} on ${resource}`
+    ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — ${
+      forbiddenHint(verb, resource)
+    }`
     : `${verb} ${resource}${code === undefined ? "" : ` (HTTP ${code})`}: ${detail}`;
   return new KubeError(kind, verb, resource, text, {
     ...(code === undefined ? {} : { code }),

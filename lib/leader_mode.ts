@@ -27,6 +27,7 @@ import { serveProbes } from "./server.ts";
 import { signerFromConfig } from "./signing.ts";
 import { createTaskMetrics } from "./task_metrics.ts";
 import { roundsSelector } from "./task_schema.ts";
+import { isKubeError, type OwnerReference, type TaskStore } from "./task_store.ts";
 import { Worker } from "./worker.ts";
 
 /** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
@@ -89,6 +90,40 @@ export function resolveIdentity(config: Config): string {
   );
 }
 
+/**
+ * The owner of this release's Lease, tasks and summaries: the ConfigMap `tasks.owner` names, read
+ * once for its uid (transient errors are retried for a few seconds).
+ *
+ * @returns The reference, or `undefined` when `tasks.owner` is empty.
+ * @throws {ConfigError} When the ConfigMap does not exist (objects owned by a missing owner would
+ *   be deleted at once) or cannot be read.
+ */
+export async function resolveOwner(
+  store: TaskStore,
+  name: string,
+  namespace: string,
+  signal?: AbortSignal,
+): Promise<OwnerReference | undefined> {
+  if (name === "") return undefined;
+  for (let tryNo = 1;; tryNo++) {
+    try {
+      const cm = await store.get(name, signal);
+      if (cm?.metadata.uid) {
+        return { apiVersion: "v1", kind: "ConfigMap", name, uid: cm.metadata.uid };
+      }
+      throw new ConfigError(`tasks.owner: ConfigMap ${namespace}/${name} does not exist`);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      if (!isKubeError(err, "transient") || tryNo >= 5 || signal?.aborted) {
+        throw new ConfigError(
+          `tasks.owner: cannot read ConfigMap ${namespace}/${name}: ${(err as Error).message}`,
+        );
+      }
+      await systemClock.sleep(1000 * tryNo, signal).catch(() => {});
+    }
+  }
+}
+
 /** What {@linkcode runLeaderMode} needs besides configuration. */
 export interface LeaderModeContext {
   readonly signal: AbortSignal;
@@ -121,6 +156,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
     );
   }
   const api = new KubeApi(loadKubeConfig(), namespace);
+  const owner = await resolveOwner(api.taskStore(), config.tasks.owner, namespace, ctx.signal);
   const inputs = configuredInputs(config);
   if (inputs.length === 0) log.warn("No inputs configured: rounds will be empty");
 
@@ -146,6 +182,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
       namespace,
       identity,
       client: api.leaseClient(),
+      ...(owner ? { ownerReferences: [owner] } : {}),
     }),
     leaseDurationMs: config.election.leaseDuration,
     renewDeadlineMs: config.election.renewDeadline,
@@ -179,6 +216,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         signer,
         metrics: taskMetrics,
         log: logger("planner"),
+        ...(owner ? { owner } : {}),
       });
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
     },

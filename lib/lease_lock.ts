@@ -19,6 +19,7 @@
  * @module
  */
 
+import type { OwnerReference } from "./task_store.ts";
 import {
   type LeaderElectionRecord,
   type LeaseSpec,
@@ -185,6 +186,18 @@ export function leaseLockErrorFromStatus(
   });
 }
 
+/** `metadata` with every owner of `owners` whose uid it does not name yet appended. */
+function withOwners(
+  metadata: NonNullable<LeaseObject["metadata"]>,
+  owners: readonly OwnerReference[],
+): NonNullable<LeaseObject["metadata"]> {
+  const present = (metadata.ownerReferences ?? []) as OwnerReference[];
+  const missing = owners.filter((o) => !present.some((p) => p.uid === o.uid));
+  return missing.length === 0
+    ? metadata
+    : { ...metadata, ownerReferences: [...present, ...missing] };
+}
+
 /** A Lease object as far as the lock cares, shaped like client-node's `V1Lease`. */
 export interface LeaseObject {
   apiVersion?: string;
@@ -250,6 +263,11 @@ export interface LeaseObjectLockOptions {
   name?: string;
   /** Labels put on the Lease when this lock creates it. Default none. */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * Owners put on the Lease when this lock creates or updates it (added when missing), so the
+   * garbage collector deletes the Lease with them. Default none.
+   */
+  ownerReferences?: readonly OwnerReference[];
   /** Receives `recordEvent` messages. Default: dropped. */
   onEvent?: (message: string) => void;
 }
@@ -279,6 +297,7 @@ export class LeaseObjectLock implements LeaseLock {
   readonly #identity: string;
   readonly #labels: Readonly<Record<string, string>> | undefined;
   readonly #onEvent: ((message: string) => void) | undefined;
+  readonly #owners: readonly OwnerReference[];
   #cached: LeaseObject | undefined;
   /**
    * Watches the lease when the client can (see {@linkcode LeaseLock.watch}); `undefined` when the
@@ -303,6 +322,7 @@ export class LeaseObjectLock implements LeaseLock {
    */
   constructor(options: LeaseObjectLockOptions) {
     const { client, namespace, identity, name = DEFAULT_LEASE_NAME, labels, onEvent } = options;
+    this.#owners = options.ownerReferences ?? [];
     for (
       const [option, value] of [["namespace", namespace], ["identity", identity], [
         "name",
@@ -368,6 +388,7 @@ export class LeaseObjectLock implements LeaseLock {
         name: this.#name,
         namespace: this.#namespace,
         ...(this.#labels === undefined ? {} : { labels: { ...this.#labels } }),
+        ...(this.#owners.length === 0 ? {} : { ownerReferences: [...this.#owners] }),
       },
       spec: recordToLeaseSpec(record),
     };
@@ -390,7 +411,11 @@ export class LeaseObjectLock implements LeaseLock {
       leaseTransitions: _t,
       ...otherSpec
     } = cached.spec ?? {};
-    const lease: LeaseObject = { ...cached, spec: { ...otherSpec, ...recordToLeaseSpec(record) } };
+    const lease: LeaseObject = {
+      ...cached,
+      metadata: withOwners(cached.metadata ?? {}, this.#owners),
+      spec: { ...otherSpec, ...recordToLeaseSpec(record) },
+    };
     this.#cached = await this.#client.replace(this.#name, this.#namespace, lease, signal);
   }
 

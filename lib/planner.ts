@@ -22,6 +22,7 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config_schema.ts";
 import type { InputSpec } from "./input.ts";
 import { logger } from "./log.ts";
+import { RoundSchedule } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import type { TaskSigner } from "./signing.ts";
 import { countOpen, eligibleWorkers, pickWorker } from "./task_assign.ts";
@@ -35,7 +36,6 @@ import {
   newTaskConfigMap,
   patched,
   rfc3339,
-  roundIdAt,
   roundName,
   type RoundPhase,
   roundsSelector,
@@ -47,6 +47,7 @@ import {
 import {
   type ConfigMapLike,
   isKubeError,
+  type OwnerReference,
   type PodInfo,
   type PodLister,
   type TaskStore,
@@ -79,13 +80,15 @@ export interface PlannerOptions {
   readonly log?: Logger;
   /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
   readonly reconcileIntervalMs?: number;
+  /**
+   * The owner stamped on every task and summary created (the chart's config ConfigMap), so the
+   * garbage collector deletes them with it on `helm uninstall`. Default none.
+   */
+  readonly owner?: OwnerReference;
 }
 
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
-
-/** The shape of interval round ids (`roundIdAt`): they sort as they happen. */
-const INTERVAL_ROUND = /^\d{8}-\d{6}$/;
 
 interface Observation {
   readonly resourceVersion: string;
@@ -102,9 +105,7 @@ export class Planner {
   readonly #observed = new Map<string, Observation>();
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
-  /** The newest interval round id planned or seen in a summary; `undefined` until read. */
-  #latest: string | undefined;
-  #latestKnown = false;
+  readonly #schedule = new RoundSchedule();
 
   /**
    * @throws {TypeError} When `identity` is empty, or there is no signer and unsigned tasks are
@@ -134,23 +135,7 @@ export class Planner {
    */
   currentRound(): string {
     const { round, interval } = this.#o.tasks;
-    if (round !== "") return round;
-    const slot = roundIdAt(this.#o.clock.wallNow(), interval);
-    return this.#latest !== undefined && slot <= this.#latest ? this.#latest : slot;
-  }
-
-  /** Notes a round id of the interval schedule (`YYYYMMDD-HHMMSS`; others are ignored). */
-  #noteRound(round: string): void {
-    if (!INTERVAL_ROUND.test(round)) return;
-    if (this.#latest === undefined || round > this.#latest) this.#latest = round;
-  }
-
-  /** Reads the newest planned round from the summaries, once per planner (term). */
-  async #learnLatest(signal?: AbortSignal): Promise<void> {
-    if (this.#latestKnown || this.#o.tasks.round !== "") return;
-    const summaries = await this.#o.store.list(roundsSelector(this.#app), signal);
-    for (const s of summaries.items) this.#noteRound(s.metadata.labels?.[LABEL.roundId] ?? "");
-    this.#latestKnown = true;
+    return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), interval);
   }
 
   #assertLeader(): void {
@@ -195,14 +180,14 @@ export class Planner {
       await this.#ignore(
         ["alreadyExists"],
         store.create(
-          newRoundSummary({
+          this.#owned(newRoundSummary({
             app: this.#app,
             round,
             total: inputs.length,
             epoch,
             leader: this.#o.identity,
             start: this.#o.clock.wallNow(),
-          }),
+          })),
           signal,
         ),
       );
@@ -212,14 +197,14 @@ export class Planner {
     // create per task is the round's dominant cost, and the API server handles them in parallel.
     const planned = missing.map((spec) => ({ spec, assignedTo: pickWorker(workers, openCounts)! }));
     const outcomes = await runPool(planned, PLAN_CONCURRENCY, async ({ spec, assignedTo }) => {
-      const cm = newTaskConfigMap({
+      const cm = this.#owned(newTaskConfigMap({
         app: this.#app,
         round,
         spec,
         assignedTo,
         epoch,
         signature: "",
-      });
+      }));
       const signature = await this.#sign(cm.metadata.name, round, epoch, cm.data!.spec!);
       if (signature) cm.metadata.annotations![ANNOTATION.signature] = signature;
       // Only the holder of epoch N may create tasks stamped N.
@@ -235,6 +220,12 @@ export class Planner {
       existing: existing.size,
     });
     return true;
+  }
+
+  /** `cm` with the configured owner, if any. */
+  #owned(cm: ConfigMapLike): ConfigMapLike {
+    const owner = this.#o.owner;
+    return owner ? { ...cm, metadata: { ...cm.metadata, ownerReferences: [owner] } } : cm;
   }
 
   /** Runs `write`, swallowing errors of the given kinds. @returns Whether the write happened. */
@@ -457,11 +448,13 @@ export class Planner {
     const interval = this.#o.reconcileIntervalMs ?? 2000;
     while (!signal.aborted && this.#o.isLeader()) {
       try {
-        await this.#learnLatest(signal);
+        if (this.#o.tasks.round === "") {
+          await this.#schedule.learn(this.#o.store, this.#app, signal);
+        }
         const round = this.currentRound();
         if (!this.#planned.has(round) && await this.planRound(round, inputs, signal)) {
           this.#planned.add(round);
-          this.#noteRound(round);
+          this.#schedule.note(round);
         }
         const phase = await this.reconcile(round, signal);
         if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") return phase;

@@ -6,11 +6,25 @@
  * @module
  */
 
+/**
+ * A reference to the object that owns ours: when it is deleted, Kubernetes' garbage collector
+ * deletes the objects that name it (and no other live owner).
+ */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
 /** The subset of client-node's `V1ConfigMap` that tasks use. */
 export interface ConfigMapLike {
   metadata: {
     name: string;
     namespace?: string;
+    /** Set by the API server. */
+    uid?: string;
+    ownerReferences?: OwnerReference[];
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     resourceVersion?: string;

@@ -610,6 +610,16 @@ Deno.test("chart passes the pods' terminationGracePeriodSeconds to the program",
   }
 });
 
+Deno.test("chart makes its config ConfigMap the owner of the program's objects", async () => {
+  for (const release of ["dz-mcall", "probes"]) {
+    const objects = await render({ release });
+    const configName = objects.find((o) =>
+      o.kind === "ConfigMap" && o.metadata.name.endsWith("-config")
+    )!.metadata.name;
+    assert.equal(at(mcallYaml(objects), "tasks", "owner"), configName);
+  }
+});
+
 Deno.test("chart accepts durations as numbers of seconds and compound text", async () => {
   const config = mcallYaml(
     await render({ set: { interval: 300, pollInterval: "1m30s", roundDeadline: "90s" } }),

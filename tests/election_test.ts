@@ -1009,6 +1009,36 @@ Deno.test("LeaseObjectLock.update() keeps metadata and spec fields it does not o
   assert.equal("acquireTime" in (stored?.spec ?? {}), false);
 });
 
+Deno.test("LeaseObjectLock puts its owner on the Lease it creates and on one it updates", async () => {
+  const owner = { apiVersion: "v1", kind: "ConfigMap", name: "dz-mcall-config", uid: "u-1" };
+  const record = {
+    holderIdentity: "a",
+    leaseDurationSeconds: 15,
+    acquireTime: wallAt(0),
+    renewTime: wallAt(0),
+    leaseTransitions: 0,
+  };
+  const server = new MemoryLeaseServer();
+  const lock = (o = [owner]) =>
+    new LeaseObjectLock({
+      client: server.client(),
+      namespace: NS,
+      identity: "a",
+      ownerReferences: o,
+    });
+  await lock().create(record);
+  assert.deepEqual(server.lease(NAME, NS)?.metadata?.ownerReferences, [owner]);
+  // A Lease of an older install, without owner: the next write adds it, keeping other owners.
+  const other = { apiVersion: "v1", kind: "ConfigMap", name: "x", uid: "u-0" };
+  server.put({ metadata: { name: NAME, namespace: NS, ownerReferences: [other] }, spec: {} });
+  const l = lock();
+  await l.get();
+  await l.update(record);
+  assert.deepEqual(server.lease(NAME, NS)?.metadata?.ownerReferences, [other, owner]);
+  await l.update(record);
+  assert.deepEqual(server.lease(NAME, NS)?.metadata?.ownerReferences, [other, owner], "once");
+});
+
 Deno.test("leaseSpecToRecord() reads client-node Dates and server text alike", () => {
   const date = new Date(Date.UTC(2006, 0, 2, 15, 4, 5, 7));
   assert.deepEqual(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../lib/config.ts";
-import { resolveIdentity, resolveNamespace } from "../lib/leader_mode.ts";
+import { resolveIdentity, resolveNamespace, resolveOwner } from "../lib/leader_mode.ts";
+import { MemoryStore } from "./memory_store.ts";
 
 const config = (election: Record<string, unknown> = {}) =>
   loadConfig({ layers: [{ values: { election }, sources: new Map() }] });
@@ -26,4 +27,27 @@ Deno.test("resolveNamespace() prefers election.namespace, then the service-accou
 Deno.test("resolveIdentity() requires a non-empty identity", () => {
   assert.equal(resolveIdentity(config({ identity: "pod-a" })), "pod-a");
   assert.throws(() => resolveIdentity(config()), /^ConfigError: election\.identity: not set/);
+});
+
+Deno.test("resolveOwner() reads the owner ConfigMap's uid, and refuses a missing one", async () => {
+  const store = new MemoryStore();
+  assert.equal(await resolveOwner(store, "", "ns"), undefined, "no owner configured");
+  const cm = await store.create({ metadata: { name: "dz-mcall-config" }, data: {} });
+  assert.deepEqual(await resolveOwner(store, "dz-mcall-config", "ns"), {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    name: "dz-mcall-config",
+    uid: cm.metadata.uid,
+  });
+  await assert.rejects(
+    () => resolveOwner(store, "gone", "ns"),
+    (err: Error) =>
+      err instanceof ConfigError && err.message === "tasks.owner: ConfigMap ns/gone does not exist",
+  );
+  store.failNext("get", "forbidden");
+  await assert.rejects(
+    () => resolveOwner(store, "dz-mcall-config", "ns"),
+    (err: Error) =>
+      err instanceof ConfigError && /^tasks\.owner: cannot read ConfigMap/.test(err.message),
+  );
 });

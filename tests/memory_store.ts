@@ -134,6 +134,7 @@ export class MemoryStore implements TaskStore, PodLister {
     const stored = clone(cm);
     stored.metadata.resourceVersion = String(++this.#rv);
     stored.metadata.creationTimestamp ??= before?.metadata.creationTimestamp ?? this.#wallNow();
+    stored.metadata.uid ??= before?.metadata.uid ?? crypto.randomUUID();
     this.#objects.set(stored.metadata.name, stored);
     this.#emit(before ? "MODIFIED" : "ADDED", stored, before);
     return clone(stored);
@@ -194,6 +195,7 @@ export class MemoryStore implements TaskStore, PodLister {
       const stored = clone(cm);
       stored.metadata.resourceVersion = String(++this.#rv);
       stored.metadata.creationTimestamp = this.#wallNow();
+      stored.metadata.uid = crypto.randomUUID();
       this.#objects.set(name, stored);
       this.#emit("ADDED", stored);
       return Promise.resolve(clone(stored));

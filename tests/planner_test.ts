@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { NotLeaderError, Planner } from "../lib/planner.ts";
+import { RoundSchedule } from "../lib/round_schedule.ts";
 import { HmacSigner } from "../lib/signing.ts";
 import { eligibleWorkers, pickWorker } from "../lib/task_assign.ts";
 import { planGarbage } from "../lib/task_gc.ts";
@@ -463,4 +464,45 @@ Deno.test("Planner.runLeader() after an interval change plans no slot at or befo
   stop.abort();
   await clock.advance(2_000);
   await running;
+});
+
+Deno.test("Planner stamps the owner on every task and summary it creates", async () => {
+  const clock = new FakeClock();
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", "pod-a"]) store.setPod({ name });
+  const owner = { apiVersion: "v1", kind: "ConfigMap", name: "dz-mcall-config", uid: "u-1" };
+  const planner = new Planner({
+    store,
+    pods: store,
+    clock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig(),
+    signer: instantSigner("key"),
+    owner,
+  });
+  await planner.planRound(ROUND, specs(2));
+  const created = store.all();
+  assert.equal(created.length, 3, "two tasks and the summary");
+  for (const cm of created) {
+    assert.deepEqual(cm.metadata.ownerReferences, [owner], cm.metadata.name);
+  }
+  // Updates keep it (a replace without it would drop the owner).
+  setState(store, taskName("dz-mcall", ROUND, 0), "succeeded");
+  await planner.reconcile(ROUND);
+  assert.deepEqual(store.peek(roundName("dz-mcall", ROUND))!.metadata.ownerReferences, [owner]);
+});
+
+Deno.test("RoundSchedule never goes back and ignores one-shot round ids", () => {
+  const s = new RoundSchedule();
+  const at = (iso: string) => new Date(`2025-01-01T${iso}Z`);
+  assert.equal(s.current(at("00:01:05"), 45_000), "20250101-000045", "nothing planned yet");
+  s.note("dz-mcall-job-7"); // a CronJob round: not on the interval schedule
+  s.note("20250101-000100");
+  s.note("20250101-000040"); // older: ignored
+  assert.equal(s.current(at("00:01:05"), 45_000), "20250101-000100");
+  assert.equal(s.current(at("00:01:29"), 45_000), "20250101-000100");
+  assert.equal(s.current(at("00:01:30"), 45_000), "20250101-000130");
+  assert.equal(s.current(at("00:01:05"), 5_000), "20250101-000105", "a later slot is planned");
 });

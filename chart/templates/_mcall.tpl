@@ -63,6 +63,9 @@ election:
 tasks:
   app: {{ include "dz-mcall.app" . }}
   workerSelector: {{ include "dz-mcall.selectorString" . }}
+  # The Lease, task ConfigMaps and summaries are owned by this release's config ConfigMap, so
+  # Kubernetes deletes them with it on `helm uninstall`.
+  owner: {{ include "dz-mcall.configName" . }}
   interval: {{ $v.interval | toJson }}
   pollInterval: {{ $v.pollInterval | toJson }}
   historyLimit: {{ $v.historyLimit | int64 }}

@@ -572,6 +572,42 @@ e2eTest(
       },
     );
 
+    await step(
+      t,
+      "helm uninstall leaves none of our objects (owned by the release's config ConfigMap)",
+      async () => {
+        const configName = `${RELEASE}-config`;
+        const configUid = (await core.readNamespacedConfigMap({ name: configName, namespace: ns }))
+          .metadata?.uid;
+        const owners = (o: k8s.V1ObjectMeta | undefined) =>
+          (o?.ownerReferences ?? []).map((r) => `${r.kind}/${r.name}/${r.uid}`);
+        const ours = (await core.listNamespacedConfigMap({
+          namespace: ns,
+          labelSelector: `app=${APP}`,
+        })).items;
+        assert.equal(ours.length, tasks.length + 1, "the round's tasks and its summary");
+        for (const cm of ours) {
+          assert.deepEqual(owners(cm.metadata), [`ConfigMap/${configName}/${configUid}`]);
+        }
+        const lease = await coordination.readNamespacedLease({ name: LEASE, namespace: ns });
+        assert.deepEqual(owners(lease.metadata), [`ConfigMap/${configName}/${configUid}`]);
+
+        t0 = Date.now();
+        ok("helm uninstall", await helmAt(kubeconfigPath, ["uninstall", RELEASE, "-n", ns]));
+        // The garbage collector deletes what the owner's deletion left behind.
+        await waitFor(async () => {
+          const left = (await core.listNamespacedConfigMap({
+            namespace: ns,
+            labelSelector: `app=${APP}`,
+          })).items.map((c) => c.metadata?.name);
+          const leases = (await coordination.listNamespacedLease({ namespace: ns })).items
+            .map((l) => l.metadata?.name);
+          return left.length === 0 && leases.length === 0;
+        }, { timeoutMs: 60_000, message: "no ConfigMap or Lease of ours left after uninstall" });
+        mark("helm uninstall → our objects gone", t0);
+      },
+    );
+
     console.error(
       `chart e2e timings (ms): ${JSON.stringify({ ...timings, total: Date.now() - started })}`,
     );

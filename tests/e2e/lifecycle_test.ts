@@ -3,15 +3,18 @@
  * pods, one slow HTTP task counted by a local server. A graceful delete (SIGTERM and a
  * Terminating Pod, as `kubectl delete pod` and every rolling update do) lets the task finish, or
  * hands it back when the grace period is too short; a container restarted in place picks its own
- * task up again at once. In every case the task is recorded exactly once.
+ * task up again at once. In every case the task is recorded exactly once. And a leader whose
+ * interval changed never plans a round before the last one.
  *
  * Run: scripts/deno test --allow-read --allow-write --allow-env --allow-net --allow-run
  *   --allow-sys tests/e2e/lifecycle_test.ts
  */
 import assert from "node:assert/strict";
+import { roundIdAt, roundName } from "../../lib/task_schema.ts";
 import { e2eTest, waitFor } from "./harness.ts";
 import {
   ann,
+  APP,
   type Cluster,
   lab,
   startCluster,
@@ -150,4 +153,46 @@ e2eTest(
     });
   },
   { timeoutMs: 90_000 },
+);
+
+e2eTest(
+  "lifecycle: after an interval change the new leader plans no slot before the last round",
+  async (env) => {
+    await withServer(async (server) => {
+      // The previous pods ran a 2 s interval; their last round is the current 2 s slot. The new
+      // interval is 1 h: its current slot began up to an hour ago, before that last round.
+      const HOUR = 3_600_000;
+      const toBoundary = HOUR - Date.now() % HOUR;
+      if (toBoundary < 40_000) await new Promise((r) => setTimeout(r, toBoundary + 1_000));
+      const last = roundIdAt(new Date(), 2_000);
+      await env.core.createNamespacedConfigMap({
+        namespace: env.ns,
+        body: {
+          metadata: {
+            name: roundName(APP, last),
+            labels: { app: APP, round: "true", "round-id": last },
+          },
+          data: { phase: "complete", total: "1", succeeded: "1" },
+        },
+      });
+      const cluster = await startCluster(env, {
+        names: ["mcall-a", "mcall-b"],
+        inputs: [{ input: `${server.url}/l4/task`, type: "get", name: "task" }],
+        env: { MCALL_TASKS_INTERVAL: "1h" },
+        leaderFirst: true,
+      });
+      const leader = await cluster.leader();
+      // Three reconciles of the new leader.
+      await leader.proc.waitFor("three reconciles", () => {
+        const at = leader.proc.events("started-leading")[0]?.properties.at as number | undefined;
+        return at !== undefined && Date.now() - at > 6_000;
+      }, 30_000);
+      const rounds = (await cluster.summaries()).map((s) => lab(s, "round-id")).sort();
+      assert.deepEqual(rounds, [last], "no round planned at or before the last one");
+      assert.deepEqual(await cluster.tasks(), []);
+      assert.equal(server.total(), 0);
+      await cluster.stopAll();
+    });
+  },
+  { timeoutMs: 120_000 },
 );
