@@ -940,6 +940,8 @@ export interface NodeStatus {
   /** `running` or `stopped`. */
   state: string;
   readyAfter?: string;
+  /** The node's reaper: sweeps the host when the supervisor dies (even by SIGKILL). */
+  reaperPid: number;
 }
 
 /** The status of a `-node` supervisor. */

@@ -19,6 +19,7 @@ import {
   type NodeTestEnvStatus,
   startTestEnv,
   stopNodeHarness,
+  type TestEnvProcess,
   waitFor,
 } from "./harness.ts";
 import { kubectlAt, ok } from "./release_pods.ts";
@@ -217,39 +218,56 @@ nodeTest(
   },
 );
 
-nodeTest("node: stopping undoes every host change", async () => {
+function busyboxOf(st: NodeTestEnvStatus): string {
+  return st.node.images.find((i) => i.includes("/busybox:")) ?? "";
+}
+
+/** Starts a node of its own with a pod that keeps running (its mounts, cgroups and veth). */
+async function nodeWithRunningPod(): Promise<{ env: TestEnvProcess; st: NodeTestEnvStatus }> {
   await stopNodeHarness(); // one node per machine: the shared one goes first
-  const before = hostSnapshot();
   const env = await startTestEnv(["-node"]);
   const st = env.status as NodeTestEnvStatus;
+  const core = kubeConfigAt(st.kubeconfig).makeApiClient(k8s.CoreV1Api);
+  const ns = await createNamespace(kubeConfigAt(st.kubeconfig), "node-host");
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: { name: "sleeper" },
+      spec: {
+        // The projected service-account token is a tmpfs mount under the kubelet's root.
+        containers: [{
+          name: "main",
+          image: busyboxOf(st),
+          imagePullPolicy: "Never",
+          command: ["sleep", "600"],
+        }],
+      },
+    },
+  });
+  await waitFor(async () => {
+    const p = await core.readNamespacedPod({ name: "sleeper", namespace: ns });
+    return p.status?.phase === "Running";
+  }, { timeoutMs: 60_000, message: "sleeper Running" });
+  return { env, st };
+}
+
+/** Asserts the running node changed the host where the snapshot looks (so the checks can fail). */
+function assertNodeVisible(before: HostSnapshot, st: NodeTestEnvStatus): void {
+  const during = hostSnapshot();
+  for (const k of ["addresses", "links", "iptables", "mounts", "cgroups"] as const) {
+    assert.notEqual(during[k], before[k], `the running node changed host ${k}`);
+  }
+  assert.match(during.addresses, new RegExp(`${st.node.address.replaceAll(".", "\\.")}/32`));
+  assert.match(during.links, new RegExp(st.node.bridge));
+}
+
+nodeTest("node: stopping undoes every host change", async () => {
+  await stopNodeHarness();
+  const before = hostSnapshot();
+  const { env, st } = await nodeWithRunningPod();
   let stderr = "";
   try {
-    const ns = await createNamespace(kubeConfigAt(st.kubeconfig), "node-stop");
-    const busybox = st.node.images.find((i) => i.includes("busybox")) ?? "";
-    // A pod with a projected token volume (a tmpfs mount) that is still running at stop.
-    await kubeConfigAt(st.kubeconfig).makeApiClient(k8s.CoreV1Api).createNamespacedPod({
-      namespace: ns,
-      body: {
-        metadata: { name: "sleeper" },
-        spec: {
-          containers: [{
-            name: "main",
-            image: busybox,
-            imagePullPolicy: "Never",
-            command: ["sleep", "600"],
-          }],
-        },
-      },
-    });
-    await waitFor(async () => {
-      const p = await kubeConfigAt(st.kubeconfig).makeApiClient(k8s.CoreV1Api)
-        .readNamespacedPod({ name: "sleeper", namespace: ns });
-      return p.status?.phase === "Running";
-    }, { timeoutMs: 60_000, message: "sleeper Running" });
-    const during = hostSnapshot();
-    for (const k of ["addresses", "links", "iptables", "mounts", "cgroups"] as const) {
-      assert.notEqual(during[k], before[k], `the running node changed host ${k}`);
-    }
+    assertNodeVisible(before, st);
   } finally {
     stderr = await env.stop();
   }
@@ -258,58 +276,45 @@ nodeTest("node: stopping undoes every host change", async () => {
   assertSameHost(before, hostSnapshot());
 });
 
-nodeTest("node: after a SIGKILLed supervisor a new node starts and cleans up", async () => {
+nodeTest("node: when the supervisor is SIGKILLed its reaper undoes every host change", async () => {
   await stopNodeHarness();
   const before = hostSnapshot();
-  const first = await startTestEnv(["-node"]);
-  const st = first.status as NodeTestEnvStatus;
-  const kc = kubeConfigAt(st.kubeconfig);
-  const ns = await createNamespace(kc, "node-crash");
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespacedPod({
-    namespace: ns,
-    body: {
-      metadata: { name: "orphan" },
-      spec: {
-        containers: [{
-          name: "main",
-          image: st.node.images.find((i) => i.includes("busybox")) ?? "",
-          imagePullPolicy: "Never",
-          command: ["sleep", "600"],
-        }],
-      },
-    },
-  });
-  await waitFor(async () => {
-    const p = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedPod({
-      name: "orphan",
-      namespace: ns,
-    });
-    return p.status?.phase === "Running";
-  }, { timeoutMs: 60_000, message: "orphan Running" });
-  await first.kill();
-  const crashed = hostSnapshot();
-  assert.match(crashed.addresses, new RegExp(`${st.node.address.replaceAll(".", "\\.")}/32`));
-  assert.match(crashed.links, new RegExp(st.node.bridge));
-  assert.notEqual(crashed.cgroups, before.cgroups, "the orphaned pod's cgroups are left");
-
-  const t0 = performance.now();
-  const second = await startTestEnv(["-node"]);
-  console.error(`node start after a crash: ready in ${Math.round(performance.now() - t0)} ms`);
-  let stderr = "";
-  try {
-    const s2 = second.status as NodeTestEnvStatus;
-    const r = await runPod(
-      s2.kubeconfig,
-      await createNamespace(kubeConfigAt(s2.kubeconfig), "node-again"),
-      "again",
-      s2.node.images.find((i) => i.includes("busybox")) ?? "",
-      "echo again",
-    );
-    assert.equal(r.phase, "Succeeded");
-    assert.equal(r.log.trim(), "again");
-  } finally {
-    stderr = await second.stop();
-  }
-  assert.match(stderr, /node: sweeping leftovers/);
+  const { env, st } = await nodeWithRunningPod();
+  assertNodeVisible(before, st);
+  await env.kill();
+  await waitFor(() => {
+    const now = hostSnapshot();
+    return SNAPSHOT_KEYS.every((k) => now[k] === before[k]);
+  }, { timeoutMs: 30_000, message: "the reaper's sweep" });
   assertSameHost(before, hostSnapshot());
 });
+
+nodeTest(
+  "node: after supervisor and reaper are SIGKILLed, the next node sweeps and runs",
+  async () => {
+    await stopNodeHarness();
+    const before = hostSnapshot();
+    const { env: first, st } = await nodeWithRunningPod();
+    Deno.kill(st.node.reaperPid, "SIGKILL");
+    await first.kill();
+    const crashed = hostSnapshot();
+    assertNodeVisible(before, st); // the pod, bridge, address, rules and mounts are left behind
+    assert.match(crashed.cgroups, /kubepods/);
+
+    const t0 = performance.now();
+    const second = await startTestEnv(["-node"]);
+    console.error(`node start after a crash: ready in ${Math.round(performance.now() - t0)} ms`);
+    let stderr = "";
+    try {
+      const s2 = second.status as NodeTestEnvStatus;
+      const ns = await createNamespace(kubeConfigAt(s2.kubeconfig), "node-again");
+      const r = await runPod(s2.kubeconfig, ns, "again", busyboxOf(s2), "echo again");
+      assert.equal(r.phase, "Succeeded");
+      assert.equal(r.log.trim(), "again");
+    } finally {
+      stderr = await second.stop();
+    }
+    assert.match(stderr, /node: sweeping leftovers/);
+    assertSameHost(before, hostSnapshot());
+  },
+);

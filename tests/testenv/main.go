@@ -62,6 +62,18 @@ func main() {
 			cmd := proxyapp.NewProxyCommand()
 			cmd.SetArgs(os.Args[2:])
 			os.Exit(cli.Run(cmd))
+		case "node-reaper": // internal: sweeps the host after a node whose supervisor died
+			os.Exit(runReaper(os.Args[2:]))
+		case "node-sweep": // by hand: undo what a crashed node left (default root)
+			root := defaultNodeRoot
+			if len(os.Args) > 2 {
+				root = os.Args[2]
+			}
+			if err := sweepNode(root); err != nil {
+				fmt.Fprintln(os.Stderr, "testenv node-sweep:", err)
+				os.Exit(1)
+			}
+			return
 		case "version":
 			fmt.Println(kubeVersion())
 			return

@@ -126,12 +126,25 @@ func dropNewEmptyNftTables(before []string) {
 
 // nodeLock takes the machine-wide node lock (one node per machine: the
 // address, bridge and CIDRs are fixed). Released when the process dies.
-func nodeLock() (net.Listener, error) {
-	l, err := net.Listen("unix", nodeLockName)
-	if err != nil {
-		return nil, fmt.Errorf("another testenv node runs on this machine (lock %s held): %w", nodeLockName, err)
+// It waits up to wait for a node that is stopping (or being swept by its
+// reaper) to let go.
+func nodeLock(wait time.Duration) (*net.UnixListener, error) {
+	deadline := time.Now().Add(wait)
+	logged := false
+	for {
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: nodeLockName, Net: "unix"})
+		if err == nil {
+			return l, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("another testenv node runs on this machine (lock %s held): %w", nodeLockName, err)
+		}
+		if !logged {
+			logf("node: waiting for another node on this machine to stop (lock %s)", nodeLockName)
+			logged = true
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return l, nil
 }
 
 func readSysctl(name string) (string, bool) {
@@ -290,7 +303,7 @@ func killNodeProcesses(root string) {
 		n := 0
 		for pid, cmdline := range procCmdlines() {
 			if pid != self && pid != os.Getppid() && strings.Contains(cmdline, root) &&
-				!strings.Contains(cmdline, "-node-root") {
+				!strings.Contains(cmdline, "-node-root") && !strings.Contains(cmdline, "node-reaper") {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 				n++
 			}
