@@ -312,6 +312,29 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
     ]);
   });
 
+  await t.step("an empty package cache fails at once: --cached-only, no fetch", async () => {
+    const empty = `${tmp}/empty`;
+    await Deno.mkdir(empty);
+    const noPackages = structuredClone(box.spec);
+    noPackages.mounts.push({
+      destination: "/deno-dir/npm",
+      type: "bind",
+      source: empty,
+      options: ["rbind", "ro"],
+    });
+    const r = await new Bundle(bundleDir, noPackages, state).run(["/app/dz-mcall", "--version"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /npm package not found in cache: .*--cached-only is specified/);
+  });
+
+  await t.step("a second build is a cache hit: the same archive, nothing rebuilt", async () => {
+    const again = await run("bash", [IMAGE_SH, "build"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), archive);
+    assert.match(again.stderr, /up to date/);
+    assert.doesNotMatch(again.stderr, /building/);
+  });
+
   await t.step("ctr imports the archive under the chart's image name", async () => {
     if (!onPath("containerd") || !onPath("ctr")) {
       if (e2eRequired()) throw new Error("REQUIRE_E2E=1 but containerd/ctr are missing");
