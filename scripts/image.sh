@@ -179,7 +179,8 @@ pack() {
   rm -rf "$layout"
   umoci init --layout "$layout"
   umoci new --image "$layout:$tag"
-  umoci insert --image "$layout:$tag" --no-history "$rootfs" / >/dev/null
+  umoci insert --image "$layout:$tag" --history.created_by "scripts/image.sh" \
+    --history.comment "deno, glibc, busybox, CA bundle, /app, /deno-dir" "$rootfs" / >/dev/null
   umoci config --image "$layout:$tag" --no-history \
     --config.entrypoint "$APP/dz-mcall" --config.cmd --help \
     --config.user 65532:65532 --config.workingdir /tmp \
