@@ -23,11 +23,13 @@ RUN deno install --frozen
 COPY main.ts ./
 COPY lib/ ./lib/
 RUN deno install --frozen --entrypoint main.ts
-# Explicit permissions instead of -A: read config/secrets/token, write only /tmp, env for the
-# MCALL_* layer, net for the API server and HTTP probes, run for cmd tasks, sys for hostname
-# and memory metrics. Nothing is read from the source tree at run time, so no --include.
+# Explicit permissions instead of -A, from etc/deno-permissions (the one place they are written;
+# scripts/image.sh reads it too): read config/secrets/token, write only /tmp, env for the MCALL_*
+# layer, net for the API server and HTTP probes, run for cmd tasks, sys for hostname and memory
+# metrics. Nothing is read from the source tree at run time, so no --include.
+COPY etc/deno-permissions ./
 RUN mkdir -p /out && deno compile --frozen \
-      --allow-read --allow-write=/tmp --allow-env --allow-net --allow-run --allow-sys \
+      $(grep -v '^[[:space:]]*\(#\|$\)' deno-permissions) \
       -o /out/dz-mcall main.ts \
  && /out/dz-mcall --version
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages scripts/image.sh and tests/image_test.ts need, when missing:
+# Installs the Debian packages scripts/image.sh and tests/e2e/image_test.ts need, when missing:
 # umoci (packs the OCI image), runc (runs it in the test), busybox-static (the image's /bin/sh
 # and coreutils), ca-certificates (the image's CA bundle), jq (edits index.json/config.json).
 # Needs root (apt-get). Idempotent: prints nothing to install when everything is there.
 set -euo pipefail
-pkgs=(umoci runc busybox-static ca-certificates jq)
+pkgs=(umoci runc busybox-static ca-certificates jq containerd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

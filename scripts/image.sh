@@ -6,6 +6,7 @@
 #
 #   scripts/image.sh [build]   build if the inputs changed, print the archive path (stdout)
 #   scripts/image.sh name      print the image name containerd gives it on import
+#   scripts/image.sh launcher  print /app/dz-mcall as the image gets it
 #   scripts/image.sh check     exit 0 if the tools are there, 3 if not (scripts/image-deps.sh)
 #
 # Same runtime contract as the Dockerfile's default target (`runtime`): entrypoint /app/dz-mcall,
@@ -178,7 +179,8 @@ pack() {
   rm -rf "$layout"
   umoci init --layout "$layout"
   umoci new --image "$layout:$tag"
-  umoci insert --image "$layout:$tag" --no-history "$rootfs" / >/dev/null
+  umoci insert --image "$layout:$tag" --history.created_by "scripts/image.sh" \
+    --history.comment "deno, glibc, busybox, CA bundle, /app, /deno-dir" "$rootfs" / >/dev/null
   umoci config --image "$layout:$tag" --no-history \
     --config.entrypoint "$APP/dz-mcall" --config.cmd --help \
     --config.user 65532:65532 --config.workingdir /tmp \
@@ -253,9 +255,10 @@ build() {
 case "${1:-build}" in
 build) build ;;
 name) image_name ;;
+launcher) launcher ;;
 check) check_tools ;;
 *)
-  echo "usage: scripts/image.sh [build|name|check]" >&2
+  echo "usage: scripts/image.sh [build|name|launcher|check]" >&2
   exit 2
   ;;
 esac

@@ -3,19 +3,13 @@
  * log lines from stderr so tests can wait for events ("started leading", "Round ... is over").
  */
 import { fileURLToPath } from "node:url";
+import { programPermissions } from "../permissions.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const DENO = Deno.execPath();
 
-/** The program's permissions: the same explicit set as `deno task start`, never -A. */
-export const PROGRAM_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-run",
-  "--allow-sys",
-];
+/** The program's permissions: etc/deno-permissions, as the image and `deno task start` use them. */
+export const PROGRAM_PERMISSIONS: readonly string[] = programPermissions();
 
 /** One parsed JSON log line. */
 export interface LogLine {

@@ -1,0 +1,396 @@
+/**
+ * The image as a kubelet would run it, without Kubernetes: `scripts/image.sh` builds the OCI
+ * archive (cached), `umoci unpack` turns it into a runtime bundle, and `runc run` starts it as a
+ * restricted pod's container would be: the image's user (65532), read-only root, `/tmp` a tmpfs,
+ * no capabilities, no new privileges, a network namespace of its own (only `lo`, down: nothing
+ * can leave, so a module fetch would fail). A private containerd, when installed, imports the
+ * archive under the name the chart's `image:` normalizes to.
+ *
+ * Needs root, umoci, runc, jq, busybox-static, ca-certificates (scripts/image-deps.sh).
+ * Without them the test is skipped loudly, or fails when REQUIRE_E2E=1 (as tests/e2e/harness.ts).
+ *
+ * Run: scripts/deno test --allow-read --allow-write --allow-env --allow-net --allow-run
+ *   --allow-sys tests/e2e/image_test.ts
+ */
+import assert from "node:assert/strict";
+import { e2eRequired } from "./harness.ts";
+import { container, find, render } from "../chart_helpers.ts";
+import { programPermissions } from "../permissions.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const IMAGE_SH = `${ROOT}scripts/image.sh`;
+const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).version;
+const dec = new TextDecoder();
+
+/** The parts of an OCI runtime spec (config.json) this test reads or changes. */
+interface Spec {
+  process: {
+    args: string[];
+    env: string[];
+    user: { uid: number; gid: number };
+    cwd: string;
+    terminal?: boolean;
+    noNewPrivileges?: boolean;
+    capabilities?: Record<string, string[]>;
+  };
+  root: { path: string; readonly?: boolean };
+  mounts: { destination: string; type: string; source: string; options: string[] }[];
+  linux: { namespaces: { type: string; path?: string }[] };
+}
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(cmd: string, args: readonly string[], signal?: AbortSignal): Promise<Ran> {
+  const out = await new Deno.Command(cmd, {
+    args: [...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(signal ? { signal } : {}),
+  }).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function ok(cmd: string, args: readonly string[]): Promise<string> {
+  const r = await run(cmd, args);
+  assert.equal(r.code, 0, `${cmd} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function onPath(name: string): boolean {
+  return (Deno.env.get("PATH") ?? "").split(":").some((d) => {
+    try {
+      return Deno.statSync(`${d}/${name}`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Why the image cannot be built and run here, or undefined when it can. */
+function unavailable(): string | undefined {
+  if (Deno.build.os !== "linux") return "not Linux";
+  if (Deno.uid() !== 0) return "runc and umoci unpack need root";
+  if (!onPath("runc")) return "runc missing (scripts/image-deps.sh)";
+  const check = new Deno.Command("bash", { args: [IMAGE_SH, "check"], stderr: "piped" })
+    .outputSync();
+  if (!check.success) return dec.decode(check.stderr).trim();
+  return undefined;
+}
+
+/** An OCI runtime bundle of the image, run with runc under a private state directory. */
+class Bundle {
+  #n = 0;
+  constructor(
+    readonly dir: string,
+    readonly spec: Spec,
+    readonly state: string,
+  ) {}
+
+  /** Runs the container with `args` (the image's entrypoint + cmd when omitted). */
+  async run(args?: readonly string[], env: readonly string[] = []): Promise<Ran> {
+    const id = `dz-mcall-image-test-${Deno.pid}-${++this.#n}`;
+    const spec = structuredClone(this.spec);
+    if (args) spec.process.args = [...args];
+    spec.process.env = [...spec.process.env, ...env];
+    await Deno.writeTextFile(`${this.dir}/config.json`, JSON.stringify(spec, null, 2));
+    try {
+      return await run(
+        "runc",
+        ["--root", this.state, "run", "--bundle", this.dir, id],
+        AbortSignal.timeout(60_000),
+      );
+    } finally {
+      await run("runc", ["--root", this.state, "delete", "--force", id]);
+    }
+  }
+
+  /** Runs and asserts exit 0. */
+  async ok(args?: readonly string[], env: readonly string[] = []): Promise<Ran> {
+    const r = await this.run(args, env);
+    assert.equal(r.code, 0, `${JSON.stringify(args)} exited ${r.code}: ${r.stderr}${r.stdout}`);
+    return r;
+  }
+}
+
+/** The image's runtime spec made into what a restricted pod gets (see the module doc). */
+function restricted(spec: Spec): Spec {
+  const s = structuredClone(spec);
+  s.process.terminal = false;
+  s.process.noNewPrivileges = true;
+  s.process.capabilities = { bounding: [], effective: [], inheritable: [], permitted: [] };
+  s.root.readonly = true;
+  s.mounts.push({
+    destination: "/tmp",
+    type: "tmpfs",
+    source: "tmpfs",
+    options: ["nosuid", "nodev", "mode=1777", "size=64m"],
+  });
+  return s;
+}
+
+const missing = unavailable();
+const testName = "image: scripts/image.sh builds an image that runs as the Dockerfile's runtime";
+if (missing !== undefined) {
+  if (e2eRequired()) {
+    Deno.test(testName, () => {
+      throw new Error(`REQUIRE_E2E=1 but the image test cannot run: ${missing}`);
+    });
+  } else {
+    const bar = "!".repeat(78);
+    console.error(
+      `\n${bar}\n!! IMAGE TEST SKIPPED: ${missing}\n!! Run scripts/image-deps.sh ` +
+        `(as root). Set REQUIRE_E2E=1 to make this a failure.\n${bar}\n`,
+    );
+    Deno.test({ name: testName, ignore: true, fn: () => {} });
+  }
+} else {
+  Deno.test(testName, async (t) => {
+    const tmp = await Deno.makeTempDir({ prefix: "dz-image-" });
+    try {
+      await imageTest(t, tmp);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+}
+
+async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
+  let started = Date.now();
+  const archive = (await ok("bash", [IMAGE_SH, "build"])).trim().split("\n").at(-1)!;
+  const buildMs = Date.now() - started;
+  const layout = `${tmp}/layout`;
+  await Deno.mkdir(layout);
+  await ok("tar", ["-C", layout, "-xf", archive]);
+  const name = (await ok("bash", [IMAGE_SH, "name"])).trim();
+
+  await t.step("named as the chart's image, normalized as Kubernetes does", async () => {
+    const image = container(await render()).image as string;
+    assert.equal(image, `dz-mcall:${VERSION}`);
+    assert.equal(name, `docker.io/library/${image}`);
+    const index = JSON.parse(await Deno.readTextFile(`${layout}/index.json`));
+    assert.equal(index.manifests.length, 1);
+    assert.equal(index.manifests[0].annotations["io.containerd.image.name"], name);
+    assert.equal(index.manifests[0].annotations["org.opencontainers.image.ref.name"], VERSION);
+  });
+
+  const bundleDir = `${tmp}/bundle`;
+  await ok("umoci", ["unpack", "--image", `${layout}:${VERSION}`, bundleDir]);
+  const spec: Spec = JSON.parse(await Deno.readTextFile(`${bundleDir}/config.json`));
+
+  await t.step("the Dockerfile's runtime contract: entrypoint, cmd, user, workdir, env", () => {
+    assert.deepEqual(spec.process.args, ["/app/dz-mcall", "--help"]);
+    assert.deepEqual(spec.process.user, { uid: 65532, gid: 65532 });
+    assert.equal(spec.process.cwd, "/tmp");
+    assert.ok(spec.process.env.includes("TMPDIR=/tmp"), spec.process.env.join(" "));
+    assert.ok(spec.process.env.includes("HOME=/tmp"), spec.process.env.join(" "));
+    const passwd = Deno.readTextFileSync(`${bundleDir}/rootfs/etc/passwd`);
+    assert.match(passwd, /^nonroot:x:65532:65532:/m);
+    assert.match(Deno.readTextFileSync(`${bundleDir}/rootfs/etc/group`), /^nonroot:x:65532:$/m);
+    assert.ok(Deno.statSync(`${bundleDir}/rootfs/etc/ssl/certs/ca-certificates.crt`).size > 1e5);
+    // Its own network namespace (no path: a new one), as runc creates it.
+    const ns = spec.linux.namespaces;
+    assert.ok(ns.some((n) => n.type === "network" && !n.path), JSON.stringify(ns));
+  });
+
+  await t.step("the launcher: --cached-only, etc/deno-permissions, read-only DENO_DIR", () => {
+    const launcher = Deno.readTextFileSync(`${bundleDir}/rootfs/app/dz-mcall`);
+    const exec = launcher.split("\n").find((l) => l.startsWith("exec "))!;
+    assert.match(exec, /^exec \/app\/deno run --cached-only --no-prompt /);
+    assert.deepEqual(
+      exec.split(/\s+/).filter((w) => w.startsWith("--allow-")),
+      programPermissions(),
+    );
+    assert.match(launcher, /^export DENO_DIR=\/deno-dir DENO_NO_UPDATE_CHECK=1$/m);
+  });
+
+  const state = `${tmp}/runc`;
+  const box = new Bundle(bundleDir, restricted(spec), state);
+
+  await t.step("default CMD prints the help", async () => {
+    const r = await box.ok();
+    assert.match(r.stdout + r.stderr, new RegExp(`dz-mcall ${VERSION.replaceAll(".", "\\.")} `));
+  });
+
+  await t.step("--version, nothing on stderr (no cache warnings, no downloads)", async () => {
+    started = Date.now();
+    const r = await box.ok(["/app/dz-mcall", "--version"]);
+    const versionMs = Date.now() - started;
+    assert.equal(r.stdout, `dz-mcall ${VERSION}\n`);
+    assert.equal(r.stderr, "");
+    // Peak memory of the container's cgroup (v1 or v2) around one --version.
+    const m = await box.ok([
+      "/bin/sh",
+      "-c",
+      "/app/dz-mcall --version >/dev/null && " +
+      "cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes /sys/fs/cgroup/memory.peak " +
+      "2>/dev/null || true",
+    ]);
+    const peak = Number(m.stdout.trim().split("\n")[0]);
+    console.log(`image timings: ${
+      JSON.stringify({
+        buildMs,
+        versionInRuncMs: versionMs,
+        versionPeakCgroupMiB: Number.isFinite(peak) ? +(peak / 2 ** 20).toFixed(1) : null,
+      })
+    }`);
+  });
+
+  await t.step("one-shot cmd task: a JSON result with hi", async () => {
+    const r = await box.ok(["/app/dz-mcall", "-i", "echo hi"]);
+    const results = JSON.parse(r.stdout);
+    assert.equal(results.length, 1);
+    assert.equal(results[0].result, "hi\n");
+    assert.equal(results[0].errorCode, "0");
+    assert.equal(r.stderr, "");
+  });
+
+  await t.step("tasks run as 65532 and reach busybox's sh through PATH", async () => {
+    const r = await box.ok(["/app/dz-mcall", "-i", "id -u,sh -c 'echo from sh; id -g'"]);
+    const [uid, shell] = JSON.parse(r.stdout);
+    assert.equal(uid.result, "65532\n");
+    assert.equal(shell.result, "from sh\n65532\n");
+  });
+
+  await t.step("sh -c, uid, capabilities, read-only paths, only lo", async () => {
+    const script = [
+      "id -u; id -g",
+      "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status | tr -s '\\t ' ' '",
+      "for p in / /app /deno-dir /deno-dir/npm /etc /tmp; do " +
+      'if touch "$p/.w" 2>/dev/null; then echo "$p writable"; rm -f "$p/.w"; ' +
+      'else echo "$p read-only"; fi; done',
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+    ].join("\n");
+    const r = await box.ok(["/bin/sh", "-c", script]);
+    assert.equal(
+      r.stdout,
+      [
+        "65532",
+        "65532",
+        "CapEff: 0000000000000000",
+        "NoNewPrivs: 1",
+        "/ read-only",
+        "/app read-only",
+        "/deno-dir read-only",
+        "/deno-dir/npm read-only",
+        "/etc read-only",
+        "/tmp writable",
+        "lo",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  await t.step("the chart's own mcall.yaml runs its tasks (one-shot, no election)", async () => {
+    const objects = await render();
+    const cm = find(objects, "ConfigMap", "dz-mcall-config") as unknown as {
+      data: Record<string, string>;
+    };
+    const etc = `${tmp}/etc-dz-mcall`;
+    await Deno.mkdir(etc);
+    await Deno.writeTextFile(`${etc}/mcall.yaml`, cm.data["mcall.yaml"]!);
+    const c = container(objects);
+    const withConfig = structuredClone(box.spec);
+    withConfig.mounts.push({
+      destination: "/etc/dz-mcall",
+      type: "bind",
+      source: etc,
+      options: ["rbind", "ro"],
+    });
+    const r = await new Bundle(bundleDir, withConfig, state).ok(
+      ["/app/dz-mcall", ...(c.args as string[])],
+      ["LEADER_ELECTION=false"],
+    );
+    const results = JSON.parse(r.stdout) as { name: string; result: string }[];
+    assert.deepEqual(results.map((x) => [x.name, x.result]), [
+      ["task1", "Hello from task 1\n"],
+      ["task2", "Hello from task 2\n"],
+    ]);
+  });
+
+  await t.step("an empty package cache fails at once: --cached-only, no fetch", async () => {
+    const empty = `${tmp}/empty`;
+    await Deno.mkdir(empty);
+    const noPackages = structuredClone(box.spec);
+    noPackages.mounts.push({
+      destination: "/deno-dir/npm",
+      type: "bind",
+      source: empty,
+      options: ["rbind", "ro"],
+    });
+    const r = await new Bundle(bundleDir, noPackages, state).run(["/app/dz-mcall", "--version"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /npm package not found in cache: .*--cached-only is specified/);
+  });
+
+  await t.step("a second build is a cache hit: the same archive, nothing rebuilt", async () => {
+    const again = await run("bash", [IMAGE_SH, "build"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), archive);
+    assert.match(again.stderr, /up to date/);
+    assert.doesNotMatch(again.stderr, /building/);
+  });
+
+  await t.step("ctr imports the archive under the chart's image name", async () => {
+    if (!onPath("containerd") || !onPath("ctr")) {
+      if (e2eRequired()) throw new Error("REQUIRE_E2E=1 but containerd/ctr are missing");
+      console.error("!! image test: containerd/ctr missing, import not checked");
+      return;
+    }
+    const names = await importWithPrivateContainerd(`${tmp}/containerd`, archive);
+    assert.ok(names.includes(name), `imported as ${JSON.stringify(names)}, want ${name}`);
+  });
+}
+
+/**
+ * Starts a containerd of its own (root, state, socket under `dir`; no CRI), imports the archive
+ * into the k8s.io namespace as the node setup does, and returns the image names it holds.
+ */
+async function importWithPrivateContainerd(dir: string, archive: string): Promise<string[]> {
+  await Deno.mkdir(dir);
+  const sock = `${dir}/containerd.sock`;
+  await Deno.writeTextFile(
+    `${dir}/config.toml`,
+    [
+      "version = 2",
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+      `[grpc]\n  address = "${sock}"`,
+      `[ttrpc]\n  address = "${sock}.ttrpc"`,
+      `[plugins."io.containerd.internal.v1.opt"]\n  path = "${dir}/opt"`,
+      "",
+    ].join("\n"),
+  );
+  const log = await Deno.open(`${dir}/log`, { write: true, create: true });
+  const daemon = new Deno.Command("containerd", {
+    args: ["--config", `${dir}/config.toml`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logging = daemon.stderr.pipeTo(log.writable);
+  try {
+    const ctr = (args: string[]) => run("ctr", ["--address", sock, "-n", "k8s.io", ...args]);
+    for (let i = 0;; i++) {
+      if ((await ctr(["version"])).code === 0) break;
+      if (i >= 100) {
+        throw new Error(`containerd did not start: ${await Deno.readTextFile(`${dir}/log`)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const imported = await ctr(["images", "import", archive]);
+    assert.equal(imported.code, 0, imported.stderr);
+    const ls = await ctr(["images", "ls", "-q"]);
+    assert.equal(ls.code, 0, ls.stderr);
+    return ls.stdout.trim().split("\n");
+  } finally {
+    daemon.kill("SIGTERM");
+    await daemon.status;
+    await logging.catch(() => {});
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The program's Deno permissions are written once, in etc/deno-permissions. The Dockerfile and
+ * scripts/image.sh read the file; deno.json cannot, so its tasks restate the flags, and so does
+ * the README. These tests fail when any of them differs from the file.
+ */
+import assert from "node:assert/strict";
+import { parsePermissions, PERMISSIONS_FILE, programPermissions } from "./permissions.ts";
+import { PROGRAM_PERMISSIONS } from "./e2e/mcall_proc.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const read = (path: string) => Deno.readTextFileSync(`${ROOT}${path}`);
+const sorted = (flags: readonly string[]) => [...flags].sort();
+
+/** Permission flags of a `deno run …` command line, up to the script it runs. */
+function runFlags(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  assert.equal(words[0], "deno", command);
+  assert.equal(words[1], "run", command);
+  const script = words.findIndex((w) => w.endsWith(".ts"));
+  assert.ok(script > 1, `no script in "${command}"`);
+  return words.slice(2, script).filter((w) => /^(-A|--allow-)/.test(w));
+}
+
+async function sh(script: string, cwd: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" })
+    .output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test("permissions: the file holds explicit flags only, /tmp the only writable path", () => {
+  const flags = programPermissions();
+  assert.ok(flags.includes("--allow-write=/tmp"), flags.join(" "));
+  assert.ok(!flags.includes("--allow-write"), "unrestricted write");
+  assert.equal(new Set(flags).size, flags.length, "duplicate flag");
+});
+
+Deno.test("permissions: the parser refuses -A, --allow-all and more than one line", () => {
+  assert.throws(() => parsePermissions("-A\n"), /"-A" is not an explicit/);
+  assert.throws(() => parsePermissions("--allow-all\n"), /"--allow-all" is not an explicit/);
+  assert.throws(() => parsePermissions("# c\n--allow-read\n--allow-env\n"), /found 2/);
+  assert.throws(() => parsePermissions("# only a comment\n"), /found 0/);
+  assert.deepEqual(parsePermissions("# c\n\n  --allow-read --allow-write=/tmp \n"), [
+    "--allow-read",
+    "--allow-write=/tmp",
+  ]);
+});
+
+Deno.test("permissions: deno.json tasks start and mcall use exactly the file's flags", () => {
+  const tasks = JSON.parse(read("deno.json")).tasks as Record<string, string>;
+  for (const name of ["start", "mcall"]) {
+    assert.deepEqual(sorted(runFlags(tasks[name]!)), sorted(programPermissions()), `task ${name}`);
+  }
+});
+
+Deno.test("permissions: the e2e harness runs the program with the file's flags", () => {
+  assert.deepEqual([...PROGRAM_PERMISSIONS], programPermissions());
+});
+
+Deno.test("permissions: the Dockerfile compiles with the file's flags (read from the file)", async () => {
+  const dockerfile = read("Dockerfile");
+  const code = dockerfile.split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+  assert.doesNotMatch(code, /--allow-|\s-A\s/, "the Dockerfile spells out flags of its own");
+  assert.match(code, /^COPY etc\/deno-permissions \.\/$/m);
+  // The command substitution in the compile step, run the way the build runs it (the file
+  // copied into the working directory).
+  const expr = code.match(/deno compile --frozen \\\n\s*(\$\(.*deno-permissions\))/)?.[1];
+  assert.ok(expr, "no $(… deno-permissions) in the deno compile step");
+  const dir = await Deno.makeTempDir({ prefix: "dz-perm-" });
+  try {
+    await Deno.copyFile(PERMISSIONS_FILE, `${dir}/deno-permissions`);
+    const words = (await sh(`printf '%s\\n' ${expr}`, dir)).trim().split("\n");
+    assert.deepEqual(words, programPermissions());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("permissions: scripts/image.sh writes the file's flags into the launcher", async () => {
+  const launcher = await sh("scripts/image.sh launcher", ROOT);
+  const exec = launcher.split("\n").find((l) => l.startsWith("exec "));
+  assert.ok(exec, launcher);
+  const flags = exec.split(/\s+/).filter((w) => /^(-A|--allow-)/.test(w));
+  assert.deepEqual(flags, programPermissions());
+  assert.match(exec, / run --cached-only --no-prompt /);
+});
+
+Deno.test("permissions: the README states the file's line", () => {
+  assert.ok(
+    read("README.md").includes(programPermissions().join(" ")),
+    `README.md does not state "${programPermissions().join(" ")}"`,
+  );
+});
