@@ -1,5 +1,5 @@
 /**
- * `deno task bench [engine|election|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|tasks ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -7,6 +7,10 @@ import { renderTable, type Row } from "./table.ts";
 type Bench = () => Promise<Row[]>;
 
 const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
+  startup: {
+    title: "Start-up: the real program against a bare deno run",
+    load: async () => (await import("./startup.ts")).benchStartup,
+  },
   engine: {
     title: "Engine: exec, pool, HTTP, memory",
     load: async () => (await import("./engine.ts")).benchEngine,
