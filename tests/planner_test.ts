@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
+import { setupLogging } from "../lib/log.ts";
 import { NotLeaderError, Planner } from "../lib/planner.ts";
 import { HmacSigner } from "../lib/signing.ts";
 import { eligibleWorkers, pickWorker } from "../lib/task_assign.ts";
@@ -331,5 +332,27 @@ Deno.test("Planner.reconcile() rejects, never re-signs, forged tasks it would ad
     assert.equal(task.state, "rejected", `task ${index}`);
     assert.equal(task.epoch, 0, "not re-stamped with the leader's epoch");
     assert.match(task.cm.metadata.annotations?.reason ?? "", reason);
+  }
+});
+
+Deno.test("Planner logs a state that does not change once, not at every retry", async () => {
+  const messages: string[] = [];
+  setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
+  try {
+    const { store, planner } = await setup({ leaderRunsTasks: false }, ["lead", "sick"]);
+    store.setPod({ name: "sick", ready: false });
+    for (let i = 0; i < 3; i++) assert.equal(await planner.planRound(ROUND, specs(2)), false);
+    const waits = () => messages.filter((m) => m.startsWith("No ready worker pod"));
+    assert.equal(waits().length, 1, messages.join("\n"));
+    assert.equal(await planner.planRound("20250101-000500", specs(2)), false);
+    assert.equal(waits().length, 2, "another round is another state");
+    store.setPod({ name: "sick", ready: true });
+    assert.equal(await planner.planRound(ROUND, specs(2)), true);
+    assert.ok(messages.some((m) => m.startsWith("Ready worker pods")));
+    store.setPod({ name: "sick", ready: false });
+    assert.equal(await planner.planRound("20250101-001000", specs(2)), false);
+    assert.equal(waits().length, 3, "waiting again after planning is logged again");
+  } finally {
+    setupLogging({ level: "error" });
   }
 });
