@@ -115,3 +115,11 @@ export function verdict(value: number, limit: number, unit = ""): string {
     ? `PASS (goal ≤ ${limit}${unit})`
     : `MISS by ${round(value - limit, 2)}${unit} (goal ≤ ${limit}${unit})`;
 }
+
+/** "PASS" or "MISS by …" against a goal `value ≥ limit`. */
+export function verdictAtLeast(value: number, limit: number, unit = ""): string {
+  if (Number.isNaN(value)) return "not measured";
+  return value >= limit
+    ? `PASS (goal ≥ ${limit}${unit})`
+    : `MISS by ${round(limit - value, 2)}${unit} (goal ≥ ${limit}${unit})`;
+}
