@@ -6,10 +6,11 @@
  */
 import denoJson from "./deno.json" with { type: "json" };
 import { helpText, parseCli } from "./lib/cli.ts";
-import { ConfigError, envLayer, type Layer, loadConfig, readConfigFile } from "./lib/config.ts";
-import { dispose } from "@logtape/logtape";
-import { setupLogging } from "./lib/log.ts";
-import { run } from "./lib/run.ts";
+import { ConfigError, type Layer } from "./lib/config_layer.ts";
+
+// Invariant: this module statically imports only what `--help` and `--version` need (no zod,
+// YAML, logging or engine), so they start as fast as a bare `deno run`; the rest is imported once
+// the command line asks for a run (bench/startup.ts; tests/startup_graph_test.ts checks it).
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -24,6 +25,7 @@ export async function main(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
 ): Promise<number> {
+  let dispose: (() => Promise<void>) | undefined;
   try {
     const cli = parseCli(args);
     if (cli.help) {
@@ -34,10 +36,18 @@ export async function main(
       console.log(`dz-mcall ${VERSION}`);
       return 0;
     }
+    const [{ loadConfig, readConfigFile, readEnvLayer }, { setupLogging }, logtape, { run }] =
+      await Promise.all([
+        import("./lib/config.ts"),
+        import("./lib/log.ts"),
+        import("@logtape/logtape"),
+        import("./lib/run.ts"),
+      ]);
+    dispose = logtape.dispose;
     const layers: Layer[] = [];
     const configPath = cli.configPath ?? env.MCALL_CONFIG;
     if (configPath) layers.push(await readConfigFile(configPath));
-    layers.push(envLayer(env), cli.layer);
+    layers.push(await readEnvLayer(env), cli.layer);
     const config = loadConfig({ layers });
     setupLogging({
       level: config.log.level,
@@ -51,7 +61,7 @@ export async function main(
     }
     throw err;
   } finally {
-    await dispose();
+    await dispose?.();
   }
 }
 

@@ -8,6 +8,7 @@
 import { runInput } from "../lib/exec.ts";
 import type { InputSpec, Result } from "../lib/input.ts";
 import { runPool } from "../lib/pool.ts";
+import { interleaved, measureProcess, median, pairedRatio, verdict } from "./proc.ts";
 
 /** One measurement. */
 export interface Row {
@@ -19,6 +20,7 @@ export interface Row {
 
 const PROCESSES = 200;
 const PROCESS_CONCURRENCY = 10;
+const WHOLE_INPUTS = 2000;
 const REQUESTS = 1000;
 const REQUEST_CONCURRENCY = 50;
 
@@ -89,6 +91,73 @@ function peakRssMiB(): number {
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 /**
+ * The whole program (`main.ts -c` with 2,000 × `true`, concurrency 10) against
+ * `xargs -P 10 -n 1 true` over as many lines, each run as a process: wall and peak RSS,
+ * interleaved `BENCH_ENGINE_RUNS` times (default 5); medians and paired ratios.
+ */
+async function wholeProcess(): Promise<Row[]> {
+  const runs = Math.max(1, Number(Deno.env.get("BENCH_ENGINE_RUNS") ?? "5") || 5);
+  const dir = await Deno.makeTempDir({ prefix: "dz-bench-engine-" });
+  try {
+    const configFile = `${dir}/inputs.json`;
+    const inputs = Array.from({ length: WHOLE_INPUTS }, () => ({ input: "true" }));
+    await Deno.writeTextFile(
+      configFile,
+      JSON.stringify({ request: { inputs }, worker: { number: PROCESS_CONCURRENCY } }),
+    );
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const permissions = ["--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+    const s = await interleaved({
+      mcall: async () => {
+        const r = await measureProcess([
+          Deno.execPath(),
+          "run",
+          ...permissions,
+          main,
+          "-c",
+          configFile,
+        ]);
+        const results = JSON.parse(r.stdout) as Result[];
+        if (results.length !== WHOLE_INPUTS || results.some((x) => x.errorCode !== "0")) {
+          throw new Error("dz-mcall: not every input succeeded");
+        }
+        return r;
+      },
+      xargs: () =>
+        measureProcess(["xargs", "-P", String(PROCESS_CONCURRENCY), "-n", "1", "true"], {
+          stdin: "x\n".repeat(WHOLE_INPUTS),
+        }),
+    }, runs);
+    const ratio = round(pairedRatio(s.mcall!, s.xargs!), 2);
+    const rss = round(median(s.mcall!.map((x) => x.peakRssMiB)));
+    const what = `${WHOLE_INPUTS} × true, concurrency ${PROCESS_CONCURRENCY}, whole process`;
+    return [
+      {
+        name: `dz-mcall: ${what}`,
+        value: round(median(s.mcall!.map((x) => x.wallMs))),
+        unit: "ms",
+        note: `main.ts -c (JSON config); ${runs} runs interleaved with xargs, medians`,
+      },
+      {
+        name: `xargs -P ${PROCESS_CONCURRENCY}: ${WHOLE_INPUTS} × true`,
+        value: round(median(s.xargs!.map((x) => x.wallMs))),
+        unit: "ms",
+        note: "same run",
+      },
+      {
+        name: "  dz-mcall / xargs (wall, paired)",
+        value: ratio,
+        unit: "ratio",
+        note: verdict(ratio, 1.3, "×"),
+      },
+      { name: "  dz-mcall peak RSS", value: rss, unit: "MiB", note: verdict(rss, 96, " MiB") },
+    ];
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
  * Runs the engine benchmarks and returns one row per measurement.
  *
  * - 200 × `true` at concurrency 10 through `runPool` + `runInput`, and the same through
@@ -128,7 +197,9 @@ export async function benchEngine(): Promise<Row[]> {
     await server.shutdown();
   }
 
+  const whole = await wholeProcess();
   return [
+    ...whole,
     {
       name: `engine: ${PROCESSES} × true, concurrency ${PROCESS_CONCURRENCY}`,
       value: round(engineMs),
@@ -160,10 +231,10 @@ export async function benchEngine(): Promise<Row[]> {
       note: `local Deno.serve on 127.0.0.1, ${round(httpMs)} ms total`,
     },
     {
-      name: "peak RSS",
+      name: "peak RSS of the bench process",
       value: round(peakRssMiB()),
       unit: "MiB",
-      note: "VmHWM of the bench process",
+      note: "VmHWM (includes the local HTTP server)",
     },
   ];
 }

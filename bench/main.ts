@@ -1,5 +1,5 @@
 /**
- * `deno task bench [engine|election|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|api|tasks ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -7,6 +7,10 @@ import { renderTable, type Row } from "./table.ts";
 type Bench = () => Promise<Row[]>;
 
 const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
+  startup: {
+    title: "Start-up: the real program against a bare deno run",
+    load: async () => (await import("./startup.ts")).benchStartup,
+  },
   engine: {
     title: "Engine: exec, pool, HTTP, memory",
     load: async () => (await import("./engine.ts")).benchEngine,
@@ -14,6 +18,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   election: {
     title: "Election: failover on the real API server",
     load: async () => (await import("./election.ts")).benchElection,
+  },
+  api: {
+    title: "API throughput: planning against client-go on the real API server",
+    load: async () => (await import("./api.ts")).benchApi,
   },
   tasks: {
     title: "Tasks: 1,000 tasks, 5 workers on the real API server",

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "./config.ts";
+import { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "./config_layer.ts";
 import { parseDurationMs } from "./duration.ts";
 import { splitInputList } from "./input.ts";
 

@@ -9,32 +9,48 @@
  *
  * @module
  */
-import YAML from "yaml";
+import type YamlModule from "yaml";
 import type { z } from "zod";
 import { type Config, ConfigSchema, type InputConfig } from "./config_schema.ts";
 import { formatDurationMs } from "./duration.ts";
+import {
+  ConfigError,
+  isRecord,
+  type Layer,
+  parseBool,
+  type RawLayer,
+  setPath,
+} from "./config_layer.ts";
 
-/** A configuration or usage problem: the CLI prints the message and exits 2. */
-export class ConfigError extends Error {
-  /** @param message One line naming the field and the bad value. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ConfigError";
-  }
+export { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "./config_layer.ts";
+
+/**
+ * The YAML parser, imported on first need: config files and YAML-valued environment variables
+ * need it, a run configured by flags alone does not, and importing it is a third of start-up
+ * (bench/startup.ts).
+ */
+let yamlParser: typeof YamlModule | undefined;
+
+/**
+ * Loads the YAML parser that {@linkcode parseConfigText} and YAML list values of
+ * {@linkcode envLayer} need ({@linkcode readConfigFile} and {@linkcode readEnvLayer} call it).
+ * Idempotent.
+ */
+export async function loadYaml(): Promise<void> {
+  yamlParser ??= (await import("yaml")).default;
 }
 
-/** A partial configuration tree as one layer supplies it. */
-export type RawLayer = Record<string, unknown>;
-
-/** One layer: its keys and a label naming where each leaf came from (for error messages). */
-export interface Layer {
-  readonly values: RawLayer;
-  /** Config path (`worker.number`) → source (`--worker`, `MCALL_WORKER_NUMBER`). */
-  readonly sources: ReadonlyMap<string, string>;
+/** The parser loaded by {@linkcode loadYaml}. @throws {Error} when it is not loaded yet. */
+function yaml(): typeof YamlModule {
+  if (yamlParser === undefined) {
+    throw new Error("Cannot parse YAML before the parser is loaded: await loadYaml() first");
+  }
+  return yamlParser;
 }
 
 /** Reads and parses a YAML config file into a layer. */
 export async function readConfigFile(path: string): Promise<Layer> {
+  await loadYaml();
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -45,11 +61,15 @@ export async function readConfigFile(path: string): Promise<Layer> {
   return { values: parseConfigText(text, path), sources: new Map() };
 }
 
-/** Parses YAML text into a raw layer, normalising the original `request.input` JSON string. */
+/**
+ * Parses YAML text into a raw layer, normalising the original `request.input` JSON string.
+ * Needs {@linkcode loadYaml} first.
+ */
 export function parseConfigText(text: string, label = "config"): RawLayer {
+  const parser = yaml();
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { prettyErrors: true });
+    doc = parser.parse(text, { prettyErrors: true });
   } catch (err) {
     const first = String((err as Error).message).split("\n")[0];
     throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
@@ -88,7 +108,38 @@ function normaliseInputJson(layer: RawLayer, source: string): RawLayer {
   return { ...layer, request: { ...rest, inputs } };
 }
 
-/** The environment as a layer. `env` is injected so tests need not touch the real one. */
+/**
+ * {@linkcode envLayer}, after loading the YAML parser when a list-valued variable is not plain
+ * JSON (JSON, the usual form, needs no YAML parser).
+ */
+export async function readEnvLayer(env: Readonly<Record<string, string>>): Promise<Layer> {
+  const needsYaml = leaves().some(({ path, kind }) => {
+    const text = kind === "list" ? env[envName(path)] : undefined;
+    return text !== undefined && parseJson(text) === undefined;
+  });
+  if (needsYaml) await loadYaml();
+  return envLayer(env);
+}
+
+/** `MCALL_<SECTION>_<KEY>` of a config path. */
+function envName(path: string): string {
+  return "MCALL_" + path.split(".").map(screamingSnake).join("_");
+}
+
+/** The JSON value of `text`, or `undefined` when it is not JSON. */
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The environment as a layer. `env` is injected so tests need not touch the real one. A list
+ * value that is not JSON is parsed as YAML, which needs {@linkcode loadYaml} first
+ * ({@linkcode readEnvLayer} does that).
+ */
 export function envLayer(env: Readonly<Record<string, string>>): Layer {
   const values: RawLayer = {};
   const sources = new Map<string, string>();
@@ -103,7 +154,7 @@ export function envLayer(env: Readonly<Record<string, string>>): Layer {
   if (env.NAMESPACE) set("election.namespace", env.NAMESPACE, "NAMESPACE");
   if (env.HOSTNAME) set("election.identity", env.HOSTNAME, "HOSTNAME");
   for (const { path, kind } of leaves()) {
-    const name = "MCALL_" + path.split(".").map(screamingSnake).join("_");
+    const name = envName(path);
     const text = env[name];
     if (text === undefined) continue;
     set(path, coerce(text, kind, name), name);
@@ -286,42 +337,24 @@ function coerce(text: string, kind: LeafKind, name: string): unknown {
       return parseBool(text, name);
     case "number":
       return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
-    case "list":
+    case "list": {
+      // JSON is YAML too: only text that is not JSON needs the YAML parser.
+      const json = parseJson(text);
+      if (json !== undefined) return json.value;
+      const parser = yaml();
       try {
-        return YAML.parse(text);
+        return parser.parse(text);
       } catch {
         throw new ConfigError(`${name}: expected a YAML or JSON list`);
       }
+    }
     default:
       return text;
   }
 }
 
-/** Parses true/false the way env vars and the original write them. */
-export function parseBool(text: string, name: string): boolean {
-  const t = text.trim().toLowerCase();
-  if (["true", "1", "yes", "on"].includes(t)) return true;
-  if (["false", "0", "no", "off", ""].includes(t)) return false;
-  throw new ConfigError(`${name}: ${JSON.stringify(text)} is not true or false`);
-}
-
 function screamingSnake(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Sets `a.b.c` in a nested object, creating parents. */
-export function setPath(target: RawLayer, path: string, value: unknown): void {
-  const keys = path.split(".");
-  let node: Record<string, unknown> = target;
-  for (const key of keys.slice(0, -1)) {
-    if (!isRecord(node[key])) node[key] = {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[keys.at(-1)!] = value;
 }
 
 /** Objects merge key by key; anything else (arrays included) is replaced by the higher layer. */

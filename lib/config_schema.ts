@@ -12,6 +12,11 @@ import { z } from "zod";
 import { parseDurationMs } from "./duration.ts";
 import { parseExpect } from "./expect.ts";
 
+// Interpret schemas instead of compiling each object schema with `new Function` on its first
+// parse: a run parses its configuration once, and the compile cost half of that parse
+// (bench/startup.ts); later parses (HTTP requests, task specs) take microseconds either way.
+z.config({ jitless: true });
+
 /** The kinds of input the engine runs. */
 export const INPUT_TYPES = ["cmd", "get", "post"] as const;
 /** An input kind: a command, an HTTP GET or an HTTP POST. */

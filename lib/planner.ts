@@ -106,6 +106,12 @@ export class Planner {
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
   readonly #schedule = new RoundSchedule();
+  /**
+   * The waiting or failing state last logged (`undefined`: none). A state that does not change is
+   * logged once, not at every retry; a new state (another round, another error) is logged again.
+   */
+  #waitLogged: string | undefined;
+  #failLogged: string | undefined;
 
   /**
    * @throws {TypeError} When `identity` is empty, or there is no signer and unsigned tasks are
@@ -168,11 +174,21 @@ export class Planner {
       this.#o.tasks.leaderRunsTasks,
     );
     if (workers.length === 0) {
-      this.#log.warn("No ready worker pod matches {selector}; round {round} waits", {
-        selector: this.#selector,
+      if (this.#waitLogged !== round) {
+        this.#waitLogged = round;
+        this.#log.warn("No ready worker pod matches {selector}; round {round} waits", {
+          selector: this.#selector,
+          round,
+        });
+      }
+      return false;
+    }
+    if (this.#waitLogged !== undefined) {
+      this.#waitLogged = undefined;
+      this.#log.info("Ready worker pods: {workers}; planning round {round}", {
+        workers: workers.length,
         round,
       });
-      return false;
     }
     const epoch = this.#o.epoch();
     if (!summary) {
@@ -457,10 +473,21 @@ export class Planner {
           this.#schedule.note(round);
         }
         const phase = await this.reconcile(round, signal);
+        if (this.#failLogged !== undefined) {
+          this.#failLogged = undefined;
+          this.#log.info("Reconcile works again");
+        }
         if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") return phase;
       } catch (err) {
         if (err instanceof NotLeaderError || signal.aborted) break;
-        this.#log.warn("Reconcile failed, retrying: {error}", { error: String(err) });
+        const error = String(err);
+        if (this.#failLogged !== error) {
+          this.#failLogged = error;
+          this.#log.warn("Reconcile failed, retrying every {interval} ms: {error}", {
+            error,
+            interval,
+          });
+        }
       }
       try {
         await this.#o.clock.sleep(interval, signal);

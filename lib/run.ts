@@ -8,8 +8,11 @@ import { requireInputs } from "./config.ts";
 import type { Config } from "./config_schema.ts";
 import { configuredInputs, exitCodeOf, runAll } from "./once.ts";
 import { formatResults } from "./output.ts";
-import { serveMcall } from "./server.ts";
-import { runLeaderMode, runStatus } from "./leader_mode.ts";
+
+// Invariant: one-shot mode (the default) statically reaches neither leader mode (the Kubernetes
+// client, prom-client, election, planner, worker) nor the web server; they are imported only when
+// their mode is chosen, which keeps `dz-mcall -i …` start-up near a bare `deno run`
+// (bench/startup.ts; tests/startup_graph_test.ts checks the static graph).
 
 /** What the CLI passes besides configuration. */
 export interface RunContext {
@@ -31,9 +34,15 @@ export interface RunContext {
 export async function run(config: Config, ctx: RunContext): Promise<number> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
-  if (ctx.command === "status") return await runStatus(config, write);
-  if (config.election.enabled) return await runLeaderMode(config, { signal: ctx.signal });
-  if (config.webserver.enable) return await serveMcall(config, ctx.env, ctx.signal);
+  if (ctx.command === "status") {
+    return await (await import("./leader_mode.ts")).runStatus(config, write);
+  }
+  if (config.election.enabled) {
+    return await (await import("./leader_mode.ts")).runLeaderMode(config, { signal: ctx.signal });
+  }
+  if (config.webserver.enable) {
+    return await (await import("./server.ts")).serveMcall(config, ctx.env, ctx.signal);
+  }
   requireInputs(config);
   const results = await runAll(configuredInputs(config), config, ctx.signal);
   write(formatResults(results, {

@@ -5,11 +5,14 @@ import {
   envLayer,
   type Layer,
   loadConfig,
+  loadYaml,
   parseConfigText,
   readConfigFile,
+  readEnvLayer,
 } from "../lib/config.ts";
 import { formatDurationMs, parseDurationMs } from "../lib/duration.ts";
 
+await loadYaml(); // parseConfigText and YAML-valued env lists need the lazily loaded parser
 const fileLayer = (text: string): Layer => ({ values: parseConfigText(text), sources: new Map() });
 
 function configError(fn: () => unknown): string {
@@ -256,4 +259,15 @@ Deno.test("parseDurationMs() reads compound durations and rejects junk", () => {
   assert.equal(parseDurationMs("5 minutes"), undefined);
   assert.equal(parseDurationMs("m5"), undefined);
   assert.equal(formatDurationMs(3_723_004), "1h2m3s4ms");
+});
+
+Deno.test("readEnvLayer() parses a list variable as JSON, else as YAML", async () => {
+  const json = await readEnvLayer({ MCALL_REQUEST_INPUTS: '[{"input": "true"}]' });
+  assert.deepEqual(json.values, { request: { inputs: [{ input: "true" }] } });
+  const yamlList = await readEnvLayer({ MCALL_REQUEST_INPUTS: "- input: echo hi\n  name: hi" });
+  assert.deepEqual(yamlList.values, { request: { inputs: [{ input: "echo hi", name: "hi" }] } });
+  assert.equal(
+    configError(() => envLayer({ MCALL_REQUEST_INPUTS: "[oops" })),
+    "MCALL_REQUEST_INPUTS: expected a YAML or JSON list",
+  );
 });

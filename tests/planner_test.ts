@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
+import { setupLogging } from "../lib/log.ts";
 import { NotLeaderError, Planner } from "../lib/planner.ts";
 import { RoundSchedule } from "../lib/round_schedule.ts";
 import { HmacSigner } from "../lib/signing.ts";
@@ -505,4 +506,25 @@ Deno.test("RoundSchedule never goes back and ignores one-shot round ids", () => 
   assert.equal(s.current(at("00:01:29"), 45_000), "20250101-000100");
   assert.equal(s.current(at("00:01:30"), 45_000), "20250101-000130");
   assert.equal(s.current(at("00:01:05"), 5_000), "20250101-000105", "a later slot is planned");
+
+Deno.test("Planner logs a state that does not change once, not at every retry", async () => {
+  const messages: string[] = [];
+  setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
+  try {
+    const { store, planner } = await setup({ leaderRunsTasks: false }, ["lead", "sick"]);
+    store.setPod({ name: "sick", ready: false });
+    for (let i = 0; i < 3; i++) assert.equal(await planner.planRound(ROUND, specs(2)), false);
+    const waits = () => messages.filter((m) => m.startsWith("No ready worker pod"));
+    assert.equal(waits().length, 1, messages.join("\n"));
+    assert.equal(await planner.planRound("20250101-000500", specs(2)), false);
+    assert.equal(waits().length, 2, "another round is another state");
+    store.setPod({ name: "sick", ready: true });
+    assert.equal(await planner.planRound(ROUND, specs(2)), true);
+    assert.ok(messages.some((m) => m.startsWith("Ready worker pods")));
+    store.setPod({ name: "sick", ready: false });
+    assert.equal(await planner.planRound("20250101-001000", specs(2)), false);
+    assert.equal(waits().length, 3, "waiting again after planning is logged again");
+  } finally {
+    setupLogging({ level: "error" });
+  }
 });

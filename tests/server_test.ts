@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, parseConfigText } from "../lib/config.ts";
+import { ConfigError, loadConfig, loadYaml, parseConfigText } from "../lib/config.ts";
 import {
   isLoopback,
   mcallHandler,
@@ -9,6 +9,7 @@ import {
   serveMcall,
 } from "../lib/server.ts";
 
+await loadYaml();
 const config = loadConfig({
   layers: [{
     values: parseConfigText("log: {level: error}\nworker: {number: 4}"),

@@ -1,0 +1,85 @@
+/**
+ * Start-up structure (issue 12): what `main.ts` loads before it runs anything. `deno info --json`
+ * gives the module graph with each import marked static or dynamic; these tests follow static
+ * imports only, as the runtime loads them. Speed itself is measured by `bench/startup.ts`.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = new URL("../main.ts", import.meta.url).href;
+const lib = (name: string) => new URL(`../lib/${name}`, import.meta.url).href;
+
+interface Info {
+  modules: {
+    specifier: string;
+    dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[];
+  }[];
+  redirects: Record<string, string>;
+}
+
+const info: Info = JSON.parse(
+  new TextDecoder().decode(
+    (await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", "main.ts"],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output()).stdout,
+  ),
+);
+const resolve = (s: string) => info.redirects[s] ?? s;
+/** Module → its runtime imports (type-only imports have no `code`). */
+const edges = new Map(info.modules.map((m) => [
+  m.specifier,
+  (m.dependencies ?? []).filter((d) => d.code?.specifier).map((d) => ({
+    to: resolve(d.code!.specifier!),
+    dynamic: d.isDynamic === true,
+  })),
+]));
+
+/** Everything the runtime loads for `roots`, following static imports only. */
+function staticClosure(roots: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...roots];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const e of edges.get(s) ?? []) if (!e.dynamic) todo.push(e.to);
+  }
+  return seen;
+}
+
+/** npm package names in a set of modules (`npm:/zod@4.6.7/...` → `zod`). */
+function npmPackages(modules: Set<string>): string[] {
+  const names = [...modules].map((s) => /^npm:\/?((?:@[^/@]+\/)?[^/@]+)@/.exec(s)?.[1])
+    .filter((n): n is string => n !== undefined);
+  return [...new Set(names)].sort();
+}
+
+Deno.test("--help and --version load no npm package and no configuration schema", () => {
+  const graph = staticClosure([MAIN]);
+  assert.deepEqual(npmPackages(graph), []);
+  assert.ok(!graph.has(lib("config.ts")), "main.ts must not import lib/config.ts statically");
+  assert.ok(graph.has(lib("cli.ts")));
+});
+
+Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, nor leader mode", () => {
+  // What main.ts imports once the command line asks for a run, whatever the mode.
+  const forRun = edges.get(MAIN)!.filter((e) => e.dynamic).map((e) => e.to);
+  assert.ok(forRun.includes(lib("run.ts")), "main.ts imports lib/run.ts when it runs");
+  const graph = staticClosure([MAIN, ...forRun]);
+  assert.deepEqual(npmPackages(graph), ["@logtape/logtape", "zod"]);
+  for (const heavy of ["leader_mode.ts", "kube.ts", "server.ts", "metrics.ts", "election.ts"]) {
+    assert.ok(!graph.has(lib(heavy)), `one-shot mode must not import lib/${heavy} statically`);
+  }
+  assert.ok(graph.has(lib("exec.ts")));
+});
+
+Deno.test("leader mode and the server stay in the graph as literal dynamic imports (deno compile bundles them)", () => {
+  const all = new Set(edges.keys());
+  for (const name of ["leader_mode.ts", "kube.ts", "server.ts"]) assert.ok(all.has(lib(name)));
+  assert.ok(npmPackages(all).includes("@kubernetes/client-node"));
+  assert.ok(npmPackages(all).includes("yaml"));
+});
