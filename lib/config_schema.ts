@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.ts";
 import { parseExpect } from "./expect.ts";
+import { headerProblem } from "./http_headers.ts";
 
 /** The kinds of input the engine runs. */
 export const INPUT_TYPES = ["cmd", "get", "post"] as const;
@@ -69,7 +70,16 @@ export const InputSchema = z.strictObject({
   /** Request body for post (and get, if given). */
   body: z.string().optional(),
   /** Request headers for get/post. */
-  headers: z.record(z.string(), z.string()).optional(),
+  headers: z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+    for (const [name, value] of Object.entries(headers)) {
+      const problem = headerProblem(name, value);
+      if (problem !== undefined) {
+        const input = problem.includes("header name") ? name : value;
+        ctx.addIssue({ code: "custom", message: problem, path: [name], input });
+        return;
+      }
+    }
+  }).optional(),
   /** How often a failing check is retried inside one task attempt (default 0). */
   retries: z.number().int().min(0).max(10).optional(),
   /** Original fields some configs carry (`id`, `pswd`); accepted and ignored. */

@@ -28,6 +28,7 @@
 import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
 import { Capture } from "./capture.ts";
 import { type Expect, judge, parseExpect } from "./expect.ts";
+import { headersProblem } from "./http_headers.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
 
@@ -271,6 +272,8 @@ async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
   if (method === "GET" && spec.body) {
     return { ...attempt, error: "a get input cannot send a body; use type post", final: true };
   }
+  const problem = headersProblem(spec.headers);
+  if (problem !== undefined) return { ...attempt, error: problem, final: true };
   const headers = new Headers(spec.headers);
   if (method === "POST" && spec.body !== undefined && !headers.has("content-type")) {
     headers.set("content-type", guessContentType(spec.body));
@@ -335,6 +338,31 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** Runs the tries of one input: the last attempt, its error (if any) and how many tries ran. */
+async function attempts(
+  spec: InputSpec,
+  expect: Expect | undefined,
+  limits: Limits,
+  retryDelayMs: number,
+): Promise<{ attempt: Attempt; error: string | undefined; tries: number }> {
+  const { signal } = limits;
+  let tries = 0;
+  for (;;) {
+    tries++;
+    const attempt: Attempt = signal?.aborted
+      ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
+      : spec.type === "cmd"
+      ? await runCommand(spec, limits)
+      : await runHttp(spec, limits);
+    const verdict = judge({ type: spec.type, ...attempt }, expect);
+    const error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
+    if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) {
+      return { attempt, error, tries };
+    }
+    await sleep(retryDelayMs, signal);
+  }
+}
+
 /**
  * Runs one input, retrying a failed check up to `spec.retries` more times, and reports the result.
  *
@@ -391,17 +419,12 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     error = (e as Error).message;
   }
   if (error === undefined) {
-    for (;;) {
-      tries++;
-      attempt = signal?.aborted
-        ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
-        : spec.type === "cmd"
-        ? await runCommand(spec, limits)
-        : await runHttp(spec, limits);
-      const verdict = judge({ type: spec.type, ...attempt }, expect);
-      error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
-      if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) break;
-      await sleep(retryDelayMs, signal);
+    try {
+      ({ attempt, error, tries } = await attempts(spec, expect, limits, retryDelayMs));
+    } catch (e) {
+      // Nothing an input does may reject runInput: an unforeseen failure is this input's error.
+      attempt = { output: "", truncated: false, exitCode: null, status: null };
+      error = `cannot run input: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
     }
     if (error !== undefined && tries > 1) error += ` (after ${tries} tries)`;
   }

@@ -25,23 +25,46 @@ const RequestSchema = z.strictObject({
   inputs: z.array(InputSchema).min(1).max(MAX_INPUTS_PER_REQUEST),
 });
 
-/** Reads the bearer token from `MCALL_WEBSERVER_TOKEN` or `webserver.tokenFile`. */
+/** Shortest bearer token serve mode accepts (after trimming whitespace). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Reads the bearer token from `MCALL_WEBSERVER_TOKEN` (when set at all, even blank) or
+ * `webserver.tokenFile`.
+ *
+ * @returns The trimmed token, or undefined when neither is configured.
+ * @throws {ConfigError} When the token is blank or shorter than {@linkcode MIN_TOKEN_LENGTH}
+ *   (a blank token would otherwise match a request without an Authorization header), or the
+ *   file cannot be read.
+ */
 export async function readToken(
   config: Config,
   env: Readonly<Record<string, string>>,
 ): Promise<string | undefined> {
-  if (env.MCALL_WEBSERVER_TOKEN) return env.MCALL_WEBSERVER_TOKEN.trim();
-  if (!config.webserver.tokenFile) return undefined;
-  try {
-    const token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
-    if (!token) {
-      throw new ConfigError(`webserver.tokenFile: ${config.webserver.tokenFile} is empty`);
+  let token: string;
+  let source: string;
+  if (env.MCALL_WEBSERVER_TOKEN !== undefined) {
+    token = env.MCALL_WEBSERVER_TOKEN.trim();
+    source = "MCALL_WEBSERVER_TOKEN";
+  } else if (config.webserver.tokenFile) {
+    source = `webserver.tokenFile: ${config.webserver.tokenFile}`;
+    try {
+      token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
+    } catch (err) {
+      throw new ConfigError(
+        `webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`,
+      );
     }
-    return token;
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`);
+  } else {
+    return undefined;
   }
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new ConfigError(
+      `${source}: the bearer token is ${token ? `${token.length} characters` : "blank"}; ` +
+        `it must be at least ${MIN_TOKEN_LENGTH} characters`,
+    );
+  }
+  return token;
 }
 
 /** True for addresses only this machine can reach. */
@@ -103,14 +126,17 @@ export function mcallHandler(
   };
 }
 
-function validBearer(header: string | null, token: string): boolean {
+/**
+ * True when the header carries exactly `token`. Compares in constant time over the longer length
+ * (XOR of every byte, no early exit); an empty token never matches.
+ */
+export function validBearer(header: string | null, token: string): boolean {
   const given = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? "";
-  // Compare in constant time over the longer length.
   const a = new TextEncoder().encode(given);
   const b = new TextEncoder().encode(token);
   let diff = a.length ^ b.length;
   for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
+  return diff === 0 && b.length > 0;
 }
 
 async function readRequest(req: Request, url: URL) {

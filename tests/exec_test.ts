@@ -360,3 +360,18 @@ Deno.test("runInput() refuses non-HTTP URLs and a GET body", async () => {
   const body = await runInput(spec("http://127.0.0.1:9/", { type: "get", body: "x" }));
   assert.equal(body.error, "a get input cannot send a body; use type post");
 });
+
+Deno.test("runInput() turns an unsendable header into that input's failed result", async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ X: "a\r\nB: c" }, /^header "X": "a\\r\\nB: c" contains CR, LF, NUL/],
+    [{ X: "\0" }, /^header "X": "\\u0000" contains CR, LF, NUL/],
+    [{ "a b": "x" }, /^header "a b": "x" is not a valid header name/],
+    [{ X: "\u20ac" }, /^header "X": "\u20ac" has a character beyond \\xff/],
+  ];
+  for (const [headers, pattern] of cases) {
+    const result = await runInput(spec("http://127.0.0.1:9/", { type: "get", headers }));
+    assert.equal(result.errorCode, "-1");
+    assert.match(result.error ?? "", pattern);
+    assert.ok(!result.error!.includes("\n"));
+  }
+});

@@ -108,6 +108,18 @@ Deno.test("serveMcall() answers 400 with a one-line reason for bad requests", as
       ],
       [
         "/mcall",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            type: "get",
+            inputs: [{ input: "http://127.0.0.1:9/", headers: { X: "a\r\nB: c" } }],
+          }),
+        },
+        /^params\.inputs\[0\]\.headers\.X: "a\\r\\nB: c" contains CR, LF/,
+      ],
+      [
+        "/mcall",
         { method: "POST", body: new URLSearchParams({ type: "cmd" }) },
         /^params: form field is required\n$/,
       ],
@@ -123,7 +135,7 @@ Deno.test("serveMcall() answers 400 with a one-line reason for bad requests", as
 });
 
 Deno.test("serveMcall() with a token answers 401 without it and 200 with it", async () => {
-  const server = await startServe({ MCALL_WEBSERVER_TOKEN: "s3cret" });
+  const server = await startServe({ MCALL_WEBSERVER_TOKEN: "s3cret-0123456789abcdef" });
   try {
     const path = `${server.base}/mcall/cmd/${b64('{"inputs":[{"input":"echo ok"}]}')}`;
     const anonymous = await fetch(path);
@@ -133,7 +145,9 @@ Deno.test("serveMcall() with a token answers 401 without it and 200 with it", as
     const wrong = await fetch(path, { headers: { authorization: "Bearer nope" } });
     assert.equal(wrong.status, 401);
     await wrong.body?.cancel();
-    const right = await fetch(path, { headers: { authorization: "Bearer s3cret" } });
+    const right = await fetch(path, {
+      headers: { authorization: "Bearer s3cret-0123456789abcdef" },
+    });
     assert.equal(right.status, 200);
     assert.equal((await right.json())[0].result, "ok\n");
   } finally {
@@ -150,6 +164,36 @@ Deno.test("serveMcall() refuses to bind a public address without a token", async
       err.message === 'webserver.host: refusing to serve "0.0.0.0" without a bearer token ' +
           "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1)",
   );
+});
+
+Deno.test("serveMcall() refuses a blank or short token, naming the minimum length", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/newline`, "\n");
+    const publicCfg = { ...config, webserver: { ...config.webserver, host: "0.0.0.0", port: 0 } };
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ MCALL_WEBSERVER_TOKEN: "   " }, "", /^MCALL_WEBSERVER_TOKEN: the bearer token is blank;/],
+      [{ MCALL_WEBSERVER_TOKEN: "" }, "", /^MCALL_WEBSERVER_TOKEN: the bearer token is blank;/],
+      [{ MCALL_WEBSERVER_TOKEN: "short" }, "", /is 5 characters; it must be at least 16/],
+      [{}, `${dir}/newline`, /^webserver\.tokenFile: .*newline: the bearer token is blank;/],
+    ];
+    for (const [env, tokenFile, pattern] of cases) {
+      const cfg = { ...publicCfg, webserver: { ...publicCfg.webserver, tokenFile } };
+      await assert.rejects(
+        () => serveMcall(cfg, env, AbortSignal.abort()),
+        (err: Error) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(env),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mcallHandler() never lets a request without a header match an empty token", async () => {
+  const res = await mcallHandler(config, "")(new Request("http://x/mcall/cmd/e30="));
+  assert.equal(res.status, 401);
+  await res.body?.cancel();
 });
 
 Deno.test("serveMcall() names an unreadable token file", async () => {
