@@ -27,7 +27,8 @@
  */
 import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
 import { Capture } from "./capture.ts";
-import { type Expect, judge, parseExpect } from "./expect.ts";
+import { type Expect, judge, parseExpect, type Verdict } from "./expect.ts";
+import { testRegex } from "./regex_check.ts";
 import { headersProblem } from "./http_headers.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
@@ -338,6 +339,28 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+async function regexVerdict(
+  regex: RegExp,
+  output: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Verdict> {
+  switch (await testRegex(regex, output, timeoutMs, signal)) {
+    case "match":
+      return { ok: true };
+    case "no-match":
+      return { ok: false, reason: `output does not match ${regex}` };
+    case "timeout":
+      return {
+        ok: false,
+        reason: `expect ${regex} did not finish within ${formatMs(Math.round(timeoutMs))} ` +
+          "(the rest of the input's timeout); simplify the pattern",
+      };
+    case "aborted":
+      return { ok: false, reason: "aborted" };
+  }
+}
+
 /** Runs the tries of one input: the last attempt, its error (if any) and how many tries ran. */
 async function attempts(
   spec: InputSpec,
@@ -349,12 +372,21 @@ async function attempts(
   let tries = 0;
   for (;;) {
     tries++;
+    const started = performance.now();
     const attempt: Attempt = signal?.aborted
       ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
       : spec.type === "cmd"
       ? await runCommand(spec, limits)
       : await runHttp(spec, limits);
-    const verdict = judge({ type: spec.type, ...attempt }, expect);
+    let verdict = judge(
+      { type: spec.type, ...attempt },
+      expect?.kind === "regex" ? undefined : expect,
+    );
+    if (verdict.ok && attempt.error === undefined && expect?.kind === "regex") {
+      // Off the main thread and bounded by what is left of the input's timeout (at least 100 ms).
+      const left = Math.max(100, spec.timeoutMs - (performance.now() - started));
+      verdict = await regexVerdict(expect.regex, attempt.output, left, signal);
+    }
     const error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
     if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) {
       return { attempt, error, tries };

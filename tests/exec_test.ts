@@ -375,3 +375,25 @@ Deno.test("runInput() turns an unsendable header into that input's failed result
     assert.ok(!result.error!.includes("\n"));
   }
 });
+
+Deno.test("runInput() bounds a catastrophic regex expect by the input's timeout, loop free", async () => {
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 20);
+  const started = performance.now();
+  try {
+    const result = await runInput(
+      spec(`echo ${"a".repeat(28)}b`, { expect: "/(a+)+$/", timeoutMs: 500 }),
+    );
+    const elapsed = performance.now() - started;
+    assert.equal(result.errorCode, "-1");
+    assert.match(result.error ?? "", /^expect \/\(a\+\)\+\$\/ did not finish within \d+ms/);
+    assert.ok(elapsed < 3000, `returned after ${elapsed} ms`);
+    assert.ok(ticks >= 5, `the event loop ran ${ticks} ticks while the regex ran`);
+  } finally {
+    clearInterval(ticker);
+  }
+  const ok = await runInput(spec("echo ready", { expect: "/^rea+dy$/m" }));
+  assert.equal(ok.errorCode, "0", ok.error);
+  const miss = await runInput(spec("echo nope", { expect: "/^ready$/" }));
+  assert.equal(miss.error, "output does not match /^ready$/");
+});
