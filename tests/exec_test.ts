@@ -393,7 +393,7 @@ Deno.test("runInput() bounds a catastrophic regex expect by the input's timeout,
     clearInterval(ticker);
   }
   const ok = await runInput(spec("echo ready", { expect: "/^rea+dy$/m" }));
-  assert.equal(ok.errorCode, "0", ok.error);
+  assert.equal(ok.errorCode, "0", ok.error ?? "");
   const miss = await runInput(spec("echo nope", { expect: "/^ready$/" }));
   assert.equal(miss.error, "output does not match /^ready$/");
 });
