@@ -6,7 +6,7 @@
 import type { Config } from "./config_schema.ts";
 import { runInput } from "./exec.ts";
 import { type InputSpec, resolveInputs, type Result } from "./input.ts";
-import { runPool } from "./pool.ts";
+import { runPool, type Semaphore } from "./pool.ts";
 
 /**
  * Runs inputs concurrently (at most `worker.number` at once).
@@ -14,12 +14,15 @@ import { runPool } from "./pool.ts";
  * @param inputs Resolved inputs.
  * @param config Supplies concurrency, output cap and subject.
  * @param signal Aborts the run (running inputs are killed).
+ * @param slots Shared slots each input must also hold while it runs (serve mode bounds all
+ *   requests together with it).
  * @returns One result per input, in input order.
  */
 export function runAll(
   inputs: readonly InputSpec[],
   config: Config,
   signal?: AbortSignal,
+  slots?: Semaphore,
 ): Promise<Result[]> {
   const options = {
     maxOutputBytes: config.request.maxOutputBytes,
@@ -28,7 +31,14 @@ export function runAll(
   return runPool(
     inputs,
     config.worker.number,
-    (spec, _index, poolSignal) => runInput(spec, { ...options, signal: poolSignal }),
+    async (spec, _index, poolSignal) => {
+      const release = await slots?.acquire(poolSignal);
+      try {
+        return await runInput(spec, { ...options, signal: poolSignal });
+      } finally {
+        release?.();
+      }
+    },
     signal ? { signal } : {},
   );
 }

@@ -14,12 +14,21 @@ import { type Config, INPUT_TYPES, InputSchema } from "./config_schema.ts";
 import { resolveInputs } from "./input.ts";
 import { logger } from "./log.ts";
 import { runAll } from "./once.ts";
+import { Semaphore } from "./pool.ts";
 import { formatResults } from "./output.ts";
 
 /** Largest request body the mcall API reads. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Most inputs one API request may run. */
 export const MAX_INPUTS_PER_REQUEST = 100;
+/**
+ * Most inputs admitted at once across all requests, running or queued. Inputs of all requests
+ * share `worker.number` slots; a request that would push the total past this gets 503 with
+ * `Retry-After`.
+ */
+export const MAX_QUEUED_INPUTS = 1000;
+/** `Retry-After` seconds of a 503 when the queue is full. */
+export const RETRY_AFTER_S = 1;
 
 const RequestSchema = z.strictObject({
   inputs: z.array(InputSchema).min(1).max(MAX_INPUTS_PER_REQUEST),
@@ -75,14 +84,22 @@ export function isLoopback(host: string): boolean {
 /**
  * The mcall API as a plain request handler (tests call it without a socket).
  *
- * @param config Supplies the defaults for inputs and the output format.
+ * Every request's inputs share `worker.number` slots, so at most that many run at once whatever
+ * the number of requests; at most `maxQueued` inputs are admitted (running or waiting), beyond
+ * that a request gets 503 with `Retry-After`.
+ *
+ * @param config Supplies the defaults for inputs, the output format and `worker.number`.
  * @param token When set, every `/mcall` request needs `Authorization: Bearer <token>`.
+ * @param maxQueued Most inputs admitted at once (default {@linkcode MAX_QUEUED_INPUTS}).
  */
 export function mcallHandler(
   config: Config,
   token: string | undefined,
+  maxQueued = MAX_QUEUED_INPUTS,
 ): (req: Request) => Promise<Response> {
   const log = logger("server");
+  const slots = new Semaphore(config.worker.number);
+  let admitted = 0;
   return async (req) => {
     const url = new URL(req.url);
     if (url.pathname === "/healthcheck" && req.method === "GET") return text(200, "OK");
@@ -97,7 +114,9 @@ export function mcallHandler(
     try {
       request = await readRequest(req, url);
     } catch (err) {
-      return text(400, (err as Error).message);
+      return err instanceof HttpError
+        ? text(err.status, err.message, err.headers)
+        : text(400, (err as Error).message);
     }
     if (!(INPUT_TYPES as readonly string[]).includes(request.type)) {
       return text(
@@ -112,8 +131,22 @@ export function mcallHandler(
       type: request.type as typeof INPUT_TYPES[number],
       name: request.name ?? config.request.name,
     });
+    if (admitted + inputs.length > maxQueued) {
+      log.warn("api request refused: {admitted} inputs admitted already", { admitted });
+      return text(
+        503,
+        `busy: ${admitted} inputs are running or queued (limit ${maxQueued}); retry later`,
+        { "retry-after": String(RETRY_AFTER_S) },
+      );
+    }
     log.info("api request {count} inputs", { count: inputs.length, type: request.type });
-    const results = await runAll(inputs, config, req.signal);
+    admitted += inputs.length;
+    let results;
+    try {
+      results = await runAll(inputs, config, req.signal, slots);
+    } finally {
+      admitted -= inputs.length;
+    }
     const body = formatResults(results, {
       format: config.response.format,
       encoding: config.response.encoding.type,
@@ -139,19 +172,66 @@ export function validBearer(header: string | null, token: string): boolean {
   return diff === 0 && b.length > 0;
 }
 
+/** A request error with its own status (413, 405) and headers. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Reads a body as UTF-8 text, at most `max` bytes: the count is checked as each chunk arrives,
+ * so a chunked body without Content-Length never sits in memory beyond the limit.
+ */
+export async function readBodyText(req: Request, max = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new HttpError(413, `body larger than ${max} bytes`);
+  if (Number(req.headers.get("content-length") ?? "0") > max) throw tooLarge();
+  if (req.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 async function readRequest(req: Request, url: URL) {
+  if (req.method !== "GET" && req.method !== "POST") {
+    throw new HttpError(405, `method ${req.method} not allowed (use GET or POST)`, {
+      allow: "GET, POST",
+    });
+  }
   if (req.method === "GET") {
     const m = /^\/mcall\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) throw new Error("expected GET /mcall/{type}/{params}");
-    return { type: decodeURIComponent(m[1]!), params: decodeURIComponent(m[2]!) };
+    try {
+      return { type: decodeURIComponent(m[1]!), params: decodeURIComponent(m[2]!) };
+    } catch {
+      throw new Error("path: malformed percent-encoding");
+    }
   }
   if (req.method !== "POST" || url.pathname !== "/mcall") {
     throw new Error("expected GET /mcall/{type}/{params} or POST /mcall");
   }
-  const length = Number(req.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
-  const raw = await req.text();
-  if (raw.length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
+  const raw = await readBodyText(req);
   const contentType = req.headers.get("content-type") ?? "";
   if (contentType.includes("application/json")) {
     let body: unknown;
@@ -198,10 +278,10 @@ function decodeBase64(text: string): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
-function text(status: number, body: string): Response {
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body.endsWith("\n") ? body : body + "\n", {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
 }
 
