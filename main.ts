@@ -9,7 +9,7 @@ import { helpText, parseCli } from "./lib/cli.ts";
 import { ConfigError, envLayer, type Layer, loadConfig, readConfigFile } from "./lib/config.ts";
 import { dispose } from "@logtape/logtape";
 import { setupLogging } from "./lib/log.ts";
-import { run } from "./lib/run.ts";
+import { Interrupted, run } from "./lib/run.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -58,7 +58,7 @@ export async function main(
 if (import.meta.main) {
   const controller = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(sig, () => controller.abort(new Error(`received ${sig}`)));
+    Deno.addSignalListener(sig, () => controller.abort(new Interrupted(sig)));
   }
   const code = await main(Deno.args, Deno.env.toObject(), controller.signal);
   Deno.exit(code);

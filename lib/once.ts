@@ -13,7 +13,8 @@ import { runPool, type Semaphore } from "./pool.ts";
  *
  * @param inputs Resolved inputs.
  * @param config Supplies concurrency, output cap and subject.
- * @param signal Aborts the run (running inputs are killed).
+ * @param signal Aborts the run: running inputs are killed and the rest are not started; every
+ *   input still gets a result (error "aborted"), so the run never rejects because of it.
  * @param slots Shared slots each input must also hold while it runs (serve mode bounds all
  *   requests together with it).
  * @returns One result per input, in input order.
@@ -27,19 +28,24 @@ export function runAll(
   const options = {
     maxOutputBytes: config.request.maxOutputBytes,
     ...(config.request.subject ? { subject: config.request.subject } : {}),
+    ...(signal ? { signal } : {}),
   };
   return runPool(
     inputs,
     config.worker.number,
-    async (spec, _index, poolSignal) => {
-      const release = await slots?.acquire(poolSignal);
+    async (spec) => {
+      let release: (() => void) | undefined;
       try {
-        return await runInput(spec, { ...options, signal: poolSignal });
+        release = await slots?.acquire(signal);
+      } catch {
+        // Aborted while waiting for a slot: runInput reports it without running anything.
+      }
+      try {
+        return await runInput(spec, options);
       } finally {
         release?.();
       }
     },
-    signal ? { signal } : {},
   );
 }
 

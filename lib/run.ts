@@ -11,6 +11,20 @@ import { formatResults } from "./output.ts";
 import { serveMcall } from "./server.ts";
 import { runLeaderMode, runStatus } from "./leader_mode.ts";
 
+/** The abort reason the CLI gives when a signal arrives; one-shot runs report it per input. */
+export class Interrupted extends Error {
+  /** @param signal The signal that arrived. */
+  constructor(readonly signal: "SIGINT" | "SIGTERM") {
+    super(`interrupted by ${signal}`);
+    this.name = "Interrupted";
+  }
+
+  /** The shell's convention: 128 + the signal number (SIGINT 130, SIGTERM 143). */
+  get exitCode(): number {
+    return this.signal === "SIGINT" ? 130 : 143;
+  }
+}
+
 /** What the CLI passes besides configuration. */
 export interface RunContext {
   readonly command: "run" | "status";
@@ -35,10 +49,19 @@ export async function run(config: Config, ctx: RunContext): Promise<number> {
   if (config.election.enabled) return await runLeaderMode(config, { signal: ctx.signal });
   if (config.webserver.enable) return await serveMcall(config, ctx.env, ctx.signal);
   requireInputs(config);
-  const results = await runAll(configuredInputs(config), config, ctx.signal);
+  let results = await runAll(configuredInputs(config), config, ctx.signal);
+  const reason = ctx.signal.reason;
+  if (reason instanceof Interrupted) {
+    // Finished results stay as they are; the inputs the signal stopped (or never started) say so.
+    results = results.map((r) =>
+      r.error?.startsWith("aborted")
+        ? { ...r, error: r.error.replace("aborted", reason.message) }
+        : r
+    );
+  }
   write(formatResults(results, {
     format: config.response.format,
     encoding: config.response.encoding.type,
   }));
-  return exitCodeOf(results);
+  return reason instanceof Interrupted ? reason.exitCode : exitCodeOf(results);
 }

@@ -308,13 +308,21 @@ export async function serveMcall(
   const server = Deno.serve({
     hostname: host,
     port,
-    signal,
     onListen: (addr) => {
       log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
       onListen?.(addr);
     },
   }, mcallHandler(config, token));
+  // Not Deno.serve's `signal` option: that cuts in-flight requests off. shutdown() stops
+  // accepting and waits until every in-flight request has its response.
+  const stop = () => {
+    log.info("draining in-flight requests");
+    server.shutdown();
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
   await server.finished;
+  signal.removeEventListener("abort", stop);
   log.info("server stopped");
   return 0;
 }

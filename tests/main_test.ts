@@ -148,3 +148,92 @@ Deno.test("main -w serves until SIGTERM, then exits 0", async () => {
   }
   assert.equal((await child.status).code, 0);
 });
+
+for (const [sig, exitCode] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`main prints finished and interrupted results on ${sig}, exit ${exitCode}`, async () => {
+    const dir = await Deno.makeTempDir();
+    const marker = `${dir}/started`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PROGRAM_PERMISSIONS,
+        MAIN,
+        "--shell",
+        "-worker",
+        "1",
+        "-l",
+        "error",
+        "-i",
+        `echo first,touch ${marker}; sleep 5,sleep 5,sleep 5`,
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      for (let i = 0; i < 200; i++) {
+        try {
+          await Deno.stat(marker);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      child.kill(sig);
+      const out = await child.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, exitCode, stderr);
+      assert.equal(stderr, "");
+      const results = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(results.length, 4);
+      assert.equal(results[0].errorCode, "0");
+      assert.equal(results[0].result, "first\n");
+      for (const r of results.slice(1)) {
+        assert.equal(r.errorCode, "-1");
+        assert.equal(r.error, `interrupted by ${sig}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("main -w lets an in-flight request finish on SIGTERM, exits 0, prints no raw warning", async () => {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PROGRAM_PERMISSIONS, MAIN, "-w", "-p", String(port), "-l", "error"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        await (await fetch(`${base}/healthcheck`)).text();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const params = encodeURIComponent(JSON.stringify({ inputs: [{ input: "sleep 1" }] }));
+    const pending = fetch(`${base}/mcall/cmd/${params}`);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGTERM");
+    const res = await pending;
+    assert.equal(res.status, 200);
+    const [result] = await res.json();
+    assert.equal(result.errorCode, "0", JSON.stringify(result));
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  // Nothing but JSON log lines (here none at level error): no raw runtime warnings either.
+  assert.equal(stderr, "");
+});
