@@ -195,7 +195,8 @@ export const ConfigSchema = z.strictObject({
   metrics: z.strictObject({
     /** Serve /healthz, /readyz and /metrics in leader mode (default on; false turns them off). */
     enable: z.boolean().optional(),
-    host: z.string().default("0.0.0.0"),
+    /** Probe bind address; empty means 0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST), else 127.0.0.1. */
+    host: z.string().default(""),
     port: port.default(8080),
   }).prefault({}),
 });

@@ -237,3 +237,51 @@ Deno.test("main -w lets an in-flight request finish on SIGTERM, exits 0, prints 
   // Nothing but JSON log lines (here none at level error): no raw runtime warnings either.
   assert.equal(stderr, "");
 });
+
+Deno.test("main in leader mode and status exit 2 at once without Kubernetes credentials", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${home}/broken`, "clusters: [\n");
+    const env = { NAMESPACE: "ns", HOSTNAME: "pod-a", HOME: home };
+    const runs: [string[], Record<string, string>, RegExp][] = [
+      [
+        ["--elect", "--insecure-unsigned-tasks", "-i", "true"],
+        env,
+        /^dz-mcall: no Kubernetes credentials: not in a pod \(KUBERNETES_SERVICE_HOST is not set\)/,
+      ],
+      [["status"], env, /^dz-mcall: no Kubernetes credentials/],
+      [
+        ["status"],
+        { ...env, KUBECONFIG: `${home}/broken` },
+        /^dz-mcall: KUBECONFIG: .*\/broken is not a valid kubeconfig/,
+      ],
+    ];
+    for (const [args, runEnv, pattern] of runs) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...PROGRAM_PERMISSIONS, MAIN, "-l", "error", ...args],
+        cwd: ROOT,
+        env: {
+          NO_COLOR: "1",
+          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+          // HOME is an empty directory (no ~/.kube/config); Deno's cache stays where it is.
+          DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+          ...runEnv,
+        },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Before the fix leader mode retried forever: give up after 20 s instead of hanging.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const out = await child.output();
+      clearTimeout(timer);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.match(stderr, pattern);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
