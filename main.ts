@@ -49,7 +49,9 @@ export async function main(
       console.error(`dz-mcall: ${err.message}`);
       return 2;
     }
-    throw err;
+    // Never a stack trace: one line, exit 1 (a bug if it happens; the line says what).
+    console.error(`dz-mcall: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
+    return 1;
   } finally {
     await dispose();
   }

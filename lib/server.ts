@@ -305,14 +305,15 @@ export async function serveMcall(
     );
   }
   const log = logger("server");
-  const server = Deno.serve({
-    hostname: host,
-    port,
-    onListen: (addr) => {
-      log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
-      onListen?.(addr);
-    },
-  }, mcallHandler(config, token));
+  const server = bind("webserver", host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      onListen: (addr) => {
+        log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
+        onListen?.(addr);
+      },
+    }, mcallHandler(config, token)));
   // Not Deno.serve's `signal` option: that cuts in-flight requests off. shutdown() stops
   // accepting and waits until every in-flight request has its response.
   const stop = () => {
@@ -325,6 +326,28 @@ export async function serveMcall(
   signal.removeEventListener("abort", stop);
   log.info("server stopped");
   return 0;
+}
+
+/**
+ * Starts a server, turning a bind failure into one line naming the setting: the port in use, an
+ * address this machine does not have, a privileged port.
+ *
+ * @throws {ConfigError} When the address cannot be bound.
+ */
+function bind<T>(section: string, host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (err) {
+    const where = `${host}:${port}`;
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new ConfigError(`${section}.port: ${where} is already in use`);
+    }
+    if (err instanceof Deno.errors.PermissionDenied && port < 1024) {
+      throw new ConfigError(`${section}.port: ${where} needs privileges (use a port >= 1024)`);
+    }
+    const reason = String((err as Error)?.message ?? err).split("\n")[0];
+    throw new ConfigError(`${section}.host: cannot listen on ${where}: ${reason}`);
+  }
 }
 
 /** A probe's verdict. */
@@ -369,13 +392,14 @@ export function serveProbes(
   onListen?: (addr: Deno.NetAddr) => void,
 ): Deno.HttpServer<Deno.NetAddr> {
   const log = logger("server");
-  return Deno.serve({
-    hostname: host,
-    port,
-    signal,
-    onListen: (addr) => {
-      log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
-      onListen?.(addr);
-    },
-  }, probeHandler(probes));
+  return bind("metrics", host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      signal,
+      onListen: (addr) => {
+        log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
+        onListen?.(addr);
+      },
+    }, probeHandler(probes)));
 }

@@ -285,3 +285,28 @@ Deno.test("main in leader mode and status exit 2 at once without Kubernetes cred
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("main exits 2 with one line when the port is taken or the log file cannot be opened", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const cases: [string[], string][] = [
+      [["-w", "-p", String(port)], `webserver.port: 127.0.0.1:${port} is already in use`],
+      [
+        ["-i", "true", "-lf", `${dir}/missing/x.log`],
+        `log.file: cannot open "${dir}/missing/x.log": its directory does not exist`,
+      ],
+      [["-i", "true", "-lf", dir], `log.file: cannot open "${dir}": is a directory`],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await mcall(args);
+      assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.equal(stdout, "");
+      assert.equal(stderr, `dz-mcall: ${message}\n`);
+    }
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
