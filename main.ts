@@ -7,6 +7,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { helpText, parseCli } from "./lib/cli.ts";
 import { ConfigError, type Layer } from "./lib/config_layer.ts";
+import { Interrupted } from "./lib/interrupted.ts";
 
 // Invariant: this module statically imports only what `--help` and `--version` need (no zod,
 // YAML, logging or engine), so they start as fast as a bare `deno run`; the rest is imported once
@@ -59,7 +60,9 @@ export async function main(
       console.error(`dz-mcall: ${err.message}`);
       return 2;
     }
-    throw err;
+    // Never a stack trace: one line, exit 1 (a bug if it happens; the line says what).
+    console.error(`dz-mcall: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
+    return 1;
   } finally {
     await dispose?.();
   }
@@ -68,7 +71,7 @@ export async function main(
 if (import.meta.main) {
   const controller = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(sig, () => controller.abort(new Error(`received ${sig}`)));
+    Deno.addSignalListener(sig, () => controller.abort(new Interrupted(sig)));
   }
   const code = await main(Deno.args, Deno.env.toObject(), controller.signal);
   Deno.exit(code);

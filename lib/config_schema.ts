@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { parseDurationMs } from "./duration.ts";
 import { parseExpect } from "./expect.ts";
+import { headerProblem } from "./http_headers.ts";
 
 // Interpret schemas instead of compiling each object schema with `new Function` on its first
 // parse: a run parses its configuration once, and the compile cost half of that parse
@@ -74,7 +75,16 @@ export const InputSchema = z.strictObject({
   /** Request body for post (and get, if given). */
   body: z.string().optional(),
   /** Request headers for get/post. */
-  headers: z.record(z.string(), z.string()).optional(),
+  headers: z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+    for (const [name, value] of Object.entries(headers)) {
+      const problem = headerProblem(name, value);
+      if (problem !== undefined) {
+        const input = problem.includes("header name") ? name : value;
+        ctx.addIssue({ code: "custom", message: problem, path: [name], input });
+        return;
+      }
+    }
+  }).optional(),
   /** How often a failing check is retried inside one task attempt (default 0). */
   retries: z.number().int().min(0).max(10).optional(),
   /** Original fields some configs carry (`id`, `pswd`); accepted and ignored. */
@@ -200,7 +210,8 @@ export const ConfigSchema = z.strictObject({
   metrics: z.strictObject({
     /** Serve /healthz, /readyz and /metrics in leader mode (default on; false turns them off). */
     enable: z.boolean().optional(),
-    host: z.string().default("0.0.0.0"),
+    /** Probe bind address; empty means 0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST), else 127.0.0.1. */
+    host: z.string().default(""),
     port: port.default(8080),
   }).prefault({}),
 });

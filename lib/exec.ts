@@ -27,7 +27,9 @@
  */
 import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
 import { Capture } from "./capture.ts";
-import { type Expect, judge, parseExpect } from "./expect.ts";
+import { type Expect, judge, parseExpect, type Verdict } from "./expect.ts";
+import { testRegex } from "./regex_check.ts";
+import { headersProblem } from "./http_headers.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
 
@@ -299,6 +301,8 @@ async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
   if (method === "GET" && spec.body) {
     return { ...attempt, error: "a get input cannot send a body; use type post", final: true };
   }
+  const problem = headersProblem(spec.headers);
+  if (problem !== undefined) return { ...attempt, error: problem, final: true };
   const headers = new Headers(spec.headers);
   if (method === "POST" && spec.body !== undefined && !headers.has("content-type")) {
     headers.set("content-type", guessContentType(spec.body));
@@ -363,6 +367,62 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+async function regexVerdict(
+  regex: RegExp,
+  output: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Verdict> {
+  switch (await testRegex(regex, output, timeoutMs, signal)) {
+    case "match":
+      return { ok: true };
+    case "no-match":
+      return { ok: false, reason: `output does not match ${regex}` };
+    case "timeout":
+      return {
+        ok: false,
+        reason: `expect ${regex} did not finish within ${formatMs(Math.round(timeoutMs))} ` +
+          "(the rest of the input's timeout); simplify the pattern",
+      };
+    case "aborted":
+      return { ok: false, reason: "aborted" };
+  }
+}
+
+/** Runs the tries of one input: the last attempt, its error (if any) and how many tries ran. */
+async function attempts(
+  spec: InputSpec,
+  expect: Expect | undefined,
+  limits: Limits,
+  retryDelayMs: number,
+): Promise<{ attempt: Attempt; error: string | undefined; tries: number }> {
+  const { signal } = limits;
+  let tries = 0;
+  for (;;) {
+    tries++;
+    const started = performance.now();
+    const attempt: Attempt = signal?.aborted
+      ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
+      : spec.type === "cmd"
+      ? await runCommand(spec, limits)
+      : await runHttp(spec, limits);
+    let verdict = judge(
+      { type: spec.type, ...attempt },
+      expect?.kind === "regex" ? undefined : expect,
+    );
+    if (verdict.ok && attempt.error === undefined && expect?.kind === "regex") {
+      // Off the main thread and bounded by what is left of the input's timeout (at least 100 ms).
+      const left = Math.max(100, spec.timeoutMs - (performance.now() - started));
+      verdict = await regexVerdict(expect.regex, attempt.output, left, signal);
+    }
+    const error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
+    if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) {
+      return { attempt, error, tries };
+    }
+    await sleep(retryDelayMs, signal);
+  }
+}
+
 /**
  * Runs one input, retrying a failed check up to `spec.retries` more times, and reports the result.
  *
@@ -419,17 +479,12 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     error = (e as Error).message;
   }
   if (error === undefined) {
-    for (;;) {
-      tries++;
-      attempt = signal?.aborted
-        ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
-        : spec.type === "cmd"
-        ? await runCommand(spec, limits)
-        : await runHttp(spec, limits);
-      const verdict = judge({ type: spec.type, ...attempt }, expect);
-      error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
-      if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) break;
-      await sleep(retryDelayMs, signal);
+    try {
+      ({ attempt, error, tries } = await attempts(spec, expect, limits, retryDelayMs));
+    } catch (e) {
+      // Nothing an input does may reject runInput: an unforeseen failure is this input's error.
+      attempt = { output: "", truncated: false, exitCode: null, status: null };
+      error = `cannot run input: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
     }
     if (error !== undefined && tries > 1) error += ` (after ${tries} tries)`;
   }

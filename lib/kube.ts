@@ -11,6 +11,7 @@
  * @module
  */
 import * as k8s from "@kubernetes/client-node";
+import { ConfigError } from "./config.ts";
 import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./kube_convert.ts";
 import { classify, forbiddenHint, noteGranted, statusOf } from "./kube_errors.ts";
 import {
@@ -136,21 +137,55 @@ export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
 
 /**
  * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
- * set and the token is mounted, else `KUBECONFIG`, else `~/.kube/config`. Requests made with it
- * use HTTP/1.1 only (see {@linkcode forceHttp1}).
+ * set and the token is mounted, else `KUBECONFIG` (colon-separated paths), else `~/.kube/config`.
+ * Requests made with it use HTTP/1.1 only (see {@linkcode forceHttp1}). Unlike client-node's
+ * `loadFromDefault`, it never falls back to `http://localhost:8080`.
  *
+ * @param env The environment (default: the process's).
  * @returns The loaded configuration.
- * @throws {Error} When no configuration can be found.
+ * @throws {ConfigError} One line naming what is missing or which file is malformed.
  */
-export function loadKubeConfig(): k8s.KubeConfig {
+export function loadKubeConfig(
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
-  if (Deno.env.get("KUBERNETES_SERVICE_HOST") && fileExists(`${SERVICE_ACCOUNT_DIR}/token`)) {
+  const tokenFile = `${SERVICE_ACCOUNT_DIR}/token`;
+  if (env.KUBERNETES_SERVICE_HOST && fileExists(tokenFile)) {
     kc.loadFromCluster();
-  } else {
-    kc.loadFromDefault();
+    return forceHttp1(kc);
   }
-  if (kc.getCurrentCluster() === null) {
-    throw new Error("Cannot reach Kubernetes: no in-cluster service account and no kubeconfig");
+  const home = env.HOME ? `${env.HOME}/.kube/config` : "~/.kube/config";
+  const paths = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
+  const source = paths.length > 0 ? "KUBECONFIG" : home;
+  if (paths.length === 0 && env.HOME && fileExists(home)) paths.push(home);
+  if (paths.length === 0) {
+    const pod = env.KUBERNETES_SERVICE_HOST
+      ? `KUBERNETES_SERVICE_HOST is set but ${tokenFile} is missing`
+      : "KUBERNETES_SERVICE_HOST is not set";
+    throw new ConfigError(
+      `no Kubernetes credentials: not in a pod (${pod}) and no kubeconfig (KUBECONFIG is not ` +
+        `set and ${home} does not exist)`,
+    );
+  }
+  for (const path of paths) {
+    if (!fileExists(path)) {
+      throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
+    }
+    try {
+      new k8s.KubeConfig().loadFromFile(path);
+    } catch (err) {
+      const reason = String((err as Error)?.message ?? err).split("\n")[0];
+      throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);
+    }
+  }
+  if (paths.length === 1) kc.loadFromFile(paths[0]!);
+  else kc.loadFromDefault();
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null || !cluster.server) {
+    throw new ConfigError(
+      `${source}: ${paths.join(":")} has no current context with a cluster server ` +
+        `(current-context: ${JSON.stringify(kc.getCurrentContext() ?? "")})`,
+    );
   }
   return forceHttp1(kc);
 }

@@ -124,6 +124,17 @@ export async function resolveOwner(
   }
 }
 
+/**
+ * Where the probe server binds: `metrics.host` when set (the chart sets 0.0.0.0), else 0.0.0.0 in
+ * a pod (`KUBERNETES_SERVICE_HOST` set) so the kubelet reaches it, else 127.0.0.1.
+ */
+export function probeHost(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): string {
+  return config.metrics.host || (env.KUBERNETES_SERVICE_HOST ? "0.0.0.0" : "127.0.0.1");
+}
+
 /** What {@linkcode runLeaderMode} needs besides configuration. */
 export interface LeaderModeContext {
   readonly signal: AbortSignal;
@@ -260,7 +271,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   });
 
   const probeServer = config.metrics.enable === false ? undefined : serveProbes(
-    config.metrics.host,
+    probeHost(config),
     config.metrics.port,
     {
       healthz: () => {
@@ -323,8 +334,14 @@ export async function runStatus(
 ): Promise<number> {
   const namespace = await resolveNamespace(config);
   const api = new KubeApi(loadKubeConfig(), namespace);
-  const holder = await api.leaseHolder(config.election.leaseName);
-  const rounds = await api.taskStore().list(roundsSelector(config.tasks.app));
+  let holder, rounds;
+  try {
+    holder = await api.leaseHolder(config.election.leaseName);
+    rounds = await api.taskStore().list(roundsSelector(config.tasks.app));
+  } catch (err) {
+    write(`unhealthy: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
+    return 1;
+  }
   const ok = Boolean(holder) || rounds.items.length > 0;
   write(
     `${ok ? "ok" : "unhealthy"}: lease ${namespace}/${config.election.leaseName} holder ` +

@@ -12,6 +12,7 @@ import {
   type LogLevel,
   type Sink,
 } from "@logtape/logtape";
+import { ConfigError } from "./config.ts";
 
 /** The configured levels as logtape names them. */
 export type Level = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
@@ -28,6 +29,8 @@ export interface LogOptions {
 /**
  * Configures the root `dz-mcall` logger. Safe to call again (reconfigures).
  *
+ * @throws {ConfigError} When `file` cannot be opened for appending (one line, exit 2).
+ *
  * @example Usage
  * ```ts
  * import { logger, setupLogging } from "./log.ts";
@@ -43,7 +46,19 @@ export function setupLogging({ level, file, sink }: LogOptions): void {
     stderr: sink ?? ((record) => Deno.stderr.writeSync(encoder.encode(jsonLinesFormatter(record)))),
   };
   if (file) {
-    const handle = Deno.openSync(file, { append: true, create: true });
+    let handle: Deno.FsFile;
+    try {
+      handle = Deno.openSync(file, { append: true, create: true });
+    } catch (err) {
+      const reason = err instanceof Deno.errors.NotFound
+        ? "its directory does not exist"
+        : err instanceof Deno.errors.IsADirectory || isDirectory(file)
+        ? "is a directory"
+        : err instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : String((err as Error)?.message ?? err).split("\n")[0];
+      throw new ConfigError(`log.file: cannot open ${JSON.stringify(file)}: ${reason}`);
+    }
     sinks.file = (record) => handle.writeSync(encoder.encode(jsonLinesFormatter(record)));
   }
   configureSync({
@@ -54,6 +69,14 @@ export function setupLogging({ level, file, sink }: LogOptions): void {
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: Object.keys(sinks) },
     ],
   });
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** A child logger of `dz-mcall`, e.g. `logger("election")`. */

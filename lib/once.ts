@@ -6,30 +6,46 @@
 import type { Config } from "./config_schema.ts";
 import { runInput } from "./exec.ts";
 import { type InputSpec, resolveInputs, type Result } from "./input.ts";
-import { runPool } from "./pool.ts";
+import { runPool, type Semaphore } from "./pool.ts";
 
 /**
  * Runs inputs concurrently (at most `worker.number` at once).
  *
  * @param inputs Resolved inputs.
  * @param config Supplies concurrency, output cap and subject.
- * @param signal Aborts the run (running inputs are killed).
+ * @param signal Aborts the run: running inputs are killed and the rest are not started; every
+ *   input still gets a result (error "aborted"), so the run never rejects because of it.
+ * @param slots Shared slots each input must also hold while it runs (serve mode bounds all
+ *   requests together with it).
  * @returns One result per input, in input order.
  */
 export function runAll(
   inputs: readonly InputSpec[],
   config: Config,
   signal?: AbortSignal,
+  slots?: Semaphore,
 ): Promise<Result[]> {
   const options = {
     maxOutputBytes: config.request.maxOutputBytes,
     ...(config.request.subject ? { subject: config.request.subject } : {}),
+    ...(signal ? { signal } : {}),
   };
   return runPool(
     inputs,
     config.worker.number,
-    (spec, _index, poolSignal) => runInput(spec, { ...options, signal: poolSignal }),
-    signal ? { signal } : {},
+    async (spec) => {
+      let release: (() => void) | undefined;
+      try {
+        release = await slots?.acquire(signal);
+      } catch {
+        // Aborted while waiting for a slot: runInput reports it without running anything.
+      }
+      try {
+        return await runInput(spec, options);
+      } finally {
+        release?.();
+      }
+    },
   );
 }
 

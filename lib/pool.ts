@@ -75,3 +75,80 @@ export async function runPool<T, R>(
   if (next < items.length || signal?.aborted) signal?.throwIfAborted();
   return results;
 }
+
+/**
+ * A counting semaphore shared by several pools (serve mode: every request's inputs share
+ * `worker.number` slots). Waiters are served first come, first served.
+ *
+ * Invariant: `running <= limit`; `pending` counts holders plus waiters.
+ *
+ * @example Usage
+ * ```ts
+ * import { Semaphore } from "./pool.ts";
+ * import assert from "node:assert/strict";
+ * const slots = new Semaphore(1);
+ * const release = await slots.acquire();
+ * assert.equal(slots.running, 1);
+ * release();
+ * assert.equal(slots.running, 0);
+ * ```
+ */
+export class Semaphore {
+  readonly limit: number;
+  #running = 0;
+  #waiters: (() => void)[] = [];
+
+  /** @param limit The most holders at once, an integer of at least 1. */
+  constructor(limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new RangeError(
+        `Cannot create semaphore as 'limit' must be an integer of at least 1: current value is ${limit}`,
+      );
+    }
+    this.limit = limit;
+  }
+
+  /** Holders now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Holders plus waiters. */
+  get pending(): number {
+    return this.#running + this.#waiters.length;
+  }
+
+  /**
+   * Waits for a slot. Resolves to the function that gives it back (call it exactly once).
+   *
+   * @throws The signal's reason when it aborts while waiting (no slot is taken then).
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (this.#running < this.limit) {
+      this.#running++;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const grant = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.#waiters = this.#waiters.filter((w) => w !== grant);
+          reject(signal!.reason);
+        };
+        this.#waiters.push(grant);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      // The slot passes straight to the next waiter, so `running` stays as it is.
+      if (next !== undefined) next();
+      else this.#running--;
+    };
+  }
+}

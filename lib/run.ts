@@ -8,6 +8,7 @@ import { requireInputs } from "./config.ts";
 import type { Config } from "./config_schema.ts";
 import { configuredInputs, exitCodeOf, runAll } from "./once.ts";
 import { formatResults } from "./output.ts";
+import { Interrupted } from "./interrupted.ts";
 
 // Invariant: one-shot mode (the default) statically reaches neither leader mode (the Kubernetes
 // client, prom-client, election, planner, worker) nor the web server; they are imported only when
@@ -44,10 +45,19 @@ export async function run(config: Config, ctx: RunContext): Promise<number> {
     return await (await import("./server.ts")).serveMcall(config, ctx.env, ctx.signal);
   }
   requireInputs(config);
-  const results = await runAll(configuredInputs(config), config, ctx.signal);
+  let results = await runAll(configuredInputs(config), config, ctx.signal);
+  const reason = ctx.signal.reason;
+  if (reason instanceof Interrupted) {
+    // Finished results stay as they are; the inputs the signal stopped (or never started) say so.
+    results = results.map((r) =>
+      r.error?.startsWith("aborted")
+        ? { ...r, error: r.error.replace("aborted", reason.message) }
+        : r
+    );
+  }
   write(formatResults(results, {
     format: config.response.format,
     encoding: config.response.encoding.type,
   }));
-  return exitCodeOf(results);
+  return reason instanceof Interrupted ? reason.exitCode : exitCodeOf(results);
 }

@@ -14,34 +14,66 @@ import { type Config, INPUT_TYPES, InputSchema } from "./config_schema.ts";
 import { resolveInputs } from "./input.ts";
 import { logger } from "./log.ts";
 import { runAll } from "./once.ts";
+import { Semaphore } from "./pool.ts";
 import { formatResults } from "./output.ts";
 
 /** Largest request body the mcall API reads. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Most inputs one API request may run. */
 export const MAX_INPUTS_PER_REQUEST = 100;
+/**
+ * Most inputs admitted at once across all requests, running or queued. Inputs of all requests
+ * share `worker.number` slots; a request that would push the total past this gets 503 with
+ * `Retry-After`.
+ */
+export const MAX_QUEUED_INPUTS = 1000;
+/** `Retry-After` seconds of a 503 when the queue is full. */
+export const RETRY_AFTER_S = 1;
 
 const RequestSchema = z.strictObject({
   inputs: z.array(InputSchema).min(1).max(MAX_INPUTS_PER_REQUEST),
 });
 
-/** Reads the bearer token from `MCALL_WEBSERVER_TOKEN` or `webserver.tokenFile`. */
+/** Shortest bearer token serve mode accepts (after trimming whitespace). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Reads the bearer token from `MCALL_WEBSERVER_TOKEN` (when set at all, even blank) or
+ * `webserver.tokenFile`.
+ *
+ * @returns The trimmed token, or undefined when neither is configured.
+ * @throws {ConfigError} When the token is blank or shorter than {@linkcode MIN_TOKEN_LENGTH}
+ *   (a blank token would otherwise match a request without an Authorization header), or the
+ *   file cannot be read.
+ */
 export async function readToken(
   config: Config,
   env: Readonly<Record<string, string>>,
 ): Promise<string | undefined> {
-  if (env.MCALL_WEBSERVER_TOKEN) return env.MCALL_WEBSERVER_TOKEN.trim();
-  if (!config.webserver.tokenFile) return undefined;
-  try {
-    const token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
-    if (!token) {
-      throw new ConfigError(`webserver.tokenFile: ${config.webserver.tokenFile} is empty`);
+  let token: string;
+  let source: string;
+  if (env.MCALL_WEBSERVER_TOKEN !== undefined) {
+    token = env.MCALL_WEBSERVER_TOKEN.trim();
+    source = "MCALL_WEBSERVER_TOKEN";
+  } else if (config.webserver.tokenFile) {
+    source = `webserver.tokenFile: ${config.webserver.tokenFile}`;
+    try {
+      token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
+    } catch (err) {
+      throw new ConfigError(
+        `webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`,
+      );
     }
-    return token;
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`);
+  } else {
+    return undefined;
   }
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new ConfigError(
+      `${source}: the bearer token is ${token ? `${token.length} characters` : "blank"}; ` +
+        `it must be at least ${MIN_TOKEN_LENGTH} characters`,
+    );
+  }
+  return token;
 }
 
 /** True for addresses only this machine can reach. */
@@ -52,14 +84,22 @@ export function isLoopback(host: string): boolean {
 /**
  * The mcall API as a plain request handler (tests call it without a socket).
  *
- * @param config Supplies the defaults for inputs and the output format.
+ * Every request's inputs share `worker.number` slots, so at most that many run at once whatever
+ * the number of requests; at most `maxQueued` inputs are admitted (running or waiting), beyond
+ * that a request gets 503 with `Retry-After`.
+ *
+ * @param config Supplies the defaults for inputs, the output format and `worker.number`.
  * @param token When set, every `/mcall` request needs `Authorization: Bearer <token>`.
+ * @param maxQueued Most inputs admitted at once (default {@linkcode MAX_QUEUED_INPUTS}).
  */
 export function mcallHandler(
   config: Config,
   token: string | undefined,
+  maxQueued = MAX_QUEUED_INPUTS,
 ): (req: Request) => Promise<Response> {
   const log = logger("server");
+  const slots = new Semaphore(config.worker.number);
+  let admitted = 0;
   return async (req) => {
     const url = new URL(req.url);
     if (url.pathname === "/healthcheck" && req.method === "GET") return text(200, "OK");
@@ -74,7 +114,9 @@ export function mcallHandler(
     try {
       request = await readRequest(req, url);
     } catch (err) {
-      return text(400, (err as Error).message);
+      return err instanceof HttpError
+        ? text(err.status, err.message, err.headers)
+        : text(400, (err as Error).message);
     }
     if (!(INPUT_TYPES as readonly string[]).includes(request.type)) {
       return text(
@@ -89,8 +131,22 @@ export function mcallHandler(
       type: request.type as typeof INPUT_TYPES[number],
       name: request.name ?? config.request.name,
     });
+    if (admitted + inputs.length > maxQueued) {
+      log.warn("api request refused: {admitted} inputs admitted already", { admitted });
+      return text(
+        503,
+        `busy: ${admitted} inputs are running or queued (limit ${maxQueued}); retry later`,
+        { "retry-after": String(RETRY_AFTER_S) },
+      );
+    }
     log.info("api request {count} inputs", { count: inputs.length, type: request.type });
-    const results = await runAll(inputs, config, req.signal);
+    admitted += inputs.length;
+    let results;
+    try {
+      results = await runAll(inputs, config, req.signal, slots);
+    } finally {
+      admitted -= inputs.length;
+    }
     const body = formatResults(results, {
       format: config.response.format,
       encoding: config.response.encoding.type,
@@ -103,29 +159,79 @@ export function mcallHandler(
   };
 }
 
-function validBearer(header: string | null, token: string): boolean {
+/**
+ * True when the header carries exactly `token`. Compares in constant time over the longer length
+ * (XOR of every byte, no early exit); an empty token never matches.
+ */
+export function validBearer(header: string | null, token: string): boolean {
   const given = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? "";
-  // Compare in constant time over the longer length.
   const a = new TextEncoder().encode(given);
   const b = new TextEncoder().encode(token);
   let diff = a.length ^ b.length;
   for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
+  return diff === 0 && b.length > 0;
+}
+
+/** A request error with its own status (413, 405) and headers. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Reads a body as UTF-8 text, at most `max` bytes: the count is checked as each chunk arrives,
+ * so a chunked body without Content-Length never sits in memory beyond the limit.
+ */
+export async function readBodyText(req: Request, max = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new HttpError(413, `body larger than ${max} bytes`);
+  if (Number(req.headers.get("content-length") ?? "0") > max) throw tooLarge();
+  if (req.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 async function readRequest(req: Request, url: URL) {
+  if (req.method !== "GET" && req.method !== "POST") {
+    throw new HttpError(405, `method ${req.method} not allowed (use GET or POST)`, {
+      allow: "GET, POST",
+    });
+  }
   if (req.method === "GET") {
     const m = /^\/mcall\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) throw new Error("expected GET /mcall/{type}/{params}");
-    return { type: decodeURIComponent(m[1]!), params: decodeURIComponent(m[2]!) };
+    try {
+      return { type: decodeURIComponent(m[1]!), params: decodeURIComponent(m[2]!) };
+    } catch {
+      throw new Error("path: malformed percent-encoding");
+    }
   }
   if (req.method !== "POST" || url.pathname !== "/mcall") {
     throw new Error("expected GET /mcall/{type}/{params} or POST /mcall");
   }
-  const length = Number(req.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
-  const raw = await req.text();
-  if (raw.length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
+  const raw = await readBodyText(req);
   const contentType = req.headers.get("content-type") ?? "";
   if (contentType.includes("application/json")) {
     let body: unknown;
@@ -172,10 +278,10 @@ function decodeBase64(text: string): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
-function text(status: number, body: string): Response {
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body.endsWith("\n") ? body : body + "\n", {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
 }
 
@@ -199,18 +305,49 @@ export async function serveMcall(
     );
   }
   const log = logger("server");
-  const server = Deno.serve({
-    hostname: host,
-    port,
-    signal,
-    onListen: (addr) => {
-      log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
-      onListen?.(addr);
-    },
-  }, mcallHandler(config, token));
+  const server = bind("webserver", host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      onListen: (addr) => {
+        log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
+        onListen?.(addr);
+      },
+    }, mcallHandler(config, token)));
+  // Not Deno.serve's `signal` option: that cuts in-flight requests off. shutdown() stops
+  // accepting and waits until every in-flight request has its response.
+  const stop = () => {
+    log.info("draining in-flight requests");
+    server.shutdown();
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
   await server.finished;
+  signal.removeEventListener("abort", stop);
   log.info("server stopped");
   return 0;
+}
+
+/**
+ * Starts a server, turning a bind failure into one line naming the setting: the port in use, an
+ * address this machine does not have, a privileged port.
+ *
+ * @throws {ConfigError} When the address cannot be bound.
+ */
+function bind<T>(section: string, host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (err) {
+    const where = `${host}:${port}`;
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new ConfigError(`${section}.port: ${where} is already in use`);
+    }
+    if (err instanceof Deno.errors.PermissionDenied && port < 1024) {
+      throw new ConfigError(`${section}.port: ${where} needs privileges (use a port >= 1024)`);
+    }
+    const reason = String((err as Error)?.message ?? err).split("\n")[0];
+    throw new ConfigError(`${section}.host: cannot listen on ${where}: ${reason}`);
+  }
 }
 
 /** A probe's verdict. */
@@ -255,13 +392,14 @@ export function serveProbes(
   onListen?: (addr: Deno.NetAddr) => void,
 ): Deno.HttpServer<Deno.NetAddr> {
   const log = logger("server");
-  return Deno.serve({
-    hostname: host,
-    port,
-    signal,
-    onListen: (addr) => {
-      log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
-      onListen?.(addr);
-    },
-  }, probeHandler(probes));
+  return bind("metrics", host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      signal,
+      onListen: (addr) => {
+        log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
+        onListen?.(addr);
+      },
+    }, probeHandler(probes)));
 }

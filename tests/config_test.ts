@@ -129,6 +129,21 @@ const badFiles: [string, string, RegExp][] = [
     "request: {inputs: [{input: x, headers: [a]}]}",
     /^request\.inputs\[0\]\.headers: expected record, got \["a"\]$/,
   ],
+  [
+    "header value with CR LF",
+    'request: {inputs: [{input: x, headers: {X: "a\\r\\nB: c"}}]}',
+    /^request\.inputs\[0\]\.headers\.X: "a\\r\\nB: c" contains CR, LF, NUL or another control/,
+  ],
+  [
+    "header value with NUL",
+    'request: {inputs: [{input: x, headers: {X: "\\0"}}]}',
+    /^request\.inputs\[0\]\.headers\.X: "\\u0000" contains CR, LF, NUL/,
+  ],
+  [
+    "header name with a space",
+    'request: {inputs: [{input: x, headers: {"a b": x}}]}',
+    /^request\.inputs\[0\]\.headers\.a b: "a b" is not a valid header name/,
+  ],
   ["input JSON broken", "request: {input: '{\"inputs\": ['}", /^request\.input: invalid JSON/],
   [
     "input JSON shape",

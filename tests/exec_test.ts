@@ -360,3 +360,40 @@ Deno.test("runInput() refuses non-HTTP URLs and a GET body", async () => {
   const body = await runInput(spec("http://127.0.0.1:9/", { type: "get", body: "x" }));
   assert.equal(body.error, "a get input cannot send a body; use type post");
 });
+
+Deno.test("runInput() turns an unsendable header into that input's failed result", async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ X: "a\r\nB: c" }, /^header "X": "a\\r\\nB: c" contains CR, LF, NUL/],
+    [{ X: "\0" }, /^header "X": "\\u0000" contains CR, LF, NUL/],
+    [{ "a b": "x" }, /^header "a b": "x" is not a valid header name/],
+    [{ X: "\u20ac" }, /^header "X": "\u20ac" has a character beyond \\xff/],
+  ];
+  for (const [headers, pattern] of cases) {
+    const result = await runInput(spec("http://127.0.0.1:9/", { type: "get", headers }));
+    assert.equal(result.errorCode, "-1");
+    assert.match(result.error ?? "", pattern);
+    assert.ok(!result.error!.includes("\n"));
+  }
+});
+
+Deno.test("runInput() bounds a catastrophic regex expect by the input's timeout, loop free", async () => {
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 20);
+  const started = performance.now();
+  try {
+    const result = await runInput(
+      spec(`echo ${"a".repeat(28)}b`, { expect: "/(a+)+$/", timeoutMs: 500 }),
+    );
+    const elapsed = performance.now() - started;
+    assert.equal(result.errorCode, "-1");
+    assert.match(result.error ?? "", /^expect \/\(a\+\)\+\$\/ did not finish within \d+ms/);
+    assert.ok(elapsed < 3000, `returned after ${elapsed} ms`);
+    assert.ok(ticks >= 5, `the event loop ran ${ticks} ticks while the regex ran`);
+  } finally {
+    clearInterval(ticker);
+  }
+  const ok = await runInput(spec("echo ready", { expect: "/^rea+dy$/m" }));
+  assert.equal(ok.errorCode, "0", ok.error ?? "");
+  const miss = await runInput(spec("echo nope", { expect: "/^ready$/" }));
+  assert.equal(miss.error, "output does not match /^ready$/");
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../lib/config.ts";
-import { resolveIdentity, resolveNamespace, resolveOwner } from "../lib/leader_mode.ts";
+import { loadKubeConfig } from "../lib/kube.ts";
+import { probeHost, resolveIdentity, resolveNamespace, resolveOwner } from "../lib/leader_mode.ts";
 import { MemoryStore } from "./memory_store.ts";
 
 const config = (election: Record<string, unknown> = {}) =>
@@ -50,4 +51,46 @@ Deno.test("resolveOwner() reads the owner ConfigMap's uid, and refuses a missing
     (err: Error) =>
       err instanceof ConfigError && /^tasks\.owner: cannot read ConfigMap/.test(err.message),
   );
+});
+
+Deno.test("probeHost() binds what metrics.host says, else 0.0.0.0 in a pod and 127.0.0.1 outside", () => {
+  const cfg = (host: string) =>
+    loadConfig({ layers: [{ values: { metrics: { host } }, sources: new Map() }] });
+  assert.equal(probeHost(cfg("0.0.0.0"), {}), "0.0.0.0");
+  assert.equal(probeHost(cfg("10.1.2.3"), { KUBERNETES_SERVICE_HOST: "10.0.0.1" }), "10.1.2.3");
+  assert.equal(probeHost(config(), { KUBERNETES_SERVICE_HOST: "10.0.0.1" }), "0.0.0.0");
+  assert.equal(probeHost(config(), {}), "127.0.0.1");
+});
+
+Deno.test("loadKubeConfig() names what is missing or malformed in one line", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { HOME: home },
+        /^no Kubernetes credentials: not in a pod \(KUBERNETES_SERVICE_HOST is not set\) and no kubeconfig \(KUBECONFIG is not set and .*\/\.kube\/config does not exist\)$/,
+      ],
+      [{ HOME: home, KUBECONFIG: `${home}/none` }, /^KUBECONFIG: .*\/none does not exist/],
+    ];
+    await Deno.writeTextFile(`${home}/broken`, "apiVersion: v1\nclusters: [\n");
+    cases.push([
+      { HOME: home, KUBECONFIG: `${home}/broken` },
+      /^KUBECONFIG: .*\/broken is not a valid kubeconfig: /,
+    ]);
+    await Deno.writeTextFile(`${home}/empty`, "apiVersion: v1\nkind: Config\n");
+    cases.push([
+      { HOME: home, KUBECONFIG: `${home}/empty` },
+      /^KUBECONFIG: .*\/empty has no current context with a cluster server/,
+    ]);
+    for (const [env, pattern] of cases) {
+      assert.throws(() => loadKubeConfig(env), (err: Error) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, pattern);
+        assert.ok(!err.message.includes("\n"));
+        return true;
+      }, JSON.stringify(env));
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });

@@ -148,3 +148,165 @@ Deno.test("main -w serves until SIGTERM, then exits 0", async () => {
   }
   assert.equal((await child.status).code, 0);
 });
+
+for (const [sig, exitCode] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`main prints finished and interrupted results on ${sig}, exit ${exitCode}`, async () => {
+    const dir = await Deno.makeTempDir();
+    const marker = `${dir}/started`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PROGRAM_PERMISSIONS,
+        MAIN,
+        "--shell",
+        "-worker",
+        "1",
+        "-l",
+        "error",
+        "-i",
+        `echo first,touch ${marker}; sleep 5,sleep 5,sleep 5`,
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      for (let i = 0; i < 200; i++) {
+        try {
+          await Deno.stat(marker);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      child.kill(sig);
+      const out = await child.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, exitCode, stderr);
+      assert.equal(stderr, "");
+      const results = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(results.length, 4);
+      assert.equal(results[0].errorCode, "0");
+      assert.equal(results[0].result, "first\n");
+      for (const r of results.slice(1)) {
+        assert.equal(r.errorCode, "-1");
+        assert.equal(r.error, `interrupted by ${sig}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("main -w lets an in-flight request finish on SIGTERM, exits 0, prints no raw warning", async () => {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PROGRAM_PERMISSIONS, MAIN, "-w", "-p", String(port), "-l", "error"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        await (await fetch(`${base}/healthcheck`)).text();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const params = encodeURIComponent(JSON.stringify({ inputs: [{ input: "sleep 1" }] }));
+    const pending = fetch(`${base}/mcall/cmd/${params}`);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGTERM");
+    const res = await pending;
+    assert.equal(res.status, 200);
+    const [result] = await res.json();
+    assert.equal(result.errorCode, "0", JSON.stringify(result));
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  // Nothing but JSON log lines (here none at level error): no raw runtime warnings either.
+  assert.equal(stderr, "");
+});
+
+Deno.test("main in leader mode and status exit 2 at once without Kubernetes credentials", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${home}/broken`, "clusters: [\n");
+    const env = { NAMESPACE: "ns", HOSTNAME: "pod-a", HOME: home };
+    const runs: [string[], Record<string, string>, RegExp][] = [
+      [
+        ["--elect", "--insecure-unsigned-tasks", "-i", "true"],
+        env,
+        /^dz-mcall: no Kubernetes credentials: not in a pod \(KUBERNETES_SERVICE_HOST is not set\)/,
+      ],
+      [["status"], env, /^dz-mcall: no Kubernetes credentials/],
+      [
+        ["status"],
+        { ...env, KUBECONFIG: `${home}/broken` },
+        /^dz-mcall: KUBECONFIG: .*\/broken is not a valid kubeconfig/,
+      ],
+    ];
+    for (const [args, runEnv, pattern] of runs) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...PROGRAM_PERMISSIONS, MAIN, "-l", "error", ...args],
+        cwd: ROOT,
+        env: {
+          NO_COLOR: "1",
+          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+          // HOME is an empty directory (no ~/.kube/config); Deno's cache stays where it is.
+          DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+          ...runEnv,
+        },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Before the fix leader mode retried forever: give up after 20 s instead of hanging.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const out = await child.output();
+      clearTimeout(timer);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.match(stderr, pattern);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("main exits 2 with one line when the port is taken or the log file cannot be opened", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const cases: [string[], string][] = [
+      [["-w", "-p", String(port)], `webserver.port: 127.0.0.1:${port} is already in use`],
+      [
+        ["-i", "true", "-lf", `${dir}/missing/x.log`],
+        `log.file: cannot open "${dir}/missing/x.log": its directory does not exist`,
+      ],
+      [["-i", "true", "-lf", dir], `log.file: cannot open "${dir}": is a directory`],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await mcall(args);
+      assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.equal(stdout, "");
+      assert.equal(stderr, `dz-mcall: ${message}\n`);
+    }
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -506,6 +506,7 @@ Deno.test("RoundSchedule never goes back and ignores one-shot round ids", () => 
   assert.equal(s.current(at("00:01:29"), 45_000), "20250101-000100");
   assert.equal(s.current(at("00:01:30"), 45_000), "20250101-000130");
   assert.equal(s.current(at("00:01:05"), 5_000), "20250101-000105", "a later slot is planned");
+});
 
 Deno.test("Planner logs a state that does not change once, not at every retry", async () => {
   const messages: string[] = [];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runInput } from "../lib/exec.ts";
 import type { InputSpec } from "../lib/input.ts";
-import { runPool } from "../lib/pool.ts";
+import { runPool, Semaphore } from "../lib/pool.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -101,4 +101,25 @@ Deno.test("runPool() rejects a bad concurrency", async () => {
         `Cannot run pool as 'concurrency' must be an integer of at least 1: current value is ${bad}`,
     });
   }
+});
+
+Deno.test("Semaphore hands slots out first come, first served and drops aborted waiters", async () => {
+  const slots = new Semaphore(1);
+  const order: string[] = [];
+  const first = await slots.acquire();
+  const controller = new AbortController();
+  const aborted = slots.acquire(controller.signal);
+  const second = slots.acquire().then((release) => {
+    order.push("second");
+    return release;
+  });
+  assert.equal(slots.pending, 3);
+  controller.abort(new Error("gone"));
+  await assert.rejects(aborted, /gone/);
+  assert.equal(slots.pending, 2);
+  first();
+  (await second)();
+  assert.deepEqual(order, ["second"]);
+  assert.equal(slots.running, 0);
+  assert.throws(() => new Semaphore(0), RangeError);
 });

@@ -109,6 +109,18 @@ Deno.test("serveMcall() answers 400 with a one-line reason for bad requests", as
       ],
       [
         "/mcall",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            type: "get",
+            inputs: [{ input: "http://127.0.0.1:9/", headers: { X: "a\r\nB: c" } }],
+          }),
+        },
+        /^params\.inputs\[0\]\.headers\.X: "a\\r\\nB: c" contains CR, LF/,
+      ],
+      [
+        "/mcall",
         { method: "POST", body: new URLSearchParams({ type: "cmd" }) },
         /^params: form field is required\n$/,
       ],
@@ -124,7 +136,7 @@ Deno.test("serveMcall() answers 400 with a one-line reason for bad requests", as
 });
 
 Deno.test("serveMcall() with a token answers 401 without it and 200 with it", async () => {
-  const server = await startServe({ MCALL_WEBSERVER_TOKEN: "s3cret" });
+  const server = await startServe({ MCALL_WEBSERVER_TOKEN: "s3cret-0123456789abcdef" });
   try {
     const path = `${server.base}/mcall/cmd/${b64('{"inputs":[{"input":"echo ok"}]}')}`;
     const anonymous = await fetch(path);
@@ -134,7 +146,9 @@ Deno.test("serveMcall() with a token answers 401 without it and 200 with it", as
     const wrong = await fetch(path, { headers: { authorization: "Bearer nope" } });
     assert.equal(wrong.status, 401);
     await wrong.body?.cancel();
-    const right = await fetch(path, { headers: { authorization: "Bearer s3cret" } });
+    const right = await fetch(path, {
+      headers: { authorization: "Bearer s3cret-0123456789abcdef" },
+    });
     assert.equal(right.status, 200);
     assert.equal((await right.json())[0].result, "ok\n");
   } finally {
@@ -151,6 +165,36 @@ Deno.test("serveMcall() refuses to bind a public address without a token", async
       err.message === 'webserver.host: refusing to serve "0.0.0.0" without a bearer token ' +
           "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1)",
   );
+});
+
+Deno.test("serveMcall() refuses a blank or short token, naming the minimum length", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/newline`, "\n");
+    const publicCfg = { ...config, webserver: { ...config.webserver, host: "0.0.0.0", port: 0 } };
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ MCALL_WEBSERVER_TOKEN: "   " }, "", /^MCALL_WEBSERVER_TOKEN: the bearer token is blank;/],
+      [{ MCALL_WEBSERVER_TOKEN: "" }, "", /^MCALL_WEBSERVER_TOKEN: the bearer token is blank;/],
+      [{ MCALL_WEBSERVER_TOKEN: "short" }, "", /is 5 characters; it must be at least 16/],
+      [{}, `${dir}/newline`, /^webserver\.tokenFile: .*newline: the bearer token is blank;/],
+    ];
+    for (const [env, tokenFile, pattern] of cases) {
+      const cfg = { ...publicCfg, webserver: { ...publicCfg.webserver, tokenFile } };
+      await assert.rejects(
+        () => serveMcall(cfg, env, AbortSignal.abort()),
+        (err: Error) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(env),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mcallHandler() never lets a request without a header match an empty token", async () => {
+  const res = await mcallHandler(config, "")(new Request("http://x/mcall/cmd/e30="));
+  assert.equal(res.status, 401);
+  await res.body?.cancel();
 });
 
 Deno.test("serveMcall() names an unreadable token file", async () => {
@@ -200,4 +244,83 @@ Deno.test("probeHandler() maps probe verdicts to status codes and serves metrics
   assert.equal(await bad.text(), "lease not renewed for 40s\n");
   const metrics = await handler(new Request("http://x/metrics"));
   assert.equal(await metrics.text(), "mcall_leader 1\n");
+});
+
+Deno.test("serveMcall() stops reading a chunked body at 1 MiB and answers 413", async () => {
+  const server = await startServe();
+  let pulled = 0;
+  const chunk = new Uint8Array(64 * 1024).fill(0x61);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      // Endless unless the server stops reading (bounded at 64 MiB so a broken server fails
+      // instead of hanging the test).
+      if (pulled >= 64 * 1024 * 1024) return controller.close();
+      pulled += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+  try {
+    const res = await fetch(`${server.base}/mcall`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    assert.equal(res.status, 413);
+    assert.equal(await res.text(), "body larger than 1048576 bytes\n");
+    assert.ok(pulled < 16 * 1024 * 1024, `the client sent ${pulled} bytes`);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("mcallHandler() runs at most worker.number inputs at once across requests", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/log`;
+  try {
+    const cfg = {
+      ...config,
+      worker: { ...config.worker, number: 2 },
+      request: { ...config.request, shell: true },
+    };
+    const handler = mcallHandler(cfg, undefined);
+    const input = `echo start >> ${log}; sleep 0.2; echo end >> ${log}`;
+    const params = encodeURIComponent(JSON.stringify({ inputs: [{ input }, { input }] }));
+    const responses = await Promise.all(
+      [1, 2, 3].map(() => handler(new Request(`http://x/mcall/cmd/${params}`))),
+    );
+    for (const res of responses) assert.equal(res.status, 200);
+    await Promise.all(responses.map((r) => r.body?.cancel()));
+    let running = 0;
+    let most = 0;
+    for (const line of (await Deno.readTextFile(log)).trim().split("\n")) {
+      running += line === "start" ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    assert.equal(most, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mcallHandler() answers 503 with Retry-After when the queue is full, 405 to PUT", async () => {
+  const cfg = { ...config, worker: { ...config.worker, number: 1 } };
+  const handler = mcallHandler(cfg, undefined, 2);
+  const slow = encodeURIComponent(
+    JSON.stringify({ inputs: [{ input: "sleep 0.3" }, { input: "sleep 0.3" }] }),
+  );
+  const first = handler(new Request(`http://x/mcall/cmd/${slow}`));
+  const one = encodeURIComponent(JSON.stringify({ inputs: [{ input: "true" }] }));
+  const busy = await handler(new Request(`http://x/mcall/cmd/${one}`));
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers.get("retry-after"), "1");
+  assert.match(await busy.text(), /^busy: 2 inputs are running or queued \(limit 2\)/);
+  assert.equal((await first).status, 200);
+  await (await first).body?.cancel();
+  const after = await handler(new Request(`http://x/mcall/cmd/${one}`));
+  assert.equal(after.status, 200);
+  await after.body?.cancel();
+  const put = await handler(new Request("http://x/mcall", { method: "PUT", body: "x" }));
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.get("allow"), "GET, POST");
+  await put.body?.cancel();
 });

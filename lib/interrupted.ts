@@ -1,0 +1,20 @@
+/**
+ * The abort reason of a run stopped by a signal. Its own module so `main.ts` can name it without
+ * importing the run modes (start-up stays at bare-Deno speed).
+ *
+ * @module
+ */
+
+/** The abort reason the CLI gives when a signal arrives; one-shot runs report it per input. */
+export class Interrupted extends Error {
+  /** @param signal The signal that arrived. */
+  constructor(readonly signal: "SIGINT" | "SIGTERM") {
+    super(`interrupted by ${signal}`);
+    this.name = "Interrupted";
+  }
+
+  /** The shell's convention: 128 + the signal number (SIGINT 130, SIGTERM 143). */
+  get exitCode(): number {
+    return this.signal === "SIGINT" ? 130 : 143;
+  }
+}
