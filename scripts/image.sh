@@ -7,7 +7,7 @@
 #   scripts/image.sh [build]   build if the inputs changed, print the archive path (stdout)
 #   scripts/image.sh name      print the image name containerd gives it on import
 #   scripts/image.sh launcher  print /app/dz-mcall as the image gets it
-#   scripts/image.sh check     exit 0 if the tools are there, 3 if not (scripts/image-deps.sh)
+#   scripts/image.sh check     exit 0 if the tools are there, 3 if not (scripts/node-deps.sh)
 #
 # Same runtime contract as the Dockerfile's default target (`runtime`): entrypoint /app/dz-mcall,
 # CMD --help, user 65532:65532 (in /etc/passwd and /etc/group), workdir /tmp, TMPDIR=HOME=/tmp,
@@ -21,7 +21,7 @@
 # package versions copied in. A hit rebuilds nothing; older keys are removed after a build.
 #
 # Exit codes: 0 ok, 1 build failed, 2 usage, 3 tools missing (umoci, jq, busybox-static,
-# ca-certificates, unshare: run scripts/image-deps.sh).
+# ca-certificates, unshare: run scripts/node-deps.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,7 +50,7 @@ check_tools() {
   [ -x "$(busybox_path)" ] || missing+=(busybox-static)
   [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "image: missing ${missing[*]} (run scripts/image-deps.sh)" >&2
+    echo "image: missing ${missing[*]} (run scripts/node-deps.sh)" >&2
     return 3
   fi
 }

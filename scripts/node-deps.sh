@@ -2,7 +2,8 @@
 # Installs what the real-node mode of the e2e harness (tests/testenv -node) needs, from Debian:
 # containerd (CRI plugin) + runc + the CNI plugins (bridge, host-local, loopback), umoci and
 # busybox-static (to pack images without a registry), gcc + libc6-dev (the static pause binary),
-# iptables + conntrack (kube-proxy), nftables (to drop the empty tables iptables-nft leaves), iproute2.
+# iptables + conntrack (kube-proxy), nftables (to drop the empty tables iptables-nft leaves), iproute2,
+# and for our image (scripts/image.sh): jq and the CA bundle (ca-certificates).
 #
 #   scripts/node-deps.sh           install what is missing (apt-get update first, only if needed)
 #   scripts/node-deps.sh check     exit 0 if everything is installed, 3 (and list it) if not
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 PKGS=(containerd runc containernetworking-plugins umoci busybox-static gcc libc6-dev iptables nftables
-  conntrack iproute2)
+  conntrack iproute2 jq ca-certificates)
 
 missing() {
   local p

@@ -6,7 +6,7 @@
  * can leave, so a module fetch would fail). A private containerd, when installed, imports the
  * archive under the name the chart's `image:` normalizes to.
  *
- * Needs root, umoci, runc, jq, busybox-static, ca-certificates (scripts/image-deps.sh).
+ * Needs root, umoci, runc, jq, busybox-static, ca-certificates (scripts/node-deps.sh).
  * Without them the test is skipped loudly, or fails when REQUIRE_E2E=1 (as tests/e2e/harness.ts).
  *
  * Run: scripts/deno test --allow-read --allow-write --allow-env --allow-net --allow-run
@@ -75,7 +75,7 @@ function onPath(name: string): boolean {
 function unavailable(): string | undefined {
   if (Deno.build.os !== "linux") return "not Linux";
   if (Deno.uid() !== 0) return "runc and umoci unpack need root";
-  if (!onPath("runc")) return "runc missing (scripts/image-deps.sh)";
+  if (!onPath("runc")) return "runc missing (scripts/node-deps.sh)";
   const check = new Deno.Command("bash", { args: [IMAGE_SH, "check"], stderr: "piped" })
     .outputSync();
   if (!check.success) return dec.decode(check.stderr).trim();
@@ -143,7 +143,7 @@ if (missing !== undefined) {
   } else {
     const bar = "!".repeat(78);
     console.error(
-      `\n${bar}\n!! IMAGE TEST SKIPPED: ${missing}\n!! Run scripts/image-deps.sh ` +
+      `\n${bar}\n!! IMAGE TEST SKIPPED: ${missing}\n!! Run scripts/node-deps.sh ` +
         `(as root). Set REQUIRE_E2E=1 to make this a failure.\n${bar}\n`,
     );
     Deno.test({ name: testName, ignore: true, fn: () => {} });
