@@ -363,3 +363,19 @@ nodeTest(
     assertSameHost(before, hostSnapshot());
   },
 );
+
+nodeTest("node: bad -node-root is a one-line usage error (exit 2), nothing started", async () => {
+  const build = await new Deno.Command("bash", {
+    args: [new URL("../../scripts/testenv.sh", import.meta.url).pathname, "build"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(build.code, 0);
+  const bin = dec.decode(build.stdout).trim().split("\n").pop() ?? "";
+  for (const root of ["relative/dir", "/"]) {
+    const r = sh(bin, ["-node", "-node-root", root]);
+    assert.equal(r.code, 2, r.out);
+    assert.equal(r.out.trim().split("\n").length, 1, r.out);
+    assert.match(r.out, new RegExp(`-node-root "${root}": must be an absolute path`));
+  }
+}, { ownNode: true });
