@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build / locate / run the e2e control plane (tests/testenv: etcd + real
-# kube-apiserver [+ kube-controller-manager]).
+# kube-apiserver [+ kube-controller-manager] [+ with -node, as root, a real node:
+# containerd + kube-scheduler + kubelet + kube-proxy; packages: scripts/node-deps.sh]).
 #
 #   scripts/testenv.sh build      build once (cached outside the repo), print the binary path
 #   scripts/testenv.sh path       print the binary path if already built (exit 1 if not)
@@ -79,7 +80,8 @@ build() {
   fi
   mv -f "$tmp" "$BIN"
   echo "testenv: built $BIN in $((SECONDS - start))s" >&2
-  # Keep the three most recent builds (~120 MB each).
+  # Keep the three most recent builds (~135 MB each). Everything in the cache
+  # root counts: point DZ_TESTENV_CACHE at a directory of its own.
   (cd "$CACHE_ROOT" && ls -1t | tail -n +4 | while read -r old; do rm -rf -- "./$old"; done) || true
   echo "$BIN"
 }

@@ -43,7 +43,7 @@ async function runPod(
   ns: string,
   name: string,
   image: string,
-  script: string,
+  script: string | undefined, // undefined: the image's entrypoint and cmd
 ): Promise<{ phase: string; log: string; ms: number }> {
   const core = kubeConfigAt(kubeconfig).makeApiClient(k8s.CoreV1Api);
   const t0 = performance.now();
@@ -58,7 +58,7 @@ async function runPod(
           name: "main",
           image,
           imagePullPolicy: "Never",
-          command: ["/bin/sh", "-c", script],
+          ...(script === undefined ? {} : { command: ["/bin/sh", "-c", script] }),
         }],
       },
     },
@@ -218,6 +218,51 @@ nodeTest(
   },
 );
 
+nodeTest("node: an OCI archive imported with importImage runs as a pod", async (h) => {
+  const nh = h as NodeHarness;
+  const dir = await Deno.makeTempDir({ prefix: "dz-e2e-image-" });
+  const kc = nh.kubeConfig();
+  const ns = await createNamespace(kc, "node-import");
+  try {
+    // An image from scratch: busybox as entrypoint, `echo <marker>` as cmd.
+    const marker = `imported-${crypto.randomUUID()}`;
+    const ref = `${dir}/oci:v1`;
+    for (
+      const args of [
+        ["init", "--layout", `${dir}/oci`],
+        ["new", "--image", ref],
+        ["unpack", "--image", ref, `${dir}/bundle`],
+      ]
+    ) assert.equal(sh("umoci", args).code, 0, `umoci ${args.join(" ")}`);
+    await Deno.copyFile("/bin/busybox", `${dir}/bundle/rootfs/busybox`);
+    for (
+      const args of [
+        ["repack", "--image", ref, `${dir}/bundle`],
+        ["config", "--image", ref, "--config.entrypoint", "/busybox"]
+          .concat(["--config.cmd", "echo", "--config.cmd", marker]),
+      ]
+    ) assert.equal(sh("umoci", args).code, 0, `umoci ${args.join(" ")}`);
+    assert.equal(sh("tar", ["-C", `${dir}/oci`, "-cf", `${dir}/image.tar`, "."]).code, 0);
+
+    const out = await nh.importImage(`${dir}/image.tar`, { baseName: "dz-e2e.local/imported" });
+    assert.match(out, /dz-e2e\.local\/imported:v1/);
+    const r = await runPod(
+      nh.kubeconfigPath,
+      ns,
+      "imported",
+      "dz-e2e.local/imported:v1",
+      undefined,
+    );
+    assert.equal(r.phase, "Succeeded", r.log);
+    assert.equal(r.log.trim(), marker);
+    // A path that is not there: a clear error, nothing imported.
+    await assert.rejects(nh.importImage(`${dir}/missing.tar`), /missing\.tar.*not an existing/);
+  } finally {
+    await deleteNamespace(kc, ns);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 function busyboxOf(st: NodeTestEnvStatus): string {
   return st.node.images.find((i) => i.includes("/busybox:")) ?? "";
 }
@@ -318,3 +363,19 @@ nodeTest(
     assertSameHost(before, hostSnapshot());
   },
 );
+
+nodeTest("node: bad -node-root is a one-line usage error (exit 2), nothing started", async () => {
+  const build = await new Deno.Command("bash", {
+    args: [new URL("../../scripts/testenv.sh", import.meta.url).pathname, "build"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(build.code, 0);
+  const bin = dec.decode(build.stdout).trim().split("\n").pop() ?? "";
+  for (const root of ["relative/dir", "/"]) {
+    const r = sh(bin, ["-node", "-node-root", root]);
+    assert.equal(r.code, 2, r.out);
+    assert.equal(r.out.trim().split("\n").length, 1, r.out);
+    assert.match(r.out, new RegExp(`-node-root "${root}": must be an absolute path`));
+  }
+}, { ownNode: true });

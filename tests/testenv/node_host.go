@@ -124,6 +124,32 @@ func dropNewEmptyNftTables(before []string) {
 	}
 }
 
+// nodePrereqs reports what a node needs and this machine lacks: root and the
+// programs of scripts/node-deps.sh.
+func nodePrereqs() error {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, p := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "umoci", "gcc",
+		"busybox", "iptables", "iptables-save", "iptables-restore", "conntrack", "ip"} {
+		if _, err := exec.LookPath(p); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + p); err != nil {
+				missing = append(missing, p)
+			}
+		}
+	}
+	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
+		if !exists("/usr/lib/cni/" + p) {
+			missing = append(missing, "/usr/lib/cni/"+p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("-node needs %s (as root: scripts/node-deps.sh)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // nodeLock takes the machine-wide node lock (one node per machine: the
 // address, bridge and CIDRs are fixed). Released when the process dies.
 // It waits up to wait for a node that is stopping (or being swept by its

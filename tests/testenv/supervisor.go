@@ -172,6 +172,12 @@ func runSupervisor(args []string) int {
 			logf("-node-root %q: must be an absolute path other than /", *nodeRoot)
 			return 2
 		}
+		// Node programs live in /usr/sbin too (iptables, ip); the caller's PATH may lack it.
+		_ = os.Setenv("PATH", os.Getenv("PATH")+":"+hostPATH)
+		if err := nodePrereqs(); err != nil {
+			logf("%v", err)
+			return 2
+		}
 		s.nodeRoot = filepath.Clean(*nodeRoot)
 		if *controllerList == defaultControllers {
 			s.controllerList = nodeControllers
