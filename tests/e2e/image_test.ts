@@ -133,6 +133,13 @@ function restricted(spec: Spec): Spec {
   return s;
 }
 
+Deno.test("image: scripts/image.sh refuses an unknown subcommand with its usage, exit 2", async () => {
+  const r = await run("bash", [IMAGE_SH, "bogus"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, "");
+  assert.equal(r.stderr, "usage: scripts/image.sh [build|name|launcher|check]\n");
+});
+
 const missing = unavailable();
 const testName = "image: scripts/image.sh builds an image that runs as the Dockerfile's runtime";
 if (missing !== undefined) {
