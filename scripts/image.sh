@@ -44,13 +44,17 @@ permissions() { grep -v '^[[:space:]]*\(#\|$\)' "$ROOT/etc/deno-permissions"; }
 
 check_tools() {
   local missing=()
-  for t in umoci jq unshare chroot ldd gzip tar; do
+  for t in umoci jq unshare chroot ldd gzip tar flock; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
   [ -x "$(busybox_path)" ] || missing+=(busybox-static)
   [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "image: missing ${missing[*]} (run scripts/node-deps.sh)" >&2
+    return 3
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "image: building needs root (umoci, a chroot in private namespaces)" >&2
     return 3
   fi
 }
@@ -232,6 +236,10 @@ build() {
   dir="$CACHE_ROOT/$key"
   out="$dir/$REPO-$(version).oci.tar"
   local start=$SECONDS
+  # One build at a time (tests in parallel processes may ask at once); the rest wait and hit.
+  mkdir -p "$CACHE_ROOT"
+  exec 9>"$CACHE_ROOT/.lock"
+  flock 9
   if [ -f "$out" ] && [ -f "$dir/sizes" ]; then
     echo "image: $(image_name) up to date (key $key)" >&2
   else

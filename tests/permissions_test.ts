@@ -85,6 +85,42 @@ Deno.test("permissions: scripts/image.sh writes the file's flags into the launch
   assert.match(exec, / run --cached-only --no-prompt /);
 });
 
+Deno.test("permissions: a log file outside /tmp is a one-line error, exit 2, nothing written", async () => {
+  const dir = await Deno.makeTempDir({ dir: ROOT, prefix: ".dz-perm-" });
+  try {
+    for (
+      const [file, why] of [
+        [`${dir}/mcall.log`, "writes are allowed only under /tmp"],
+        ["/tmp/dz-no-such-dir/mcall.log", "No such file or directory"],
+      ] as const
+    ) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...programPermissions(),
+          `${ROOT}main.ts`,
+          "--log-file",
+          file,
+          "-i",
+          "echo x",
+        ],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, stderr);
+      assert.equal(out.stdout.length, 0);
+      assert.match(
+        stderr,
+        new RegExp(`^dz-mcall: log\\.file: cannot open "${file}": .*${why}.*\\n$`),
+      );
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("permissions: the README states the file's line", () => {
   assert.ok(
     read("README.md").includes(programPermissions().join(" ")),
