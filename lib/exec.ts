@@ -29,6 +29,7 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
 import { Capture } from "./capture.ts";
 import { type Expect, judge, parseExpect, type Verdict } from "./expect.ts";
 import { testRegex } from "./regex_check.ts";
+import { hasExited, spawnTurn } from "./spawn_gate.ts";
 import { headersProblem } from "./http_headers.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
@@ -156,6 +157,7 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
   let program = findProgram(argv[0]!, fresh);
   if (program === undefined) return notFound;
   let child: Deno.ChildProcess;
+  await spawnTurn();
   try {
     try {
       child = spawn(program);
@@ -203,10 +205,11 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
     signalAll("SIGTERM");
     killTimer = setTimeout(() => signalAll("SIGKILL"), limits.killGraceMs);
   };
-  const timer = setTimeout(
-    () => stop(`timed out after ${formatMs(spec.timeoutMs)}`),
-    spec.timeoutMs,
-  );
+  // The clock starts once the child exists. A child that is a zombie when it rings has exited
+  // and only waits for the runtime to collect its status: not a timeout (see spawn_gate.ts).
+  const timer = setTimeout(() => {
+    if (!hasExited(child.pid)) stop(`timed out after ${formatMs(spec.timeoutMs)}`);
+  }, spec.timeoutMs);
   const onAbort = () => stop("aborted");
   limits.signal?.addEventListener("abort", onAbort, { once: true });
   if (limits.signal?.aborted) onAbort();
