@@ -40,6 +40,8 @@ export interface RunInputOptions {
   maxOutputBytes?: number;
   /** Copied into the result as `subject` when non-empty. */
   subject?: string;
+  /** Also keep the output's raw bytes in `Result.bytes` (for `-e std|url`; default false). */
+  keepBytes?: boolean;
   /** Aborting kills the command (as a timeout does) or cancels the request. */
   signal?: AbortSignal;
   /** Clock for `ts` (default `() => new Date()`). */
@@ -54,6 +56,8 @@ export interface RunInputOptions {
 
 interface Attempt {
   output: string;
+  /** The raw output bytes, when `keepBytes` asked for them. */
+  bytes?: Uint8Array;
   truncated: boolean;
   exitCode: number | null;
   status: number | null;
@@ -65,9 +69,15 @@ interface Attempt {
 
 interface Limits {
   readonly maxOutputBytes: number;
+  readonly keepBytes: boolean;
   readonly killGraceMs: number;
   readonly drainMs: number;
   readonly signal: AbortSignal | undefined;
+}
+
+function bytesOf(capture: Capture): { bytes?: Uint8Array } {
+  const bytes = capture.bytes();
+  return bytes === undefined ? {} : { bytes };
 }
 
 /** Resolves after `ms` or when `promise` settles, whichever is first; true if it settled. */
@@ -177,7 +187,7 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
     } catch { /* already gone */ }
   };
 
-  const capture = new Capture(limits.maxOutputBytes);
+  const capture = new Capture(limits.maxOutputBytes, limits.keepBytes);
   const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const write = capture.stream();
@@ -238,6 +248,7 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
   const exitCode = status.signal === null ? status.code : null;
   const attempt: Attempt = {
     output: capture.text(),
+    ...bytesOf(capture),
     truncated: capture.truncated,
     exitCode: stopped === undefined ? exitCode : null,
     status: null,
@@ -303,7 +314,7 @@ async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
       ...(method === "POST" ? { body: spec.body ?? "" } : {}),
     });
     attempt.status = response.status;
-    const capture = new Capture(limits.maxOutputBytes);
+    const capture = new Capture(limits.maxOutputBytes, limits.keepBytes);
     const write = capture.stream();
     if (response.body) {
       const reader = response.body.getReader();
@@ -319,6 +330,8 @@ async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
     }
     write();
     attempt.output = capture.text();
+    const bytes = capture.bytes();
+    if (bytes !== undefined) attempt.bytes = bytes;
     attempt.truncated = capture.truncated;
   } catch (error) {
     const message = (error as Error).message.split("\n")[0];
@@ -442,7 +455,13 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     }
   }
   const started = performance.now();
-  const limits: Limits = { maxOutputBytes, killGraceMs, drainMs, signal };
+  const limits: Limits = {
+    maxOutputBytes,
+    keepBytes: opts.keepBytes ?? false,
+    killGraceMs,
+    drainMs,
+    signal,
+  };
   let expect: Expect | undefined;
   let attempt: Attempt;
   let error: string | undefined;
@@ -469,6 +488,7 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     input: spec.input,
     name: spec.name,
     result: last.output,
+    ...(last.bytes !== undefined ? { bytes: last.bytes } : {}),
     ...(subject ? { subject } : {}),
     ts: formatTs(now()),
     type: spec.type,

@@ -310,3 +310,11 @@ Deno.test("main exits 2 with one line when the port is taken or the log file can
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("main -e std|url encodes the raw bytes of binary output", async () => {
+  for (const [encoding, want] of [["std", "//4="], ["url", "__4="]]) {
+    const { code, stdout, stderr } = await mcall(["-e", encoding!, "-i", "printf '\\377\\376'"]);
+    assert.equal(code, 0, stderr);
+    assert.equal(JSON.parse(stdout)[0].result, want);
+  }
+});
