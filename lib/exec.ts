@@ -30,7 +30,8 @@ import { Capture } from "./capture.ts";
 import { type Expect, judge, parseExpect, type Verdict } from "./expect.ts";
 import { testRegex } from "./regex_check.ts";
 import { hasExited, spawnTurn } from "./spawn_gate.ts";
-import { headersProblem } from "./http_headers.ts";
+import { type Attempt, formatMs, type Limits } from "./attempt.ts";
+import { runHttp } from "./http_probe.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
 
@@ -54,27 +55,6 @@ export interface RunInputOptions {
   drainMs?: number;
 }
 
-interface Attempt {
-  output: string;
-  /** The raw output bytes, when `keepBytes` asked for them. */
-  bytes?: Uint8Array;
-  truncated: boolean;
-  exitCode: number | null;
-  status: number | null;
-  /** Set when the run itself failed (timeout, not found, connection refused…). */
-  error?: string;
-  /** The failure cannot change on a retry. */
-  final?: boolean;
-}
-
-interface Limits {
-  readonly maxOutputBytes: number;
-  readonly keepBytes: boolean;
-  readonly killGraceMs: number;
-  readonly drainMs: number;
-  readonly signal: AbortSignal | undefined;
-}
-
 function bytesOf(capture: Capture): { bytes?: Uint8Array } {
   const bytes = capture.bytes();
   return bytes === undefined ? {} : { bytes };
@@ -89,10 +69,6 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function isExecutable(path: string): boolean {
@@ -255,91 +231,6 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
   };
   if (stopped !== undefined) attempt.error = stopped;
   else if (status.signal !== null) attempt.error = `killed by ${status.signal}`;
-  return attempt;
-}
-
-/** Content-Type for a POST body without one: JSON when it parses as JSON, else a form. */
-function guessContentType(body: string): string {
-  try {
-    JSON.parse(body);
-    return "application/json";
-  } catch {
-    return "application/x-www-form-urlencoded";
-  }
-}
-
-async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
-  const attempt: Attempt = { output: "", truncated: false, exitCode: null, status: null };
-  const method = spec.type === "post" ? "POST" : "GET";
-  let url: URL;
-  try {
-    url = new URL(spec.input);
-  } catch {
-    return { ...attempt, error: `${JSON.stringify(spec.input)} is not a URL`, final: true };
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return {
-      ...attempt,
-      error: `URL ${JSON.stringify(spec.input)} is not http or https`,
-      final: true,
-    };
-  }
-  if (method === "GET" && spec.body) {
-    return { ...attempt, error: "a get input cannot send a body; use type post", final: true };
-  }
-  const problem = headersProblem(spec.headers);
-  if (problem !== undefined) return { ...attempt, error: problem, final: true };
-  const headers = new Headers(spec.headers);
-  if (method === "POST" && spec.body !== undefined && !headers.has("content-type")) {
-    headers.set("content-type", guessContentType(spec.body));
-  }
-  const controller = new AbortController();
-  let why = "";
-  const timer = setTimeout(() => {
-    why = `timed out after ${formatMs(spec.timeoutMs)}`;
-    controller.abort();
-  }, spec.timeoutMs);
-  const onAbort = () => {
-    why = "aborted";
-    controller.abort();
-  };
-  limits.signal?.addEventListener("abort", onAbort, { once: true });
-  if (limits.signal?.aborted) onAbort();
-  try {
-    const response = await fetch(url, {
-      method,
-      headers,
-      redirect: "manual",
-      signal: controller.signal,
-      ...(method === "POST" ? { body: spec.body ?? "" } : {}),
-    });
-    attempt.status = response.status;
-    const capture = new Capture(limits.maxOutputBytes, limits.keepBytes);
-    const write = capture.stream();
-    if (response.body) {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        write(value);
-        if (capture.full) {
-          await reader.cancel();
-          break;
-        }
-      }
-    }
-    write();
-    attempt.output = capture.text();
-    const bytes = capture.bytes();
-    if (bytes !== undefined) attempt.bytes = bytes;
-    attempt.truncated = capture.truncated;
-  } catch (error) {
-    const message = (error as Error).message.split("\n")[0];
-    attempt.error = why || `${method} ${url.href} failed: ${message}`;
-  } finally {
-    clearTimeout(timer);
-    limits.signal?.removeEventListener("abort", onAbort);
-  }
   return attempt;
 }
 
