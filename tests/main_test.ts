@@ -78,7 +78,7 @@ Deno.test("main exits 2 with one line naming the field for bad configuration, pr
     [
       ["--bogus"],
       {},
-      "dz-mcall: unknown flag '--bogus'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--bogus\"\n",
+      "dz-mcall: unknown flag --bogus (see --help)\n",
     ],
   ];
   for (const [args, env, message] of cases) {
