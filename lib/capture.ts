@@ -10,9 +10,16 @@
 export class Capture {
   #remaining: number;
   #parts: string[] = [];
+  /** The kept bytes, in arrival order, when asked for (for `-e std|url`). */
+  #chunks: Uint8Array[] | undefined;
   truncated = false;
-  constructor(maxBytes: number) {
+  /**
+   * @param maxBytes The cap.
+   * @param keepBytes Also keep the raw bytes (what `-e` encodes: binary output survives).
+   */
+  constructor(maxBytes: number, keepBytes = false) {
     this.#remaining = maxBytes;
+    if (keepBytes) this.#chunks = [];
   }
   get full(): boolean {
     return this.truncated;
@@ -36,11 +43,23 @@ export class Capture {
       } else {
         this.#remaining -= take;
       }
+      if (take > 0) this.#chunks?.push(chunk.slice(0, take));
       const text = decoder.decode(chunk.subarray(0, take), { stream: !this.truncated });
       if (text) this.#parts.push(text);
     };
   }
   text(): string {
     return this.#parts.join("");
+  }
+  /** The raw bytes kept, or undefined unless the capture was made with `keepBytes`. */
+  bytes(): Uint8Array | undefined {
+    if (this.#chunks === undefined) return undefined;
+    const out = new Uint8Array(this.#chunks.reduce((n, c) => n + c.byteLength, 0));
+    let offset = 0;
+    for (const c of this.#chunks) {
+      out.set(c, offset);
+      offset += c.byteLength;
+    }
+    return out;
   }
 }

@@ -234,7 +234,7 @@ export const FLAGS: readonly FlagSpec[] = [
  * @throws {ConfigError} for unknown flags or bad values, naming the flag.
  */
 export function parseCli(args: readonly string[]): Cli {
-  const normalised = args.map(goStyle);
+  const { normalised, booleans } = goStyle(args);
   let parsed;
   try {
     parsed = parseArgs({
@@ -246,11 +246,10 @@ export function parseCli(args: readonly string[]): Cli {
       ),
     });
   } catch (err) {
-    throw new ConfigError(
-      (err as Error).message.split("\n")[0]!.replace(/^Unknown option/, "unknown flag"),
-    );
+    throw new ConfigError(describeParseError(err as Error));
   }
-  const { values, positionals } = parsed;
+  const { positionals } = parsed;
+  const values: Record<string, string | boolean | undefined> = { ...parsed.values, ...booleans };
   const command = positionals[0] ?? "run";
   if (command !== "run" && command !== "status") {
     throw new ConfigError(`unknown command ${JSON.stringify(command)} (expected run or status)`);
@@ -306,12 +305,55 @@ function convert(value: string | boolean, flag: FlagSpec, name: string): unknown
   }
 }
 
-/** Go's flag package accepts `-worker 3` and `-lf x`: rewrite those to `--worker 3`. */
-function goStyle(arg: string): string {
-  const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(arg);
-  if (!m) return arg;
-  const flag = FLAGS.find((f) => f.alias === m[1] || f.long === m[1]);
-  return flag ? `--${flag.long}${m[2] ?? ""}` : arg;
+/** One line for a parseArgs error, without its advice about `--` (it rarely applies). */
+function describeParseError(err: Error): string {
+  const line = err.message.split("\n")[0]!;
+  const unknown = /^Unknown option '([^']*)'/.exec(line);
+  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
+  const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(line);
+  if (missing) return `${missing[1]}: needs a value`;
+  return line.replace(/\. To specify a positional argument.*$/, "");
+}
+
+/**
+ * Go's flag package spellings, as the original's README writes them: `-worker 3`, `-lf x`,
+ * `-i="echo x"`, `-f=plain`, `--port=3000`, `-w=true`. Every flag, by its short, alias or long
+ * name, with one or two dashes, takes `=value`; a boolean's `=value` is read as true/false.
+ * Rewritten to `--long value` for parseArgs; booleans given a value come back separately.
+ * Nothing after `--` is touched.
+ *
+ * @throws {ConfigError} For a boolean whose `=value` is not true or false.
+ */
+function goStyle(args: readonly string[]): {
+  normalised: string[];
+  booleans: Record<string, boolean>;
+} {
+  const normalised: string[] = [];
+  const booleans: Record<string, boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      normalised.push(...args.slice(i));
+      break;
+    }
+    const m = /^--?([A-Za-z][\w-]*)(?:=([\s\S]*))?$/.exec(arg);
+    const name = m?.[1];
+    const flag = name === undefined
+      ? undefined
+      : FLAGS.find((f) =>
+        f.long === name || f.alias === name || (f.short === name && !arg.startsWith("--"))
+      );
+    if (flag === undefined || m === null) {
+      normalised.push(arg);
+    } else if (m[2] === undefined) {
+      normalised.push(`--${flag.long}`);
+    } else if (flag.type === "boolean") {
+      booleans[flag.long] = parseBool(m[2], `--${flag.long}`);
+    } else {
+      normalised.push(`--${flag.long}`, m[2]);
+    }
+  }
+  return { normalised, booleans };
 }
 
 /** The `--help` text. */

@@ -29,7 +29,9 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
 import { Capture } from "./capture.ts";
 import { type Expect, judge, parseExpect, type Verdict } from "./expect.ts";
 import { testRegex } from "./regex_check.ts";
-import { headersProblem } from "./http_headers.ts";
+import { hasExited, spawnTurn } from "./spawn_gate.ts";
+import { type Attempt, formatMs, type Limits } from "./attempt.ts";
+import { runHttp } from "./http_probe.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
 
@@ -39,6 +41,8 @@ export interface RunInputOptions {
   maxOutputBytes?: number;
   /** Copied into the result as `subject` when non-empty. */
   subject?: string;
+  /** Also keep the output's raw bytes in `Result.bytes` (for `-e std|url`; default false). */
+  keepBytes?: boolean;
   /** Aborting kills the command (as a timeout does) or cancels the request. */
   signal?: AbortSignal;
   /** Clock for `ts` (default `() => new Date()`). */
@@ -51,22 +55,9 @@ export interface RunInputOptions {
   drainMs?: number;
 }
 
-interface Attempt {
-  output: string;
-  truncated: boolean;
-  exitCode: number | null;
-  status: number | null;
-  /** Set when the run itself failed (timeout, not found, connection refused…). */
-  error?: string;
-  /** The failure cannot change on a retry. */
-  final?: boolean;
-}
-
-interface Limits {
-  readonly maxOutputBytes: number;
-  readonly killGraceMs: number;
-  readonly drainMs: number;
-  readonly signal: AbortSignal | undefined;
+function bytesOf(capture: Capture): { bytes?: Uint8Array } {
+  const bytes = capture.bytes();
+  return bytes === undefined ? {} : { bytes };
 }
 
 /** Resolves after `ms` or when `promise` settles, whichever is first; true if it settled. */
@@ -78,10 +69,6 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function isExecutable(path: string): boolean {
@@ -175,6 +162,7 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
   let program = findProgram(argv[0]!, fresh);
   if (program === undefined) return notFound;
   let child: Deno.ChildProcess;
+  await spawnTurn();
   try {
     try {
       child = spawn(program);
@@ -194,7 +182,7 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
     } catch { /* already gone */ }
   };
 
-  const capture = new Capture(limits.maxOutputBytes);
+  const capture = new Capture(limits.maxOutputBytes, limits.keepBytes);
   const readers: ReadableStreamBYOBReader[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const write = capture.stream();
@@ -231,10 +219,11 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
     signalAll("SIGTERM");
     killTimer = setTimeout(() => signalAll("SIGKILL"), limits.killGraceMs);
   };
-  const timer = setTimeout(
-    () => stop(`timed out after ${formatMs(spec.timeoutMs)}`),
-    spec.timeoutMs,
-  );
+  // The clock starts once the child exists. A child that is a zombie when it rings has exited
+  // and only waits for the runtime to collect its status: not a timeout (see spawn_gate.ts).
+  const timer = setTimeout(() => {
+    if (!hasExited(child.pid)) stop(`timed out after ${formatMs(spec.timeoutMs)}`);
+  }, spec.timeoutMs);
   const onAbort = () => stop("aborted");
   limits.signal?.addEventListener("abort", onAbort, { once: true });
   if (limits.signal?.aborted) onAbort();
@@ -263,95 +252,13 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
   const exitCode = status.signal === null ? status.code : null;
   const attempt: Attempt = {
     output: capture.text(),
+    ...bytesOf(capture),
     truncated: capture.truncated,
     exitCode: stopped === undefined ? exitCode : null,
     status: null,
   };
   if (stopped !== undefined) attempt.error = stopped;
   else if (status.signal !== null) attempt.error = `killed by ${status.signal}`;
-  return attempt;
-}
-
-/** Content-Type for a POST body without one: JSON when it parses as JSON, else a form. */
-function guessContentType(body: string): string {
-  try {
-    JSON.parse(body);
-    return "application/json";
-  } catch {
-    return "application/x-www-form-urlencoded";
-  }
-}
-
-async function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
-  const attempt: Attempt = { output: "", truncated: false, exitCode: null, status: null };
-  const method = spec.type === "post" ? "POST" : "GET";
-  let url: URL;
-  try {
-    url = new URL(spec.input);
-  } catch {
-    return { ...attempt, error: `${JSON.stringify(spec.input)} is not a URL`, final: true };
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return {
-      ...attempt,
-      error: `URL ${JSON.stringify(spec.input)} is not http or https`,
-      final: true,
-    };
-  }
-  if (method === "GET" && spec.body) {
-    return { ...attempt, error: "a get input cannot send a body; use type post", final: true };
-  }
-  const problem = headersProblem(spec.headers);
-  if (problem !== undefined) return { ...attempt, error: problem, final: true };
-  const headers = new Headers(spec.headers);
-  if (method === "POST" && spec.body !== undefined && !headers.has("content-type")) {
-    headers.set("content-type", guessContentType(spec.body));
-  }
-  const controller = new AbortController();
-  let why = "";
-  const timer = setTimeout(() => {
-    why = `timed out after ${formatMs(spec.timeoutMs)}`;
-    controller.abort();
-  }, spec.timeoutMs);
-  const onAbort = () => {
-    why = "aborted";
-    controller.abort();
-  };
-  limits.signal?.addEventListener("abort", onAbort, { once: true });
-  if (limits.signal?.aborted) onAbort();
-  try {
-    const response = await fetch(url, {
-      method,
-      headers,
-      redirect: "manual",
-      signal: controller.signal,
-      ...(method === "POST" ? { body: spec.body ?? "" } : {}),
-    });
-    attempt.status = response.status;
-    const capture = new Capture(limits.maxOutputBytes);
-    const write = capture.stream();
-    if (response.body) {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        write(value);
-        if (capture.full) {
-          await reader.cancel();
-          break;
-        }
-      }
-    }
-    write();
-    attempt.output = capture.text();
-    attempt.truncated = capture.truncated;
-  } catch (error) {
-    const message = (error as Error).message.split("\n")[0];
-    attempt.error = why || `${method} ${url.href} failed: ${message}`;
-  } finally {
-    clearTimeout(timer);
-    limits.signal?.removeEventListener("abort", onAbort);
-  }
   return attempt;
 }
 
@@ -467,7 +374,13 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     }
   }
   const started = performance.now();
-  const limits: Limits = { maxOutputBytes, killGraceMs, drainMs, signal };
+  const limits: Limits = {
+    maxOutputBytes,
+    keepBytes: opts.keepBytes ?? false,
+    killGraceMs,
+    drainMs,
+    signal,
+  };
   let expect: Expect | undefined;
   let attempt: Attempt;
   let error: string | undefined;
@@ -494,6 +407,7 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     input: spec.input,
     name: spec.name,
     result: last.output,
+    ...(last.bytes !== undefined ? { bytes: last.bytes } : {}),
     ...(subject ? { subject } : {}),
     ts: formatTs(now()),
     type: spec.type,

@@ -33,6 +33,11 @@ export interface Result {
   name: string;
   /** stdout+stderr of a cmd or the HTTP body (possibly base64-encoded by `-e`). */
   result: string;
+  /**
+   * The raw bytes behind `result`, kept only when asked (`-e std|url` encodes these, so binary
+   * output survives). Never printed itself.
+   */
+  bytes?: Uint8Array;
   /** `request.subject`, present only when set. */
   subject?: string;
   /** Finish time, UTC, `YYYY-MM-DDTHH:mm:ss.SSS` as the original printed it. */

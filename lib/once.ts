@@ -27,6 +27,7 @@ export function runAll(
 ): Promise<Result[]> {
   const options = {
     maxOutputBytes: config.request.maxOutputBytes,
+    keepBytes: config.response.encoding.type !== "",
     ...(config.request.subject ? { subject: config.request.subject } : {}),
     ...(signal ? { signal } : {}),
   };

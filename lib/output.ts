@@ -15,9 +15,9 @@ export interface FormatOptions {
   /** `json` (default): one JSON array on one line; `plain`: texts separated by `=` lines. */
   format?: "json" | "plain";
   /**
-   * Base64-encode the UTF-8 bytes of each `result`: `""` (default) leaves it as is, `std` uses
-   * the standard alphabet, `url` the URL-safe one (`-`, `_`); both keep `=` padding, as Go's
-   * `base64.StdEncoding` and `base64.URLEncoding` do.
+   * Base64-encode each `result` (its raw `bytes` when kept, else its UTF-8): `""` (default)
+   * leaves it as is, `std` uses the standard alphabet, `url` the URL-safe one (`-`, `_`); both
+   * keep `=` padding, as Go's `base64.StdEncoding` and `base64.URLEncoding` do.
    */
   encoding?: "" | "std" | "url";
 }
@@ -25,9 +25,9 @@ export interface FormatOptions {
 const CHUNK = 0x8000;
 
 /**
- * Base64-encodes text as UTF-8, with padding.
+ * Base64-encodes text as UTF-8 (or raw bytes as they are), with padding.
  *
- * @param text The text.
+ * @param text The text, or the bytes.
  * @param alphabet `std` (`+/`) or `url` (`-_`).
  * @returns The encoded text.
  *
@@ -39,8 +39,8 @@ const CHUNK = 0x8000;
  * assert.equal(encodeBase64("é?>", "url"), "w6k_Pg==");
  * ```
  */
-export function encodeBase64(text: string, alphabet: "std" | "url"): string {
-  const bytes = new TextEncoder().encode(text);
+export function encodeBase64(text: string | Uint8Array, alphabet: "std" | "url"): string {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
   let binary = "";
   for (let i = 0; i < bytes.length; i += CHUNK) {
     binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
@@ -55,7 +55,7 @@ function ordered(r: Result, encoding: "" | "std" | "url"): Result {
     errorCode: r.errorCode,
     input: r.input,
     name: r.name,
-    result: encoding === "" ? r.result : encodeBase64(r.result, encoding),
+    result: encoding === "" ? r.result : encodeBase64(r.bytes ?? r.result, encoding),
     ...(r.subject ? { subject: r.subject } : {}),
     ts: r.ts,
     type: r.type,

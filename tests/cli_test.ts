@@ -25,6 +25,38 @@ Deno.test("parseCli() accepts the original's single-dash long flags", () => {
   assert.equal(cli.layer.sources.get("worker.number"), "--worker");
 });
 
+Deno.test("parseCli() accepts Go-style -name=value for every flag, booleans included", () => {
+  const cli = parseCli([
+    "-i=echo x",
+    "-f=plain",
+    "-w=true",
+    "--shell=false",
+    "-worker=4",
+    "--port=3100",
+    "-lf=/tmp/x.log",
+    "-timeout=5s",
+    "-e=",
+  ]);
+  assert.deepEqual(cli.layer.values, {
+    request: { inputs: [{ input: "echo x" }], shell: false, timeout: "5s" },
+    response: { format: "plain", encoding: { type: "" } },
+    webserver: { enable: true, port: 3100 },
+    worker: { number: 4 },
+    log: { file: "/tmp/x.log" },
+  });
+  assert.equal(parseCli(["-w=false"]).layer.values.webserver !== undefined, true);
+  assert.deepEqual(parseCli(["-w=0"]).layer.values, { webserver: { enable: false } });
+  assert.equal(parseCli(["-h=true"]).help, true);
+  // Every flag takes -name=value under each of its names.
+  for (const flag of FLAGS) {
+    const value = flag.type === "boolean" ? "true" : flag.kind === "int" ? "7" : "5s";
+    for (const name of [flag.short, flag.alias, flag.long]) {
+      if (name === undefined || flag.long === "input") continue;
+      assert.doesNotThrow(() => parseCli([`-${name}=${value}`]), `-${name}=${value}`);
+    }
+  }
+});
+
 Deno.test("parseCli() accepts long forms and -i with a type", () => {
   const cli = parseCli([
     "--input",
@@ -55,7 +87,9 @@ Deno.test("parseCli() recognises commands, --help and --version", () => {
 });
 
 const bad: [string[], RegExp][] = [
-  [["--bogus"], /unknown flag '--bogus'/],
+  [["--bogus"], /^unknown flag --bogus \(see --help\)$/],
+  [["-w=maybe"], /^--web: "maybe" is not true or false$/],
+  [["-i"], /^--input: needs a value$/],
   [["-worker", "x"], /^--worker: "x" is not an integer$/],
   [["--timeout", "soon"], /^--timeout: "soon" is not a duration/],
   [["-i", " , "], /^--input: no inputs in the list$/],

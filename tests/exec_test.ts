@@ -397,3 +397,35 @@ Deno.test("runInput() bounds a catastrophic regex expect by the input's timeout,
   const miss = await runInput(spec("echo nope", { expect: "/^ready$/" }));
   assert.equal(miss.error, "output does not match /^ready$/");
 });
+
+Deno.test("runInput() probes a port on fetch's bad-port list and sends a given Host header", async () => {
+  // Ports the Fetch standard blocks; the first one free on this machine is used.
+  const badPorts = [6000, 6665, 6666, 6667, 6668, 6669, 6697, 10080, 5060, 5061, 4190];
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  const seen: string[] = [];
+  for (const port of badPorts) {
+    try {
+      server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
+        seen.push(req.headers.get("host") ?? "");
+        return new Response("ready");
+      });
+      break;
+    } catch {
+      // taken: try the next one
+    }
+  }
+  assert.ok(server, "no port of the list was free");
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}/`;
+    const plain = await runInput(spec(base, { type: "get" }));
+    assert.equal(plain.errorCode, "0", plain.error ?? "");
+    assert.equal(plain.result, "ready");
+    const withHost = await runInput(
+      spec(base, { type: "get", headers: { Host: "probe.example" }, expect: "ready" }),
+    );
+    assert.equal(withHost.errorCode, "0", withHost.error ?? "");
+    assert.deepEqual(seen, [`127.0.0.1:${server.addr.port}`, "probe.example"]);
+  } finally {
+    await server.shutdown();
+  }
+});

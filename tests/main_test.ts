@@ -78,7 +78,7 @@ Deno.test("main exits 2 with one line naming the field for bad configuration, pr
     [
       ["--bogus"],
       {},
-      "dz-mcall: unknown flag '--bogus'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--bogus\"\n",
+      "dz-mcall: unknown flag --bogus (see --help)\n",
     ],
   ];
   for (const [args, env, message] of cases) {
@@ -308,5 +308,13 @@ Deno.test("main exits 2 with one line when the port is taken or the log file can
   } finally {
     listener.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main -e std|url encodes the raw bytes of binary output", async () => {
+  for (const [encoding, want] of [["std", "//4="], ["url", "__4="]]) {
+    const { code, stdout, stderr } = await mcall(["-e", encoding!, "-i", "printf '\\377\\376'"]);
+    assert.equal(code, 0, stderr);
+    assert.equal(JSON.parse(stdout)[0].result, want);
   }
 });

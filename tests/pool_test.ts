@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { runInput } from "../lib/exec.ts";
 import type { InputSpec } from "../lib/input.ts";
 import { runPool, Semaphore } from "../lib/pool.ts";
+import { loadConfig } from "../lib/config.ts";
+import { configuredInputs, runAll } from "../lib/once.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -122,4 +124,19 @@ Deno.test("Semaphore hands slots out first come, first served and drops aborted 
   assert.deepEqual(order, ["second"]);
   assert.equal(slots.running, 0);
   assert.throws(() => new Semaphore(0), RangeError);
+});
+
+Deno.test("runAll() runs 5,000 × true at the highest allowed worker count with no false timeout", async () => {
+  const layer = (number: number) => ({
+    values: {
+      worker: { number },
+      request: { inputs: Array.from({ length: 5000 }, () => ({ input: "true" })) },
+    },
+    sources: new Map(),
+  });
+  assert.throws(() => loadConfig({ layers: [layer(1001)] }), /above the maximum of 1000$/);
+  const config = loadConfig({ layers: [layer(1000)] });
+  const results = await runAll(configuredInputs(config), config);
+  const failed = results.filter((r) => r.errorCode !== "0");
+  assert.equal(failed.length, 0, JSON.stringify(failed.slice(0, 3)));
 });
