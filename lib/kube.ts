@@ -269,16 +269,83 @@ function runWatch(
   });
 }
 
+/** An undici response as `Dispatcher.request` resolves it. */
+interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: { text(): Promise<string> };
+}
+
+/**
+ * Plain JSON requests to the API server, authenticated by client-node and sent over the pool of
+ * {@linkcode forceHttp1} with undici's `Dispatcher.request`. The task hot paths (create, claim,
+ * record, list) use it instead of client-node's generated client, whose object (de)serialisers
+ * and undici `fetch` layer cost twice the CPU per request (bench/api.ts); objects arrive as the
+ * API server's JSON, which `toConfigMapLike` and `toPodInfo` read as they read watch events.
+ * Errors are client-node's `ApiException` (HTTP status, Status body), as `classify` expects.
+ */
+class JsonApi {
+  readonly #kc: k8s.KubeConfig;
+
+  constructor(kc: k8s.KubeConfig) {
+    this.#kc = forceHttp1(kc);
+  }
+
+  /**
+   * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
+   * @returns The parsed response body.
+   * @throws {k8s.ApiException} For an HTTP error status; undici's errors for network failures.
+   */
+  async request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown) {
+    const server = this.#kc.getCurrentCluster()?.server ?? "";
+    const context = new k8s.RequestContext(server + path, method as k8s.HttpMethod);
+    await this.#kc.applySecurityAuthentication(context);
+    const dispatcher = context.getDispatcher();
+    if (dispatcher === undefined) throw new Error(`${method} ${path}: no HTTP client`);
+    const url = new URL(context.getUrl());
+    const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await (dispatcher as unknown as {
+      request(o: object): Promise<RawResponse>;
+    }).request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 400) {
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(response.headers)) {
+        if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(", ") : v;
+      }
+      throw new k8s.ApiException(
+        response.statusCode,
+        `HTTP-Code: ${response.statusCode}\nMessage: ${method} ${url.pathname}\nBody: ${text}`,
+        text,
+        flat,
+      );
+    }
+    return (text === "" ? {} : JSON.parse(text)) as T;
+  }
+}
+
+/** `?labelSelector=…` */
+const selectorQuery = (labelSelector: string) =>
+  labelSelector === "" ? "" : `?labelSelector=${encodeURIComponent(labelSelector)}`;
+
 /**
  * {@linkcode TaskStore} over the ConfigMaps of one namespace.
  *
- * Requests are short and are not cancelled by `signal` (client-node's generated API takes none);
+ * Requests are short and are not cancelled by `signal`;
  * the watch is.
  */
 export class KubeTaskStore implements TaskStore {
-  readonly #core: k8s.CoreV1Api;
+  readonly #api: JsonApi;
   readonly #watch: k8s.Watch;
   readonly #namespace: string;
+  readonly #path: string;
 
   /**
    * @param kc The client configuration (see {@linkcode loadKubeConfig}).
@@ -286,15 +353,20 @@ export class KubeTaskStore implements TaskStore {
    */
   constructor(kc: k8s.KubeConfig, namespace: string) {
     if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
-    forceHttp1(kc);
-    this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.#api = new JsonApi(kc);
     this.#watch = new k8s.Watch(kc);
     this.#namespace = namespace;
+    this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   }
 
-  async #call<T>(verb: string, run: () => Promise<T>): Promise<T> {
+  async #call<T>(
+    verb: string,
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
     try {
-      const result = await run();
+      const result = await this.#api.request<T>(method, this.#path + path, body);
       noteGranted(verb, "configmaps");
       return result;
     } catch (err) {
@@ -303,22 +375,17 @@ export class KubeTaskStore implements TaskStore {
   }
 
   async list(labelSelector: string) {
-    const namespace = this.#namespace;
-    const list = await this.#call(
-      "list",
-      () => this.#core.listNamespacedConfigMap({ namespace, labelSelector }),
-    );
+    const list = await this.#call<k8s.V1ConfigMapList>("list", "GET", selectorQuery(labelSelector));
     return {
-      items: list.items.map(toConfigMapLike),
+      items: (list.items ?? []).map(toConfigMapLike),
       resourceVersion: list.metadata?.resourceVersion ?? "",
     };
   }
 
   async get(name: string): Promise<ConfigMapLike | undefined> {
-    const namespace = this.#namespace;
     try {
       return toConfigMapLike(
-        await this.#call("get", () => this.#core.readNamespacedConfigMap({ name, namespace })),
+        await this.#call<k8s.V1ConfigMap>("get", "GET", `/${encodeURIComponent(name)}`),
       );
     } catch (err) {
       if (err instanceof KubeError && err.kind === "notFound") return undefined;
@@ -327,40 +394,26 @@ export class KubeTaskStore implements TaskStore {
   }
 
   async create(cm: ConfigMapLike): Promise<ConfigMapLike> {
-    const namespace = this.#namespace;
     const body = toV1ConfigMap(
       { ...cm, metadata: { ...cm.metadata, resourceVersion: "" } },
-      namespace,
+      this.#namespace,
     );
-    return toConfigMapLike(
-      await this.#call("create", () => this.#core.createNamespacedConfigMap({ namespace, body })),
-    );
+    return toConfigMapLike(await this.#call<k8s.V1ConfigMap>("create", "POST", "", body));
   }
 
   async update(cm: ConfigMapLike): Promise<ConfigMapLike> {
-    const namespace = this.#namespace;
-    const name = cm.metadata.name;
-    const body = toV1ConfigMap(cm, namespace);
-    return toConfigMapLike(
-      await this.#call(
-        "update",
-        () => this.#core.replaceNamespacedConfigMap({ name, namespace, body }),
-      ),
-    );
+    const body = toV1ConfigMap(cm, this.#namespace);
+    const path = `/${encodeURIComponent(cm.metadata.name)}`;
+    return toConfigMapLike(await this.#call<k8s.V1ConfigMap>("update", "PUT", path, body));
   }
 
   async deleteCollection(labelSelector: string): Promise<void> {
-    const namespace = this.#namespace;
-    await this.#call(
-      "deletecollection",
-      () => this.#core.deleteCollectionNamespacedConfigMap({ namespace, labelSelector }),
-    );
+    await this.#call("deletecollection", "DELETE", selectorQuery(labelSelector));
   }
 
   async delete(name: string): Promise<void> {
-    const namespace = this.#namespace;
     try {
-      await this.#call("delete", () => this.#core.deleteNamespacedConfigMap({ name, namespace }));
+      await this.#call("delete", "DELETE", `/${encodeURIComponent(name)}`);
     } catch (err) {
       if (!(err instanceof KubeError && err.kind === "notFound")) throw err;
     }
@@ -393,11 +446,11 @@ export class KubeTaskStore implements TaskStore {
 
 /** {@linkcode PodLister} over the pods of one namespace. */
 export class KubePodLister implements PodLister {
-  readonly #core: k8s.CoreV1Api;
+  readonly #api: JsonApi;
   readonly #namespace: string;
 
   constructor(kc: k8s.KubeConfig, namespace: string) {
-    this.#core = forceHttp1(kc).makeApiClient(k8s.CoreV1Api);
+    this.#api = new JsonApi(kc);
     this.#namespace = namespace;
   }
 
@@ -405,12 +458,15 @@ export class KubePodLister implements PodLister {
     const namespace = this.#namespace;
     let list: k8s.V1PodList;
     try {
-      list = await this.#core.listNamespacedPod({ namespace, labelSelector });
+      list = await this.#api.request<k8s.V1PodList>(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${selectorQuery(labelSelector)}`,
+      );
       noteGranted("list", "pods");
     } catch (err) {
       throw classify(err, "list", "pods", namespace);
     }
-    return list.items.map(toPodInfo).filter((p) => p.name !== "");
+    return (list.items ?? []).map(toPodInfo).filter((p) => p.name !== "");
   }
 }
 

@@ -1,0 +1,110 @@
+/**
+ * Scale (issue 12): the API requests of a round grow linearly with its tasks — nothing in the
+ * planner or the worker is O(n²) in requests. A counting wrapper around the in-memory store counts
+ * every request by verb while one leader plans a round, two workers run it, and the leader
+ * reconciles it to completion; rounds of 100, 200 and 400 tasks must differ by exactly the same
+ * number of requests per task, and the writes per task must stay at 3 (create, claim, record).
+ */
+import assert from "node:assert/strict";
+import type { InputSpec, Result } from "../lib/input.ts";
+import { Planner } from "../lib/planner.ts";
+import { roundName } from "../lib/task_schema.ts";
+import type { PodLister, TaskStore } from "../lib/task_store.ts";
+import { Worker } from "../lib/worker.ts";
+import { FakeClock } from "./fake_clock.ts";
+import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
+
+const ROUND = "20250101-000000";
+const WORKERS = ["pod-a", "pod-b"];
+
+/** `store` with every request counted by verb. */
+function counting(
+  store: MemoryStore,
+): { store: TaskStore & PodLister; counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  const count = (verb: string) => counts.set(verb, (counts.get(verb) ?? 0) + 1);
+  const counted: TaskStore & PodLister = {
+    list: (s) => (count("list"), store.list(s)),
+    get: (n) => (count("get"), store.get(n)),
+    create: (cm) => (count("create"), store.create(cm)),
+    update: (cm) => (count("update"), store.update(cm)),
+    delete: (n) => (count("delete"), store.delete(n)),
+    deleteCollection: (s) => (count("deletecollection"), store.deleteCollection(s)),
+    watch: (s, rv, on, signal) => (count("watch"), store.watch(s, rv, on, signal)),
+    listPods: (s) => (count("listpods"), store.listPods(s)),
+  };
+  return { store: counted, counts };
+}
+
+const result = (spec: InputSpec): Result => ({
+  errorCode: "0",
+  input: spec.input,
+  name: spec.name,
+  result: "",
+  ts: "2025-01-01T00:00:00.000",
+  type: spec.type,
+  exitCode: 0,
+  status: null,
+  durationMs: 1,
+  truncated: false,
+});
+
+/** Requests of one round of `n` tasks, by verb, and the final phase of its summary. */
+async function round(n: number) {
+  const clock = new FakeClock();
+  const memory = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", ...WORKERS]) memory.setPod({ name });
+  const { store, counts } = counting(memory);
+  const signer = instantSigner("key");
+  const tasks = tasksConfig({ leaderRunsTasks: false });
+  const planner = new Planner({
+    store,
+    pods: store,
+    clock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks,
+    signer,
+  });
+  assert.equal(await planner.planRound(ROUND, specs(n)), true);
+  for (const identity of WORKERS) {
+    const worker = new Worker({
+      store,
+      clock,
+      identity,
+      tasks,
+      signer,
+      executor: (spec) => Promise.resolve(result(spec)),
+    });
+    // One list, as the worker's run loop starts with, then every task it was given.
+    for (const cm of (await store.list(`app=dz-mcall,task=true,assigned-to=${identity}`)).items) {
+      worker.consider(cm);
+    }
+    await worker.idle();
+  }
+  const phase = await planner.reconcile(ROUND);
+  return {
+    counts: Object.fromEntries(counts),
+    phase,
+    summary: memory.peek(roundName("dz-mcall", ROUND)),
+  };
+}
+
+const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+const writes = (c: Record<string, number>) =>
+  (c.create ?? 0) + (c.update ?? 0) + (c.delete ?? 0) + (c.deletecollection ?? 0);
+
+Deno.test("a round's API requests grow linearly with its tasks: 3 writes per task", async () => {
+  const [r100, r200, r400] = [await round(100), await round(200), await round(400)];
+  for (const r of [r100, r200, r400]) assert.equal(r.phase, "complete", JSON.stringify(r.summary));
+  // Linear: r(n) = a·n + b, so doubling the tasks adds the same requests per task each time.
+  const perTask = (a: Record<string, number>, b: Record<string, number>, n: number) =>
+    (total(b) - total(a)) / n;
+  assert.equal(perTask(r100.counts, r200.counts, 100), perTask(r200.counts, r400.counts, 200));
+  assert.equal((writes(r400.counts) - writes(r100.counts)) / 300, 3, JSON.stringify(r400.counts));
+  // Reads do not grow with the tasks at all: a fixed number of lists, gets and pod lists.
+  for (const verb of ["list", "get", "listpods"]) {
+    assert.equal(r400.counts[verb] ?? 0, r100.counts[verb] ?? 0, `${verb} requests`);
+  }
+});
