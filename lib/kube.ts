@@ -13,7 +13,13 @@
 import * as k8s from "@kubernetes/client-node";
 import { ConfigError } from "./config.ts";
 import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./kube_convert.ts";
-import { classify, forbiddenHint, noteGranted, statusOf } from "./kube_errors.ts";
+import {
+  classify,
+  forbiddenHint,
+  noteGranted,
+  statusOf,
+  UNAUTHORIZED_HINT,
+} from "./kube_errors.ts";
 import {
   type LeaseClient,
   type LeaseLockError,
@@ -493,6 +499,8 @@ export class KubeLeaseClient implements LeaseClient {
   #error(verb: string, what: string, err: unknown, code = statusOf(err).code): LeaseLockError {
     const message = code === 403
       ? `${verb} lease ${what}: forbidden — ${forbiddenHint(verb, "leases")}`
+      : code === 401
+      ? `${verb} lease ${what}: unauthorized — ${UNAUTHORIZED_HINT}`
       : `${verb} lease ${what}`;
     return leaseLockErrorFromStatus(code, message, err) as LeaseLockError;
   }

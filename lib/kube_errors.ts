@@ -66,6 +66,10 @@ export function forbiddenHint(verb: string, resource: string): string {
     : `the Role needs verb ${verb} on ${resource}`;
 }
 
+/** What a 401 means for a pod: its ServiceAccount token is no longer accepted. */
+export const UNAUTHORIZED_HINT =
+  "the ServiceAccount token was rejected (the ServiceAccount was deleted, e.g. by helm uninstall, or the token expired)";
+
 /**
  * Classifies a client-node error.
  *
@@ -107,7 +111,9 @@ export function classify(
   else if (code === 400 || code === 422) kind = "invalid";
   else kind = "transient";
   const detail = message ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
-  const text = kind === "forbidden"
+  const text = kind === "unauthorized"
+    ? `unauthorized: cannot ${verb} ${resource} in namespace ${namespace} — ${UNAUTHORIZED_HINT}`
+    : kind === "forbidden"
     ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — ${
       forbiddenHint(verb, resource)
     }`

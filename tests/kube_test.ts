@@ -46,3 +46,16 @@ Deno.test("watchDeadline() asks the server to end a watch and backs it with a la
     assert.ok(deadlineMs > timeoutSeconds * 1000, "the client waits for the server first");
   }
 });
+
+Deno.test("classify() says what a 401 and a 403 most likely mean", () => {
+  assert.equal(
+    classify(apiError(401), "list", "configmaps", "ops").message,
+    "unauthorized: cannot list configmaps in namespace ops — the ServiceAccount token was " +
+      "rejected (the ServiceAccount was deleted, e.g. by helm uninstall, or the token expired)",
+  );
+  // A verb never allowed in this process: the Role lacks it.
+  assert.match(
+    classify(apiError(403), "escalate", "widgets", "ops").message,
+    /^forbidden: cannot escalate widgets in namespace ops — the Role needs verb escalate on widgets$/,
+  );
+});

@@ -196,3 +196,31 @@ e2eTest(
   },
   { timeoutMs: 120_000 },
 );
+
+e2eTest(
+  "lifecycle: a 403 once the RoleBinding is gone says so, not that the Role lacks a verb",
+  async (env) => {
+    await withServer(async (server) => {
+      const cluster = await startCluster(env, {
+        names: ["mcall-a"],
+        inputs: [{ input: `${server.url}/l5/task`, type: "get", name: "task" }],
+        env: { MCALL_TASKS_INTERVAL: "1h" },
+      });
+      const leader = await cluster.leader();
+      await server.waitForHit("/l5/task");
+      // What `helm uninstall` does while the pods still stop.
+      await env.rbac.deleteNamespacedRoleBinding({ name: "dz-mcall", namespace: env.ns });
+      const text = (l: { message: string; properties: Record<string, unknown> }) =>
+        `${l.message} ${JSON.stringify(l.properties)}`;
+      const line = await leader.proc.waitFor(
+        "a forbidden error",
+        () => leader.proc.lines.find((l) => /forbidden/i.test(text(l))),
+        30_000,
+      );
+      assert.match(text(line), /allowed before, so the Role or RoleBinding was deleted or changed/);
+      assert.doesNotMatch(text(line), /the Role needs verb/);
+      await cluster.stopAll();
+    });
+  },
+  { timeoutMs: 90_000 },
+);
