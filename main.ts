@@ -50,20 +50,10 @@ export async function main(
     if (configPath) layers.push(await readConfigFile(configPath));
     layers.push(await readEnvLayer(env), cli.layer);
     const config = loadConfig({ layers });
-    try {
-      setupLogging({
-        level: config.log.level,
-        ...(config.log.file ? { file: config.log.file } : {}),
-      });
-    } catch (err) {
-      // The program may write only under /tmp (etc/deno-permissions); any other path, or one
-      // that cannot be opened, is a configuration error, not a crash.
-      if (!config.log.file || !(err instanceof Error)) throw err;
-      const why = err instanceof Deno.errors.NotCapable
-        ? "writes are allowed only under /tmp"
-        : err.message;
-      throw new ConfigError(`log.file: cannot open "${config.log.file}": ${why}`, { cause: err });
-    }
+    setupLogging({
+      level: config.log.level,
+      ...(config.log.file ? { file: config.log.file } : {}),
+    });
     return await run(config, { command: cli.command, env, signal, version: VERSION });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -50,7 +50,10 @@ export function setupLogging({ level, file, sink }: LogOptions): void {
     try {
       handle = Deno.openSync(file, { append: true, create: true });
     } catch (err) {
-      const reason = err instanceof Deno.errors.NotFound
+      // The program may write only under /tmp (etc/deno-permissions).
+      const reason = err instanceof Deno.errors.NotCapable
+        ? "writes are allowed only under /tmp"
+        : err instanceof Deno.errors.NotFound
         ? "its directory does not exist"
         : err instanceof Deno.errors.IsADirectory || isDirectory(file)
         ? "is a directory"

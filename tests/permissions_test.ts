@@ -91,7 +91,7 @@ Deno.test("permissions: a log file outside /tmp is a one-line error, exit 2, not
     for (
       const [file, why] of [
         [`${dir}/mcall.log`, "writes are allowed only under /tmp"],
-        ["/tmp/dz-no-such-dir/mcall.log", "No such file or directory"],
+        ["/tmp/dz-no-such-dir/mcall.log", "its directory does not exist"],
       ] as const
     ) {
       const out = await new Deno.Command(Deno.execPath(), {

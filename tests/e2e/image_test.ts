@@ -238,7 +238,8 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
       source: empty,
       options: ["rbind", "ro"],
     });
-    const r = await new Bundle(bundleDir, noPackages, state).run(["/app/dz-mcall", "--version"]);
+    // A run (not --version, which imports no npm package since start-up is lazy) needs them.
+    const r = await new Bundle(bundleDir, noPackages, state).run(["/app/dz-mcall", "-i", "true"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /npm package not found in cache: .*--cached-only is specified/);
   });

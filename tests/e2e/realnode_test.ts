@@ -376,12 +376,16 @@ async function reportMemory(node: RealNode, ns: string): Promise<void> {
     const id = (p.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^.*:\/\//, "");
     const uid = p.metadata?.uid ?? "";
     const found = await new Deno.Command("find", {
-      args: ["/sys/fs/cgroup/memory/kubepods", "-maxdepth", "3", "-type", "d", "-name", id],
+      args: ["/sys/fs/cgroup/memory", "-maxdepth", "5", "-type", "d", "-name", `pod${uid}`],
       stdout: "piped",
       stderr: "null",
     }).output();
-    const dir = new TextDecoder().decode(found.stdout).split("\n").find((d) => d.includes(uid));
-    if (!id || !dir) continue;
+    const podDir = new TextDecoder().decode(found.stdout).split("\n")[0] ?? "";
+    const dir = podDir && id ? `${podDir}/${id}` : "";
+    if (!dir) {
+      console.error(`real node: no memory cgroup found for ${p.metadata?.name} (pod${uid}/${id})`);
+      continue;
+    }
     console.error(
       `real node: ${p.metadata?.name} container memory ${await mib(
         `${dir}/memory.usage_in_bytes`,
@@ -405,6 +409,8 @@ interface Summary {
   total: number;
   succeeded: number;
   leader: string;
+  /** When the round was planned (RFC 3339). */
+  start: string;
 }
 
 /** The round summaries of Deployment mode (slot ids; a CronJob round is named after its Job). */
@@ -419,6 +425,7 @@ async function summaries(core: k8s.CoreV1Api, ns: string): Promise<Summary[]> {
       total: Number(c.data?.total ?? "0"),
       succeeded: Number(c.data?.succeeded ?? "0"),
       leader: c.data?.leader ?? "",
+      start: c.data?.start ?? "",
     })).filter((s) => /^\d{8}-\d{6}$/.test(s.round))
     .sort((a, b) => a.round.localeCompare(b.round));
 }
@@ -530,6 +537,7 @@ async function deploymentMode(
       const podsBefore =
         (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` }))
           .items.map((p) => p.metadata?.name);
+      const upgradedAt = Date.now();
       await time(
         "helm upgrade",
         () => helm("upgrade", RELEASE, CHART, "--reuse-values", "--set", "interval=30s"),
@@ -539,16 +547,26 @@ async function deploymentMode(
         (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` }))
           .items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name);
       assert(podsAfter.every((p) => !podsBefore.includes(p)), "every pod replaced");
-      const all = await summaries(core, ns);
-      const before = all.filter((s) => s.round <= lastBefore).length;
-      const done = await completeRounds(2, lastBefore);
-      const after = (await summaries(core, ns)).map((s) => s.round);
-      // Round ids never go backwards: nothing planned for a slot before the last one.
-      assert.deepEqual(after, [...after].sort(), "round ids in order");
-      assert(before >= 1, "rounds before the upgrade are kept in history");
-      const ids = done.map((s) => slotSeconds(s.round));
-      const gaps = ids.slice(1).map((x, i) => x - ids[i]!);
-      assert(gaps.slice(-1).every((g) => g === 30), `new interval: gaps ${gaps}`);
+      // Two complete rounds planned by a leader of the new pods (the old leader may still plan
+      // one slot of the old interval during the rollout).
+      const all = await waitFor(async () => {
+        const all = await summaries(core, ns);
+        const byNew = all.filter((s) => podsAfter.includes(s.leader) && s.phase === "complete");
+        return byNew.length >= 2 && all;
+      }, { timeoutMs: 150_000, message: "2 complete rounds planned by the new pods" });
+      // Round ids never go backwards: in planning order the ids only grow, and every round
+      // planned after the upgrade comes after the last one planned before it.
+      const planned = [...all].sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+      const ids = planned.map((s) => s.round);
+      assert.deepEqual(ids, [...ids].sort(), "round ids in planning order");
+      for (const s of planned.filter((s) => Date.parse(s.start) > upgradedAt)) {
+        assert(s.round > lastBefore, `${s.round} planned after the upgrade, after ${lastBefore}`);
+      }
+      const mine = planned.filter((s) => podsAfter.includes(s.leader)).map((s) =>
+        slotSeconds(s.round)
+      );
+      const gaps = mine.slice(1).map((x, i) => x - mine[i]!);
+      assert(gaps.length > 0 && gaps.every((g) => g === 30), `new interval: gaps ${gaps}`);
       for (const s of (await summaries(core, ns)).filter((s) => s.phase === "complete")) {
         assert.equal(s.succeeded, tasks.length, `every task of ${s.round} succeeded`);
       }
