@@ -8,7 +8,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { helpText, parseCli } from "./lib/cli.ts";
 import { ConfigError, envLayer, type Layer, loadConfig, readConfigFile } from "./lib/config.ts";
 import { dispose } from "@logtape/logtape";
-import { setupLogging } from "./lib/log.ts";
+import { logger, setupLogging } from "./lib/log.ts";
 import { Interrupted, run } from "./lib/run.ts";
 
 /** The program's version, from deno.json. */
@@ -38,11 +38,14 @@ export async function main(
     const configPath = cli.configPath ?? env.MCALL_CONFIG;
     if (configPath) layers.push(await readConfigFile(configPath));
     layers.push(envLayer(env), cli.layer);
-    const config = loadConfig({ layers });
+    const warnings: string[] = [];
+    const config = loadConfig({ layers, warn: (w) => warnings.push(w) });
     setupLogging({
       level: config.log.level,
       ...(config.log.file ? { file: config.log.file } : {}),
     });
+    // Doubled braces: logtape would read `{x}` in the text as a placeholder.
+    for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
     return await run(config, { command: cli.command, env, signal, version: VERSION });
   } catch (err) {
     if (err instanceof ConfigError) {

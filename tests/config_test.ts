@@ -272,3 +272,73 @@ Deno.test("parseDurationMs() reads compound durations and rejects junk", () => {
   assert.equal(parseDurationMs("m5"), undefined);
   assert.equal(formatDurationMs(3_723_004), "1h2m3s4ms");
 });
+
+Deno.test("loadConfig() accepts the original's do-nothing keys with one warning line each", () => {
+  const warnings: string[] = [];
+  const file = fileLayer(
+    "response: {format: json, es: {host: es, id: elastic, password: x, index_name: d}}\n" +
+      `request: {input: '{"inputs":[{"input":"http://a","id":"u","pswd":"p"},{"input":"b"}]}'}`,
+  );
+  const config = loadConfig({ layers: [file], warn: (w) => warnings.push(w) });
+  assert.equal(config.response.format, "json");
+  assert.deepEqual(warnings, [
+    "response.es: the original's Elasticsearch output is not supported; ignored",
+    "request.inputs[0].id, [0].pswd: the original's id/pswd do nothing here; ignored",
+  ]);
+  // Keys the original never had stay errors.
+  assert.match(
+    configError(() => loadConfig({ layers: [fileLayer("response: {kafka: {}}")] })),
+    /^response\.kafka: is not a known setting$/,
+  );
+});
+
+Deno.test("readConfigFile() runs the original's layout, Elasticsearch block included", async () => {
+  const warnings: string[] = [];
+  const config = loadConfig({
+    layers: [await readConfigFile("etc/mcall-original.yaml")],
+    warn: (w) => warnings.push(w),
+  });
+  assert.equal(config.request.inputs?.length, 2);
+  assert.deepEqual(warnings, [
+    "response.es: the original's Elasticsearch output is not supported; ignored",
+  ]);
+});
+
+Deno.test("envLayer() warns about an unknown MCALL_* variable, naming the nearest known one", () => {
+  const layer = envLayer({ MCALL_WORKER_NUMBR: "3", MCALL_LOG_LEVL: "debug", PATH: "/bin" });
+  assert.deepEqual(layer.warnings, [
+    "MCALL_LOG_LEVL is not a setting and is ignored (did you mean MCALL_LOG_LEVEL?)",
+    "MCALL_WORKER_NUMBR is not a setting and is ignored (did you mean MCALL_WORKER_NUMBER?)",
+  ]);
+  assert.deepEqual(envLayer({ MCALL_WEBSERVER_TOKEN: "x", MCALL_CONFIG: "y" }).warnings, []);
+});
+
+Deno.test("envLayer() accepts the original's MCALL_WORKER_NUM, MCALL_LOG_LEVEL, MCALL_HTTP_PORT", () => {
+  const layer = envLayer({
+    MCALL_WORKER_NUM: "7",
+    MCALL_LOG_LEVEL: "DEBUG",
+    MCALL_HTTP_PORT: "3100",
+  });
+  assert.deepEqual(layer.warnings, []);
+  const config = loadConfig({ layers: [layer] });
+  assert.equal(config.worker.number, 7);
+  assert.equal(config.log.level, "debug");
+  assert.equal(config.webserver.port, 3100);
+  assert.equal(
+    loadConfig({ layers: [envLayer({ MCALL_WORKER_NUM: "7", MCALL_WORKER_NUMBER: "2" })] }).worker
+      .number,
+    2,
+  );
+  assert.equal(
+    configError(() => loadConfig({ layers: [envLayer({ MCALL_HTTP_PORT: "x" })] })),
+    'webserver.port (from MCALL_HTTP_PORT): expected number, got "x"',
+  );
+});
+
+Deno.test("loadConfig() warns that serve mode does not run configured inputs", () => {
+  const warnings: string[] = [];
+  loadConfig({ layers: [parseCli(["-w", "-i", "true"]).layer], warn: (w) => warnings.push(w) });
+  assert.deepEqual(warnings, [
+    "request.inputs: not run in serve mode (-w); each request brings its own inputs",
+  ]);
+});
