@@ -70,7 +70,7 @@ export function parseConfigText(text: string, label = "config"): RawLayer {
   try {
     doc = YAML.parse(text, { prettyErrors: true });
   } catch (err) {
-    const first = String((err as Error).message).split("\n")[0];
+    const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
     throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};
@@ -222,13 +222,35 @@ export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
   }
   merged = dropOriginalKeys(merged, warn);
   const parsed = ConfigSchema.safeParse(merged, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!, sources));
+  if (!parsed.success) {
+    throw new ConfigError(describeIssue(realLimit(merged, parsed.error.issues[0]!), sources));
+  }
   checkRelations(parsed.data);
   const { webserver, election, request } = parsed.data;
   if (webserver.enable && !election.enabled && (request.inputs?.length ?? 0) > 0) {
     warn("request.inputs: not run in serve mode (-w); each request brings its own inputs");
   }
   return parsed.data;
+}
+
+/**
+ * zod's `.int()` reports a number beyond 2^53 as above Number.MAX_SAFE_INTEGER, not above the
+ * field's own maximum: validate once more with the largest safe integer in its place to learn the
+ * real maximum, and report that with the original value.
+ */
+function realLimit(merged: RawLayer, issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "too_big" || Number(issue.maximum) !== Number.MAX_SAFE_INTEGER) return issue;
+  const copy = structuredClone(merged);
+  let node: unknown = copy;
+  for (const key of issue.path.slice(0, -1)) node = (node as Record<PropertyKey, unknown>)[key];
+  (node as Record<PropertyKey, unknown>)[issue.path.at(-1)!] = Number.MAX_SAFE_INTEGER;
+  const again = ConfigSchema.safeParse(copy, { reportInput: true });
+  const real = again.success
+    ? undefined
+    : again.error.issues.find((i) =>
+      i.code === "too_big" && formatPath(i.path) === formatPath(issue.path)
+    );
+  return real?.code === "too_big" ? { ...real, input: issue.input } : issue;
 }
 
 /** Cross-field rules zod cannot express per field. */
@@ -270,7 +292,9 @@ export function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<stri
   let problem: string;
   switch (issue.code) {
     case "invalid_value":
-      problem = `${show(input)} is not one of ${issue.values.map(String).join(", ")}`;
+      problem = `${show(input)} is not one of ${
+        issue.values.map((v) => v === "" ? '""' : String(v)).join(", ")
+      }`;
       break;
     case "invalid_type":
       problem = input === undefined

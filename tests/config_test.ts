@@ -109,7 +109,7 @@ const badFiles: [string, string, RegExp][] = [
   [
     "bad encoding",
     "response: {encoding: {type: hex}}",
-    /^response\.encoding\.type: "hex" is not one of , std, url$/,
+    /^response\.encoding\.type: "hex" is not one of "", std, url$/,
   ],
   [
     "bad port",
@@ -167,6 +167,12 @@ const badFiles: [string, string, RegExp][] = [
     "request: {inputs: [{input: x, expect: '/a(/'}]}",
     /^request\.inputs\[0\]\.expect: "\/a\(\/" is not a valid regular expression/,
   ],
+  [
+    "a number beyond 2^53",
+    "worker: {number: 99999999999999999999}",
+    /^worker\.number: 100000000000000000000 is above the maximum of 1000$/,
+  ],
+  ["YAML error", "request: {a: b: c}", /^config: invalid YAML: [^\n]*[^:]$/],
   ["not a mapping", "- a\n- b", /expected a mapping at the top level$/],
   ["invalid YAML", "request: [unclosed", /^config: invalid YAML/],
   [
