@@ -37,23 +37,30 @@ export async function main(
       console.log(`dz-mcall ${VERSION}`);
       return 0;
     }
-    const [{ loadConfig, readConfigFile, readEnvLayer }, { setupLogging }, logtape, { run }] =
-      await Promise.all([
-        import("./lib/config.ts"),
-        import("./lib/log.ts"),
-        import("@logtape/logtape"),
-        import("./lib/run.ts"),
-      ]);
+    const [
+      { loadConfig, readConfigFile, readEnvLayer },
+      { logger, setupLogging },
+      logtape,
+      { run },
+    ] = await Promise.all([
+      import("./lib/config.ts"),
+      import("./lib/log.ts"),
+      import("@logtape/logtape"),
+      import("./lib/run.ts"),
+    ]);
     dispose = logtape.dispose;
     const layers: Layer[] = [];
     const configPath = cli.configPath ?? env.MCALL_CONFIG;
     if (configPath) layers.push(await readConfigFile(configPath));
     layers.push(await readEnvLayer(env), cli.layer);
-    const config = loadConfig({ layers });
+    const warnings: string[] = [];
+    const config = loadConfig({ layers, warn: (w) => warnings.push(w) });
     setupLogging({
       level: config.log.level,
       ...(config.log.file ? { file: config.log.file } : {}),
     });
+    // Doubled braces: logtape would read `{x}` in the text as a placeholder.
+    for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
     return await run(config, { command: cli.command, env, signal, version: VERSION });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -48,6 +48,18 @@ function yaml(): typeof YamlModule {
   return yamlParser;
 }
 
+/**
+ * The original's environment names, accepted as aliases; the `MCALL_<SECTION>_<KEY>` name wins
+ * when both are set. (`MCALL_LOG_LEVEL` is both the original's name and ours.)
+ */
+export const ENV_ALIASES: Readonly<Record<string, string>> = {
+  MCALL_WORKER_NUM: "worker.number",
+  MCALL_HTTP_PORT: "webserver.port",
+};
+
+/** `MCALL_*` variables read outside the config tree. */
+const OTHER_ENV = ["MCALL_CONFIG", "MCALL_WEBSERVER_TOKEN"];
+
 /** Reads and parses a YAML config file into a layer. */
 export async function readConfigFile(path: string): Promise<Layer> {
   await loadYaml();
@@ -71,7 +83,7 @@ export function parseConfigText(text: string, label = "config"): RawLayer {
   try {
     doc = parser.parse(text, { prettyErrors: true });
   } catch (err) {
-    const first = String((err as Error).message).split("\n")[0];
+    const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
     throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};
@@ -153,22 +165,89 @@ export function envLayer(env: Readonly<Record<string, string>>): Layer {
   }
   if (env.NAMESPACE) set("election.namespace", env.NAMESPACE, "NAMESPACE");
   if (env.HOSTNAME) set("election.identity", env.HOSTNAME, "HOSTNAME");
-  for (const { path, kind } of leaves()) {
+  const known = new Set(OTHER_ENV);
+  const kinds = new Map(leaves().map(({ path, kind }) => [path, kind]));
+  for (const [alias, path] of Object.entries(ENV_ALIASES)) {
+    known.add(alias);
+    const text = env[alias];
+    if (text !== undefined) set(path, coerce(text, kinds.get(path)!, alias), alias);
+  }
+  for (const [path, kind] of kinds) {
     const name = envName(path);
+    known.add(name);
     const text = env[name];
     if (text === undefined) continue;
     set(path, coerce(text, kind, name), name);
   }
+  // A typo never silently does nothing: warn (not fail: Kubernetes injects variables such as
+  // MCALL_SERVICE_HOST for a Service named mcall), naming the nearest known name.
+  const warnings = Object.keys(env).filter((name) => name.startsWith("MCALL_") && !known.has(name))
+    .sort().map((name) =>
+      `${name} is not a setting and is ignored (did you mean ${nearest(name, [...known])}?)`
+    );
   if (isRecord(values.request) && values.request.input !== undefined) {
-    return { values: normaliseInputJson(values, "MCALL_REQUEST_INPUT"), sources };
+    return { values: normaliseInputJson(values, "MCALL_REQUEST_INPUT"), sources, warnings };
   }
-  return { values, sources };
+  return { values, sources, warnings };
+}
+
+/** The closest of `candidates` to `name` by edit distance (ties: the first). */
+export function nearest(name: string, candidates: readonly string[]): string {
+  let best = candidates[0] ?? "";
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * Keys the original mcall accepted that do nothing here: removed before validation, each named
+ * in a warning, so an original `mcall.yaml` runs unchanged. Keys it never had stay errors.
+ */
+function dropOriginalKeys(merged: RawLayer, warn: (message: string) => void): RawLayer {
+  const out = { ...merged };
+  if (isRecord(out.response) && out.response.es !== undefined) {
+    const { es: _es, ...response } = out.response;
+    out.response = response;
+    warn("response.es: the original's Elasticsearch output is not supported; ignored");
+  }
+  const inputs = isRecord(out.request) ? out.request.inputs : undefined;
+  if (Array.isArray(inputs)) {
+    const paths = inputs.flatMap((input, i) =>
+      isRecord(input) ? ["id", "pswd"].filter((k) => k in input).map((k) => `[${i}].${k}`) : []
+    );
+    if (paths.length > 0) {
+      const shown = paths.slice(0, 5).join(", ") + (paths.length > 5 ? ", …" : "");
+      warn(`request.inputs${shown}: the original's id/pswd do nothing here; ignored`);
+    }
+  }
+  return out;
 }
 
 /** Options for {@linkcode loadConfig}. */
 export interface LoadOptions {
   /** Layers from lowest to highest precedence (file, env, flags). */
   readonly layers: readonly Layer[];
+  /** Receives one-line warnings: the layers' own and the original's do-nothing keys. */
+  readonly warn?: (message: string) => void;
 }
 
 /**
@@ -177,17 +256,45 @@ export interface LoadOptions {
  * @returns The configuration with every default applied.
  * @throws {ConfigError} naming the first bad path, its source and value.
  */
-export function loadConfig({ layers }: LoadOptions): Config {
+export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
   let merged: RawLayer = {};
   const sources = new Map<string, string>();
   for (const layer of layers) {
     merged = deepMerge(merged, layer.values);
     for (const [k, v] of layer.sources) sources.set(k, v);
+    for (const w of layer.warnings ?? []) warn(w);
   }
+  merged = dropOriginalKeys(merged, warn);
   const parsed = ConfigSchema.safeParse(merged, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!, sources));
+  if (!parsed.success) {
+    throw new ConfigError(describeIssue(realLimit(merged, parsed.error.issues[0]!), sources));
+  }
   checkRelations(parsed.data);
+  const { webserver, election, request } = parsed.data;
+  if (webserver.enable && !election.enabled && (request.inputs?.length ?? 0) > 0) {
+    warn("request.inputs: not run in serve mode (-w); each request brings its own inputs");
+  }
   return parsed.data;
+}
+
+/**
+ * zod's `.int()` reports a number beyond 2^53 as above Number.MAX_SAFE_INTEGER, not above the
+ * field's own maximum: validate once more with the largest safe integer in its place to learn the
+ * real maximum, and report that with the original value.
+ */
+function realLimit(merged: RawLayer, issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "too_big" || Number(issue.maximum) !== Number.MAX_SAFE_INTEGER) return issue;
+  const copy = structuredClone(merged);
+  let node: unknown = copy;
+  for (const key of issue.path.slice(0, -1)) node = (node as Record<PropertyKey, unknown>)[key];
+  (node as Record<PropertyKey, unknown>)[issue.path.at(-1)!] = Number.MAX_SAFE_INTEGER;
+  const again = ConfigSchema.safeParse(copy, { reportInput: true });
+  const real = again.success
+    ? undefined
+    : again.error.issues.find((i) =>
+      i.code === "too_big" && formatPath(i.path) === formatPath(issue.path)
+    );
+  return real?.code === "too_big" ? { ...real, input: issue.input } : issue;
 }
 
 /** Cross-field rules zod cannot express per field. */
@@ -229,7 +336,9 @@ export function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<stri
   let problem: string;
   switch (issue.code) {
     case "invalid_value":
-      problem = `${show(input)} is not one of ${issue.values.map(String).join(", ")}`;
+      problem = `${show(input)} is not one of ${
+        issue.values.map((v) => v === "" ? '""' : String(v)).join(", ")
+      }`;
       break;
     case "invalid_type":
       problem = input === undefined

@@ -24,6 +24,8 @@ export interface Layer {
   readonly values: RawLayer;
   /** Config path (`worker.number`) → source (`--worker`, `MCALL_WORKER_NUMBER`). */
   readonly sources: ReadonlyMap<string, string>;
+  /** One-line warnings about the layer (e.g. an unknown `MCALL_*` variable). */
+  readonly warnings?: readonly string[];
 }
 
 /** Parses true/false the way env vars and the original write them. */

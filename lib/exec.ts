@@ -80,6 +80,17 @@ function isExecutable(path: string): boolean {
   }
 }
 
+/** Why `name` cannot be run: "not found", or for a path, "is a directory" / "is not executable". */
+function whyNotRunnable(name: string): string {
+  if (!name.includes("/")) return "not found";
+  try {
+    const info = Deno.statSync(name);
+    return info.isDirectory ? "is a directory" : "is not executable";
+  } catch {
+    return "not found";
+  }
+}
+
 /** How long a PATH lookup is reused before it is done again. */
 const PROGRAM_CACHE_MS = 1000;
 /** Successful PATH lookups by `PATH\0name`: the path found and when. */
@@ -158,7 +169,7 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-  const notFound = failed(`program ${JSON.stringify(argv[0])} not found`);
+  const notFound = failed(`program ${JSON.stringify(argv[0])} ${whyNotRunnable(argv[0]!)}`);
   let program = findProgram(argv[0]!, fresh);
   if (program === undefined) return notFound;
   let child: Deno.ChildProcess;

@@ -200,6 +200,8 @@ Deno.test("chart binds the Role to the release's ServiceAccount", async () => {
   assert.equal(find(objects, "ServiceAccount").metadata.name, "dz-mcall");
   assert.equal(at(podTemplate(objects), "spec", "serviceAccountName"), "dz-mcall");
   assert.equal(at(podTemplate(objects), "spec", "automountServiceAccountToken"), true);
+  // No <SERVICE>_* variables injected: the program warns about unknown MCALL_* ones.
+  assert.equal(at(podTemplate(objects), "spec", "enableServiceLinks"), false);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FLAGS, helpText, parseCli } from "../lib/cli.ts";
-import { ConfigError } from "../lib/config.ts";
+import { ConfigError, loadConfig } from "../lib/config.ts";
 import { splitInputList } from "../lib/input.ts";
 
 Deno.test("splitInputList() splits on commas outside quotes only", () => {
@@ -113,4 +113,11 @@ Deno.test("helpText() lists every flag", () => {
   for (const flag of FLAGS) assert.ok(text.includes(`--${flag.long}`), flag.long);
   assert.match(text, /-worker/);
   assert.match(text, /-lf/);
+});
+
+Deno.test("--worker beyond 2^53 names the real maximum", () => {
+  assert.throws(
+    () => loadConfig({ layers: [parseCli(["--worker", "99999999999999999999"]).layer] }),
+    /^ConfigError: worker\.number \(from --worker\): 100000000000000000000 is above the maximum of 1000$/,
+  );
 });

@@ -112,7 +112,7 @@ const badFiles: [string, string, RegExp][] = [
   [
     "bad encoding",
     "response: {encoding: {type: hex}}",
-    /^response\.encoding\.type: "hex" is not one of , std, url$/,
+    /^response\.encoding\.type: "hex" is not one of "", std, url$/,
   ],
   [
     "bad port",
@@ -170,6 +170,12 @@ const badFiles: [string, string, RegExp][] = [
     "request: {inputs: [{input: x, expect: '/a(/'}]}",
     /^request\.inputs\[0\]\.expect: "\/a\(\/" is not a valid regular expression/,
   ],
+  [
+    "a number beyond 2^53",
+    "worker: {number: 99999999999999999999}",
+    /^worker\.number: 100000000000000000000 is above the maximum of 1000$/,
+  ],
+  ["YAML error", "request: {a: b: c}", /^config: invalid YAML: [^\n]*[^:]$/],
   ["not a mapping", "- a\n- b", /expected a mapping at the top level$/],
   ["invalid YAML", "request: [unclosed", /^config: invalid YAML/],
   [
@@ -285,4 +291,74 @@ Deno.test("readEnvLayer() parses a list variable as JSON, else as YAML", async (
     configError(() => envLayer({ MCALL_REQUEST_INPUTS: "[oops" })),
     "MCALL_REQUEST_INPUTS: expected a YAML or JSON list",
   );
+});
+
+Deno.test("loadConfig() accepts the original's do-nothing keys with one warning line each", () => {
+  const warnings: string[] = [];
+  const file = fileLayer(
+    "response: {format: json, es: {host: es, id: elastic, password: x, index_name: d}}\n" +
+      `request: {input: '{"inputs":[{"input":"http://a","id":"u","pswd":"p"},{"input":"b"}]}'}`,
+  );
+  const config = loadConfig({ layers: [file], warn: (w) => warnings.push(w) });
+  assert.equal(config.response.format, "json");
+  assert.deepEqual(warnings, [
+    "response.es: the original's Elasticsearch output is not supported; ignored",
+    "request.inputs[0].id, [0].pswd: the original's id/pswd do nothing here; ignored",
+  ]);
+  // Keys the original never had stay errors.
+  assert.match(
+    configError(() => loadConfig({ layers: [fileLayer("response: {kafka: {}}")] })),
+    /^response\.kafka: is not a known setting$/,
+  );
+});
+
+Deno.test("readConfigFile() runs the original's layout, Elasticsearch block included", async () => {
+  const warnings: string[] = [];
+  const config = loadConfig({
+    layers: [await readConfigFile("etc/mcall-original.yaml")],
+    warn: (w) => warnings.push(w),
+  });
+  assert.equal(config.request.inputs?.length, 2);
+  assert.deepEqual(warnings, [
+    "response.es: the original's Elasticsearch output is not supported; ignored",
+  ]);
+});
+
+Deno.test("envLayer() warns about an unknown MCALL_* variable, naming the nearest known one", () => {
+  const layer = envLayer({ MCALL_WORKER_NUMBR: "3", MCALL_LOG_LEVL: "debug", PATH: "/bin" });
+  assert.deepEqual(layer.warnings, [
+    "MCALL_LOG_LEVL is not a setting and is ignored (did you mean MCALL_LOG_LEVEL?)",
+    "MCALL_WORKER_NUMBR is not a setting and is ignored (did you mean MCALL_WORKER_NUMBER?)",
+  ]);
+  assert.deepEqual(envLayer({ MCALL_WEBSERVER_TOKEN: "x", MCALL_CONFIG: "y" }).warnings, []);
+});
+
+Deno.test("envLayer() accepts the original's MCALL_WORKER_NUM, MCALL_LOG_LEVEL, MCALL_HTTP_PORT", () => {
+  const layer = envLayer({
+    MCALL_WORKER_NUM: "7",
+    MCALL_LOG_LEVEL: "DEBUG",
+    MCALL_HTTP_PORT: "3100",
+  });
+  assert.deepEqual(layer.warnings, []);
+  const config = loadConfig({ layers: [layer] });
+  assert.equal(config.worker.number, 7);
+  assert.equal(config.log.level, "debug");
+  assert.equal(config.webserver.port, 3100);
+  assert.equal(
+    loadConfig({ layers: [envLayer({ MCALL_WORKER_NUM: "7", MCALL_WORKER_NUMBER: "2" })] }).worker
+      .number,
+    2,
+  );
+  assert.equal(
+    configError(() => loadConfig({ layers: [envLayer({ MCALL_HTTP_PORT: "x" })] })),
+    'webserver.port (from MCALL_HTTP_PORT): expected number, got "x"',
+  );
+});
+
+Deno.test("loadConfig() warns that serve mode does not run configured inputs", () => {
+  const warnings: string[] = [];
+  loadConfig({ layers: [parseCli(["-w", "-i", "true"]).layer], warn: (w) => warnings.push(w) });
+  assert.deepEqual(warnings, [
+    "request.inputs: not run in serve mode (-w); each request brings its own inputs",
+  ]);
 });

@@ -429,3 +429,18 @@ Deno.test("runInput() probes a port on fetch's bad-port list and sends a given H
     await server.shutdown();
   }
 });
+
+Deno.test("runInput() says a program path is a directory or not executable", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/script`, "#!/bin/sh\necho hi\n");
+    const directory = await runInput(spec(dir));
+    assert.equal(directory.error, `program ${JSON.stringify(dir)} is a directory`);
+    const plain = await runInput(spec(`${dir}/script`));
+    assert.equal(plain.error, `program ${JSON.stringify(`${dir}/script`)} is not executable`);
+    const missing = await runInput(spec(`${dir}/none`));
+    assert.equal(missing.error, `program ${JSON.stringify(`${dir}/none`)} not found`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

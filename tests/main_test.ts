@@ -44,9 +44,16 @@ Deno.test("main runs the bundled example config and exits 0 (the README's first 
   assert.match(results[0].ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/);
 });
 
-Deno.test("main reads the original layout and prints plain results", async () => {
-  const { code, stdout } = await mcall(["-c", "etc/mcall-original.yaml"]);
+Deno.test("main reads the original layout, warns once per ignored key or unknown variable", async () => {
+  const { code, stdout, stderr } = await mcall(["-c", "etc/mcall-original.yaml"], {
+    MCALL_WORKER_NUMBR: "2",
+  });
   assert.equal(code, 0);
+  const warnings = stderr.trim().split("\n").map((line) => JSON.parse(line).message);
+  assert.deepEqual(warnings, [
+    "MCALL_WORKER_NUMBR is not a setting and is ignored (did you mean MCALL_WORKER_NUMBER?)",
+    "response.es: the original's Elasticsearch output is not supported; ignored",
+  ]);
   assert.equal(
     stdout,
     `Hello from task 1\n${"=".repeat(80)}\nHello from task 2\n${"=".repeat(80)}\n`,

@@ -64,6 +64,7 @@ metadata:
 spec:
   serviceAccountName: {{ include "dz-mcall.serviceAccountName" . }}
   automountServiceAccountToken: {{ .Values.automountServiceAccountToken }}
+  enableServiceLinks: false # no <SERVICE>_PORT variables: the program warns on unknown MCALL_* ones
   {{- if eq .Values.mode "cronjob" }}
   restartPolicy: {{ .Values.restartPolicy }}
   {{- end }}
