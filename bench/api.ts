@@ -34,6 +34,7 @@ import {
   startFakePod,
   stopHarness,
 } from "../tests/e2e/harness.ts";
+import { apiServerPid, cpuMs } from "./apiserver.ts";
 import { median, round, verdictAtLeast } from "./proc.ts";
 import type { Row } from "./table.ts";
 
@@ -62,42 +63,11 @@ async function buildGoCreate(dir: string): Promise<string> {
   return bin;
 }
 
-/** The kube-apiserver process of the harness (a child of the testenv supervisor). */
-async function apiServerPid(control: string): Promise<number | undefined> {
-  const status = await (await fetch(`${control}/status`)).json() as { pid?: number };
-  if (!status.pid) return undefined;
-  const children = (await text(["pgrep", "-P", String(status.pid)]).catch(() => "")).split("\n");
-  for (const pid of children.filter(Boolean)) {
-    const cmdline = await text(["cat", `/proc/${pid}/cmdline`]).catch(() => "");
-    if (cmdline.includes("apiserver")) return Number(pid);
-  }
-  return undefined;
-}
-
-/** CPU time (user + system) of a process in ms; Deno reads /proc/<pid> only via a child. */
-async function cpuMs(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return NaN;
-  const stat = await text(["cat", `/proc/${pid}/stat`]);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
-  return ticks * 10; // USER_HZ is 100 on Linux
-}
-
 /** Sum of `apiserver_request_total` for configmap writes, from the server's /metrics. */
-async function configMapWrites(kc: k8s.KubeConfig): Promise<number> {
-  const cluster = kc.getCurrentCluster()!;
-  const opts: RequestInit = {};
-  const ctx = new k8s.RequestContext(`${cluster.server}/metrics`, k8s.HttpMethod.GET);
-  await kc.applySecurityAuthentication(ctx);
-  const headers = ctx.getHeaders();
-  const res = await fetch(ctx.getUrl(), {
-    ...opts,
-    headers,
-    // @ts-ignore: undici's dispatcher option, as client-node passes it
-    dispatcher: ctx.getDispatcher(),
-  });
+async function configMapWrites(kubectl: string, kubeconfig: string): Promise<number> {
+  const metrics = await text([kubectl, "--kubeconfig", kubeconfig, "get", "--raw", "/metrics"]);
   let sum = 0;
-  for (const line of (await res.text()).split("\n")) {
+  for (const line of metrics.split("\n")) {
     if (!line.startsWith("apiserver_request_total{") || !line.includes(`resource="configmaps"`)) {
       continue;
     }
@@ -124,7 +94,9 @@ export async function benchApi(): Promise<Row[]> {
   const namespaces: string[] = [];
   try {
     const gocreate = await buildGoCreate(dir);
-    const pid = h.control ? await apiServerPid(h.control) : undefined;
+    const pid = await apiServerPid(h.control);
+    const kubectl = `${(await text(["bash", "scripts/k8s-tools.sh"])).trim()}/kubectl`;
+    const writes = () => configMapWrites(kubectl, h.kubeconfigPath);
     const signer = await HmacSigner.fromKey(crypto.getRandomValues(new Uint8Array(32)));
     const tasks = loadConfig({ layers: [] }).tasks;
     const inputs: InputSpec[] = Array.from({ length: CREATES }, (_, index) => ({
@@ -144,11 +116,11 @@ export async function benchApi(): Promise<Row[]> {
     ): Promise<Sample> => {
       const ns = given ?? await createNamespace(kc, "bench-api");
       if (!given) namespaces.push(ns);
-      const [cpu0, writes0] = [await cpuMs(pid), await configMapWrites(kc)];
+      const [cpu0, writes0] = [await cpuMs(pid), await writes()];
       const t0 = performance.now();
       await run(ns);
       const ms = performance.now() - t0;
-      const [cpu1, writes1] = [await cpuMs(pid), await configMapWrites(kc)];
+      const [cpu1, writes1] = [await cpuMs(pid), await writes()];
       return {
         perSecond: CREATES / (ms / 1000),
         cpuMsPerCreate: (cpu1 - cpu0) / CREATES,
@@ -212,7 +184,7 @@ export async function benchApi(): Promise<Row[]> {
     const med = (k: keyof typeof samples, f: keyof Sample) => median(samples[k].map((s) => s[f]));
     const ratio = median(samples.planner.map((s, i) => s.perSecond / samples.go[i]!.perSecond));
     const cpu = (k: keyof typeof samples) => round(med(k, "cpuMsPerCreate"), 2);
-    const writes = (k: keyof typeof samples) => round(med(k, "writesPerCreate"), 3);
+    const perCreate = (k: keyof typeof samples) => round(med(k, "writesPerCreate"), 3);
     return [
       {
         name: `planner: planRound of ${CREATES} tasks`,
@@ -220,7 +192,7 @@ export async function benchApi(): Promise<Row[]> {
         unit: "creates/s",
         note: `lib/kube.ts (one pool, HTTP/1.1), ${PLAN_CONCURRENCY} at once; API server CPU ${
           cpu("planner")
-        } ms/create; ${writes("planner")} configmap writes/task`,
+        } ms/create; ${perCreate("planner")} configmap writes/task`,
       },
       {
         name: `client-go: ${CREATES} creates (bench/gocreate)`,

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|api|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tasks ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -19,12 +19,16 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
     title: "Election: failover on the real API server",
     load: async () => (await import("./election.ts")).benchElection,
   },
+  idle: {
+    title: "Leader idle: one leading pod waiting for workers on the real API server",
+    load: async () => (await import("./idle.ts")).benchIdle,
+  },
   api: {
     title: "API throughput: planning against client-go on the real API server",
     load: async () => (await import("./api.ts")).benchApi,
   },
   tasks: {
-    title: "Tasks: 1,000 tasks, 5 workers on the real API server",
+    title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
   },
 };

@@ -27,8 +27,11 @@ import { McallProcess } from "../tests/e2e/mcall_proc.ts";
 import { chartRoleRules } from "../tests/chart_helpers.ts";
 import { configuredInputs, runAll } from "../lib/once.ts";
 import { loadConfig, readConfigFile } from "../lib/config.ts";
+import { apiServerPid, cpuMs, memoryMiB } from "./apiserver.ts";
+import { round, verdict } from "./proc.ts";
 
-const TASKS = 1000;
+/** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
+const TASKS = Math.max(10, Number(Deno.env.get("BENCH_TASKS") ?? "1000") || 1000);
 const WORKERS = 5;
 const WORKER_NUMBER = 10;
 const LEASE = "dz-mcall-leader";
@@ -70,6 +73,9 @@ interface RoundResult {
   pickups: number[];
   perPod: Map<string, number>;
   codes: number[];
+  /** Peak RSS (MiB) of the leader and of the busiest worker, sampled every second. */
+  leaderPeakMiB: number;
+  workerPeakMiB: number;
 }
 
 /** Runs one one-shot round with 1 + WORKERS processes; resolves when all exited. */
@@ -108,6 +114,16 @@ async function runRound(
     p.exited.then(() => pods.get(name)!.remove()).catch(() => {});
     return p;
   });
+
+  // Resident memory of every process, sampled every second until it exits.
+  const peaks = new Map<string, number>();
+  const sampling = setInterval(() => {
+    for (const p of procs) {
+      memoryMiB(p.child.pid).then((m) => {
+        peaks.set(p.name, Math.max(peaks.get(p.name) ?? 0, m.rss));
+      }, () => {});
+    }
+  }, 1000);
 
   // Watch every task: ADDED (created) → first version with state running (claimed).
   const created = new Map<string, number>();
@@ -163,8 +179,14 @@ async function runRound(
     const pickups = [...claimed].map(([n, t]) => t - (created.get(n) ?? t)).sort((a, b) => a - b);
     const perPod = new Map<string, number>();
     for (const a of assigned.values()) perPod.set(a, (perPod.get(a) ?? 0) + 1);
-    return { durationMs, planMs, pickups, perPod, codes };
+    const workerPeakMiB = Math.max(
+      0,
+      ...names.filter((n) => n !== leader).map((n) => peaks.get(n) ?? 0),
+    );
+    const leaderPeakMiB = peaks.get(leader) ?? NaN;
+    return { durationMs, planMs, pickups, perPod, codes, leaderPeakMiB, workerPeakMiB };
   } finally {
+    clearInterval(sampling);
     watch.abort();
     await Promise.all(procs.map((p) => p.stop()));
   }
@@ -195,8 +217,11 @@ export async function benchTasks(): Promise<Row[]> {
     const local10 = await local(WORKER_NUMBER);
     const local50 = await local(WORKER_NUMBER * WORKERS);
 
+    const pid = await apiServerPid(h.control);
     const before = await configMapWrites(h.kubeconfigPath);
+    const cpuBefore = await cpuMs(pid);
     const r1 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-1", {});
+    const cpuAfter = await cpuMs(pid);
     const after = await configMapWrites(h.kubeconfigPath);
     const writes = total(after) - total(before);
     const verbs = Object.keys(after).map((v) => `${v} ${after[v]! - (before[v] ?? 0)}`).join(
@@ -216,18 +241,26 @@ export async function benchTasks(): Promise<Row[]> {
     const summariesLeft = await left("app=dz-mcall,round=true");
 
     const spread = [...r1.perPod.values()].sort((a, b) => a - b);
+    const pure = Math.min(local10, local50);
+    const ratio = round(r1.durationMs / pure, 2);
     return [
       {
-        name: "round duration (1,000 tasks, 5 workers × 10)",
+        name: `round duration (${TASKS} tasks, 5 workers × 10)`,
         value: r1.durationMs / 1000,
         unit: "s",
         note: `workers ready → every task terminal; exit codes ${r1.codes.join(",")}`,
       },
       {
-        name: "  of which planning (1,000 creates)",
+        name: `  of which planning (${TASKS} creates)`,
         value: r1.planMs / 1000,
         unit: "s",
-        note: "workers ready → last task ADDED",
+        note: `workers ready → last task ADDED; ${Math.round(TASKS / (r1.planMs / 1000))} tasks/s`,
+      },
+      {
+        name: "  round / pure execution",
+        value: ratio,
+        unit: "ratio",
+        note: `${verdict(ratio, 3, "×")}; pure = the faster of the two engine rows below`,
       },
       {
         name: "second round duration",
@@ -260,7 +293,19 @@ export async function benchTasks(): Promise<Row[]> {
         name: "API writes per task",
         value: writes / TASKS,
         unit: "writes",
-        note: `goal ≤ 4; configmaps ${verbs} (apiserver_request_total)`,
+        note: `goal 3; configmaps ${verbs} (apiserver_request_total)`,
+      },
+      {
+        name: "API server CPU per task",
+        value: round((cpuAfter - cpuBefore) / TASKS, 2),
+        unit: "ms",
+        note: "kube-apiserver utime + stime over round 1 (/proc), divided by the tasks",
+      },
+      {
+        name: "peak RSS: leader / busiest worker",
+        value: `${round(r1.leaderPeakMiB)} / ${round(r1.workerPeakMiB)}`,
+        unit: "MiB",
+        note: "sampled every second during round 1",
       },
       {
         name: "tasks per worker",

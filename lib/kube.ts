@@ -78,6 +78,19 @@ const pools = new WeakMap<k8s.KubeConfig, Pool>();
 const pooled = new WeakSet<k8s.KubeConfig>();
 
 /**
+ * Drops `kc`'s connection pool after a connection failure: the next request builds a new one,
+ * and the old one closes once its requests are done. Under Deno, undici does not always notice
+ * that the API server closed a kept-alive connection (a restart), and every such connection
+ * would fail one request — enough failed renewals to lose the lease.
+ */
+function discardPool(kc: k8s.KubeConfig): void {
+  const pool = pools.get(kc);
+  if (pool === undefined) return;
+  pools.delete(kc);
+  pool.own?.close().catch(() => {});
+}
+
+/**
  * Makes every request that client-node sends with `kc` — generated API clients
  * (`kc.makeApiClient`, which authenticate through `kc`) and `k8s.Watch` — go through one
  * connection pool per API server and use HTTP/1.1. Idempotent; changes `kc` in place and returns
@@ -242,6 +255,7 @@ function runWatch(
   onObject: (type: WatchedType, obj: unknown) => void,
   toError: (err: unknown, code?: number) => Error,
   signal: AbortSignal,
+  kc: k8s.KubeConfig,
 ): Promise<void> {
   const { timeoutSeconds, deadlineMs } = watchDeadline();
   return new Promise<void>((resolve, reject) => {
@@ -268,10 +282,16 @@ function runWatch(
         const status = obj as { code?: number; message?: string };
         finish(toError(new Error(status.message ?? "watch error"), status.code));
       }
-    }, (err) => finish(err ? toError(err) : undefined)).then((c) => {
+    }, (err) => {
+      if (err) discardPool(kc);
+      finish(err ? toError(err) : undefined);
+    }).then((c) => {
       controller = c;
       if (settled) c.abort();
-    }, (err) => finish(toError(err)));
+    }, (err) => {
+      discardPool(kc);
+      finish(toError(err));
+    });
   });
 }
 
@@ -311,16 +331,23 @@ class JsonApi {
     const url = new URL(context.getUrl());
     const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await (dispatcher as unknown as {
-      request(o: object): Promise<RawResponse>;
-    }).request({
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.body.text();
+    let response: RawResponse;
+    let text: string;
+    try {
+      response = await (dispatcher as unknown as {
+        request(o: object): Promise<RawResponse>;
+      }).request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      text = await response.body.text();
+    } catch (err) {
+      discardPool(this.#kc);
+      throw err;
+    }
     if (response.statusCode >= 400) {
       const flat: Record<string, string> = {};
       for (const [k, v] of Object.entries(response.headers)) {
@@ -349,6 +376,7 @@ const selectorQuery = (labelSelector: string) =>
  */
 export class KubeTaskStore implements TaskStore {
   readonly #api: JsonApi;
+  readonly #kc: k8s.KubeConfig;
   readonly #watch: k8s.Watch;
   readonly #namespace: string;
   readonly #path: string;
@@ -360,6 +388,7 @@ export class KubeTaskStore implements TaskStore {
   constructor(kc: k8s.KubeConfig, namespace: string) {
     if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
     this.#api = new JsonApi(kc);
+    this.#kc = kc;
     this.#watch = new k8s.Watch(kc);
     this.#namespace = namespace;
     this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
@@ -446,6 +475,7 @@ export class KubeTaskStore implements TaskStore {
           { code },
         ),
       signal,
+      this.#kc,
     );
   }
 }
@@ -478,21 +508,33 @@ export class KubePodLister implements PodLister {
 
 /** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
 export class KubeLeaseClient implements LeaseClient {
-  readonly #api: k8s.CoordinationV1Api;
+  readonly #api: JsonApi;
   readonly #kc: k8s.KubeConfig;
 
   constructor(kc: k8s.KubeConfig) {
-    this.#api = forceHttp1(kc).makeApiClient(k8s.CoordinationV1Api);
+    this.#api = new JsonApi(kc);
     this.#kc = kc;
   }
 
-  async #call(verb: string, what: string, run: () => Promise<k8s.V1Lease>): Promise<LeaseObject> {
+  /** One Lease request (plain JSON: the leader renews every retry period). */
+  async #call(
+    verb: string,
+    method: "GET" | "POST" | "PUT",
+    namespace: string,
+    name: string,
+    body?: LeaseObject,
+  ): Promise<LeaseObject> {
+    const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
     try {
-      const lease = await run() as LeaseObject;
+      const lease = await this.#api.request<LeaseObject>(
+        method,
+        method === "POST" ? base : `${base}/${encodeURIComponent(name)}`,
+        body,
+      );
       noteGranted(verb, "leases");
       return lease;
     } catch (err) {
-      throw this.#error(verb, what, err);
+      throw this.#error(verb, `${namespace}/${name}`, err);
     }
   }
 
@@ -526,31 +568,20 @@ export class KubeLeaseClient implements LeaseClient {
       (type, obj) => onEvent({ type, object: obj as LeaseObject }),
       (err, code) => this.#error("watch", what, err, code),
       signal,
+      this.#kc,
     );
   }
 
   read(name: string, namespace: string): Promise<LeaseObject> {
-    return this.#call(
-      "get",
-      `${namespace}/${name}`,
-      () => this.#api.readNamespacedLease({ name, namespace }),
-    );
+    return this.#call("get", "GET", namespace, name);
   }
 
   create(namespace: string, lease: LeaseObject): Promise<LeaseObject> {
-    return this.#call(
-      "create",
-      `${namespace}/${lease.metadata?.name ?? ""}`,
-      () => this.#api.createNamespacedLease({ namespace, body: lease as k8s.V1Lease }),
-    );
+    return this.#call("create", "POST", namespace, lease.metadata?.name ?? "", lease);
   }
 
   replace(name: string, namespace: string, lease: LeaseObject): Promise<LeaseObject> {
-    return this.#call(
-      "update",
-      `${namespace}/${name}`,
-      () => this.#api.replaceNamespacedLease({ name, namespace, body: lease as k8s.V1Lease }),
-    );
+    return this.#call("update", "PUT", namespace, name, lease);
   }
 }
 

@@ -1,0 +1,132 @@
+/**
+ * Leader idle benchmark (`deno task bench idle`): one pod of the real program in leader mode on
+ * the real API server (tests/testenv), leading, with no ready worker pod matching its selector —
+ * the state in which it used to log "No ready worker pod matches…" at every retry (2 s). After
+ * `BENCH_IDLE_S` seconds (default 120): its resident memory, its CPU over the second half, and
+ * how often it logged the unchanged state. Reference in the same run: a bare `deno run` that
+ * only waits.
+ *
+ * Goals (issue 12): RSS ≤ 110 MiB after 2 minutes, CPU ≤ 0.5 % of a core, an unchanged state
+ * logged once.
+ *
+ * @module
+ */
+import { cpuMs, memoryMiB } from "./apiserver.ts";
+import { round, verdict } from "./proc.ts";
+import type { Row } from "./table.ts";
+import {
+  createNamespace,
+  deleteNamespace,
+  type FakePodOptions,
+  harness,
+  startFakePod,
+  stopHarness,
+  withServiceAccount,
+} from "../tests/e2e/harness.ts";
+import { chartRoleRules } from "../tests/chart_helpers.ts";
+import { type PodsEnv, startPods } from "../tests/e2e/cluster.ts";
+
+const CONFIG = { request: { inputs: [{ name: "noop", input: "true" }] } };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the benchmark. */
+export async function benchIdle(): Promise<Row[]> {
+  const seconds = Math.max(10, Number(Deno.env.get("BENCH_IDLE_S") ?? "120") || 120);
+  const h = await harness();
+  const kc = h.kubeConfig();
+  const ns = await createNamespace(kc, "bench-idle");
+  const cleanups: Array<() => unknown> = [];
+  const env: PodsEnv = {
+    ns,
+    kubeconfigPath: h.kubeconfigPath,
+    defer: (f) => void cleanups.push(f),
+    tempDir: async () => {
+      const d = await Deno.makeTempDir({ prefix: "dz-bench-idle-" });
+      cleanups.push(() => Deno.remove(d, { recursive: true }));
+      return d;
+    },
+    startFakePod: async (o: Omit<FakePodOptions, "namespace">) => {
+      const pod = await startFakePod(kc, { ...o, namespace: ns });
+      cleanups.push(() => pod.remove());
+      return pod;
+    },
+  };
+  try {
+    const sa = await withServiceAccount(kc, ns, "dz-mcall", await chartRoleRules(), {
+      dir: await env.tempDir(),
+    });
+    // The reference: a bare Deno process that only waits.
+    const dir = await env.tempDir();
+    await Deno.writeTextFile(`${dir}/wait.ts`, "setInterval(() => {}, 1000);\n");
+    const bare = new Deno.Command(Deno.execPath(), {
+      args: ["run", `${dir}/wait.ts`],
+      cwd: dir,
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    cleanups.push(async () => {
+      bare.kill("SIGKILL");
+      await bare.status;
+    });
+    // Its pod's labels match no worker selector: the leader waits for a ready worker pod.
+    const [proc] = await startPods(env, { sa, config: CONFIG, labels: { app: "not-a-worker" } });
+    const pid = proc!.child.pid;
+    await proc!.waitFor("leadership", () => proc!.events("started-leading")[0], 60_000);
+    const started = performance.now();
+    await sleep((seconds * 1000) / 2);
+    const [cpu0, t0] = [await cpuMs(pid), performance.now()];
+    await sleep((seconds * 1000) / 2);
+    const [cpu1, t1] = [await cpuMs(pid), performance.now()];
+    const mem = await memoryMiB(pid);
+    const bareMem = await memoryMiB(bare.pid);
+    const minutes = (performance.now() - started) / 60_000;
+    const waits = proc!.lines.filter((l) => l.message.startsWith("No ready worker pod")).length;
+    const warnings = proc!.lines.filter((l) => /^warn/i.test(l.level)).length;
+    const cpuPercent = ((cpu1 - cpu0) / (t1 - t0)) * 100;
+    return [
+      {
+        name: `leader RSS after ${seconds} s idle`,
+        value: round(mem.rss),
+        unit: "MiB",
+        note: `${verdict(round(mem.rss), 110, " MiB")}; peak ${round(mem.peak)} MiB`,
+      },
+      {
+        name: "bare deno run, waiting",
+        value: round(bareMem.rss),
+        unit: "MiB",
+        note: "reference, same run",
+      },
+      {
+        name: `leader CPU, second half (${seconds / 2} s)`,
+        value: round(cpuPercent, 2),
+        unit: "% of a core",
+        note: verdict(round(cpuPercent, 2), 0.5, " %"),
+      },
+      {
+        name: '"No ready worker pod…" lines',
+        value: waits,
+        unit: "lines",
+        note: `${verdict(waits, 1)}; the state did not change for ${seconds} s (retry 2 s)`,
+      },
+      {
+        name: "warnings per minute",
+        value: round(warnings / minutes, 2),
+        unit: "lines/min",
+        note: `${warnings} warning lines in all`,
+      },
+    ];
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch { /* best effort */ }
+    }
+    await deleteNamespace(kc, ns).catch(() => {});
+    await stopHarness();
+  }
+}
+
+if (import.meta.main) {
+  const { renderTable } = await import("./table.ts");
+  console.log(renderTable("Leader idle", await benchIdle()));
+}
