@@ -75,11 +75,14 @@ export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1Confi
  *
  * @param pod The pod as listed.
  * @returns Its name ("" when missing), whether it is Running and Ready, whether it is being
- *   deleted, its labels and its phase.
+ *   deleted, its labels, its phase and its containers' restarts.
  */
 export function toPodInfo(pod: k8s.V1Pod): PodInfo {
   return {
     ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
+    ...(pod.status?.containerStatuses
+      ? { restarts: pod.status.containerStatuses.reduce((n, c) => n + (c.restartCount ?? 0), 0) }
+      : {}),
     name: pod.metadata?.name ?? "",
     ready: pod.status?.phase === "Running" &&
       (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),

@@ -94,6 +94,8 @@ interface Observation {
   readonly resourceVersion: string;
   /** Local monotonic time when this resourceVersion was first seen. */
   readonly observedAt: number;
+  /** The assigned pod's container restarts then (a rise means the claiming container died). */
+  readonly restarts: number | undefined;
 }
 
 /** Plans rounds and reconciles tasks while this pod leads. */
@@ -278,10 +280,11 @@ export class Planner {
       if (!isOpen(task.state)) continue;
       let obs = this.#observed.get(task.name);
       if (obs?.resourceVersion !== task.resourceVersion) {
-        obs = { resourceVersion: task.resourceVersion, observedAt: now };
+        const restarts = byName.get(task.assignedTo)?.restarts;
+        obs = { resourceVersion: task.resourceVersion, observedAt: now, restarts };
         this.#observed.set(task.name, obs);
       }
-      await this.#recover(task, now - obs.observedAt, byName, workers, openCounts, signal);
+      await this.#recover(task, obs, now - obs.observedAt, byName, workers, openCounts, signal);
     }
     for (const name of this.#observed.keys()) if (!seen.has(name)) this.#observed.delete(name);
     this.#o.metrics?.open.set(views.filter((t) => isOpen(t.state)).length);
@@ -306,6 +309,7 @@ export class Planner {
 
   async #recover(
     task: TaskView,
+    obs: Observation,
     ageMs: number,
     pods: Map<string, PodInfo>,
     workers: string[],
@@ -313,7 +317,7 @@ export class Planner {
     signal?: AbortSignal,
   ): Promise<void> {
     const { tasks } = this.#o;
-    const stall = stallReason(task, pods.get(task.assignedTo), ageMs, tasks);
+    const stall = stallReason(task, pods.get(task.assignedTo), ageMs, tasks, obs.restarts);
     const reason = stall?.reason;
     const epoch = this.#o.epoch();
     const restamp = reason !== undefined ||

@@ -49,8 +49,9 @@ function goneReason(task: TaskView, pod: PodInfo | undefined): string | undefine
  *
  * - Pending on a pod that is gone, finished, terminating or not ready: hand it off at once.
  * - Pending on a ready pod that has not claimed it within `2 × pollInterval + stuckGrace`.
- * - Running on a pod that is gone or finished (deleted with `--force`, node lost, Job pod exited):
- *   its execution is lost.
+ * - Running on a pod that is gone or finished (deleted with `--force`, node lost, Job pod exited),
+ *   or whose containers restarted since the task's current version was first seen (the container
+ *   that claimed it died; `restartsAtFirstSight`): its execution is lost.
  * - Running for more than its timeouts + `stuckGrace`, whatever its pod's state.
  *
  * A task running on a terminating or not-ready pod that still exists is left to its worker: a
@@ -62,12 +63,14 @@ function goneReason(task: TaskView, pod: PodInfo | undefined): string | undefine
  * @param pod The pod it is assigned to, `undefined` when that pod does not exist.
  * @param ageMs How long ago (local monotonic clock) the task's current version was first seen.
  * @param tasks The `tasks` configuration (`stuckGrace`, `pollInterval`).
+ * @param restartsAtFirstSight The pod's `restarts` when the task's current version was first seen.
  */
 export function stallReason(
   task: TaskView,
   pod: PodInfo | undefined,
   ageMs: number,
   tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval">,
+  restartsAtFirstSight?: number,
 ): Stall | undefined {
   const gone = goneReason(task, pod);
   if (task.state === "pending") {
@@ -82,6 +85,13 @@ export function stallReason(
   }
   if (task.state !== "running") return undefined;
   if (gone) return { reason: gone, handoff: false };
+  // Unknown counts as 0: restartCount only ever grows, and only by a restart.
+  if ((pod!.restarts ?? 0) > (restartsAtFirstSight ?? 0)) {
+    return {
+      reason: `the container of pod ${pod!.name} restarted while running it`,
+      handoff: false,
+    };
+  }
   const limit = timeoutOf(task) + tasks.stuckGrace;
   if (ageMs > limit) {
     return { reason: `running on ${pod!.name} for over ${limit} ms`, handoff: false };

@@ -81,6 +81,8 @@ export interface PodInfo {
   readonly labels: Readonly<Record<string, string>>;
   /** `status.phase` (`Pending`, `Running`, `Succeeded`, `Failed`); absent means unknown. */
   readonly phase?: string;
+  /** The sum of its containers' `restartCount`; absent means unknown. */
+  readonly restarts?: number;
 }
 
 /** Lists pods in the namespace. */

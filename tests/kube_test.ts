@@ -1,6 +1,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { classify, WATCH_TIMEOUT_S, watchDeadline } from "../lib/kube.ts";
+import { toPodInfo } from "../lib/kube_convert.ts";
 
 const apiError = (code: number, reason?: string) =>
   new k8s.ApiException(
@@ -58,4 +59,41 @@ Deno.test("classify() says what a 401 and a 403 most likely mean", () => {
     classify(apiError(403), "escalate", "widgets", "ops").message,
     /^forbidden: cannot escalate widgets in namespace ops — the Role needs verb escalate on widgets$/,
   );
+});
+
+Deno.test("toPodInfo() reads readiness, deletion, phase and container restarts", () => {
+  const pod = (status: k8s.V1PodStatus, deleting = false): k8s.V1Pod => ({
+    metadata: {
+      name: "p",
+      labels: { app: "x" },
+      ...(deleting ? { deletionTimestamp: new Date() } : {}),
+    },
+    status,
+  });
+  const ready = [{ type: "Ready", status: "True" }];
+  assert.deepEqual(
+    toPodInfo(pod({
+      phase: "Running",
+      conditions: ready,
+      containerStatuses: [
+        { name: "a", image: "", imageID: "", ready: true, restartCount: 2 },
+        { name: "b", image: "", imageID: "", ready: true, restartCount: 1 },
+      ],
+    })),
+    {
+      name: "p",
+      ready: true,
+      terminating: false,
+      labels: { app: "x" },
+      phase: "Running",
+      restarts: 3,
+    },
+  );
+  assert.deepEqual(toPodInfo(pod({ phase: "Succeeded", conditions: ready }, true)), {
+    name: "p",
+    ready: false,
+    terminating: true,
+    labels: { app: "x" },
+    phase: "Succeeded",
+  });
 });

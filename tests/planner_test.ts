@@ -247,6 +247,34 @@ Deno.test("Planner.reconcile() reassigns a pending task never claimed by a ready
   assert.equal(viewTask(store.peek(name)!).assignedTo, "pod-b");
 });
 
+Deno.test("Planner.reconcile() retries a task whose pod's container restarted while running it", async () => {
+  const { store, planner, clock } = await setup({ stuckGrace: "30s" });
+  store.setPod({ name: "pod-a", restarts: 0 });
+  await planner.planRound(ROUND, specs(1)); // on pod-a
+  const name = taskName("dz-mcall", ROUND, 0);
+  setState(store, name, "running", { "processed-by": "pod-a" });
+  await planner.reconcile(ROUND); // first sight: 0 restarts
+  await clock.advance(backoffMs(1));
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).state, "running", "no restart: left alone");
+  // restartPolicy OnFailure: the container died and the kubelet restarted it in the same pod.
+  store.setPod({ name: "pod-a", restarts: 1, ready: false });
+  await planner.reconcile(ROUND);
+  const moved = viewTask(store.peek(name)!);
+  assert.deepEqual([moved.state, moved.assignedTo, moved.attempt], ["pending", "pod-b", 2]);
+  assert.match(
+    moved.cm.metadata.annotations?.reason ?? "",
+    /^reassigned from pod-a: the container of pod pod-a restarted while running it$/,
+  );
+  // A restart before the claim is no reason: first sight records the count after it.
+  setState(store, name, "running", { "processed-by": "pod-b" });
+  store.setPod({ name: "pod-b", restarts: 3 });
+  await planner.reconcile(ROUND);
+  await clock.advance(backoffMs(2));
+  await planner.reconcile(ROUND);
+  assert.equal(viewTask(store.peek(name)!).state, "running");
+});
+
 Deno.test("Planner.reconcile() marks a task dead after maxAttempts", async () => {
   const { store, planner, clock, registry } = await setup({ maxAttempts: 2 });
   await planner.planRound(ROUND, specs(1));

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { roundIdAt, roundName } from "../../lib/task_schema.ts";
-import { e2eTest, waitFor } from "./harness.ts";
+import { e2eTest, updatePodStatus, waitFor } from "./harness.ts";
 import {
   ann,
   APP,
@@ -150,6 +150,68 @@ e2eTest(
       assert.match(ann(slow!, "reason") ?? "", new RegExp(`${victim.name} restarted while`));
       assert.equal(server.count("/slow"), 2);
       assert.equal((await next.proc.exited).code, 0, next.proc.tail());
+    });
+  },
+  { timeoutMs: 90_000 },
+);
+
+e2eTest(
+  "lifecycle: a container that crashed and is restarting → the leader reruns its task elsewhere at once",
+  async (env) => {
+    await withServer(async (server) => {
+      const names = ["mcall-a", "mcall-b", "mcall-c"];
+      const cluster = await startCluster(env, {
+        names,
+        inputs: [
+          { input: `${server.url}/slow?ms=8000`, type: "get", name: "slow", timeout: "20s" },
+        ],
+        env: { MCALL_TASKS_ROUND: "r", MCALL_TASKS_STUCK_GRACE: "30s" },
+        keepPods: names,
+        leaderFirst: true,
+      });
+      const leader = await cluster.leader();
+      await server.waitForHit("/slow", 30_000);
+      const victim = cluster.member(await runningOn(cluster));
+      // The leader reconciles every 2 s: let it see the task running before the crash (a claim
+      // it never saw before the restart could be the new container's, and is left alone).
+      await new Promise((r) => setTimeout(r, 2_500));
+      victim.proc.kill("SIGKILL");
+      await victim.proc.exited;
+      // The kubelet reports the crash: restartCount 1, not ready (in CrashLoopBackOff, say).
+      const crashedAt = Date.now();
+      await updatePodStatus(env.kc, env.ns, victim.name, (pod, now) => ({
+        ...pod.status,
+        conditions: (pod.status?.conditions ?? []).map((c) =>
+          c.type === "Ready" || c.type === "ContainersReady"
+            ? { ...c, status: "False", lastTransitionTime: now }
+            : c
+        ),
+        containerStatuses: [{
+          name: "main",
+          image: "dz-mcall.invalid/fake-kubelet:e2e",
+          imageID: "",
+          ready: false,
+          restartCount: 1,
+          state: { waiting: { reason: "CrashLoopBackOff" } },
+        }],
+      }));
+      await server.waitForHit("/slow", 20_000, 2).catch((e) => {
+        throw new Error(`${(e as Error).message}\n${leader.proc.tail(15)}`);
+      });
+      const rerunMs = Date.now() - crashedAt;
+      assert.ok(rerunMs < 8_000, `rerun ${rerunMs} ms after the restart was reported`);
+      const [slow] = await waitForTerminal(cluster, 1, 60_000);
+      const survivor = cluster.members.find((m) => m !== victim && m !== leader)!;
+      assert.equal(lab(slow!, "state"), "succeeded", String(ann(slow!, "reason")));
+      assert.equal(ann(slow!, "attempt"), "2");
+      assert.equal(ann(slow!, "processed-by"), survivor.name);
+      assert.equal(slow!.data?.output, "slow /slow 8000");
+      assert.equal(
+        ann(slow!, "reason"),
+        `reassigned from ${victim.name}: the container of pod ${victim.name} restarted while running it`,
+      );
+      assert.equal(server.count("/slow"), 2);
+      await cluster.stopAll();
     });
   },
   { timeoutMs: 90_000 },
