@@ -241,7 +241,9 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
     // A run (not --version, which imports no npm package since start-up is lazy) needs them.
     const r = await new Bundle(bundleDir, noPackages, state).run(["/app/dz-mcall", "-i", "true"]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /npm package not found in cache: .*--cached-only is specified/);
+    // Deno names the package it could not take from the cache (the wording depends on whether a
+    // static or a dynamic import needed it); the container has only `lo`, so nothing is fetched.
+    assert.match(r.stderr, /npm package (not found in cache|'[^']+') |Failed caching npm package/);
   });
 
   await t.step("a second build is a cache hit: the same archive, nothing rebuilt", async () => {
