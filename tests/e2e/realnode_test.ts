@@ -364,34 +364,33 @@ async function podLogs(node: RealNode, ns: string, selector: string): Promise<st
 }
 
 /**
- * Prints each running pod's container memory, read from its memory cgroup on this machine (the
- * kubelet runs with cgroupfs, cgroup v1): usage now and its peak.
+ * Prints each running pod's container memory as the kubelet reports it (its stats summary, through
+ * the API server's node proxy): working set and RSS.
  */
 async function reportMemory(node: RealNode, ns: string): Promise<void> {
-  const core = node.kc.makeApiClient(k8s.CoreV1Api);
-  const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${APP}` })).items;
-  const mib = (path: string) =>
-    Deno.readTextFile(path).then((t) => (Number(t.trim()) / 2 ** 20).toFixed(1), () => "?");
-  for (const p of pods) {
-    const id = (p.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^.*:\/\//, "");
-    const uid = p.metadata?.uid ?? "";
-    const found = await new Deno.Command("find", {
-      args: ["/sys/fs/cgroup/memory", "-maxdepth", "5", "-type", "d", "-name", `pod${uid}`],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const podDir = new TextDecoder().decode(found.stdout).split("\n")[0] ?? "";
-    const dir = podDir && id ? `${podDir}/${id}` : "";
-    if (!dir) {
-      console.error(`real node: no memory cgroup found for ${p.metadata?.name} (pod${uid}/${id})`);
-      continue;
+  const r = await kubectlAt(node.kubeconfigPath, ns, [
+    "get",
+    "--raw",
+    `/api/v1/nodes/${node.harness.node.name}/proxy/stats/summary`,
+  ]);
+  if (r.code !== 0) {
+    console.error(`real node: no stats summary: ${r.stderr.trim()}`);
+    return;
+  }
+  type Stats = {
+    podRef: { name: string; namespace: string };
+    containers?: { name: string; memory?: { workingSetBytes?: number; rssBytes?: number } }[];
+  };
+  const mib = (n: number | undefined) => n === undefined ? "?" : (n / 2 ** 20).toFixed(1);
+  for (const p of (JSON.parse(r.stdout) as { pods?: Stats[] }).pods ?? []) {
+    if (p.podRef.namespace !== ns) continue;
+    for (const c of p.containers ?? []) {
+      console.error(
+        `real node: ${p.podRef.name}/${c.name} memory: working set ${
+          mib(c.memory?.workingSetBytes)
+        } MiB, rss ${mib(c.memory?.rssBytes)} MiB`,
+      );
     }
-    console.error(
-      `real node: ${p.metadata?.name} container memory ${await mib(
-        `${dir}/memory.usage_in_bytes`,
-      )} MiB, ` +
-        `peak ${await mib(`${dir}/memory.max_usage_in_bytes`)} MiB`,
-    );
   }
 }
 
@@ -508,7 +507,6 @@ async function deploymentMode(
       }, ` +
         `first log line ${first} (+${Date.parse(first) - started} ms)`,
     );
-    await reportMemory(node, ns);
   });
 
   const completeRounds = async (n: number, after = "") =>
@@ -618,6 +616,7 @@ async function deploymentMode(
   );
 
   await step("helm uninstall (deployment): nothing of ours left", async () => {
+    await reportMemory(node, ns); // after several rounds, before the pods go
     await helm("uninstall", RELEASE, "--wait", "--timeout", "120s");
     await waitFor(async () => {
       const cms =
