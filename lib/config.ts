@@ -81,7 +81,9 @@ export function parseConfigText(text: string, label = "config"): RawLayer {
   const parser = yaml();
   let doc: unknown;
   try {
-    doc = parser.parse(text, { prettyErrors: true });
+    // logLevel "error": the parser would otherwise print multi-line warnings (unknown tags or
+    // directives) straight to stderr, outside the JSON log.
+    doc = parser.parse(text, { prettyErrors: true, logLevel: "error" });
   } catch (err) {
     const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
     throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
@@ -368,10 +370,13 @@ export function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<stri
 }
 
 function sourceOf(path: string, sources: ReadonlyMap<string, string>): string | undefined {
-  for (let p = path; p; p = p.replace(/(\.[^.]*|\[\d+\])$/, "")) {
+  for (let p = path; p;) {
     const s = sources.get(p);
     if (s) return s;
-    if (!/[.[]/.test(p)) break;
+    const parent = p.replace(/(\.[^.]*|\[\d+\])$/, "");
+    // A key such as `a[b` has no parent to strip: stop (the loop once spun forever here).
+    if (parent === p) break;
+    p = parent;
   }
   return undefined;
 }
@@ -452,7 +457,7 @@ function coerce(text: string, kind: LeafKind, name: string): unknown {
       if (json !== undefined) return json.value;
       const parser = yaml();
       try {
-        return parser.parse(text);
+        return parser.parse(text, { logLevel: "error" });
       } catch {
         throw new ConfigError(`${name}: expected a YAML or JSON list`);
       }

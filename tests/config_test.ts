@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import process from "node:process";
 import { parseCli } from "../lib/cli.ts";
 import {
   ConfigError,
@@ -176,6 +177,7 @@ const badFiles: [string, string, RegExp][] = [
     /^worker\.number: 100000000000000000000 is above the maximum of 1000$/,
   ],
   ["YAML error", "request: {a: b: c}", /^config: invalid YAML: [^\n]*[^:]$/],
+  ["a key with a bracket (found by fuzzing)", 'u[4#!": x', /^u\[4#!": is not a known setting$/],
   ["not a mapping", "- a\n- b", /expected a mapping at the top level$/],
   ["invalid YAML", "request: [unclosed", /^config: invalid YAML/],
   [
@@ -361,4 +363,22 @@ Deno.test("loadConfig() warns that serve mode does not run configured inputs", (
   assert.deepEqual(warnings, [
     "request.inputs: not run in serve mode (-w); each request brings its own inputs",
   ]);
+});
+
+Deno.test("parseConfigText() prints no raw YAML warnings for unknown tags or directives", () => {
+  const printed: unknown[] = [];
+  const saved = { emit: process.emitWarning, warn: console.warn };
+  process.emitWarning = ((w: unknown) => printed.push(w)) as typeof process.emitWarning;
+  console.warn = (...args: unknown[]) => printed.push(args);
+  try {
+    parseConfigText("!custom\nrequest: {subject: x}");
+    parseConfigText("%FOO bar\n---\nrequest: {subject: x}");
+    envLayer({ MCALL_REQUEST_INPUTS: "!tag [1]" });
+  } catch {
+    // A ConfigError is fine here; printing is not.
+  } finally {
+    process.emitWarning = saved.emit;
+    console.warn = saved.warn;
+  }
+  assert.deepEqual(printed, []);
 });
