@@ -10,11 +10,21 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseCli } from "../lib/cli.ts";
-import { ConfigError, envLayer, leaves, loadConfig, parseConfigText } from "../lib/config.ts";
+import {
+  ConfigError,
+  envLayer,
+  leaves,
+  loadConfig,
+  loadYaml,
+  parseConfigText,
+} from "../lib/config.ts";
 import { checkContent, judge, parseExpect } from "../lib/expect.ts";
 import { splitInputList } from "../lib/input.ts";
 import { MAX_BODY_BYTES, mcallHandler } from "../lib/server.ts";
 import { splitCommand } from "../lib/shellwords.ts";
+
+// The config loaders parse YAML with the lazily loaded parser (readConfigFile loads it first).
+await loadYaml();
 
 const NUM_RUNS = Number(Deno.env.get("MCALL_FUZZ_RUNS") ?? "300");
 const runs = (n = NUM_RUNS) => ({ numRuns: n });
