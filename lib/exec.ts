@@ -27,8 +27,8 @@
  */
 import { DEFAULT_MAX_OUTPUT_BYTES } from "./config_schema.ts";
 import { Capture } from "./capture.ts";
-import { type Expect, judge, parseExpect, type Verdict } from "./expect.ts";
-import { testRegex } from "./regex_check.ts";
+import { type Expect, judge, parseExpect } from "./expect.ts";
+import { regexVerdict } from "./regex_check.ts";
 import { hasExited, spawnTurn } from "./spawn_gate.ts";
 import { type Attempt, formatMs, type Limits } from "./attempt.ts";
 import { runHttp } from "./http_probe.ts";
@@ -283,28 +283,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
-}
-
-async function regexVerdict(
-  regex: RegExp,
-  output: string,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<Verdict> {
-  switch (await testRegex(regex, output, timeoutMs, signal)) {
-    case "match":
-      return { ok: true };
-    case "no-match":
-      return { ok: false, reason: `output does not match ${regex}` };
-    case "timeout":
-      return {
-        ok: false,
-        reason: `expect ${regex} did not finish within ${formatMs(Math.round(timeoutMs))} ` +
-          "(the rest of the input's timeout); simplify the pattern",
-      };
-    case "aborted":
-      return { ok: false, reason: "aborted" };
-  }
 }
 
 /** Runs the tries of one input: the last attempt, its error (if any) and how many tries ran. */

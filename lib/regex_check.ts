@@ -12,6 +12,9 @@
  * @module
  */
 
+import { formatMs } from "./attempt.ts";
+import type { Verdict } from "./expect.ts";
+
 /** Most regex workers alive at once; further calls wait for one. */
 export const MAX_REGEX_WORKERS = 4;
 
@@ -114,5 +117,31 @@ export async function testRegex(
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
     release(worker);
+  }
+}
+
+/**
+ * The verdict of a regex `expect` on `output`, bounded by `timeoutMs` (see
+ * {@linkcode testRegex}).
+ */
+export async function regexVerdict(
+  regex: RegExp,
+  output: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Verdict> {
+  switch (await testRegex(regex, output, timeoutMs, signal)) {
+    case "match":
+      return { ok: true };
+    case "no-match":
+      return { ok: false, reason: `output does not match ${regex}` };
+    case "timeout":
+      return {
+        ok: false,
+        reason: `expect ${regex} did not finish within ${formatMs(Math.round(timeoutMs))} ` +
+          "(the rest of the input's timeout); simplify the pattern",
+      };
+    case "aborted":
+      return { ok: false, reason: "aborted" };
   }
 }

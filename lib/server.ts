@@ -14,6 +14,7 @@ import { type Config, INPUT_TYPES, InputSchema } from "./config_schema.ts";
 import { resolveInputs } from "./input.ts";
 import { logger } from "./log.ts";
 import { runAll } from "./once.ts";
+import { HttpError, readBodyText } from "./http_body.ts";
 import { Semaphore } from "./pool.ts";
 import { formatResults } from "./output.ts";
 
@@ -172,47 +173,6 @@ export function validBearer(header: string | null, token: string): boolean {
   return diff === 0 && b.length > 0;
 }
 
-/** A request error with its own status (413, 405) and headers. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Reads a body as UTF-8 text, at most `max` bytes: the count is checked as each chunk arrives,
- * so a chunked body without Content-Length never sits in memory beyond the limit.
- */
-export async function readBodyText(req: Request, max = MAX_BODY_BYTES): Promise<string> {
-  const tooLarge = () => new HttpError(413, `body larger than ${max} bytes`);
-  if (Number(req.headers.get("content-length") ?? "0") > max) throw tooLarge();
-  if (req.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
-}
-
 async function readRequest(req: Request, url: URL) {
   if (req.method !== "GET" && req.method !== "POST") {
     throw new HttpError(405, `method ${req.method} not allowed (use GET or POST)`, {
@@ -231,7 +191,7 @@ async function readRequest(req: Request, url: URL) {
   if (req.method !== "POST" || url.pathname !== "/mcall") {
     throw new Error("expected GET /mcall/{type}/{params} or POST /mcall");
   }
-  const raw = await readBodyText(req);
+  const raw = await readBodyText(req, MAX_BODY_BYTES);
   const contentType = req.headers.get("content-type") ?? "";
   if (contentType.includes("application/json")) {
     let body: unknown;
