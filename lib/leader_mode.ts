@@ -18,6 +18,7 @@ import { Elector } from "./election.ts";
 import { runInput } from "./exec.ts";
 import { KubeApi, loadKubeConfig } from "./kube.ts";
 import { LeaseObjectLock } from "./lease_lock.ts";
+import { LeaderObserver } from "./leader_observer.ts";
 import { logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { configuredInputs } from "./once.ts";
@@ -126,6 +127,11 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
 
   const metrics = createMetrics();
   const taskMetrics = createTaskMetrics(metrics.registry);
+  const observer = new LeaderObserver({
+    inputs,
+    app: config.tasks.app,
+    registry: metrics.registry,
+  });
   const tasks = {
     ...config.tasks,
     workerSelector: config.tasks.workerSelector || `app=${config.tasks.app}`,
@@ -178,11 +184,13 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         tasks,
         signer,
         metrics: taskMetrics,
+        observe: (views, summaries) => observer.observe(views, summaries),
         log: logger("planner"),
       });
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
     },
     onStoppedLeading: (reason) => {
+      observer.endTerm();
       log.info("Stopped leading ({reason})", {
         event: "stopped-leading",
         reason,

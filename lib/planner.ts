@@ -79,6 +79,8 @@ export interface PlannerOptions {
   readonly log?: Logger;
   /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
   readonly reconcileIntervalMs?: number;
+  /** Sees every reconcile's task views and round summaries (per-check metrics, events). */
+  readonly observe?: (views: readonly TaskView[], summaries: readonly ConfigMapLike[]) => void;
 }
 
 /** Task creates in flight while planning a round. */
@@ -285,6 +287,7 @@ export class Planner {
       const p = await this.#updateSummary(summary, views, current, signal);
       if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
     }
+    this.#o.observe?.(views, summaries);
     const garbage = planGarbage(this.#app, views, summaries, tasks);
     for (const selector of garbage.selectors) {
       this.#assertLeader();
