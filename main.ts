@@ -43,7 +43,13 @@ export async function main(
       level: config.log.level,
       ...(config.log.file ? { file: config.log.file } : {}),
     });
-    return await run(config, { command: cli.command, env, signal, version: VERSION });
+    return await run(config, {
+      command: cli.command,
+      env,
+      signal,
+      version: VERSION,
+      ...(cli.output ? { output: cli.output } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`dz-mcall: ${err.message}`);

@@ -27,7 +27,6 @@ import { ROUND_EXIT } from "./round_exit.ts";
 import { serveProbes } from "./server.ts";
 import { signerFromConfig } from "./signing.ts";
 import { createTaskMetrics } from "./task_metrics.ts";
-import { roundsSelector } from "./task_schema.ts";
 import { Worker } from "./worker.ts";
 
 /** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
@@ -281,24 +280,4 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   await probeServer?.finished;
   ctx.signal.removeEventListener("abort", onAbort);
   return code;
-}
-
-/**
- * `dz-mcall status`: exit 0 when the release looks healthy — the Lease has a holder or a round
- * summary exists — else 1, printing one line either way (the chart's `helm test`).
- */
-export async function runStatus(
-  config: Config,
-  write: (text: string) => void,
-): Promise<number> {
-  const namespace = await resolveNamespace(config);
-  const api = new KubeApi(loadKubeConfig(), namespace);
-  const holder = await api.leaseHolder(config.election.leaseName);
-  const rounds = await api.taskStore().list(roundsSelector(config.tasks.app));
-  const ok = Boolean(holder) || rounds.items.length > 0;
-  write(
-    `${ok ? "ok" : "unhealthy"}: lease ${namespace}/${config.election.leaseName} holder ` +
-      `${JSON.stringify(holder ?? "")}, ${rounds.items.length} round summaries\n`,
-  );
-  return ok ? 0 : 1;
 }

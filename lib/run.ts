@@ -9,7 +9,8 @@ import type { Config } from "./config_schema.ts";
 import { configuredInputs, exitCodeOf, runAll } from "./once.ts";
 import { formatResults } from "./output.ts";
 import { serveMcall } from "./server.ts";
-import { runLeaderMode, runStatus } from "./leader_mode.ts";
+import { runLeaderMode } from "./leader_mode.ts";
+import { runStatus, type StatusOutput } from "./status.ts";
 
 /** What the CLI passes besides configuration. */
 export interface RunContext {
@@ -17,6 +18,8 @@ export interface RunContext {
   readonly env: Readonly<Record<string, string>>;
   readonly signal: AbortSignal;
   readonly version: string;
+  /** `status -o`: table (default) or json. */
+  readonly output?: StatusOutput;
   /** Where results go (stdout by default). */
   readonly write?: (text: string) => void;
 }
@@ -31,7 +34,7 @@ export interface RunContext {
 export async function run(config: Config, ctx: RunContext): Promise<number> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
-  if (ctx.command === "status") return await runStatus(config, write);
+  if (ctx.command === "status") return await runStatus(config, write, ctx.output);
   if (config.election.enabled) return await runLeaderMode(config, { signal: ctx.signal });
   if (config.webserver.enable) return await serveMcall(config, ctx.env, ctx.signal);
   requireInputs(config);
