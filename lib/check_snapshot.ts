@@ -103,8 +103,8 @@ function seconds(text: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms / 1000;
 }
 
-/** The configured index a task belongs to, when its name is its round's name for it. */
-function indexOf(app: string, view: TaskView): number | undefined {
+/** The input index a task belongs to, when its name is its round's deterministic name for it. */
+export function taskIndex(app: string, view: TaskView): number | undefined {
   const m = /-(\d{3,9})$/.exec(view.name);
   if (!m || view.round === "") return undefined;
   const index = Number(m[1]);
@@ -138,7 +138,7 @@ export function snapshot(
   const runs = new Map<number, Run[]>();
   for (const view of views) {
     if (view.state === undefined || !FINISHED.includes(view.state)) continue;
-    const index = indexOf(app, view);
+    const index = taskIndex(app, view);
     if (index === undefined || !labels.has(index)) continue;
     const at = seconds(view.cm.metadata.annotations?.[ANNOTATION.processedAt]);
     if (at === undefined) continue;

@@ -17,6 +17,7 @@ import type { Config } from "./config_schema.ts";
 import { Elector } from "./election.ts";
 import { runInput } from "./exec.ts";
 import { KubeApi, loadKubeConfig } from "./kube.ts";
+import { KubeEventRecorder } from "./kube_events.ts";
 import { LeaseObjectLock } from "./lease_lock.ts";
 import { LeaderObserver } from "./leader_observer.ts";
 import { logger } from "./log.ts";
@@ -130,6 +131,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
     inputs,
     app: config.tasks.app,
     registry: metrics.registry,
+    events: new KubeEventRecorder(loadKubeConfig(), namespace, identity),
   });
   const tasks = {
     ...config.tasks,
@@ -170,6 +172,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         identity,
         at: Date.now(),
       });
+      observer.leaderElected(config.election.leaseName, identity, epoch);
       const planner = new Planner({
         store: api.taskStore(),
         pods: api.podLister(),
@@ -187,6 +190,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         log: logger("planner"),
       });
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
+      await observer.settle();
     },
     onStoppedLeading: (reason) => {
       observer.endTerm();
