@@ -24,6 +24,7 @@ import { logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { configuredInputs } from "./once.ts";
 import { Planner } from "./planner.ts";
+import { pushRound } from "./pushgateway.ts";
 import { ROUND_EXIT } from "./round_exit.ts";
 import { serveProbes } from "./server.ts";
 import { signerFromConfig } from "./signing.ts";
@@ -191,6 +192,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
       });
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
       await observer.settle();
+      if (roundOver) await pushRound({ config, store: api.taskStore(), inputs, namespace, log });
     },
     onStoppedLeading: (reason) => {
       observer.endTerm();
