@@ -1,0 +1,65 @@
+/**
+ * A real Prometheus Pushgateway on 127.0.0.1 for the tests, built from Go modules by
+ * `scripts/pushgateway.sh` (cached outside the repo) and run with its in-memory store only.
+ *
+ * @module
+ */
+import { waitFor } from "./harness.ts";
+
+const SCRIPT = decodeURIComponent(
+  new URL("../../scripts/pushgateway.sh", import.meta.url).pathname,
+);
+
+/** A running Pushgateway. */
+export interface Pushgateway {
+  readonly url: string;
+  /** Its own `/metrics` (every pushed group, with grouping labels added). */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Builds (once) and starts a Pushgateway; resolves when it answers `/-/ready`. */
+export async function startPushgateway(): Promise<Pushgateway> {
+  const out = await new Deno.Command("bash", { args: [SCRIPT, "build"], stderr: "piped" })
+    .output();
+  if (out.code !== 0) {
+    throw new Error(
+      `scripts/pushgateway.sh exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  const bin = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = new Deno.Command(bin, {
+    args: [`--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+    stdout: "null",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  await waitFor(
+    async () => (await fetch(`${url}/-/ready`).then(
+      (r) => r.body?.cancel().then(() => r.ok),
+      () => false,
+    )),
+    { timeoutMs: 15_000, message: "the Pushgateway is ready" },
+  );
+  return {
+    url,
+    metrics: async () => await (await fetch(`${url}/metrics`)).text(),
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    },
+  };
+}
