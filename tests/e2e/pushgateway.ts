@@ -18,15 +18,19 @@ export interface Pushgateway {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+async function freePort(hostname: string): Promise<number> {
+  const l = Deno.listen({ hostname, port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
 }
 
-/** Builds (once) and starts a Pushgateway; resolves when it answers `/-/ready`. */
-export async function startPushgateway(): Promise<Pushgateway> {
+/**
+ * Builds (once) and starts a Pushgateway; resolves when it answers `/-/ready`.
+ *
+ * @param hostname Where it listens: 127.0.0.1, or the real node's address so pods reach it.
+ */
+export async function startPushgateway(hostname = "127.0.0.1"): Promise<Pushgateway> {
   const out = await new Deno.Command("bash", { args: [SCRIPT, "build"], stderr: "piped" })
     .output();
   if (out.code !== 0) {
@@ -35,10 +39,10 @@ export async function startPushgateway(): Promise<Pushgateway> {
     );
   }
   const bin = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const port = await freePort(hostname);
+  const url = `http://${hostname}:${port}`;
   const child = new Deno.Command(bin, {
-    args: [`--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+    args: [`--web.listen-address=${hostname}:${port}`, "--log.level=warn"],
     stdout: "null",
     stderr: "null",
     stdin: "null",
