@@ -1,6 +1,7 @@
 /**
  * The real-node step of issue 13: a check that fails in a CronJob round, seen the ways an operator
- * sees it — its series pushed to a Pushgateway (running here, reached by the pods), a TaskFailed
+ * sees it — its series pushed to a Pushgateway (running here, reached by the pods) and firing the
+ * chart's McallCheckFailing rule in `promtool test rules`, a TaskFailed
  * Event that `kubectl get events` lists, and `helm test` (`dz-mcall status` in the chart's test
  * pod) failing and naming it. Then the release is put back and a clean round runs, so the next
  * `helm test` passes again.
@@ -12,6 +13,9 @@ import { taskName } from "../../lib/task_schema.ts";
 import { kubectlAt, ok } from "./release_pods.ts";
 import type { RealNode } from "./real_node.ts";
 import { startPushgateway } from "./pushgateway.ts";
+import { stringify } from "yaml";
+import { render } from "../chart_helpers.ts";
+import { promtool, ruleFile, run } from "../promtool.ts";
 
 const CHART = decodeURIComponent(new URL("../../chart", import.meta.url).pathname);
 const RELEASE = "dz-mcall";
@@ -85,6 +89,12 @@ export async function failingCheck(
       assert.equal(value("always-fails"), 0);
       for (const t of tasks) assert.equal(value(String(t.name)), 1, String(t.name));
 
+      // The series as pushed, fed to the chart's rules for this release: McallCheckFailing fires.
+      const pushed = text.split("\n").find((l) =>
+        l.startsWith("mcall_check_success{") && l.includes('check="always-fails"')
+      )!.replace(/ \S+$/, "");
+      await promtoolFires(ns, pg.url, pushed);
+
       const test = await helm("test", RELEASE, "--logs", "--timeout", "90s");
       assert.notEqual(test.code, 0, `helm test must fail:\n${test.stdout}`);
       const logs = await kubectl("logs", `${RELEASE}-test-status`);
@@ -96,4 +106,57 @@ export async function failingCheck(
     ok("helm upgrade (back)", await helm("upgrade", RELEASE, CHART, "-f", valuesFile));
     await round("clean");
   });
+}
+
+/**
+ * `promtool test rules` on the PrometheusRule helm renders for this release (cronjob mode,
+ * pushed series, failingRounds 2 of the default five-minute schedule): the pushed `series` failing for
+ * 6 minutes fires McallCheckFailing for its check.
+ */
+async function promtoolFires(ns: string, pushgatewayUrl: string, series: string): Promise<void> {
+  const bin = await promtool();
+  assert(bin, "promtool (scripts/promtool.sh) is needed on the real node");
+  const dir = await Deno.makeTempDir({ prefix: "dz-real-promtool-" });
+  try {
+    const objects = await render({
+      namespace: ns,
+      set: {
+        "prometheusRule.enabled": true,
+        "prometheusRule.failingRounds": 2,
+        "metrics.pushgateway.url": pushgatewayUrl,
+      },
+    });
+    const file = await ruleFile(objects, dir);
+    const firing = { namespace: ns, check: "always-fails", severity: "critical" };
+    await Deno.writeTextFile(
+      `${dir}/test.yaml`,
+      stringify({
+        rule_files: [file],
+        evaluation_interval: "1m",
+        tests: [{
+          interval: "1m",
+          input_series: [{ series, values: "0x10" }],
+          alert_rule_test: [
+            { eval_time: "4m", alertname: "McallCheckFailing", exp_alerts: [] },
+            {
+              eval_time: "6m",
+              alertname: "McallCheckFailing",
+              exp_alerts: [{
+                exp_labels: firing,
+                exp_annotations: {
+                  summary: `Check always-fails in ${ns} has failed for 2 rounds in a row`,
+                  description:
+                    `dz-mcall status shows its last error; kubectl get events -n ${ns} --field-selector reason=TaskFailed`,
+                },
+              }],
+            },
+          ],
+        }],
+      }),
+    );
+    const r = await run(bin, ["test", "rules", "test.yaml"], dir);
+    assert.equal(r.code, 0, `promtool test rules on the pushed series ${series}:\n${r.text}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
