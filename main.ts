@@ -61,7 +61,13 @@ export async function main(
     });
     // Doubled braces: logtape would read `{x}` in the text as a placeholder.
     for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
-    return await run(config, { command: cli.command, env, signal, version: VERSION });
+    return await run(config, {
+      command: cli.command,
+      env,
+      signal,
+      version: VERSION,
+      ...(cli.output ? { output: cli.output } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`dz-mcall: ${err.message}`);

@@ -16,6 +16,8 @@ export interface Cli {
   readonly command: "run" | "status";
   readonly help: boolean;
   readonly version: boolean;
+  /** `status -o`: `table` or `json`, when given. */
+  readonly output?: "table" | "json";
   /** `-c`: the config file, if any (else env MCALL_CONFIG). */
   readonly configPath?: string;
   /** The flag layer for {@linkcode loadConfig}. */
@@ -222,6 +224,13 @@ export const FLAGS: readonly FlagSpec[] = [
     arg: "PORT",
     help: "/healthz /readyz /metrics port (default 8080)",
   },
+  {
+    long: "output",
+    short: "o",
+    type: "string",
+    arg: "FMT",
+    help: "status output: table | json (default table)",
+  },
   { long: "help", short: "h", type: "boolean", help: "show this help" },
   { long: "version", short: "v", type: "boolean", help: "print the version" },
 ];
@@ -258,6 +267,14 @@ export function parseCli(args: readonly string[]): Cli {
     throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[1])}`);
   }
 
+  const output = values.output;
+  if (typeof output === "string" && output !== "table" && output !== "json") {
+    throw new ConfigError(`--output: ${JSON.stringify(output)} is not table or json`);
+  }
+  if (typeof output === "string" && command !== "status") {
+    throw new ConfigError("--output: applies to the status command only");
+  }
+
   const layerValues: RawLayer = {};
   const sources = new Map<string, string>();
   for (const flag of FLAGS) {
@@ -278,6 +295,7 @@ export function parseCli(args: readonly string[]): Cli {
     help: values.help === true,
     version: values.version === true,
     ...(typeof values.config === "string" ? { configPath: values.config } : {}),
+    ...(output === "table" || output === "json" ? { output } : {}),
     layer: { values: layerValues, sources },
   };
 }
@@ -376,7 +394,7 @@ export function helpText(version: string): string {
     "  dz-mcall [flags]              run the inputs once and print results (exit 0/1/2)",
     "  dz-mcall -w [flags]           serve the mcall HTTP API",
     "  LEADER_ELECTION=true dz-mcall leader mode: elect, plan rounds, work tasks",
-    "  dz-mcall status -c FILE       exit 0 when the release's lease has a holder",
+    "  dz-mcall status -c FILE [-o json]  rounds and failing checks; exit 1 when the last round failed",
     "",
     "Flags:",
     ...lines,

@@ -213,6 +213,16 @@ export const ConfigSchema = z.strictObject({
     /** Probe bind address; empty means 0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST), else 127.0.0.1. */
     host: z.string().default(""),
     port: port.default(8080),
+    /** One-shot (CronJob) rounds: the round's leader pushes the per-check series here. */
+    pushgateway: z.strictObject({
+      /** Base URL such as `http://pushgateway.monitoring:9091`; empty turns pushing off. */
+      url: z.string().regex(/^(https?:\/\/[^/\s]+\S*)?$/, "must be an http:// or https:// URL")
+        .default(""),
+      /** The `job` grouping label (with `namespace` and `app`: one group per release). */
+      job: z.string().min(1).default("dz-mcall"),
+      /** Gives up the push after this long (a warning; the round's result is unchanged). */
+      timeout: duration({ minMs: 100, maxMs: 60_000 }).default(5_000),
+    }).prefault({}),
   }).prefault({}),
 });
 

@@ -17,16 +17,18 @@ import type { Config } from "./config_schema.ts";
 import { Elector } from "./election.ts";
 import { runInput } from "./exec.ts";
 import { KubeApi, loadKubeConfig } from "./kube.ts";
+import { KubeEventRecorder } from "./kube_events.ts";
 import { LeaseObjectLock } from "./lease_lock.ts";
+import { LeaderObserver } from "./leader_observer.ts";
 import { logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { configuredInputs } from "./once.ts";
 import { Planner } from "./planner.ts";
+import { pushRound } from "./pushgateway.ts";
 import { ROUND_EXIT } from "./round_exit.ts";
 import { serveProbes } from "./server.ts";
 import { signerFromConfig } from "./signing.ts";
 import { createTaskMetrics } from "./task_metrics.ts";
-import { roundsSelector } from "./task_schema.ts";
 import { isKubeError, type OwnerReference, type TaskStore } from "./task_store.ts";
 import { Worker } from "./worker.ts";
 
@@ -173,6 +175,12 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
 
   const metrics = createMetrics();
   const taskMetrics = createTaskMetrics(metrics.registry);
+  const observer = new LeaderObserver({
+    inputs,
+    app: config.tasks.app,
+    registry: metrics.registry,
+    events: new KubeEventRecorder(loadKubeConfig(), namespace, identity),
+  });
   const tasks = {
     ...config.tasks,
     workerSelector: config.tasks.workerSelector || `app=${config.tasks.app}`,
@@ -213,6 +221,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         identity,
         at: Date.now(),
       });
+      observer.leaderElected(config.election.leaseName, identity, epoch);
       const planner = new Planner({
         store: api.taskStore(),
         pods: api.podLister(),
@@ -226,12 +235,16 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
         tasks,
         signer,
         metrics: taskMetrics,
+        observe: (views, summaries) => observer.observe(views, summaries),
         log: logger("planner"),
         ...(owner ? { owner } : {}),
       });
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
+      await observer.settle();
+      if (roundOver) await pushRound({ config, store: api.taskStore(), inputs, namespace, log });
     },
     onStoppedLeading: (reason) => {
+      observer.endTerm();
       log.info("Stopped leading ({reason})", {
         event: "stopped-leading",
         reason,
@@ -322,30 +335,4 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   await probeServer?.finished;
   ctx.signal.removeEventListener("abort", onAbort);
   return code;
-}
-
-/**
- * `dz-mcall status`: exit 0 when the release looks healthy — the Lease has a holder or a round
- * summary exists — else 1, printing one line either way (the chart's `helm test`).
- */
-export async function runStatus(
-  config: Config,
-  write: (text: string) => void,
-): Promise<number> {
-  const namespace = await resolveNamespace(config);
-  const api = new KubeApi(loadKubeConfig(), namespace);
-  let holder, rounds;
-  try {
-    holder = await api.leaseHolder(config.election.leaseName);
-    rounds = await api.taskStore().list(roundsSelector(config.tasks.app));
-  } catch (err) {
-    write(`unhealthy: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
-    return 1;
-  }
-  const ok = Boolean(holder) || rounds.items.length > 0;
-  write(
-    `${ok ? "ok" : "unhealthy"}: lease ${namespace}/${config.election.leaseName} holder ` +
-      `${JSON.stringify(holder ?? "")}, ${rounds.items.length} round summaries\n`,
-  );
-  return ok ? 0 : 1;
 }

@@ -85,6 +85,8 @@ export interface PlannerOptions {
    * garbage collector deletes them with it on `helm uninstall`. Default none.
    */
   readonly owner?: OwnerReference;
+  /** Sees every reconcile's task views and round summaries (per-check metrics, events). */
+  readonly observe?: (views: readonly TaskView[], summaries: readonly ConfigMapLike[]) => void;
 }
 
 /** Task creates in flight while planning a round. */
@@ -295,6 +297,7 @@ export class Planner {
       const p = await this.#updateSummary(summary, views, current, signal);
       if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
     }
+    this.#o.observe?.(views, summaries);
     const garbage = planGarbage(this.#app, views, summaries, tasks);
     for (const selector of garbage.selectors) {
       this.#assertLeader();

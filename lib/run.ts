@@ -9,6 +9,7 @@ import type { Config } from "./config_schema.ts";
 import { configuredInputs, exitCodeOf, runAll } from "./once.ts";
 import { formatResults } from "./output.ts";
 import { Interrupted } from "./interrupted.ts";
+import type { StatusOutput } from "./status.ts";
 
 // Invariant: one-shot mode (the default) statically reaches neither leader mode (the Kubernetes
 // client, prom-client, election, planner, worker) nor the web server; they are imported only when
@@ -21,6 +22,8 @@ export interface RunContext {
   readonly env: Readonly<Record<string, string>>;
   readonly signal: AbortSignal;
   readonly version: string;
+  /** `status -o`: table (default) or json. */
+  readonly output?: StatusOutput;
   /** Where results go (stdout by default). */
   readonly write?: (text: string) => void;
 }
@@ -36,7 +39,7 @@ export async function run(config: Config, ctx: RunContext): Promise<number> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
   if (ctx.command === "status") {
-    return await (await import("./leader_mode.ts")).runStatus(config, write);
+    return await (await import("./status.ts")).runStatus(config, write, ctx.output);
   }
   if (config.election.enabled) {
     return await (await import("./leader_mode.ts")).runLeaderMode(config, { signal: ctx.signal });

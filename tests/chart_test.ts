@@ -176,6 +176,7 @@ Deno.test("chart's Role grants exactly what the program needs", async () => {
       resources: ["configmaps"],
       verbs: ["get", "list", "watch", "create", "update", "delete", "deletecollection"],
     },
+    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create"] },
   ]);
 });
 

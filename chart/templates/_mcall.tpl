@@ -80,4 +80,8 @@ metrics:
   enable: true
   host: 0.0.0.0
   port: {{ $v.metrics.port | int64 }}
+  pushgateway:
+    url: {{ $v.metrics.pushgateway.url | quote }}
+    job: {{ $v.metrics.pushgateway.job | quote }}
+    timeout: {{ $v.metrics.pushgateway.timeout | toJson }}
 {{- end }}

@@ -28,6 +28,7 @@ import { waitFor } from "./harness.ts";
 import { kubectlAt, ok } from "./release_pods.ts";
 import { buildImage, type RealNode, realNodeTest } from "./real_node.ts";
 import { auditedVerbs, grantedVerbs, OPTIONAL_GRANTS } from "./audit.ts";
+import { failingCheck } from "./realnode_observe.ts";
 import { chartRoleRules } from "../chart_helpers.ts";
 
 const CHART = decodeURIComponent(new URL("../../chart", import.meta.url).pathname);
@@ -308,6 +309,8 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
     const logs = await kubectl(ns, "logs", "-l", "app=dz-mcall", "--tail=-1", "--prefix");
     assert.match(logs, /Round .* is over/, "kubectl logs -l app=dz-mcall shows the rounds");
   });
+
+  await failingCheck(node, ns, step, tasks, valuesFile);
 
   await step("helm test passes after a round", async () => {
     const out = await time("helm test", () => helm(ns, "test", RELEASE, "--timeout", "90s"));
