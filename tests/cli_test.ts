@@ -49,7 +49,13 @@ Deno.test("parseCli() accepts Go-style -name=value for every flag, booleans incl
   assert.equal(parseCli(["-h=true"]).help, true);
   // Every flag takes -name=value under each of its names.
   for (const flag of FLAGS) {
-    const value = flag.type === "boolean" ? "true" : flag.kind === "int" ? "7" : "5s";
+    const value = flag.type === "boolean"
+      ? "true"
+      : flag.kind === "int"
+      ? "7"
+      : flag.long === "output"
+      ? "json" // a choice, checked by parseCli itself
+      : "5s";
     for (const name of [flag.short, flag.alias, flag.long]) {
       if (name === undefined || flag.long === "input") continue;
       assert.doesNotThrow(() => parseCli([`-${name}=${value}`]), `-${name}=${value}`);
