@@ -62,17 +62,19 @@ func buildImages(dir string) (string, error) {
 		return "", err
 	}
 	type image struct {
-		tag, name  string
-		files      map[string]string // path in image → host file
-		entrypoint []string
+		tag, name string
+		files     map[string]string // path in image → host file
+		config    []string          // umoci config flags
 	}
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		bb = "/bin/busybox"
 	}
 	images := []image{
-		{"pause", pauseImage, map[string]string{"/pause": pause}, []string{"/pause"}},
-		{"busybox", busyboxImage, map[string]string{"/bin/busybox": bb}, []string{"/bin/sh"}},
+		{"pause", pauseImage, map[string]string{"/pause": pause}, []string{"--config.entrypoint", "/pause"}},
+		// No entrypoint: `kubectl run ... -- echo hi` runs echo (cmd defaults to sh).
+		{"busybox", busyboxImage, map[string]string{"/bin/busybox": bb},
+			[]string{"--config.cmd", "/bin/sh", "--config.env", "PATH=/bin:/usr/bin:/sbin:/usr/sbin"}},
 	}
 	for _, im := range images {
 		ref := layout + ":" + im.tag
@@ -102,11 +104,7 @@ func buildImages(dir string) (string, error) {
 		if _, err := run("umoci", "repack", "--image", ref, bundle); err != nil {
 			return "", err
 		}
-		args := []string{"config", "--image", ref}
-		for _, e := range im.entrypoint {
-			args = append(args, "--config.entrypoint", e)
-		}
-		if _, err := run("umoci", args...); err != nil {
+		if _, err := run("umoci", append([]string{"config", "--image", ref}, im.config...)...); err != nil {
 			return "", err
 		}
 		_ = os.RemoveAll(bundle)
