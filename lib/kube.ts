@@ -254,6 +254,9 @@ function runWatch(
   });
 }
 
+/** Longest wait for a response's headers, and between two chunks of its body. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** An undici response as `Dispatcher.request` resolves it. */
 interface RawResponse {
   statusCode: number;
@@ -300,6 +303,10 @@ class JsonApi {
         path: url.pathname + url.search,
         method,
         headers,
+        // A request never waits forever: under Deno, undici can miss that a kept-alive
+        // connection died, and such a request would otherwise hang for undici's default 300 s.
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        bodyTimeout: REQUEST_TIMEOUT_MS,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       text = await response.body.text();
