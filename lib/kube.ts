@@ -68,14 +68,13 @@ interface DispatcherFactory {
 /** The one connection pool of a `KubeConfig`, and the TLS settings it was built for. */
 interface Pool {
   readonly key: string;
-  /** What requests use: `base` composed with {@linkcode http1Interceptor}. */
-  readonly dispatcher: Dispatcher;
-  /** The undici `Agent` built for this pool (`undefined`: undici's global one). */
+  /** The undici `Agent` built for these settings (`undefined`: undici's global one). */
   readonly own: Dispatcher | undefined;
 }
 
 const pools = new WeakMap<k8s.KubeConfig, Pool>();
 const pooled = new WeakSet<k8s.KubeConfig>();
+const http1Only = new WeakSet<k8s.KubeConfig>();
 
 /**
  * Drops `kc`'s connection pool after a connection failure: the next request builds a new one,
@@ -92,36 +91,62 @@ function discardPool(kc: k8s.KubeConfig): void {
 
 /**
  * Makes every request that client-node sends with `kc` — generated API clients
- * (`kc.makeApiClient`, which authenticate through `kc`) and `k8s.Watch` — go through one
- * connection pool per API server and use HTTP/1.1. Idempotent; changes `kc` in place and returns
- * it.
+ * (`kc.makeApiClient`, which authenticate through `kc`) and `k8s.Watch` — use HTTP/1.1.
+ * Idempotent; changes `kc` in place and returns it.
  *
- * One pool: client-node 2.0.1 builds a new undici `Agent` — so a new TLS connection — for every
- * request (`createDispatcher`): hundreds of connections mid-burst, a TLS handshake per write, and
- * twice the API server's CPU per request (bench/api.ts). We keep client-node's own dispatcher
- * options (CA, client certificate, `tlsServerName`, proxy — all unchanged) and reuse the `Agent`
- * built for them while they stay the same; when they change (a rotated client certificate), the
- * next request gets a new pool and the old one closes once its requests are done. Every
- * request and every watch of `kc` shares it: keep-alive connections, as client-go does.
- *
- * HTTP/1.1: client-node 2.x sends requests with undici's `fetch`, whose `Agent` offers ALPN
+ * Why: client-node 2.x sends requests with undici's `fetch`, whose `Agent` offers ALPN
  * `http/1.1, h2`; kube-apiserver picks `h2`, so undici runs its requests over `node:http2`. On
  * Deno 2.9.6 that session can crash the whole process (segfault, double free, or the nghttp2
  * assertion in `find_stream_on_goaway_func`) when it receives, with streams in flight, the GOAWAY
  * that kube-apiserver sends on a graceful shutdown — every pod at once on a control-plane rolling
  * restart (tests/e2e/goaway_test.ts). Over HTTP/1.1 a shutdown just closes the sockets, which
- * callers already treat as transient. We wrap the pool's dispatcher with an interceptor that sets
- * undici's `allowH2: false`, so connections offer only `http/1.1`. When client-node sets no
- * dispatcher (no TLS settings at all) we wrap undici's global one.
+ * callers already treat as transient.
  *
- * Cost of HTTP/1.1: no multiplexing — each concurrent request (and each open watch) holds its own
- * keep-alive connection of the pool instead of a stream of a shared one; the planner keeps at
- * most `PLAN_CONCURRENCY` requests in flight.
+ * How: after client-node's own `applySecurityAuthentication` (CA, client certificate, bearer
+ * token, `tlsServerName`, proxy — all unchanged) we wrap the request's dispatcher with an
+ * interceptor that sets undici's `allowH2: false`, so the connection offers only `http/1.1`. When
+ * client-node sets no dispatcher (no TLS settings at all) we wrap undici's global one.
+ *
+ * Cost: no multiplexing — each concurrent request (and each open watch) takes its own
+ * connection instead of a stream of a shared one. The program's adapters also pool connections
+ * ({@linkcode poolConnections}).
  *
  * @param kc The client configuration.
  * @returns `kc`.
  */
 export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
+  if (http1Only.has(kc)) return kc;
+  http1Only.add(kc);
+  const apply = kc.applySecurityAuthentication.bind(kc);
+  kc.applySecurityAuthentication = async (context: k8s.RequestContext) => {
+    await apply(context);
+    const dispatcher = context.getDispatcher() ??
+      (globalThis as Record<symbol, Dispatcher | undefined>)[
+        Symbol.for("undici.globalDispatcher.2")
+      ];
+    if (dispatcher) context.setDispatcher(dispatcher.compose(http1Interceptor));
+  };
+  return kc;
+}
+
+/**
+ * {@linkcode forceHttp1}, and one connection pool per API server for every request and watch
+ * made with `kc`. Idempotent; changes `kc` in place and returns it. The adapters below
+ * (`KubeApi` and its parts) apply it.
+ *
+ * client-node 2.0.1 builds a new undici `Agent` — so a new TLS connection — for every request
+ * (`createDispatcher`): hundreds of connections mid-burst, a TLS handshake per write, and twice
+ * the API server's CPU per request (bench/api.ts). We keep client-node's own dispatcher options
+ * (CA, client certificate, `tlsServerName`, proxy — all unchanged) and reuse the `Agent` built
+ * for them while they stay the same; when they change (a rotated client certificate), the next
+ * request gets a new pool and the old one closes once its requests are done. Keep-alive
+ * connections, as client-go has. A connection failure drops the pool ({@linkcode discardPool}).
+ *
+ * @param kc The client configuration.
+ * @returns `kc`.
+ */
+export function poolConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
+  forceHttp1(kc);
   if (pooled.has(kc)) return kc;
   pooled.add(kc);
   const factory = kc as unknown as DispatcherFactory;
@@ -129,27 +154,12 @@ export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
   factory.createDispatcher = (cluster, agentOptions) => {
     const key = JSON.stringify(factory.createDispatcherOptions(cluster, agentOptions));
     const current = pools.get(kc);
-    if (current?.key === key) return current.dispatcher;
+    if (current?.key === key) return current.own;
     const own = create(cluster, agentOptions);
-    const base = own ??
-      (globalThis as Record<symbol, Dispatcher | undefined>)[
-        Symbol.for("undici.globalDispatcher.2")
-      ];
-    if (base === undefined) return undefined;
-    const pool: Pool = { key, dispatcher: base.compose(http1Interceptor), own };
-    pools.set(kc, pool);
+    pools.set(kc, { key, own });
     // Settings changed: the old pool finishes what it has in flight, then closes.
     current?.own?.close().catch(() => {});
-    return pool.dispatcher;
-  };
-  const apply = kc.applySecurityAuthentication.bind(kc);
-  kc.applySecurityAuthentication = async (context: k8s.RequestContext) => {
-    await apply(context);
-    // No TLS settings: client-node set no dispatcher and fetch would use undici's global one.
-    if (context.getDispatcher() === undefined) {
-      const dispatcher = factory.createDispatcher(kc.getCurrentCluster(), {});
-      if (dispatcher) context.setDispatcher(dispatcher);
-    }
+    return own;
   };
   return kc;
 }
@@ -295,6 +305,9 @@ function runWatch(
   });
 }
 
+/** Longest wait for a response's headers, and between two chunks of its body. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** An undici response as `Dispatcher.request` resolves it. */
 interface RawResponse {
   statusCode: number;
@@ -304,7 +317,7 @@ interface RawResponse {
 
 /**
  * Plain JSON requests to the API server, authenticated by client-node and sent over the pool of
- * {@linkcode forceHttp1} with undici's `Dispatcher.request`. The task hot paths (create, claim,
+ * {@linkcode poolConnections} with undici's `Dispatcher.request`. The task hot paths (create, claim,
  * record, list) use it instead of client-node's generated client, whose object (de)serialisers
  * and undici `fetch` layer cost twice the CPU per request (bench/api.ts); objects arrive as the
  * API server's JSON, which `toConfigMapLike` and `toPodInfo` read as they read watch events.
@@ -314,7 +327,7 @@ class JsonApi {
   readonly #kc: k8s.KubeConfig;
 
   constructor(kc: k8s.KubeConfig) {
-    this.#kc = forceHttp1(kc);
+    this.#kc = poolConnections(kc);
   }
 
   /**
@@ -341,6 +354,10 @@ class JsonApi {
         path: url.pathname + url.search,
         method,
         headers,
+        // A request never waits forever: under Deno, undici can miss that a kept-alive
+        // connection died, and such a request would otherwise hang for undici's default 300 s.
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        bodyTimeout: REQUEST_TIMEOUT_MS,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       text = await response.body.text();
@@ -624,7 +641,7 @@ export class KubeApi {
     if (namespace === "") {
       throw new TypeError("Cannot use the Kubernetes API as 'namespace' is empty");
     }
-    this.#kc = forceHttp1(kc);
+    this.#kc = poolConnections(kc);
     this.#namespace = namespace;
   }
 
