@@ -589,6 +589,36 @@ async function deploymentMode(
   });
 
   await step(
+    "kubectl delete pod <worker> mid-task: it finishes the task, recorded once",
+    async () => {
+      // A graceful delete, as in every rolling update: the pod stops claiming, finishes what it
+      // runs within its grace period (30 s; the task takes 6 s) and records it, attempt 1.
+      const leader = await leaseHolder(leases, ns);
+      const running = await waitFor(async () => {
+        const cms = (await core.listNamespacedConfigMap({
+          namespace: ns,
+          labelSelector: `app=${APP},task=true,state=running`,
+        })).items.filter((c) =>
+          c.metadata?.name?.endsWith("-002") && c.metadata.labels?.["assigned-to"] !== leader
+        );
+        return cms[0];
+      }, { timeoutMs: 90_000, intervalMs: 100, message: "the slow task running on a worker" });
+      const name = running.metadata!.name!;
+      const worker = running.metadata!.labels!["assigned-to"]!;
+      await kubectl("delete", "pod", worker, "--wait=false");
+      const done = await waitFor(async () => {
+        const cm = await core.readNamespacedConfigMap({ name, namespace: ns });
+        const state = cm.metadata?.labels?.state;
+        return (state === "succeeded" || state === "failed") && cm;
+      }, { timeoutMs: 60_000, message: `${name} finished after its pod was deleted` });
+      assert.equal(done.metadata?.labels?.state, "succeeded", "an aborted run is never the result");
+      assert.equal(done.metadata?.labels?.["assigned-to"], worker, "finished by the deleted pod");
+      assert.equal(done.metadata?.annotations?.attempt, "1", "no second attempt");
+      assert.equal(done.metadata?.annotations?.processed, "true");
+    },
+  );
+
+  await step(
     "kubectl delete pod <worker> --force mid-task: reassigned, recorded once",
     async () => {
       // Wait for the slow task of a round to be running on a pod that does not lead.
