@@ -588,23 +588,27 @@ async function deploymentMode(
     assert(ms <= 2_000, `new leader ${next} after ${ms} ms`);
   });
 
+  /** Waits for the slow task (index 2) of a round to run on a pod that does not lead. */
+  const slowTaskOnWorker = async () => {
+    const leader = await leaseHolder(leases, ns);
+    const running = await waitFor(async () => {
+      const cms = (await core.listNamespacedConfigMap({
+        namespace: ns,
+        labelSelector: `app=${APP},task=true,state=running`,
+      })).items.filter((c) =>
+        c.metadata?.name?.endsWith("-002") && c.metadata.labels?.["assigned-to"] !== leader
+      );
+      return cms[0];
+    }, { timeoutMs: 90_000, intervalMs: 100, message: "the slow task running on a worker" });
+    return { name: running.metadata!.name!, worker: running.metadata!.labels!["assigned-to"]! };
+  };
+
   await step(
     "kubectl delete pod <worker> mid-task: it finishes the task, recorded once",
     async () => {
       // A graceful delete, as in every rolling update: the pod stops claiming, finishes what it
       // runs within its grace period (30 s; the task takes 6 s) and records it, attempt 1.
-      const leader = await leaseHolder(leases, ns);
-      const running = await waitFor(async () => {
-        const cms = (await core.listNamespacedConfigMap({
-          namespace: ns,
-          labelSelector: `app=${APP},task=true,state=running`,
-        })).items.filter((c) =>
-          c.metadata?.name?.endsWith("-002") && c.metadata.labels?.["assigned-to"] !== leader
-        );
-        return cms[0];
-      }, { timeoutMs: 90_000, intervalMs: 100, message: "the slow task running on a worker" });
-      const name = running.metadata!.name!;
-      const worker = running.metadata!.labels!["assigned-to"]!;
+      const { name, worker } = await slowTaskOnWorker();
       await kubectl("delete", "pod", worker, "--wait=false");
       const done = await waitFor(async () => {
         const cm = await core.readNamespacedConfigMap({ name, namespace: ns });
@@ -621,19 +625,7 @@ async function deploymentMode(
   await step(
     "kubectl delete pod <worker> --force mid-task: reassigned, recorded once",
     async () => {
-      // Wait for the slow task of a round to be running on a pod that does not lead.
-      const leader = await leaseHolder(leases, ns);
-      const running = await waitFor(async () => {
-        const cms = (await core.listNamespacedConfigMap({
-          namespace: ns,
-          labelSelector: `app=${APP},task=true,state=running`,
-        })).items.filter((c) =>
-          c.metadata?.name?.endsWith("-002") && c.metadata.labels?.["assigned-to"] !== leader
-        );
-        return cms[0];
-      }, { timeoutMs: 90_000, intervalMs: 100, message: "the slow task running on a worker" });
-      const name = running.metadata!.name!;
-      const worker = running.metadata!.labels!["assigned-to"]!;
+      const { name, worker } = await slowTaskOnWorker();
       const t0 = Date.now();
       await kubectl("delete", "pod", worker, "--grace-period=0", "--force");
       const done = await waitFor(async () => {
