@@ -5,9 +5,9 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { helpText, parseCli } from "./lib/cli.ts";
-import { ConfigError, type Layer } from "./lib/config_layer.ts";
-import { Interrupted } from "./lib/interrupted.ts";
+import { helpText, parseCli } from "./lib/cli/args.ts";
+import { ConfigError, type Layer } from "./lib/config/layer.ts";
+import { Interrupted } from "./lib/cli/interrupted.ts";
 
 // Invariant: this module statically imports only what `--help` and `--version` need (no zod,
 // YAML, logging or engine), so they start as fast as a bare `deno run`; the rest is imported once
@@ -43,10 +43,10 @@ export async function main(
       logtape,
       { run },
     ] = await Promise.all([
-      import("./lib/config.ts"),
-      import("./lib/log.ts"),
+      import("./lib/config/load.ts"),
+      import("./lib/observe/log.ts"),
       import("@logtape/logtape"),
-      import("./lib/run.ts"),
+      import("./lib/cli/run.ts"),
     ]);
     dispose = logtape.dispose;
     const layers: Layer[] = [];

@@ -5,9 +5,9 @@
  * as many ConfigMaps of the same shape, as many at once (16).
  *
  * - planner: `Planner.planRound` with 1,000 inputs through `KubeApi` (one connection pool,
- *   HTTP/1.1; lib/kube.ts) — the leader's real code path: list, summary, signing, creates.
+ *   HTTP/1.1; lib/kube/api.ts) — the leader's real code path: list, summary, signing, creates.
  * - client-go: bench/gocreate, 1,000 creates, HTTP/2 (client-go's default).
- * - client-node alone: the generated client without lib/kube.ts's pool — one undici Agent, so
+ * - client-node alone: the generated client without lib/kube/api.ts's pool — one undici Agent, so
  *   one connection, per request (client-node 2.0.1) — what the planner did before.
  *
  * Interleaved `BENCH_API_RUNS` times (default 3), each in its own namespace; medians, and the
@@ -19,14 +19,14 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { fileURLToPath } from "node:url";
-import { systemClock } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
-import type { InputSpec } from "../lib/input.ts";
-import { KubeApi } from "../lib/kube.ts";
-import { logger } from "../lib/log.ts";
-import { PLAN_CONCURRENCY, Planner } from "../lib/planner.ts";
-import { runPool } from "../lib/pool.ts";
-import { HmacSigner } from "../lib/signing.ts";
+import { systemClock } from "../lib/time/clock.ts";
+import { loadConfig } from "../lib/config/load.ts";
+import type { InputSpec } from "../lib/engine/input.ts";
+import { KubeApi } from "../lib/kube/api.ts";
+import { logger } from "../lib/observe/log.ts";
+import { PLAN_CONCURRENCY, Planner } from "../lib/tasks/planner.ts";
+import { runPool } from "../lib/engine/pool.ts";
+import { HmacSigner } from "../lib/tasks/signing.ts";
 import {
   createNamespace,
   deleteNamespace,
@@ -190,7 +190,7 @@ export async function benchApi(): Promise<Row[]> {
         name: `planner: planRound of ${CREATES} tasks`,
         value: Math.round(med("planner", "perSecond")),
         unit: "creates/s",
-        note: `lib/kube.ts (one pool, HTTP/1.1), ${PLAN_CONCURRENCY} at once; API server CPU ${
+        note: `lib/kube/api.ts (one pool, HTTP/1.1), ${PLAN_CONCURRENCY} at once; API server CPU ${
           cpu("planner")
         } ms/create; ${perCreate("planner")} configmap writes/task`,
       },

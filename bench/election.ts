@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { WAKE_JITTER_FACTOR } from "../lib/lease_watch.ts";
-import { chartRoleRules } from "../tests/chart_helpers.ts";
+import { WAKE_JITTER_FACTOR } from "../lib/election/lease_watch.ts";
+import { chartRoleRules } from "../tests/chart/helpers.ts";
 import type { Row } from "./table.ts";
 import {
   createNamespace,

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { runInput } from "../lib/exec.ts";
-import type { InputSpec, Result } from "../lib/input.ts";
-import { runPool } from "../lib/pool.ts";
+import { runInput } from "../lib/engine/exec.ts";
+import type { InputSpec, Result } from "../lib/engine/input.ts";
+import { runPool } from "../lib/engine/pool.ts";
 import { interleaved, measureProcess, median, pairedRatio, verdict } from "./proc.ts";
 
 /** One measurement. */

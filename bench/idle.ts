@@ -23,7 +23,7 @@ import {
   stopHarness,
   withServiceAccount,
 } from "../tests/e2e/harness.ts";
-import { chartRoleRules } from "../tests/chart_helpers.ts";
+import { chartRoleRules } from "../tests/chart/helpers.ts";
 import { type PodsEnv, startPods } from "../tests/e2e/cluster.ts";
 
 const CONFIG = { request: { inputs: [{ name: "noop", input: "true" }] } };

@@ -24,9 +24,9 @@ import {
   withServiceAccount,
 } from "../tests/e2e/harness.ts";
 import { McallProcess } from "../tests/e2e/mcall_proc.ts";
-import { chartRoleRules } from "../tests/chart_helpers.ts";
-import { configuredInputs, runAll } from "../lib/once.ts";
-import { loadConfig, readConfigFile } from "../lib/config.ts";
+import { chartRoleRules } from "../tests/chart/helpers.ts";
+import { configuredInputs, runAll } from "../lib/modes/once.ts";
+import { loadConfig, readConfigFile } from "../lib/config/load.ts";
 import { apiServerPid, cpuMs, memoryMiB } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
 

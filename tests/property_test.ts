@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseCli } from "../lib/cli.ts";
+import { parseCli } from "../lib/cli/args.ts";
 import {
   ConfigError,
   envLayer,
@@ -17,11 +17,11 @@ import {
   loadConfig,
   loadYaml,
   parseConfigText,
-} from "../lib/config.ts";
-import { checkContent, judge, parseExpect } from "../lib/expect.ts";
-import { splitInputList } from "../lib/input.ts";
-import { MAX_BODY_BYTES, mcallHandler } from "../lib/server.ts";
-import { splitCommand } from "../lib/shellwords.ts";
+} from "../lib/config/load.ts";
+import { checkContent, judge, parseExpect } from "../lib/engine/expect.ts";
+import { splitInputList } from "../lib/engine/input.ts";
+import { MAX_BODY_BYTES, mcallHandler } from "../lib/modes/serve.ts";
+import { splitCommand } from "../lib/engine/shellwords.ts";
 
 // The config loaders parse YAML with the lazily loaded parser (readConfigFile loads it first).
 await loadYaml();

@@ -6,13 +6,13 @@
  * number of requests per task, and the writes per task must stay at 3 (create, claim, record).
  */
 import assert from "node:assert/strict";
-import type { InputSpec, Result } from "../lib/input.ts";
-import { Planner } from "../lib/planner.ts";
-import { roundName } from "../lib/task_schema.ts";
-import type { PodLister, TaskStore } from "../lib/task_store.ts";
-import { Worker } from "../lib/worker.ts";
-import { FakeClock } from "./fake_clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "./memory_store.ts";
+import type { InputSpec, Result } from "../lib/engine/input.ts";
+import { Planner } from "../lib/tasks/planner.ts";
+import { roundName } from "../lib/tasks/contract.ts";
+import type { PodLister, TaskStore } from "../lib/tasks/store.ts";
+import { Worker } from "../lib/tasks/worker.ts";
+import { FakeClock } from "./fakes/clock.ts";
+import { instantSigner, MemoryStore, specs, tasksConfig } from "./fakes/memory_store.ts";
 
 const ROUND = "20250101-000000";
 const WORKERS = ["pod-a", "pod-b"];

@@ -8,7 +8,12 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = new URL("../main.ts", import.meta.url).href;
-const lib = (name: string) => new URL(`../lib/${name}`, import.meta.url).href;
+/** A lib module's URL; throws when the file does not exist, so no assertion below holds vacuously. */
+const lib = (name: string) => {
+  const url = new URL(`../lib/${name}`, import.meta.url);
+  Deno.statSync(url);
+  return url.href;
+};
 
 interface Info {
   modules: {
@@ -61,25 +66,38 @@ function npmPackages(modules: Set<string>): string[] {
 Deno.test("--help and --version load no npm package and no configuration schema", () => {
   const graph = staticClosure([MAIN]);
   assert.deepEqual(npmPackages(graph), []);
-  assert.ok(!graph.has(lib("config.ts")), "main.ts must not import lib/config.ts statically");
-  assert.ok(graph.has(lib("cli.ts")));
+  assert.ok(
+    !graph.has(lib("config/load.ts")),
+    "main.ts must not import lib/config/load.ts statically",
+  );
+  assert.ok(graph.has(lib("cli/args.ts")));
 });
 
 Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, nor leader mode", () => {
   // What main.ts imports once the command line asks for a run, whatever the mode.
   const forRun = edges.get(MAIN)!.filter((e) => e.dynamic).map((e) => e.to);
-  assert.ok(forRun.includes(lib("run.ts")), "main.ts imports lib/run.ts when it runs");
+  assert.ok(forRun.includes(lib("cli/run.ts")), "main.ts imports lib/cli/run.ts when it runs");
   const graph = staticClosure([MAIN, ...forRun]);
   assert.deepEqual(npmPackages(graph), ["@logtape/logtape", "zod"]);
-  for (const heavy of ["leader_mode.ts", "kube.ts", "server.ts", "metrics.ts", "election.ts"]) {
+  for (
+    const heavy of [
+      "modes/leader.ts",
+      "kube/api.ts",
+      "modes/serve.ts",
+      "observe/metrics.ts",
+      "election/elector.ts",
+    ]
+  ) {
     assert.ok(!graph.has(lib(heavy)), `one-shot mode must not import lib/${heavy} statically`);
   }
-  assert.ok(graph.has(lib("exec.ts")));
+  assert.ok(graph.has(lib("engine/exec.ts")));
 });
 
 Deno.test("leader mode and the server stay in the graph as literal dynamic imports (deno compile bundles them)", () => {
   const all = new Set(edges.keys());
-  for (const name of ["leader_mode.ts", "kube.ts", "server.ts"]) assert.ok(all.has(lib(name)));
+  for (const name of ["modes/leader.ts", "kube/api.ts", "modes/serve.ts"]) {
+    assert.ok(all.has(lib(name)));
+  }
   assert.ok(npmPackages(all).includes("@kubernetes/client-node"));
   assert.ok(npmPackages(all).includes("yaml"));
 });

@@ -163,7 +163,7 @@ task fields) and fails once with all of them.
 {{- if le (mulf $renew 10) (mulf $retry 12) }}
 {{- $errors = append $errors (printf "election.renewDeadline (%v) must be more than 1.2 × election.retryPeriod (%v)" $v.election.renewDeadline $v.election.retryPeriod) }}
 {{- end }}
-{{- /* Lower bounds the program enforces (lib/config_schema.ts), checked before install. */}}
+{{- /* Lower bounds the program enforces (lib/config/schema.ts), checked before install. */}}
 {{- $mins := list
   (list "interval" $v.interval 1000)
   (list "pollInterval" $v.pollInterval 100)

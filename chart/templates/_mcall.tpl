@@ -1,5 +1,5 @@
 {{/*
-The program's configuration file, mcall.yaml, in the layout of lib/config_schema.ts.
+The program's configuration file, mcall.yaml, in the layout of lib/config/schema.ts.
 Environment set on the pods (LEADER_ELECTION, NAMESPACE, HOSTNAME, MCALL_TASKS_ROUND,
 MCALL_TASKS_WORKER_SELECTOR, MCALL_TASKS_SIGNING_KEY_FILE) adds what only the pod knows.
 */}}

@@ -12,7 +12,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { parse, parseAllDocuments } from "yaml";
-import { roundName } from "../../lib/task_schema.ts";
+import { roundName } from "../../lib/tasks/contract.ts";
 import {
   apiErrorMessage,
   createNamespace,

@@ -9,7 +9,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { chartRoleRules, withoutVerb } from "../chart_helpers.ts";
+import { chartRoleRules, withoutVerb } from "../chart/helpers.ts";
 import { type E2E, e2eTest, waitFor } from "./harness.ts";
 import {
   DEFAULT_LEASE_NAME,

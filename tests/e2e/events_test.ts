@@ -5,7 +5,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { REPORTING_CONTROLLER } from "../../lib/kube_events.ts";
+import { REPORTING_CONTROLLER } from "../../lib/kube/events.ts";
 import { e2eTest, waitFor } from "./harness.ts";
 import { APP, LEASE, startCluster } from "./task_cluster.ts";
 

@@ -1,12 +1,12 @@
 /**
  * A graceful API server restart end to end: kube-apiserver stopped with SIGTERM sends HTTP/2
  * GOAWAY to its clients, which crashed Deno 2.9.6 (segfault / nghttp2 assertion) while
- * client-node talked HTTP/2. `lib/kube.ts` (`forceHttp1`) keeps every request on HTTP/1.1, so
+ * client-node talked HTTP/2. `lib/kube/api.ts` (`forceHttp1`) keeps every request on HTTP/1.1, so
  * the program must survive several graceful restarts, keep its process, and lead again.
  */
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
-import { chartRoleRules } from "../chart_helpers.ts";
+import { chartRoleRules } from "../chart/helpers.ts";
 import { DEFAULT_LEASE_NAME, startPods, waitForLeader } from "./cluster.ts";
 
 /** Cycles of graceful stop + start. Before the fix the program crashed in the first or second. */

@@ -26,7 +26,7 @@
 
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { forceHttp1 } from "../../lib/kube.ts";
+import { forceHttp1 } from "../../lib/kube/api.ts";
 
 const TESTENV_SH = decodeURIComponent(
   new URL("../../scripts/testenv.sh", import.meta.url).pathname,
@@ -73,7 +73,7 @@ export interface Harness {
    * same port. By default it is SIGKILLed: connections simply drop (crash / partition). With
    * `graceful: true` it gets SIGTERM and shuts down gracefully (GOAWAY to HTTP/2 clients). Deno
    * 2.9.6's node:http2 can crash on that GOAWAY, so clients must use HTTP/1.1: the program and
-   * {@linkcode Harness.kubeConfig} do (`forceHttp1` in lib/kube.ts); a `KubeConfig` built by
+   * {@linkcode Harness.kubeConfig} do (`forceHttp1` in lib/kube/api.ts); a `KubeConfig` built by
    * hand needs `forceHttp1(kc)` before its first request.
    */
   stopApiServer(opts?: { graceful?: boolean }): Promise<void>;
@@ -179,7 +179,7 @@ class HarnessImpl implements Harness {
     kc.loadFromFile(this.kubeconfigPath);
     if (this.context) kc.setCurrentContext(this.context);
     // HTTP/1.1 like the program: the test process must survive stopApiServer({ graceful: true })
-    // too (an HTTP/2 GOAWAY crashes Deno 2.9.6; see forceHttp1 in lib/kube.ts).
+    // too (an HTTP/2 GOAWAY crashes Deno 2.9.6; see forceHttp1 in lib/kube/api.ts).
     return forceHttp1(kc);
   }
 

@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { e2eRequired } from "./harness.ts";
-import { container, find, render } from "../chart_helpers.ts";
+import { container, find, render } from "../chart/helpers.ts";
 import { programPermissions } from "../permissions.ts";
 import {
   Bundle,

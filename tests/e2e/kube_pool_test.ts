@@ -1,5 +1,5 @@
 /**
- * One connection pool per API server (lib/kube.ts `poolConnections`): client-node 2.0.1 alone builds a
+ * One connection pool per API server (lib/kube/api.ts `poolConnections`): client-node 2.0.1 alone builds a
  * new undici Agent, so a new TLS connection, for every request. Counted on the wire: every TCP
  * connection to the API server's port leaves an entry in /proc/net/tcp (ESTABLISHED, then
  * TIME_WAIT for a minute on the side that closed first), so the ephemeral ports seen after a
@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest } from "./harness.ts";
-import { KubeApi } from "../../lib/kube.ts";
-import { runPool } from "../../lib/pool.ts";
+import { KubeApi } from "../../lib/kube/api.ts";
+import { runPool } from "../../lib/engine/pool.ts";
 
 const CREATES = 200;
 const CONCURRENCY = 16;

@@ -10,7 +10,7 @@
  *   --allow-sys tests/e2e/lifecycle_test.ts
  */
 import assert from "node:assert/strict";
-import { roundIdAt, roundName } from "../../lib/task_schema.ts";
+import { roundIdAt, roundName } from "../../lib/tasks/contract.ts";
 import { e2eTest, updatePodStatus, waitFor } from "./harness.ts";
 import {
   ann,

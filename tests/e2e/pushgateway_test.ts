@@ -4,7 +4,7 @@
  * produced is gone).
  */
 import assert from "node:assert/strict";
-import { groupUrl, pushText } from "../../lib/pushgateway.ts";
+import { groupUrl, pushText } from "../../lib/observe/pushgateway.ts";
 import { e2eTest } from "./harness.ts";
 import { startPushgateway } from "./pushgateway.ts";
 import { startCluster } from "./task_cluster.ts";

@@ -9,13 +9,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { taskName } from "../../lib/task_schema.ts";
+import { taskName } from "../../lib/tasks/contract.ts";
 import { kubectlAt, ok } from "./release_pods.ts";
 import type { RealNode } from "./real_node.ts";
 import { startPushgateway } from "./pushgateway.ts";
 import { stringify } from "yaml";
-import { render } from "../chart_helpers.ts";
-import { promtool, ruleFile, run } from "../promtool.ts";
+import { render } from "../chart/helpers.ts";
+import { promtool, ruleFile, run } from "../chart/promtool.ts";
 
 const CHART = decodeURIComponent(new URL("../../chart", import.meta.url).pathname);
 const RELEASE = "dz-mcall";

@@ -29,7 +29,7 @@ import { kubectlAt, ok } from "./release_pods.ts";
 import { buildImage, type RealNode, realNodeTest } from "./real_node.ts";
 import { auditedVerbs, grantedVerbs, OPTIONAL_GRANTS } from "./audit.ts";
 import { failingCheck } from "./realnode_observe.ts";
-import { chartRoleRules } from "../chart_helpers.ts";
+import { chartRoleRules } from "../chart/helpers.ts";
 
 const CHART = decodeURIComponent(new URL("../../chart", import.meta.url).pathname);
 /** The guide's release name: fullname, app label and Lease name are all `dz-mcall…`. */

@@ -10,7 +10,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { dirname } from "node:path";
-import { helmBin } from "../chart_helpers.ts";
+import { helmBin } from "../chart/helpers.ts";
 import { FAKE_NODE, isApiException, updatePodStatus } from "./harness.ts";
 import { McallProcess } from "./mcall_proc.ts";
 

@@ -6,16 +6,16 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { KubeTaskStore } from "../../lib/kube.ts";
-import { newRoundSummary } from "../../lib/round_summary.ts";
+import { KubeTaskStore } from "../../lib/kube/api.ts";
+import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
 import {
   type ConfigMapLike,
   newTaskConfigMap,
   patched,
   rfc3339,
   roundName,
-} from "../../lib/task_schema.ts";
-import { specs } from "../memory_store.ts";
+} from "../../lib/tasks/contract.ts";
+import { specs } from "../fakes/memory_store.ts";
 import { e2eTest } from "./harness.ts";
 import { PROGRAM_PERMISSIONS } from "./mcall_proc.ts";
 

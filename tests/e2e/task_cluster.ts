@@ -6,7 +6,7 @@
  * @module
  */
 import type * as k8s from "@kubernetes/client-node";
-import { chartRoleRules } from "../chart_helpers.ts";
+import { chartRoleRules } from "../chart/helpers.ts";
 import { type E2E, type FakePod, waitFor } from "./harness.ts";
 import { McallProcess } from "./mcall_proc.ts";
 import { type CountingServer, startCountingServer } from "./counting_server.ts";

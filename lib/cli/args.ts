@@ -1,0 +1,406 @@
+/**
+ * Command-line flags: the original's short flags (`-i -t -c -w -p -f -e -n -worker -l -lf`) plus
+ * long forms. Only flags the user actually passed enter the flag layer, so a flag left at its
+ * default never overrides the config file.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "../config/layer.ts";
+import { parseDurationMs } from "../time/duration.ts";
+import { splitInputList } from "../engine/input.ts";
+
+/** What the command line asks for, besides configuration. */
+export interface Cli {
+  /** `run` (default), `status` (is the release healthy?). */
+  readonly command: "run" | "status";
+  readonly help: boolean;
+  readonly version: boolean;
+  /** `status -o`: `table` or `json`, when given. */
+  readonly output?: "table" | "json";
+  /** `-c`: the config file, if any (else env MCALL_CONFIG). */
+  readonly configPath?: string;
+  /** The flag layer for {@linkcode loadConfig}. */
+  readonly layer: Layer;
+}
+
+interface FlagSpec {
+  readonly long: string;
+  readonly short?: string;
+  /** Go-style single-dash long aliases of the original (`-worker`, `-lf`). */
+  readonly alias?: string;
+  readonly type: "string" | "boolean";
+  /** Config path the flag sets; absent for CLI-only flags. */
+  readonly path?: string;
+  readonly kind?: "int" | "duration" | "bool-text";
+  readonly arg?: string;
+  readonly help: string;
+}
+
+/** Every flag, in the order `--help` lists them. */
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    long: "input",
+    short: "i",
+    type: "string",
+    arg: "LIST",
+    help: "inputs, comma-separated (commas inside quotes kept)",
+  },
+  {
+    long: "type",
+    short: "t",
+    type: "string",
+    path: "request.type",
+    arg: "TYPE",
+    help: "type of -i inputs: cmd | get | post (default cmd)",
+  },
+  {
+    long: "name",
+    short: "n",
+    type: "string",
+    path: "request.name",
+    arg: "NAME",
+    help: "result name for inputs without one",
+  },
+  {
+    long: "config",
+    short: "c",
+    type: "string",
+    arg: "FILE",
+    help: "mcall.yaml config file (env MCALL_CONFIG)",
+  },
+  {
+    long: "web",
+    short: "w",
+    type: "boolean",
+    path: "webserver.enable",
+    help: "serve the mcall HTTP API instead of running once",
+  },
+  {
+    long: "host",
+    type: "string",
+    path: "webserver.host",
+    arg: "ADDR",
+    help: "serve mode bind address (default 127.0.0.1)",
+  },
+  {
+    long: "port",
+    short: "p",
+    type: "string",
+    path: "webserver.port",
+    kind: "int",
+    arg: "PORT",
+    help: "serve mode port (default 3000)",
+  },
+  {
+    long: "token-file",
+    type: "string",
+    path: "webserver.tokenFile",
+    arg: "FILE",
+    help: "bearer token for serve mode (or env MCALL_WEBSERVER_TOKEN)",
+  },
+  {
+    long: "format",
+    short: "f",
+    type: "string",
+    path: "response.format",
+    arg: "FMT",
+    help: "json | plain (default json)",
+  },
+  {
+    long: "encoding",
+    short: "e",
+    type: "string",
+    path: "response.encoding.type",
+    arg: "ENC",
+    help: "base64-encode results: std | url",
+  },
+  {
+    long: "worker",
+    alias: "worker",
+    type: "string",
+    path: "worker.number",
+    kind: "int",
+    arg: "N",
+    help: "how many inputs run at once (default 10)",
+  },
+  {
+    long: "subject",
+    type: "string",
+    path: "request.subject",
+    arg: "TEXT",
+    help: "copied into every result",
+  },
+  {
+    long: "timeout",
+    type: "string",
+    path: "request.timeout",
+    kind: "duration",
+    arg: "DUR",
+    help: "per-input timeout, e.g. 10s (default 10s)",
+  },
+  {
+    long: "shell",
+    type: "boolean",
+    path: "request.shell",
+    help: "run every cmd through /bin/sh -c",
+  },
+  {
+    long: "max-output-bytes",
+    type: "string",
+    path: "request.maxOutputBytes",
+    kind: "int",
+    arg: "N",
+    help: "cap on captured output per input (default 65536)",
+  },
+  {
+    long: "log-level",
+    short: "l",
+    type: "string",
+    path: "log.level",
+    arg: "LEVEL",
+    help: "debug | info | warning | error (default info)",
+  },
+  {
+    long: "log-file",
+    alias: "lf",
+    type: "string",
+    path: "log.file",
+    arg: "FILE",
+    help: "also append JSON log lines to FILE",
+  },
+  {
+    long: "elect",
+    type: "boolean",
+    path: "election.enabled",
+    help: "leader mode (env LEADER_ELECTION=true)",
+  },
+  {
+    long: "lease-name",
+    type: "string",
+    path: "election.leaseName",
+    arg: "NAME",
+    help: "Lease name (default dz-mcall-leader)",
+  },
+  {
+    long: "namespace",
+    type: "string",
+    path: "election.namespace",
+    arg: "NS",
+    help: "namespace (env NAMESPACE)",
+  },
+  {
+    long: "identity",
+    type: "string",
+    path: "election.identity",
+    arg: "ID",
+    help: "this pod's identity (env HOSTNAME)",
+  },
+  {
+    long: "round",
+    type: "string",
+    path: "tasks.round",
+    arg: "ID",
+    help: "run one round with this id, then exit (CronJob mode)",
+  },
+  {
+    long: "signing-key-file",
+    type: "string",
+    path: "tasks.signingKeyFile",
+    arg: "FILE",
+    help: "task-signing key file",
+  },
+  {
+    long: "insecure-unsigned-tasks",
+    type: "boolean",
+    path: "tasks.insecureUnsignedTasks",
+    help: "allow leader mode without a signing key",
+  },
+  {
+    long: "metrics-port",
+    type: "string",
+    path: "metrics.port",
+    kind: "int",
+    arg: "PORT",
+    help: "/healthz /readyz /metrics port (default 8080)",
+  },
+  {
+    long: "output",
+    short: "o",
+    type: "string",
+    arg: "FMT",
+    help: "status output: table | json (default table)",
+  },
+  { long: "help", short: "h", type: "boolean", help: "show this help" },
+  { long: "version", short: "v", type: "boolean", help: "print the version" },
+];
+
+/**
+ * Parses argv.
+ *
+ * @param args `Deno.args`.
+ * @returns The command, meta flags and the flag layer.
+ * @throws {ConfigError} for unknown flags or bad values, naming the flag.
+ */
+export function parseCli(args: readonly string[]): Cli {
+  const { normalised, booleans } = goStyle(args);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalised,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(
+        FLAGS.map((f) => [f.long, { type: f.type, ...(f.short ? { short: f.short } : {}) }]),
+      ),
+    });
+  } catch (err) {
+    throw new ConfigError(describeParseError(err as Error));
+  }
+  const { positionals } = parsed;
+  const values: Record<string, string | boolean | undefined> = { ...parsed.values, ...booleans };
+  const command = positionals[0] ?? "run";
+  if (command !== "run" && command !== "status") {
+    throw new ConfigError(`unknown command ${JSON.stringify(command)} (expected run or status)`);
+  }
+  if (positionals.length > 1) {
+    throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  }
+
+  const output = values.output;
+  if (typeof output === "string" && output !== "table" && output !== "json") {
+    throw new ConfigError(`--output: ${JSON.stringify(output)} is not table or json`);
+  }
+  if (typeof output === "string" && command !== "status") {
+    throw new ConfigError("--output: applies to the status command only");
+  }
+
+  const layerValues: RawLayer = {};
+  const sources = new Map<string, string>();
+  for (const flag of FLAGS) {
+    const value = values[flag.long];
+    if (value === undefined || !flag.path) continue;
+    const name = `--${flag.long}`;
+    setPath(layerValues, flag.path, convert(value, flag, name));
+    sources.set(flag.path, name);
+  }
+  if (typeof values.input === "string") {
+    const inputs = splitInputList(values.input).map((input) => ({ input }));
+    if (inputs.length === 0) throw new ConfigError("--input: no inputs in the list");
+    setPath(layerValues, "request.inputs", inputs);
+    sources.set("request.inputs", "--input");
+  }
+  return {
+    command,
+    help: values.help === true,
+    version: values.version === true,
+    ...(typeof values.config === "string" ? { configPath: values.config } : {}),
+    ...(output === "table" || output === "json" ? { output } : {}),
+    layer: { values: layerValues, sources },
+  };
+}
+
+function convert(value: string | boolean, flag: FlagSpec, name: string): unknown {
+  if (typeof value === "boolean") return value;
+  switch (flag.kind) {
+    case "int": {
+      if (!/^-?\d+$/.test(value.trim())) {
+        throw new ConfigError(`${name}: ${JSON.stringify(value)} is not an integer`);
+      }
+      return Number(value);
+    }
+    case "duration":
+      if (parseDurationMs(value) === undefined) {
+        throw new ConfigError(
+          `${name}: ${JSON.stringify(value)} is not a duration (use e.g. 10s, 5m)`,
+        );
+      }
+      return value;
+    case "bool-text":
+      return parseBool(value, name);
+    default:
+      return value;
+  }
+}
+
+/** One line for a parseArgs error, without its advice about `--` (it rarely applies). */
+function describeParseError(err: Error): string {
+  const line = err.message.split("\n")[0]!;
+  const unknown = /^Unknown option '([^']*)'/.exec(line);
+  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
+  const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(line);
+  if (missing) return `${missing[1]}: needs a value`;
+  return line.replace(/\. To specify a positional argument.*$/, "");
+}
+
+/**
+ * Go's flag package spellings, as the original's README writes them: `-worker 3`, `-lf x`,
+ * `-i="echo x"`, `-f=plain`, `--port=3000`, `-w=true`. Every flag, by its short, alias or long
+ * name, with one or two dashes, takes `=value`; a boolean's `=value` is read as true/false.
+ * Rewritten to `--long value` for parseArgs; booleans given a value come back separately.
+ * Nothing after `--` is touched.
+ *
+ * @throws {ConfigError} For a boolean whose `=value` is not true or false.
+ */
+function goStyle(args: readonly string[]): {
+  normalised: string[];
+  booleans: Record<string, boolean>;
+} {
+  const normalised: string[] = [];
+  const booleans: Record<string, boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      normalised.push(...args.slice(i));
+      break;
+    }
+    const m = /^--?([A-Za-z][\w-]*)(?:=([\s\S]*))?$/.exec(arg);
+    const name = m?.[1];
+    const flag = name === undefined
+      ? undefined
+      : FLAGS.find((f) =>
+        f.long === name || f.alias === name || (f.short === name && !arg.startsWith("--"))
+      );
+    if (flag === undefined || m === null) {
+      normalised.push(arg);
+    } else if (m[2] === undefined) {
+      normalised.push(`--${flag.long}`);
+    } else if (flag.type === "boolean") {
+      booleans[flag.long] = parseBool(m[2], `--${flag.long}`);
+    } else {
+      normalised.push(`--${flag.long}`, m[2]);
+    }
+  }
+  return { normalised, booleans };
+}
+
+/** The `--help` text. */
+export function helpText(version: string): string {
+  const lines = FLAGS.map((f) => {
+    const names = [
+      f.short ? `-${f.short}` : "",
+      f.alias ? `-${f.alias}` : "",
+      `--${f.long}`,
+    ]
+      .filter(Boolean).join(", ");
+    const left = `  ${names}${f.arg ? ` ${f.arg}` : ""}`;
+    return `${left.padEnd(38)} ${f.help}`;
+  });
+  return [
+    `dz-mcall ${version} — run shell commands and HTTP probes concurrently, alone or as a`,
+    "Kubernetes-coordinated pool.",
+    "",
+    "Usage:",
+    "  dz-mcall [flags]              run the inputs once and print results (exit 0/1/2)",
+    "  dz-mcall -w [flags]           serve the mcall HTTP API",
+    "  LEADER_ELECTION=true dz-mcall leader mode: elect, plan rounds, work tasks",
+    "  dz-mcall status -c FILE [-o json]  rounds and failing checks; exit 1 when the last round failed",
+    "",
+    "Flags:",
+    ...lines,
+    "",
+    "Every config key can also be set as MCALL_<SECTION>_<KEY>, e.g. MCALL_WORKER_NUMBER=4.",
+    "Precedence: flags > environment > config file > defaults.",
+    "Exit codes: 0 all inputs succeeded, 1 at least one failed, 2 usage or configuration error.",
+  ].join("\n");
+}

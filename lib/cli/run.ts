@@ -1,0 +1,66 @@
+/**
+ * Dispatches the configured mode: run once (default), serve (`-w`), or leader mode
+ * (`LEADER_ELECTION=true` / `--elect`).
+ *
+ * @module
+ */
+import { requireInputs } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { configuredInputs, exitCodeOf, runAll } from "../modes/once.ts";
+import { formatResults } from "../engine/output.ts";
+import { Interrupted } from "./interrupted.ts";
+import type { StatusOutput } from "../modes/status.ts";
+
+// Invariant: one-shot mode (the default) statically reaches neither leader mode (the Kubernetes
+// client, prom-client, election, planner, worker) nor the web server; they are imported only when
+// their mode is chosen, which keeps `dz-mcall -i …` start-up near a bare `deno run`
+// (bench/startup.ts; tests/startup_graph_test.ts checks the static graph).
+
+/** What the CLI passes besides configuration. */
+export interface RunContext {
+  readonly command: "run" | "status";
+  readonly env: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+  readonly version: string;
+  /** `status -o`: table (default) or json. */
+  readonly output?: StatusOutput;
+  /** Where results go (stdout by default). */
+  readonly write?: (text: string) => void;
+}
+
+/**
+ * Runs the mode the configuration asks for.
+ *
+ * @returns The process exit code.
+ * @throws {ConfigError} for configuration that only shows up as wrong at start (e.g. a
+ *   non-loopback bind without a token, no namespace in leader mode).
+ */
+export async function run(config: Config, ctx: RunContext): Promise<number> {
+  const write = ctx.write ??
+    ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
+  if (ctx.command === "status") {
+    return await (await import("../modes/status.ts")).runStatus(config, write, ctx.output);
+  }
+  if (config.election.enabled) {
+    return await (await import("../modes/leader.ts")).runLeaderMode(config, { signal: ctx.signal });
+  }
+  if (config.webserver.enable) {
+    return await (await import("../modes/serve.ts")).serveMcall(config, ctx.env, ctx.signal);
+  }
+  requireInputs(config);
+  let results = await runAll(configuredInputs(config), config, ctx.signal);
+  const reason = ctx.signal.reason;
+  if (reason instanceof Interrupted) {
+    // Finished results stay as they are; the inputs the signal stopped (or never started) say so.
+    results = results.map((r) =>
+      r.error?.startsWith("aborted")
+        ? { ...r, error: r.error.replace("aborted", reason.message) }
+        : r
+    );
+  }
+  write(formatResults(results, {
+    format: config.response.format,
+    encoding: config.response.encoding.type,
+  }));
+  return reason instanceof Interrupted ? reason.exitCode : exitCodeOf(results);
+}

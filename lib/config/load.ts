@@ -1,0 +1,426 @@
+/**
+ * Builds the validated configuration from four layers, lowest first: schema defaults, the
+ * `mcall.yaml` file, the environment (`MCALL_<SECTION>_<KEY>` plus the original's
+ * `LEADER_ELECTION`, `NAMESPACE`, `HOSTNAME`), and command-line flags. A layer only contributes
+ * the keys it actually sets, so a flag the user did not pass never overrides the file.
+ *
+ * Every error is one line naming the config path, where the value came from and the bad value,
+ * e.g. `request.inputs[2].type: "gte" is not one of cmd, get, post`.
+ *
+ * @module
+ */
+import type YamlModule from "yaml";
+import type { z } from "zod";
+import { type Config, ConfigSchema, type InputConfig } from "./schema.ts";
+import { dropOriginalKeys, nearest } from "./compat.ts";
+import { formatDurationMs } from "../time/duration.ts";
+import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
+
+export { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
+
+/**
+ * The YAML parser, imported on first need: config files and YAML-valued environment variables
+ * need it, a run configured by flags alone does not, and importing it is a third of start-up
+ * (bench/startup.ts).
+ */
+let yamlParser: typeof YamlModule | undefined;
+
+/**
+ * Loads the YAML parser that {@linkcode parseConfigText} and YAML list values of
+ * {@linkcode envLayer} need ({@linkcode readConfigFile} and {@linkcode readEnvLayer} call it).
+ * Idempotent.
+ */
+export async function loadYaml(): Promise<void> {
+  yamlParser ??= (await import("yaml")).default;
+}
+
+/** The parser loaded by {@linkcode loadYaml}. @throws {Error} when it is not loaded yet. */
+function yaml(): typeof YamlModule {
+  if (yamlParser === undefined) {
+    throw new Error("Cannot parse YAML before the parser is loaded: await loadYaml() first");
+  }
+  return yamlParser;
+}
+
+/**
+ * The original's environment names, accepted as aliases; the `MCALL_<SECTION>_<KEY>` name wins
+ * when both are set. (`MCALL_LOG_LEVEL` is both the original's name and ours.)
+ */
+export const ENV_ALIASES: Readonly<Record<string, string>> = {
+  MCALL_WORKER_NUM: "worker.number",
+  MCALL_HTTP_PORT: "webserver.port",
+};
+
+/** `MCALL_*` variables read outside the config tree. */
+const OTHER_ENV = ["MCALL_CONFIG", "MCALL_WEBSERVER_TOKEN"];
+
+/** Reads and parses a YAML config file into a layer. */
+export async function readConfigFile(path: string): Promise<Layer> {
+  await loadYaml();
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+    throw new ConfigError(`config file ${JSON.stringify(path)}: ${reason}`, { cause: err });
+  }
+  return { values: parseConfigText(text, path), sources: new Map() };
+}
+
+/**
+ * Parses YAML text into a raw layer, normalising the original `request.input` JSON string.
+ * Needs {@linkcode loadYaml} first.
+ */
+export function parseConfigText(text: string, label = "config"): RawLayer {
+  const parser = yaml();
+  let doc: unknown;
+  try {
+    // logLevel "error": the parser would otherwise print multi-line warnings (unknown tags or
+    // directives) straight to stderr, outside the JSON log.
+    doc = parser.parse(text, { prettyErrors: true, logLevel: "error" });
+  } catch (err) {
+    const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
+    throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(`${label}: expected a mapping at the top level`);
+  }
+  return normaliseInputJson(doc as RawLayer, "request.input");
+}
+
+/**
+ * The original layout carries inputs as a JSON string `request.input` = `{"inputs":[...]}`.
+ * Turns it into `request.inputs` so later layers (e.g. `-i`) replace it as a whole.
+ */
+function normaliseInputJson(layer: RawLayer, source: string): RawLayer {
+  const request = layer.request;
+  if (!isRecord(request) || request.input === undefined) return layer;
+  if (request.inputs !== undefined) {
+    throw new ConfigError("request.input and request.inputs are both set: use one of them");
+  }
+  if (typeof request.input !== "string") {
+    throw new ConfigError(`${source}: expected a JSON string, got ${show(request.input)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(request.input);
+  } catch (err) {
+    throw new ConfigError(`${source}: invalid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const inputs = isRecord(parsed) ? parsed.inputs : undefined;
+  if (!Array.isArray(inputs)) {
+    throw new ConfigError(`${source}: expected {"inputs": [...]}, got ${show(parsed)}`);
+  }
+  const { input: _dropped, ...rest } = request;
+  return { ...layer, request: { ...rest, inputs } };
+}
+
+/**
+ * {@linkcode envLayer}, after loading the YAML parser when a list-valued variable is not plain
+ * JSON (JSON, the usual form, needs no YAML parser).
+ */
+export async function readEnvLayer(env: Readonly<Record<string, string>>): Promise<Layer> {
+  const needsYaml = leaves().some(({ path, kind }) => {
+    const text = kind === "list" ? env[envName(path)] : undefined;
+    return text !== undefined && parseJson(text) === undefined;
+  });
+  if (needsYaml) await loadYaml();
+  return envLayer(env);
+}
+
+/** `MCALL_<SECTION>_<KEY>` of a config path. */
+function envName(path: string): string {
+  return "MCALL_" + path.split(".").map(screamingSnake).join("_");
+}
+
+/** The JSON value of `text`, or `undefined` when it is not JSON. */
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The environment as a layer. `env` is injected so tests need not touch the real one. A list
+ * value that is not JSON is parsed as YAML, which needs {@linkcode loadYaml} first
+ * ({@linkcode readEnvLayer} does that).
+ */
+export function envLayer(env: Readonly<Record<string, string>>): Layer {
+  const values: RawLayer = {};
+  const sources = new Map<string, string>();
+  const set = (path: string, value: unknown, name: string) => {
+    setPath(values, path, value);
+    sources.set(path, name);
+  };
+  // The original's variables; the MCALL_* ones below win over them.
+  if (env.LEADER_ELECTION !== undefined) {
+    set("election.enabled", parseBool(env.LEADER_ELECTION, "LEADER_ELECTION"), "LEADER_ELECTION");
+  }
+  if (env.NAMESPACE) set("election.namespace", env.NAMESPACE, "NAMESPACE");
+  if (env.HOSTNAME) set("election.identity", env.HOSTNAME, "HOSTNAME");
+  const known = new Set(OTHER_ENV);
+  const kinds = new Map(leaves().map(({ path, kind }) => [path, kind]));
+  for (const [alias, path] of Object.entries(ENV_ALIASES)) {
+    known.add(alias);
+    const text = env[alias];
+    if (text !== undefined) set(path, coerce(text, kinds.get(path)!, alias), alias);
+  }
+  for (const [path, kind] of kinds) {
+    const name = envName(path);
+    known.add(name);
+    const text = env[name];
+    if (text === undefined) continue;
+    set(path, coerce(text, kind, name), name);
+  }
+  // A typo never silently does nothing: warn (not fail: Kubernetes injects variables such as
+  // MCALL_SERVICE_HOST for a Service named mcall), naming the nearest known name.
+  const warnings = Object.keys(env).filter((name) => name.startsWith("MCALL_") && !known.has(name))
+    .sort().map((name) =>
+      `${name} is not a setting and is ignored (did you mean ${nearest(name, [...known])}?)`
+    );
+  if (isRecord(values.request) && values.request.input !== undefined) {
+    return { values: normaliseInputJson(values, "MCALL_REQUEST_INPUT"), sources, warnings };
+  }
+  return { values, sources, warnings };
+}
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadOptions {
+  /** Layers from lowest to highest precedence (file, env, flags). */
+  readonly layers: readonly Layer[];
+  /** Receives one-line warnings: the layers' own and the original's do-nothing keys. */
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Merges the layers and validates the result.
+ *
+ * @returns The configuration with every default applied.
+ * @throws {ConfigError} naming the first bad path, its source and value.
+ */
+export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
+  let merged: RawLayer = {};
+  const sources = new Map<string, string>();
+  for (const layer of layers) {
+    merged = deepMerge(merged, layer.values);
+    for (const [k, v] of layer.sources) sources.set(k, v);
+    for (const w of layer.warnings ?? []) warn(w);
+  }
+  merged = dropOriginalKeys(merged, warn);
+  const parsed = ConfigSchema.safeParse(merged, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(describeIssue(realLimit(merged, parsed.error.issues[0]!), sources));
+  }
+  checkRelations(parsed.data);
+  const { webserver, election, request } = parsed.data;
+  if (webserver.enable && !election.enabled && (request.inputs?.length ?? 0) > 0) {
+    warn("request.inputs: not run in serve mode (-w); each request brings its own inputs");
+  }
+  return parsed.data;
+}
+
+/**
+ * zod's `.int()` reports a number beyond 2^53 as above Number.MAX_SAFE_INTEGER, not above the
+ * field's own maximum: validate once more with the largest safe integer in its place to learn the
+ * real maximum, and report that with the original value.
+ */
+function realLimit(merged: RawLayer, issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "too_big" || Number(issue.maximum) !== Number.MAX_SAFE_INTEGER) return issue;
+  const copy = structuredClone(merged);
+  let node: unknown = copy;
+  for (const key of issue.path.slice(0, -1)) node = (node as Record<PropertyKey, unknown>)[key];
+  (node as Record<PropertyKey, unknown>)[issue.path.at(-1)!] = Number.MAX_SAFE_INTEGER;
+  const again = ConfigSchema.safeParse(copy, { reportInput: true });
+  const real = again.success
+    ? undefined
+    : again.error.issues.find((i) =>
+      i.code === "too_big" && formatPath(i.path) === formatPath(issue.path)
+    );
+  return real?.code === "too_big" ? { ...real, input: issue.input } : issue;
+}
+
+/** Cross-field rules zod cannot express per field. */
+function checkRelations(config: Config): void {
+  const { leaseDuration, renewDeadline, retryPeriod } = config.election;
+  if (leaseDuration % 1000 !== 0) {
+    throw new ConfigError(
+      `election.leaseDuration: ${formatDurationMs(leaseDuration)} is not a whole number of ` +
+        "seconds (a Lease stores seconds)",
+    );
+  }
+  if (renewDeadline >= leaseDuration) {
+    throw new ConfigError(
+      `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be less than ` +
+        `election.leaseDuration (${formatDurationMs(leaseDuration)})`,
+    );
+  }
+  if (renewDeadline <= 1.2 * retryPeriod) {
+    throw new ConfigError(
+      `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be greater than 1.2 × ` +
+        `election.retryPeriod (${formatDurationMs(retryPeriod)})`,
+    );
+  }
+}
+
+/** The inputs of a config, or an error when there are none to run. */
+export function requireInputs(config: Config): readonly InputConfig[] {
+  const inputs = config.request.inputs ?? [];
+  if (inputs.length === 0) {
+    throw new ConfigError("request.inputs: no inputs to run (give -i, or a config file with -c)");
+  }
+  return inputs;
+}
+
+/** Formats one zod issue as `path (from SOURCE): value problem`. */
+export function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, string>) {
+  let path = formatPath(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  let problem: string;
+  switch (issue.code) {
+    case "invalid_value":
+      problem = `${show(input)} is not one of ${
+        issue.values.map((v) => v === "" ? '""' : String(v)).join(", ")
+      }`;
+      break;
+    case "invalid_type":
+      problem = input === undefined
+        ? "is required"
+        : `expected ${issue.expected}, got ${show(input)}`;
+      break;
+    case "too_small":
+      problem = issue.origin === "string" || issue.origin === "array"
+        ? `${show(input)} ${issue.message.replace(/^Too small: /, "")}`
+        : `${show(input)} is below the minimum of ${issue.minimum}`;
+      break;
+    case "too_big":
+      problem = `${show(input)} is above the maximum of ${issue.maximum}`;
+      break;
+    case "unrecognized_keys":
+      path = [path, issue.keys[0]].filter(Boolean).join(".");
+      problem = "is not a known setting";
+      break;
+    case "invalid_union":
+      problem = `expected a duration such as 10s or 5m, got ${show(input)}`;
+      break;
+    default:
+      problem = input === undefined ? issue.message : `${show(input)} ${issue.message}`;
+  }
+  const source = sourceOf(path, sources);
+  return `${path || "config"}${source ? ` (from ${source})` : ""}: ${problem}`;
+}
+
+function sourceOf(path: string, sources: ReadonlyMap<string, string>): string | undefined {
+  for (let p = path; p;) {
+    const s = sources.get(p);
+    if (s) return s;
+    const parent = p.replace(/(\.[^.]*|\[\d+\])$/, "");
+    // A key such as `a[b` has no parent to strip: stop (the loop once spun forever here).
+    if (parent === p) break;
+    p = parent;
+  }
+  return undefined;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, key) =>
+      typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key),
+    "",
+  );
+}
+
+/** JSON-ish rendering of a bad value for messages, kept short. */
+function show(value: unknown): string {
+  const text = typeof value === "string"
+    ? JSON.stringify(value)
+    : JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? text.slice(0, 57) + "..." : text;
+}
+
+type LeafKind = "boolean" | "number" | "string" | "duration" | "list";
+
+/** Every settable leaf of the schema (one or two levels deep) with the kind env text coerces to. */
+export function leaves(): { path: string; kind: LeafKind }[] {
+  const out: { path: string; kind: LeafKind }[] = [];
+  const walk = (schema: z.ZodType, path: string) => {
+    const inner = unwrap(schema);
+    const type = inner._zod.def.type;
+    if (type === "object") {
+      const shape = (inner as unknown as { shape: Record<string, z.ZodType> }).shape;
+      for (const [key, child] of Object.entries(shape)) walk(child, path ? `${path}.${key}` : key);
+    } else {
+      out.push({ path, kind: kindOf(inner) });
+    }
+  };
+  walk(ConfigSchema, "");
+  return out;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (;;) {
+    const def = s._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+    if (def.innerType && ["default", "prefault", "optional", "nullable"].includes(def.type)) {
+      s = def.innerType;
+    } else if (def.type === "pipe" && def.in) {
+      s = def.in;
+    } else {
+      return s;
+    }
+  }
+}
+
+function kindOf(schema: z.ZodType): LeafKind {
+  switch (schema._zod.def.type) {
+    case "boolean":
+      return "boolean";
+    case "number":
+      return "number";
+    case "union":
+      return "duration";
+    case "array":
+      return "list";
+    default:
+      return "string";
+  }
+}
+
+function coerce(text: string, kind: LeafKind, name: string): unknown {
+  switch (kind) {
+    case "boolean":
+      return parseBool(text, name);
+    case "number":
+      return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+    case "list": {
+      // JSON is YAML too: only text that is not JSON needs the YAML parser.
+      const json = parseJson(text);
+      if (json !== undefined) return json.value;
+      const parser = yaml();
+      try {
+        return parser.parse(text, { logLevel: "error" });
+      } catch {
+        throw new ConfigError(`${name}: expected a YAML or JSON list`);
+      }
+    }
+    default:
+      return text;
+  }
+}
+
+function screamingSnake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** Objects merge key by key; anything else (arrays included) is replaced by the higher layer. */
+function deepMerge(low: RawLayer, high: RawLayer): RawLayer {
+  const out: RawLayer = { ...low };
+  for (const [key, value] of Object.entries(high)) {
+    if (value === undefined) continue;
+    const base = out[key];
+    out[key] = isRecord(base) && isRecord(value) ? deepMerge(base, value) : value;
+  }
+  return out;
+}

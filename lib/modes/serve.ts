@@ -1,0 +1,365 @@
+/**
+ * HTTP endpoints: the optional mcall API of serve mode (`GET /healthcheck`,
+ * `GET /mcall/{type}/{params}`, `POST /mcall`) and the probe/metrics endpoints of leader mode
+ * (`/healthz`, `/readyz`, `/metrics`).
+ *
+ * The mcall API executes commands, so it binds 127.0.0.1 by default; bound anywhere else it
+ * refuses to start without a bearer token and answers 401 to requests without it.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ConfigError, describeIssue } from "../config/load.ts";
+import { type Config, INPUT_TYPES, InputSchema } from "../config/schema.ts";
+import { resolveInputs } from "../engine/input.ts";
+import { logger } from "../observe/log.ts";
+import { runAll } from "./once.ts";
+import { HttpError, readBodyText } from "./http_body.ts";
+import { Semaphore } from "../engine/pool.ts";
+import { formatResults } from "../engine/output.ts";
+
+/** Largest request body the mcall API reads. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Most inputs one API request may run. */
+export const MAX_INPUTS_PER_REQUEST = 100;
+/**
+ * Most inputs admitted at once across all requests, running or queued. Inputs of all requests
+ * share `worker.number` slots; a request that would push the total past this gets 503 with
+ * `Retry-After`.
+ */
+export const MAX_QUEUED_INPUTS = 1000;
+/** `Retry-After` seconds of a 503 when the queue is full. */
+export const RETRY_AFTER_S = 1;
+
+const RequestSchema = z.strictObject({
+  inputs: z.array(InputSchema).min(1).max(MAX_INPUTS_PER_REQUEST),
+});
+
+/** Shortest bearer token serve mode accepts (after trimming whitespace). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Reads the bearer token from `MCALL_WEBSERVER_TOKEN` (when set at all, even blank) or
+ * `webserver.tokenFile`.
+ *
+ * @returns The trimmed token, or undefined when neither is configured.
+ * @throws {ConfigError} When the token is blank or shorter than {@linkcode MIN_TOKEN_LENGTH}
+ *   (a blank token would otherwise match a request without an Authorization header), or the
+ *   file cannot be read.
+ */
+export async function readToken(
+  config: Config,
+  env: Readonly<Record<string, string>>,
+): Promise<string | undefined> {
+  let token: string;
+  let source: string;
+  if (env.MCALL_WEBSERVER_TOKEN !== undefined) {
+    token = env.MCALL_WEBSERVER_TOKEN.trim();
+    source = "MCALL_WEBSERVER_TOKEN";
+  } else if (config.webserver.tokenFile) {
+    source = `webserver.tokenFile: ${config.webserver.tokenFile}`;
+    try {
+      token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
+    } catch (err) {
+      throw new ConfigError(
+        `webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`,
+      );
+    }
+  } else {
+    return undefined;
+  }
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new ConfigError(
+      `${source}: the bearer token is ${token ? `${token.length} characters` : "blank"}; ` +
+        `it must be at least ${MIN_TOKEN_LENGTH} characters`,
+    );
+  }
+  return token;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+/**
+ * The mcall API as a plain request handler (tests call it without a socket).
+ *
+ * Every request's inputs share `worker.number` slots, so at most that many run at once whatever
+ * the number of requests; at most `maxQueued` inputs are admitted (running or waiting), beyond
+ * that a request gets 503 with `Retry-After`.
+ *
+ * @param config Supplies the defaults for inputs, the output format and `worker.number`.
+ * @param token When set, every `/mcall` request needs `Authorization: Bearer <token>`.
+ * @param maxQueued Most inputs admitted at once (default {@linkcode MAX_QUEUED_INPUTS}).
+ */
+export function mcallHandler(
+  config: Config,
+  token: string | undefined,
+  maxQueued = MAX_QUEUED_INPUTS,
+): (req: Request) => Promise<Response> {
+  const log = logger("server");
+  const slots = new Semaphore(config.worker.number);
+  let admitted = 0;
+  return async (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/healthcheck" && req.method === "GET") return text(200, "OK");
+    if (!url.pathname.startsWith("/mcall")) return text(404, "not found");
+    if (token !== undefined && !validBearer(req.headers.get("authorization"), token)) {
+      return new Response("missing or wrong bearer token\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="dz-mcall"' },
+      });
+    }
+    let request: { type: string; name?: string; params: string };
+    try {
+      request = await readRequest(req, url);
+    } catch (err) {
+      return err instanceof HttpError
+        ? text(err.status, err.message, err.headers)
+        : text(400, (err as Error).message);
+    }
+    if (!(INPUT_TYPES as readonly string[]).includes(request.type)) {
+      return text(
+        400,
+        `type: ${JSON.stringify(request.type)} is not one of ${INPUT_TYPES.join(", ")}`,
+      );
+    }
+    const parsed = parseParams(request.params);
+    if (typeof parsed === "string") return text(400, parsed);
+    const inputs = resolveInputs(parsed, {
+      ...config.request,
+      type: request.type as typeof INPUT_TYPES[number],
+      name: request.name ?? config.request.name,
+    });
+    if (admitted + inputs.length > maxQueued) {
+      log.warn("api request refused: {admitted} inputs admitted already", { admitted });
+      return text(
+        503,
+        `busy: ${admitted} inputs are running or queued (limit ${maxQueued}); retry later`,
+        { "retry-after": String(RETRY_AFTER_S) },
+      );
+    }
+    log.info("api request {count} inputs", { count: inputs.length, type: request.type });
+    admitted += inputs.length;
+    let results;
+    try {
+      results = await runAll(inputs, config, req.signal, slots);
+    } finally {
+      admitted -= inputs.length;
+    }
+    const body = formatResults(results, {
+      format: config.response.format,
+      encoding: config.response.encoding.type,
+    });
+    return new Response(body, {
+      headers: {
+        "content-type": config.response.format === "json" ? "application/json" : "text/plain",
+      },
+    });
+  };
+}
+
+/**
+ * True when the header carries exactly `token`. Compares in constant time over the longer length
+ * (XOR of every byte, no early exit); an empty token never matches.
+ */
+export function validBearer(header: string | null, token: string): boolean {
+  const given = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? "";
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(token);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0 && b.length > 0;
+}
+
+async function readRequest(req: Request, url: URL) {
+  if (req.method !== "GET" && req.method !== "POST") {
+    throw new HttpError(405, `method ${req.method} not allowed (use GET or POST)`, {
+      allow: "GET, POST",
+    });
+  }
+  if (req.method === "GET") {
+    const m = /^\/mcall\/([^/]+)\/(.+)$/.exec(url.pathname);
+    if (!m) throw new Error("expected GET /mcall/{type}/{params}");
+    try {
+      return { type: decodeURIComponent(m[1]!), params: decodeURIComponent(m[2]!) };
+    } catch {
+      throw new Error("path: malformed percent-encoding");
+    }
+  }
+  if (req.method !== "POST" || url.pathname !== "/mcall") {
+    throw new Error("expected GET /mcall/{type}/{params} or POST /mcall");
+  }
+  const raw = await readBodyText(req, MAX_BODY_BYTES);
+  const contentType = req.headers.get("content-type") ?? "";
+  if (contentType.includes("application/json")) {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch (err) {
+      throw new Error(`body: invalid JSON: ${(err as Error).message}`);
+    }
+    if (typeof body !== "object" || body === null) throw new Error("body: expected a JSON object");
+    const b = body as Record<string, unknown>;
+    const params = b.params ?? (b.inputs !== undefined ? { inputs: b.inputs } : undefined);
+    if (params === undefined) throw new Error("body: expected params or inputs");
+    return {
+      type: typeof b.type === "string" ? b.type : "cmd",
+      ...(typeof b.name === "string" ? { name: b.name } : {}),
+      params: typeof params === "string" ? params : JSON.stringify(params),
+    };
+  }
+  const form = new URLSearchParams(raw);
+  const params = form.get("params");
+  if (!params) throw new Error("params: form field is required");
+  const name = form.get("name");
+  return { type: form.get("type") || "cmd", ...(name ? { name } : {}), params };
+}
+
+/** Params are raw JSON, or base64 (std or url alphabet) of it. Returns inputs or an error line. */
+export function parseParams(params: string) {
+  let json: unknown;
+  const trimmed = params.trim();
+  try {
+    json = JSON.parse(trimmed.startsWith("{") ? trimmed : decodeBase64(trimmed));
+  } catch {
+    return 'params: expected JSON {"inputs":[...]} or its base64 (std or url)';
+  }
+  const parsed = RequestSchema.safeParse(json, { reportInput: true });
+  if (!parsed.success) return "params." + describeIssue(parsed.error.issues[0]!, new Map());
+  return parsed.data.inputs;
+}
+
+function decodeBase64(text: string): string {
+  const std = text.replace(/-/g, "+").replace(/_/g, "/");
+  const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
+  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body.endsWith("\n") ? body : body + "\n", {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/**
+ * Serve mode: runs the mcall API until `signal` aborts, then shuts down gracefully.
+ *
+ * @throws {ConfigError} when bound to a non-loopback address without a token.
+ */
+export async function serveMcall(
+  config: Config,
+  env: Readonly<Record<string, string>>,
+  signal: AbortSignal,
+  onListen?: (addr: Deno.NetAddr) => void,
+): Promise<number> {
+  const token = await readToken(config, env);
+  const { host, port } = config.webserver;
+  if (!isLoopback(host) && token === undefined) {
+    throw new ConfigError(
+      `webserver.host: refusing to serve ${JSON.stringify(host)} without a bearer token ` +
+        "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1)",
+    );
+  }
+  const log = logger("server");
+  const server = bind("webserver", host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      onListen: (addr) => {
+        log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
+        onListen?.(addr);
+      },
+    }, mcallHandler(config, token)));
+  // Not Deno.serve's `signal` option: that cuts in-flight requests off. shutdown() stops
+  // accepting and waits until every in-flight request has its response.
+  const stop = () => {
+    log.info("draining in-flight requests");
+    server.shutdown();
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  await server.finished;
+  signal.removeEventListener("abort", stop);
+  log.info("server stopped");
+  return 0;
+}
+
+/**
+ * Starts a server, turning a bind failure into one line naming the setting: the port in use, an
+ * address this machine does not have, a privileged port.
+ *
+ * @throws {ConfigError} When the address cannot be bound.
+ */
+function bind<T>(section: string, host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (err) {
+    const where = `${host}:${port}`;
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new ConfigError(`${section}.port: ${where} is already in use`);
+    }
+    if (err instanceof Deno.errors.PermissionDenied && port < 1024) {
+      throw new ConfigError(`${section}.port: ${where} needs privileges (use a port >= 1024)`);
+    }
+    const reason = String((err as Error)?.message ?? err).split("\n")[0];
+    throw new ConfigError(`${section}.host: cannot listen on ${where}: ${reason}`);
+  }
+}
+
+/** A probe's verdict. */
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+/** What the probe server asks the running program. */
+export interface Probes {
+  /** Liveness: fails when this pod leads but has not renewed for lease duration + 20 s. */
+  healthz(): ProbeResult;
+  /** Readiness: the pod can take tasks. */
+  readyz(): ProbeResult;
+  /** Prometheus text and its content type. */
+  metrics(): Promise<{ body: string; contentType: string }>;
+}
+
+/** `/healthz`, `/readyz`, `/metrics` as a plain request handler. */
+export function probeHandler(probes: Probes): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const { pathname } = new URL(req.url);
+    if (req.method !== "GET") return text(405, "method not allowed");
+    if (pathname === "/healthz" || pathname === "/readyz") {
+      const verdict = pathname === "/healthz" ? probes.healthz() : probes.readyz();
+      return text(verdict.ok ? 200 : 503, verdict.reason);
+    }
+    if (pathname === "/metrics") {
+      const { body, contentType } = await probes.metrics();
+      return new Response(body, { headers: { "content-type": contentType } });
+    }
+    return text(404, "not found");
+  };
+}
+
+/** Serves {@linkcode probeHandler} until `signal` aborts. */
+export function serveProbes(
+  host: string,
+  port: number,
+  probes: Probes,
+  signal: AbortSignal,
+  onListen?: (addr: Deno.NetAddr) => void,
+): Deno.HttpServer<Deno.NetAddr> {
+  const log = logger("server");
+  return bind("metrics", host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      signal,
+      onListen: (addr) => {
+        log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
+        onListen?.(addr);
+      },
+    }, probeHandler(probes)));
+}

@@ -1,0 +1,213 @@
+/**
+ * `dz-mcall status`: the release's story from its ConfigMaps and Lease — who leads, the kept rounds
+ * (round, phase, tasks by state, duration) and the failing checks with their last error and since
+ * when — as a table or as JSON (`-o json`). The chart's `helm test` runs it.
+ *
+ * Exit code: 1 when the newest finished round had a failed, dead or rejected task or passed its
+ * deadline, or when nothing shows the release ever ran (no Lease holder, no round summary);
+ * else 0.
+ *
+ * @module
+ */
+import { type CheckState, type RoundState, snapshot } from "../observe/check_snapshot.ts";
+import type { Config } from "../config/schema.ts";
+import { KubeApi, loadKubeConfig } from "../kube/api.ts";
+import { resolveNamespace } from "./leader.ts";
+import { configuredInputs } from "./once.ts";
+import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
+
+/** `-o`: how the report is printed. */
+export type StatusOutput = "table" | "json";
+
+/** The verdict of the report's first line. */
+export type Verdict = "ok" | "failing" | "unhealthy";
+
+/** What `status` reports (the `-o json` document). */
+export interface StatusReport {
+  readonly verdict: Verdict;
+  readonly namespace: string;
+  readonly lease: string;
+  /** The Lease's holder ("" when released or missing). */
+  readonly holder: string;
+  /** Kept rounds, newest first. */
+  readonly rounds: readonly {
+    round: string;
+    phase: string;
+    ok: number;
+    failed: number;
+    dead: number;
+    rejected: number;
+    open: number;
+    total: number;
+    start: string | null;
+    end: string | null;
+    /** End − start, or now − start while running. */
+    durationSeconds: number | null;
+  }[];
+  /** Checks whose newest task did not succeed. */
+  readonly failing: readonly {
+    check: string;
+    state: string;
+    error: string;
+    round: string;
+    task: string;
+    lastRun: string;
+    since: string | null;
+    lastSuccess: string | null;
+  }[];
+}
+
+const iso = (s: number | undefined) =>
+  s === undefined ? null : new Date(s * 1000).toISOString().replace(/\.000Z$/, "Z");
+
+/** Whether a finished round counts as failing. */
+function roundFails(r: RoundState): boolean {
+  return r.phase === "deadline-exceeded" || r.counts.failed + r.counts.dead + r.counts.rejected > 0;
+}
+
+/**
+ * Builds the report (pure).
+ *
+ * @param now Wall-clock seconds (for a running round's duration).
+ */
+export function statusReport(
+  where: { namespace: string; lease: string; holder: string | undefined },
+  snap: {
+    rounds: readonly RoundState[];
+    lastFinished: RoundState | undefined;
+    checks: readonly CheckState[];
+  },
+  now: number,
+): StatusReport {
+  const holder = where.holder ?? "";
+  const verdict: Verdict = snap.lastFinished && roundFails(snap.lastFinished)
+    ? "failing"
+    : holder || snap.rounds.length > 0
+    ? "ok"
+    : "unhealthy";
+  return {
+    verdict,
+    namespace: where.namespace,
+    lease: where.lease,
+    holder,
+    rounds: snap.rounds.map((r) => ({
+      round: r.round,
+      phase: r.phase,
+      ok: r.counts.succeeded,
+      failed: r.counts.failed,
+      dead: r.counts.dead,
+      rejected: r.counts.rejected,
+      open: r.counts.pending + r.counts.running,
+      total: r.total,
+      start: iso(r.start),
+      end: iso(r.end),
+      durationSeconds: r.start === undefined
+        ? null
+        : Math.max(0, Math.round((r.end ?? now) - r.start)),
+    })),
+    failing: snap.checks.filter((c) => c.success === 0).map((c) => ({
+      check: c.check,
+      state: c.state,
+      error: c.error,
+      round: c.round,
+      task: c.task,
+      lastRun: iso(c.lastRun)!,
+      since: iso(c.failingSince),
+      lastSuccess: iso(c.lastSuccess),
+    })),
+  };
+}
+
+/** `90` → `1m30s`, `3725` → `1h02m05s`. */
+export function formatSeconds(total: number): string {
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = Math.floor(total % 60);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (h > 0) return `${h}h${pad(m)}m${pad(s)}s`;
+  if (m > 0) return `${m}m${pad(s)}s`;
+  return `${s}s`;
+}
+
+/** Lays out rows as left-aligned columns (numbers right-aligned). */
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) =>
+    r.map((cell, i) =>
+      i === r.length - 1
+        ? cell
+        : /^\d+$/.test(cell) || (rows[0]![i] ?? "").match(/^(OK|FAILED|DEAD|REJECTED|OPEN)$/)
+        ? cell.padStart(widths[i]!)
+        : cell.padEnd(widths[i]!)
+    ).join("  ").trimEnd()
+  ).join("\n") + "\n";
+}
+
+/** One line of at most `max` characters. */
+function oneLine(text: string, max = 100): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** The report as text: the verdict line, the rounds table, the failing checks. */
+export function formatStatus(r: StatusReport): string {
+  const rounds = r.rounds.length === 0 ? "No round summaries.\n" : table([
+    ["ROUND", "PHASE", "OK", "FAILED", "DEAD", "REJECTED", "OPEN", "DURATION"],
+    ...r.rounds.map((x) => [
+      x.round,
+      x.phase,
+      String(x.ok),
+      String(x.failed),
+      String(x.dead),
+      String(x.rejected),
+      String(x.open),
+      x.durationSeconds === null
+        ? "-"
+        : `${formatSeconds(x.durationSeconds)}${x.phase === "running" ? "+" : ""}`,
+    ]),
+  ]);
+  const failing = r.failing.length === 0 ? "No failing checks.\n" : table([
+    ["CHECK", "STATE", "SINCE", "ROUND", "LAST ERROR"],
+    ...r.failing.map((f) => [f.check, f.state, f.since ?? f.lastRun, f.round, oneLine(f.error)]),
+  ]);
+  return `${r.verdict}: lease ${r.namespace}/${r.lease} holder ${JSON.stringify(r.holder)}, ` +
+    `${r.rounds.length} round summaries\n\n${rounds}\n${failing}`;
+}
+
+/** Exit code of a report: 0 only for `ok`. */
+export function statusExitCode(r: StatusReport): 0 | 1 {
+  return r.verdict === "ok" ? 0 : 1;
+}
+
+/**
+ * `dz-mcall status`: reads the Lease, the round summaries and the task ConfigMaps of
+ * `tasks.app`, prints the report and returns its exit code.
+ *
+ * @throws {ConfigError} When the namespace is unknown.
+ */
+export async function runStatus(
+  config: Config,
+  write: (text: string) => void,
+  output: StatusOutput = "table",
+): Promise<number> {
+  const namespace = await resolveNamespace(config);
+  const api = new KubeApi(loadKubeConfig(), namespace);
+  const lease = config.election.leaseName;
+  const app = config.tasks.app;
+  let holder, summaries, tasks;
+  try {
+    [holder, summaries, tasks] = await Promise.all([
+      api.leaseHolder(lease),
+      api.taskStore().list(roundsSelector(app)),
+      api.taskStore().list(tasksSelector(app)),
+    ]);
+  } catch (err) {
+    // The API server unreachable or refusing: one line, exit 1 (not a stack trace).
+    write(`unhealthy: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
+    return 1;
+  }
+  const snap = snapshot(configuredInputs(config), app, tasks.items.map(viewTask), summaries.items);
+  const report = statusReport({ namespace, lease, holder }, snap, Date.now() / 1000);
+  write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  return statusExitCode(report);
+}

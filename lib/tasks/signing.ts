@@ -1,0 +1,141 @@
+/**
+ * Task authenticity: HMAC-SHA256 (WebCrypto) over the canonical JSON of
+ * `{epoch, name, round, spec}`, hex encoded in the `signature` annotation. Only pods holding the
+ * key (mounted from a Secret) can make a task a worker will run.
+ *
+ * @module
+ */
+import { canonicalJson } from "./contract.ts";
+
+/** What a signature covers. `spec` is the `spec` data key verbatim. */
+export interface SignedFields {
+  readonly name: string;
+  readonly round: string;
+  readonly epoch: number;
+  readonly spec: string;
+}
+
+/** Signs and verifies tasks. */
+export interface TaskSigner {
+  /** @returns The hex HMAC of the fields. */
+  sign(fields: SignedFields): Promise<string>;
+  /** @returns Whether `signature` is the HMAC of the fields (constant-time comparison). */
+  verify(fields: SignedFields, signature: string): Promise<boolean>;
+}
+
+/** The bytes a signature is computed over. */
+export function signedPayload(fields: SignedFields): Uint8Array {
+  return new TextEncoder().encode(canonicalJson({
+    epoch: fields.epoch,
+    name: fields.name,
+    round: fields.round,
+    spec: fields.spec,
+  }));
+}
+
+function toHex(bytes: ArrayBuffer): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(hex)) return undefined;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/**
+ * An HMAC-SHA256 {@linkcode TaskSigner}.
+ *
+ * @example Usage
+ * ```ts
+ * import { HmacSigner } from "./signing.ts";
+ * import assert from "node:assert/strict";
+ * const signer = await HmacSigner.fromKey(new TextEncoder().encode("secret"));
+ * const fields = { name: "t-1", round: "r", epoch: 1, spec: "{}" };
+ * const sig = await signer.sign(fields);
+ * assert.equal(await signer.verify(fields, sig), true);
+ * assert.equal(await signer.verify({ ...fields, epoch: 2 }, sig), false);
+ * ```
+ */
+export class HmacSigner implements TaskSigner {
+  readonly #key: CryptoKey;
+
+  private constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  /**
+   * @param key The raw key bytes.
+   * @throws {RangeError} When the key is empty.
+   */
+  static async fromKey(key: Uint8Array): Promise<HmacSigner> {
+    if (key.length === 0) throw new RangeError("Cannot sign tasks with an empty key");
+    const cryptoKey = await crypto.subtle.importKey(
+      "raw",
+      new Uint8Array(key),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    return new HmacSigner(cryptoKey);
+  }
+
+  async sign(fields: SignedFields): Promise<string> {
+    const payload = new Uint8Array(signedPayload(fields));
+    return toHex(await crypto.subtle.sign("HMAC", this.#key, payload));
+  }
+
+  async verify(fields: SignedFields, signature: string): Promise<boolean> {
+    const bytes = fromHex(signature);
+    if (bytes === undefined) return false;
+    // WebCrypto's verify compares in constant time.
+    const payload = new Uint8Array(signedPayload(fields));
+    return await crypto.subtle.verify("HMAC", this.#key, new Uint8Array(bytes), payload);
+  }
+}
+
+/**
+ * Reads the signing key from `tasks.signingKeyFile` (surrounding whitespace trimmed, so a Secret
+ * written with a trailing newline works).
+ *
+ * @param path The file.
+ * @param readTextFile Reads the file (tests). Default `Deno.readTextFile`.
+ * @returns The key bytes.
+ * @throws {Error} A one-line message when the file is missing, unreadable or empty.
+ */
+export async function loadSigningKey(
+  path: string,
+  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
+): Promise<Uint8Array> {
+  let text: string;
+  try {
+    text = await readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "does not exist" : String(err);
+    throw new Error(`Cannot read tasks.signingKeyFile ${path}: ${why}`);
+  }
+  const key = text.trim();
+  if (key === "") throw new Error(`Cannot use tasks.signingKeyFile ${path}: the file is empty`);
+  return new TextEncoder().encode(key);
+}
+
+/**
+ * The signer leader and worker modes use, from the `tasks` config.
+ *
+ * @returns A signer, or `undefined` when `insecureUnsignedTasks` allows running without a key.
+ * @throws {Error} When no key file is configured and unsigned tasks are not allowed, or the
+ *   file cannot be used.
+ */
+export async function signerFromConfig(
+  tasks: { signingKeyFile: string; insecureUnsignedTasks: boolean },
+): Promise<TaskSigner | undefined> {
+  if (tasks.signingKeyFile === "") {
+    if (tasks.insecureUnsignedTasks) return undefined;
+    throw new Error(
+      "Cannot run tasks without a signing key: set tasks.signingKeyFile (or " +
+        "tasks.insecureUnsignedTasks: true to accept unsigned tasks)",
+    );
+  }
+  return await HmacSigner.fromKey(await loadSigningKey(tasks.signingKeyFile));
+}

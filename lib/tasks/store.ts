@@ -1,0 +1,147 @@
+/**
+ * The two small interfaces the planner and worker talk to ({@linkcode TaskStore} over ConfigMaps,
+ * {@linkcode PodLister} over pods), the ConfigMap shape they exchange, and the typed
+ * {@linkcode KubeError} their implementations throw.
+ *
+ * @module
+ */
+
+/**
+ * A reference to the object that owns ours: when it is deleted, Kubernetes' garbage collector
+ * deletes the objects that name it (and no other live owner).
+ */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** The subset of client-node's `V1ConfigMap` that tasks use. */
+export interface ConfigMapLike {
+  metadata: {
+    name: string;
+    namespace?: string;
+    /** Set by the API server. */
+    uid?: string;
+    ownerReferences?: OwnerReference[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    resourceVersion?: string;
+    creationTimestamp?: Date;
+    deletionTimestamp?: Date;
+  };
+  data?: Record<string, string>;
+}
+
+/** A watch event on ConfigMaps. */
+export interface WatchEvent {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED";
+  readonly object: ConfigMapLike;
+}
+
+/**
+ * ConfigMaps in one namespace. Implementations throw {@linkcode KubeError}.
+ */
+export interface TaskStore {
+  /** Lists ConfigMaps matching a label selector, with the list's resourceVersion. */
+  list(labelSelector: string, signal?: AbortSignal): Promise<{
+    items: ConfigMapLike[];
+    resourceVersion: string;
+  }>;
+  /** Reads one ConfigMap, or `undefined` when it does not exist. */
+  get(name: string, signal?: AbortSignal): Promise<ConfigMapLike | undefined>;
+  /** Creates a ConfigMap; throws kind `alreadyExists` when the name is taken. */
+  create(cm: ConfigMapLike, signal?: AbortSignal): Promise<ConfigMapLike>;
+  /** Replaces a ConfigMap if `metadata.resourceVersion` still matches (kinds `conflict`, `notFound`). */
+  update(cm: ConfigMapLike, signal?: AbortSignal): Promise<ConfigMapLike>;
+  /** Deletes every ConfigMap matching a label selector. */
+  deleteCollection(labelSelector: string, signal?: AbortSignal): Promise<void>;
+  /** Deletes one ConfigMap; a missing one is not an error. */
+  delete(name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Streams changes after `resourceVersion` until the server ends the watch (resolves) or the
+   * signal aborts (resolves). Rejects with kind `gone` when the version is too old: relist.
+   */
+  watch(
+    labelSelector: string,
+    resourceVersion: string,
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+/** A pod as the planner sees it. */
+export interface PodInfo {
+  readonly name: string;
+  /** The Ready condition is True. */
+  readonly ready: boolean;
+  /** `deletionTimestamp` is set. */
+  readonly terminating: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `status.phase` (`Pending`, `Running`, `Succeeded`, `Failed`); absent means unknown. */
+  readonly phase?: string;
+  /** The sum of its containers' `restartCount`; absent means unknown. */
+  readonly restarts?: number;
+}
+
+/** Lists pods in the namespace. */
+export interface PodLister {
+  listPods(labelSelector: string, signal?: AbortSignal): Promise<PodInfo[]>;
+}
+
+/** Why an API call failed, which decides how the caller reacts. */
+export type KubeErrorKind =
+  | "conflict"
+  | "notFound"
+  | "alreadyExists"
+  | "gone"
+  | "forbidden"
+  | "unauthorized"
+  | "invalid"
+  | "transient";
+
+/**
+ * A failed API call, classified. Thrown by every {@linkcode TaskStore} and {@linkcode PodLister}.
+ *
+ * @example Usage
+ * ```ts
+ * import { KubeError } from "./store.ts";
+ * import assert from "node:assert/strict";
+ * const err = new KubeError("conflict", "update", "configmaps", "object changed");
+ * assert.equal(err.kind, "conflict");
+ * ```
+ */
+export class KubeError extends Error {
+  readonly kind: KubeErrorKind;
+  readonly verb: string;
+  readonly resource: string;
+  readonly code: number | undefined;
+
+  /**
+   * @param kind The category.
+   * @param verb The API verb (`create`, `update`, `list`, …).
+   * @param resource The resource (`configmaps`, `pods`, `leases`).
+   * @param message One line.
+   * @param options HTTP status and underlying cause.
+   */
+  constructor(
+    kind: KubeErrorKind,
+    verb: string,
+    resource: string,
+    message: string,
+    options: { code?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "KubeError";
+    this.kind = kind;
+    this.verb = verb;
+    this.resource = resource;
+    this.code = options.code;
+  }
+}
+
+/** True when `err` is a {@linkcode KubeError} of one of `kinds`. */
+export function isKubeError(err: unknown, ...kinds: KubeErrorKind[]): err is KubeError {
+  return err instanceof KubeError && (kinds.length === 0 || kinds.includes(err.kind));
+}
