@@ -44,7 +44,7 @@ export async function main(
       { run },
     ] = await Promise.all([
       import("./lib/config/load.ts"),
-      import("./lib/observe/log.ts"),
+      import("./lib/log/log.ts"),
       import("@logtape/logtape"),
       import("./lib/cli/run.ts"),
     ]);

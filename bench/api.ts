@@ -23,7 +23,7 @@ import { systemClock } from "../lib/time/clock.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import type { InputSpec } from "../lib/engine/input.ts";
 import { KubeApi } from "../lib/kube/api.ts";
-import { logger } from "../lib/observe/log.ts";
+import { logger } from "../lib/log/log.ts";
 import { PLAN_CONCURRENCY, Planner } from "../lib/tasks/planner.ts";
 import { runPool } from "../lib/engine/pool.ts";
 import { HmacSigner } from "../lib/tasks/signing.ts";

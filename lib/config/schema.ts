@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { parseDurationMs } from "../time/duration.ts";
+import { DEFAULT_MAX_OUTPUT_BYTES } from "../engine/capture.ts";
 import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
 
@@ -25,8 +26,6 @@ export type InputType = typeof INPUT_TYPES[number];
 
 /** Default per-input timeout, as the original's documented 10 s. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
-/** Default cap on captured output per input. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 
 /** A duration field: text such as `"15s"` or a number of seconds, parsed to milliseconds. */
 export function duration(opts: { minMs?: number; maxMs?: number } = {}) {

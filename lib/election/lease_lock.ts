@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { OwnerReference } from "../tasks/store.ts";
+import type { OwnerReference } from "../kube/objects.ts";
 import {
   type LeaderElectionRecord,
   type LeaseSpec,

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** Default cap on captured output per input (`maxOutputBytes`). */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+
 /** Collects output up to a byte cap, decoding each stream as UTF-8 without splitting characters. */
 export class Capture {
   #remaining: number;

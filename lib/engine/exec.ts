@@ -25,8 +25,7 @@
  *
  * @module
  */
-import { DEFAULT_MAX_OUTPUT_BYTES } from "../config/schema.ts";
-import { Capture } from "./capture.ts";
+import { Capture, DEFAULT_MAX_OUTPUT_BYTES } from "./capture.ts";
 import { type Expect, judge, parseExpect } from "./expect.ts";
 import { regexVerdict } from "./regex_check.ts";
 import { hasExited, spawnTurn } from "./spawn_gate.ts";

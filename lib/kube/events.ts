@@ -13,15 +13,10 @@
 import * as k8s from "@kubernetes/client-node";
 import { forceHttp1 } from "./api.ts";
 import { classify } from "./errors.ts";
-import type { PlannedEvent } from "../observe/task_events.ts";
+import type { EventSink, PlannedEvent } from "../observe/task_events.ts";
 
 /** `reportingController` of every event (the API wants a qualified name). */
 export const REPORTING_CONTROLLER = "dz-mcall.io/leader";
-
-/** Writes events; rejects with a classified `KubeError`. */
-export interface EventSink {
-  record(event: PlannedEvent): Promise<void>;
-}
 
 const API_VERSION: Record<PlannedEvent["regarding"]["kind"], string> = {
   ConfigMap: "v1",

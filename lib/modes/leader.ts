@@ -20,7 +20,7 @@ import { KubeApi, loadKubeConfig } from "../kube/api.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import { LeaseObjectLock } from "../election/lease_lock.ts";
 import { LeaderObserver } from "../observe/leader_observer.ts";
-import { logger } from "../observe/log.ts";
+import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { configuredInputs } from "./once.ts";
 import { Planner } from "../tasks/planner.ts";
@@ -28,8 +28,9 @@ import { pushRound } from "../observe/pushgateway.ts";
 import { ROUND_EXIT } from "../tasks/round_exit.ts";
 import { serveProbes } from "./serve.ts";
 import { signerFromConfig } from "../tasks/signing.ts";
-import { createTaskMetrics } from "../observe/task_metrics.ts";
-import { isKubeError, type OwnerReference, type TaskStore } from "../tasks/store.ts";
+import { createTaskMetrics } from "../tasks/metrics.ts";
+import type { OwnerReference } from "../kube/objects.ts";
+import { isKubeError, type TaskStore } from "../tasks/store.ts";
 import { Worker } from "../tasks/worker.ts";
 
 /** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { ConfigError, describeIssue } from "../config/load.ts";
 import { type Config, INPUT_TYPES, InputSchema } from "../config/schema.ts";
 import { resolveInputs } from "../engine/input.ts";
-import { logger } from "../observe/log.ts";
+import { logger } from "../log/log.ts";
 import { runAll } from "./once.ts";
 import { HttpError, readBodyText } from "./http_body.ts";
 import { Semaphore } from "../engine/pool.ts";

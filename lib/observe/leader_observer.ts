@@ -16,9 +16,14 @@ import type { Registry } from "prom-client";
 import { type CheckMetrics, createCheckMetrics } from "./check_metrics.ts";
 import { checkLabels, snapshot, taskIndex } from "./check_snapshot.ts";
 import type { InputSpec } from "../engine/input.ts";
-import type { EventSink } from "../kube/events.ts";
-import { logger } from "./log.ts";
-import { eventKey, leaderElectedEvent, type PlannedEvent, taskEvents } from "./task_events.ts";
+import { logger } from "../log/log.ts";
+import {
+  eventKey,
+  type EventSink,
+  leaderElectedEvent,
+  type PlannedEvent,
+  taskEvents,
+} from "./task_events.ts";
 import { type ConfigMapLike, isKubeError, type TaskView } from "../tasks/contract.ts";
 
 /** Options of {@linkcode LeaderObserver}. */

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of leader mode. One registry per process; `lib/observe/task_metrics.ts` adds the
+ * Prometheus metrics of leader mode. One registry per process; `lib/tasks/metrics.ts` adds the
  * task metrics to the same registry.
  *
  * @module

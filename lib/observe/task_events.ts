@@ -101,3 +101,8 @@ export function leaderElectedEvent(lease: string, identity: string, epoch: numbe
     note: `${identity} became the leader (epoch ${epoch})`,
   };
 }
+
+/** Writes events (`lib/kube/events.ts` over the API); rejects with a classified `KubeError`. */
+export interface EventSink {
+  record(event: PlannedEvent): Promise<void>;
+}

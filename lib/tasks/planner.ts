@@ -21,13 +21,13 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
 import type { InputSpec } from "../engine/input.ts";
-import { logger } from "../observe/log.ts";
+import { logger } from "../log/log.ts";
 import { RoundSchedule } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import type { TaskSigner } from "./signing.ts";
 import { countOpen, eligibleWorkers, pickWorker } from "./assign.ts";
 import { planGarbage } from "./gc.ts";
-import type { TaskMetrics } from "../observe/task_metrics.ts";
+import type { TaskMetrics } from "./metrics.ts";
 import { backoffMs, stallReason } from "./recovery.ts";
 import {
   ANNOTATION,
@@ -44,10 +44,10 @@ import {
   type TaskView,
   viewTask,
 } from "./contract.ts";
+import type { OwnerReference } from "../kube/objects.ts";
 import {
   type ConfigMapLike,
   isKubeError,
-  type OwnerReference,
   type PodInfo,
   type PodLister,
   type TaskStore,

@@ -5,17 +5,7 @@
  *
  * @module
  */
-
-/**
- * A reference to the object that owns ours: when it is deleted, Kubernetes' garbage collector
- * deletes the objects that name it (and no other live owner).
- */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-}
+import type { OwnerReference } from "../kube/objects.ts";
 
 /** The subset of client-node's `V1ConfigMap` that tasks use. */
 export interface ConfigMapLike {

@@ -24,12 +24,12 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
 import type { InputSpec, Result } from "../engine/input.ts";
-import { logger } from "../observe/log.ts";
+import { logger } from "../log/log.ts";
 import { roundIsOver, waitForRound } from "./round_wait.ts";
 import type { TaskSigner } from "./signing.ts";
 import { handedBack, restarted, writeWhileClaimed } from "./handback.ts";
 import { logFinished, type ResultLogFormat } from "./finished_log.ts";
-import type { TaskMetrics } from "../observe/task_metrics.ts";
+import type { TaskMetrics } from "./metrics.ts";
 import {
   ANNOTATION,
   decodeSpec,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createCheckMetrics } from "../../lib/observe/check_metrics.ts";
 import { ConfigSchema } from "../../lib/config/schema.ts";
 import { createMetrics } from "../../lib/observe/metrics.ts";
-import { createTaskMetrics } from "../../lib/observe/task_metrics.ts";
+import { createTaskMetrics } from "../../lib/tasks/metrics.ts";
 import { at, find, type K8sObject, mcallYaml, render, templateRaw } from "./helpers.ts";
 
 const PG = { "metrics.pushgateway.url": "http://pushgateway.monitoring:9091" };

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { setupLogging } from "../../lib/observe/log.ts";
+import { setupLogging } from "../../lib/log/log.ts";
 import { NotLeaderError, Planner } from "../../lib/tasks/planner.ts";
 import { RoundSchedule } from "../../lib/tasks/round_schedule.ts";
 import { HmacSigner } from "../../lib/tasks/signing.ts";
 import { eligibleWorkers, pickWorker } from "../../lib/tasks/assign.ts";
 import { planGarbage } from "../../lib/tasks/gc.ts";
-import { createTaskMetrics } from "../../lib/observe/task_metrics.ts";
+import { createTaskMetrics } from "../../lib/tasks/metrics.ts";
 import { backoffMs } from "../../lib/tasks/recovery.ts";
 import {
   newTaskConfigMap,

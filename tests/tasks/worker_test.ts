@@ -13,7 +13,7 @@ import {
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { Worker, type WorkerOptions } from "../../lib/tasks/worker.ts";
 import type { LogRecord } from "@logtape/logtape";
-import { logger, setupLogging } from "../../lib/observe/log.ts";
+import { logger, setupLogging } from "../../lib/log/log.ts";
 import { LOG_RESULT_CAP_BYTES } from "../../lib/tasks/finished_log.ts";
 import { FakeClock, settle } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";

@@ -27,7 +27,7 @@ export interface TaskMetrics {
  * @example Usage
  * ```ts
  * import { Registry } from "prom-client";
- * import { createTaskMetrics } from "./task_metrics.ts";
+ * import { createTaskMetrics } from "./metrics.ts";
  * import assert from "node:assert/strict";
  * const registry = new Registry();
  * createTaskMetrics(registry).planned.inc();

@@ -12,7 +12,7 @@ import {
   type LogLevel,
   type Sink,
 } from "@logtape/logtape";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/layer.ts";
 
 /** The configured levels as logtape names them. */
 export type Level = "trace" | "debug" | "info" | "warning" | "error" | "fatal";

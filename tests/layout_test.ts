@@ -1,0 +1,207 @@
+/**
+ * The layout of `lib/` is a rule with one home: each folder's README.md says what the folder owns
+ * and, on its `May import:` line, which folders it may import. This test reads those lines and
+ * checks every import in `lib/` against them, plus the rules that keep the layout honest: no file
+ * directly in `lib/`, no re-export blocks, the Kubernetes client only in `lib/kube/`, the current
+ * time read only in `lib/time/`, and files under the size a reader can hold.
+ */
+import assert from "node:assert/strict";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
+
+/** Longest a lib file may be, in lines. */
+const MAX_LINES = 400;
+
+/**
+ * Files that still break a rule below, while the layout work is under way. Each list only
+ * shrinks: a file not listed that breaks a rule fails the test. Empty lists are the goal.
+ */
+const PENDING = {
+  reexports: [
+    "config/load.ts",
+    "election/elector.ts",
+    "election/lease_lock.ts",
+    "kube/api.ts",
+    "tasks/contract.ts",
+  ],
+  time: ["engine/exec.ts", "modes/leader.ts", "modes/status.ts"],
+  long: [
+    "cli/args.ts",
+    "config/load.ts",
+    "election/elector.ts",
+    "election/lease_lock.ts",
+    "engine/exec.ts",
+    "kube/api.ts",
+    "tasks/planner.ts",
+    "tasks/worker.ts",
+  ],
+};
+
+/** `found` may only hold files still listed as pending. */
+function onlyPending(found: string[], pending: string[], what: string) {
+  const fresh = [...new Set(found)].filter((f) => !pending.includes(f));
+  assert.deepEqual(fresh, [], what);
+}
+
+interface Rule {
+  /** Folder → how it may be imported: all of it, only its types, or only its pure files. */
+  readonly allowed: Map<string, "all" | "types" | "pure">;
+  /** Files of this folder any folder may import (they import nothing from lib/). */
+  readonly pure: Set<string>;
+}
+
+function folders(): string[] {
+  return [...Deno.readDirSync(LIB)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+}
+
+function readRule(folder: string): Rule {
+  const doc = Deno.readTextFileSync(join(LIB, folder, "README.md"));
+  const line = /^May import: (.+)$/m.exec(doc);
+  assert.ok(line, `lib/${folder}/README.md has no "May import:" line`);
+  const allowed = new Map<string, "all" | "types" | "pure">();
+  if (line[1]!.trim() !== "nothing") {
+    for (const part of line[1]!.split(",")) {
+      const m = /^\s*([a-z]+)(?: \((types only|pure files)\))?\s*$/.exec(part);
+      assert.ok(m, `lib/${folder}/README.md: cannot read "${part.trim()}"`);
+      allowed.set(m[1]!, m[2] === "types only" ? "types" : m[2] === "pure files" ? "pure" : "all");
+    }
+  }
+  const pureLine = /^Pure files[^:]*: (.+)$/m.exec(doc);
+  const pure = new Set(pureLine ? pureLine[1]!.split(",").map((s) => s.trim()) : []);
+  return { allowed, pure };
+}
+
+function libFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const p = join(dir, e.name);
+      if (e.isDirectory) walk(p);
+      else if (e.name.endsWith(".ts")) out.push(p);
+    }
+  };
+  walk(LIB);
+  return out.sort();
+}
+
+/** Lines of code: the file without its comments (JSDoc examples import things too). */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+}
+
+interface Import {
+  readonly spec: string;
+  readonly typeOnly: boolean;
+}
+
+function imports(text: string): Import[] {
+  const out: Import[] = [];
+  const src = code(text);
+  for (const m of src.matchAll(/^(import|export)\s+(type\s+)?([\s\S]*?)\s+from\s+"([^"]+)"/gm)) {
+    const names = m[3]!;
+    const allTypes = m[2] !== undefined ||
+      (/^\{[\s\S]*\}$/.test(names) &&
+        names.slice(1, -1).split(",").map((s) => s.trim()).filter(Boolean)
+          .every((s) => s.startsWith("type ")));
+    out.push({ spec: m[4]!, typeOnly: allTypes });
+  }
+  for (const m of src.matchAll(/^import\s+"([^"]+)"/gm)) out.push({ spec: m[1]!, typeOnly: false });
+  for (const m of src.matchAll(/import\(\s*"([^"]+)"\s*\)/g)) {
+    out.push({ spec: m[1]!, typeOnly: false });
+  }
+  return out;
+}
+
+const FOLDERS = folders();
+const RULES = new Map(FOLDERS.map((f) => [f, readRule(f)]));
+const FILES = libFiles();
+
+Deno.test("layout: lib/ holds only concept folders, each with a README saying what it owns", () => {
+  const loose = [...Deno.readDirSync(LIB)].filter((e) => e.isFile).map((e) => e.name);
+  assert.deepEqual(loose, [], "files directly in lib/");
+  assert.ok(FOLDERS.length >= 8, `only ${FOLDERS.length} folders`);
+  for (const f of FOLDERS) {
+    const doc = Deno.readTextFileSync(join(LIB, f, "README.md"));
+    const owns = doc.split("\n").slice(1).join("\n").trim().split("\n\n")[0]!;
+    assert.ok(owns.length > 40, `lib/${f}/README.md should say what the folder owns`);
+    for (const [dep] of RULES.get(f)!.allowed) {
+      assert.ok(RULES.has(dep), `lib/${f}/README.md allows unknown folder "${dep}"`);
+    }
+  }
+});
+
+Deno.test("layout: every import across folders is one the importing folder's README allows", () => {
+  const problems: string[] = [];
+  for (const file of FILES) {
+    const from = relative(LIB, file).split("/")[0]!;
+    const rule = RULES.get(from)!;
+    for (const imp of imports(Deno.readTextFileSync(file))) {
+      if (!imp.spec.startsWith(".")) continue;
+      const target = resolve(dirname(file), imp.spec);
+      const rel = relative(LIB, target);
+      assert.ok(!rel.startsWith(".."), `${relative(LIB, file)} imports outside lib/: ${imp.spec}`);
+      const [to, name] = rel.split("/");
+      if (to === from) continue;
+      const how = rule.allowed.get(to!);
+      const pure = RULES.get(to!)?.pure.has(name!) ?? false;
+      const ok = pure || how === "all" || (how === "types" && imp.typeOnly);
+      if (!ok) problems.push(`lib/${relative(LIB, file)} → lib/${rel}`);
+    }
+  }
+  assert.deepEqual(problems, [], "imports the folders' README.md files do not allow");
+});
+
+Deno.test("layout: the folders form no cycle (the README order, bottom up)", () => {
+  // Edges from the May import lines; a DFS finds any cycle.
+  const seen = new Map<string, "open" | "done">();
+  const visit = (f: string, path: string[]): void => {
+    if (seen.get(f) === "done") return;
+    assert.notEqual(seen.get(f), "open", `cycle: ${[...path, f].join(" → ")}`);
+    seen.set(f, "open");
+    for (const [dep, how] of RULES.get(f)!.allowed) if (how === "all") visit(dep, [...path, f]);
+    seen.set(f, "done");
+  };
+  for (const f of FOLDERS) visit(f, []);
+});
+
+Deno.test("layout: pure files import nothing and do no I/O", () => {
+  for (const [folder, rule] of RULES) {
+    for (const name of rule.pure) {
+      const text = code(Deno.readTextFileSync(join(LIB, folder, name)));
+      assert.deepEqual(imports(text).map((i) => i.spec), [], `lib/${folder}/${name} imports`);
+      assert.doesNotMatch(text, /\bDeno\.|\bfetch\(/, `lib/${folder}/${name} does I/O`);
+    }
+  }
+});
+
+Deno.test("layout: no re-export blocks; a name is imported from the file that defines it", () => {
+  const found = FILES.flatMap((file) =>
+    [...code(Deno.readTextFileSync(file)).matchAll(/^export\s+(?:type\s+)?(?:\{|\*)[^;]*from\s/gm)]
+      .map(() => relative(LIB, file))
+  );
+  onlyPending(found, PENDING.reexports, "re-export blocks");
+});
+
+Deno.test("layout: only lib/kube/ imports the Kubernetes client", () => {
+  const outside = FILES.filter((f) => !relative(LIB, f).startsWith("kube/"))
+    .filter((f) => imports(Deno.readTextFileSync(f)).some((i) => i.spec.includes("client-node")))
+    .map((f) => relative(LIB, f));
+  assert.deepEqual(outside, []);
+});
+
+Deno.test("layout: only lib/time/ reads the current time", () => {
+  const outside = FILES.filter((f) => !relative(LIB, f).startsWith("time/"))
+    .filter((f) =>
+      /Date\.now\(|new Date\(\)|performance\.now\(/.test(code(Deno.readTextFileSync(f)))
+    )
+    .map((f) => relative(LIB, f));
+  onlyPending(outside, PENDING.time, "files reading the current time outside lib/time/");
+});
+
+Deno.test(`layout: lib files stay under ${MAX_LINES} lines`, () => {
+  const long = FILES.map((f) => [relative(LIB, f), Deno.readTextFileSync(f).split("\n").length])
+    .filter(([, n]) => (n as number) > MAX_LINES + 1);
+  onlyPending(long.map(([f]) => f as string), PENDING.long, "files over the limit");
+});
