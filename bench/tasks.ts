@@ -76,6 +76,8 @@ interface RoundResult {
   /** Peak RSS (MiB) of the leader and of the busiest worker, sampled every second. */
   leaderPeakMiB: number;
   workerPeakMiB: number;
+  /** Most dz-mcall ConfigMaps (tasks and summaries, any round) present at once during the round. */
+  peakObjects: number;
 }
 
 /** Runs one one-shot round with 1 + WORKERS processes; resolves when all exited. */
@@ -142,6 +144,20 @@ async function runRound(
     },
     () => {},
   );
+  // Every dz-mcall object in the namespace (tasks and summaries of any round): the peak count.
+  const live = new Set<string>();
+  let peakObjects = 0;
+  const objects = await new k8s.Watch(kc).watch(
+    `/api/v1/namespaces/${ns}/configmaps`,
+    { labelSelector: "app=dz-mcall" },
+    (type, obj: k8s.V1ConfigMap) => {
+      const name = obj.metadata?.name ?? "";
+      if (type === "DELETED") live.delete(name);
+      else live.add(name);
+      peakObjects = Math.max(peakObjects, live.size);
+    },
+    () => {},
+  );
   try {
     // Every process up (its election loop observed the lease) before the workers turn ready.
     await waitFor(
@@ -160,7 +176,8 @@ async function runRound(
     const t0 = performance.now();
     await Promise.all(names.filter((n) => n !== leader).map((n) => pods.get(n)!.setReady(true)));
     await waitFor(() => created.size === TASKS, {
-      timeoutMs: 300_000,
+      // 10,000 tasks at ~100 creates/s on a busy 2-core machine take minutes.
+      timeoutMs: Math.max(300_000, TASKS * 60),
       intervalMs: 50,
       message: "all tasks created",
     });
@@ -184,10 +201,20 @@ async function runRound(
       ...names.filter((n) => n !== leader).map((n) => peaks.get(n) ?? 0),
     );
     const leaderPeakMiB = peaks.get(leader) ?? NaN;
-    return { durationMs, planMs, pickups, perPod, codes, leaderPeakMiB, workerPeakMiB };
+    return {
+      durationMs,
+      planMs,
+      pickups,
+      perPod,
+      codes,
+      leaderPeakMiB,
+      workerPeakMiB,
+      peakObjects,
+    };
   } finally {
     clearInterval(sampling);
     watch.abort();
+    objects.abort();
     await Promise.all(procs.map((p) => p.stop()));
   }
 }
@@ -312,6 +339,12 @@ export async function benchTasks(): Promise<Row[]> {
         value: `${spread[0]}–${spread[spread.length - 1]}`,
         unit: "tasks",
         note: `${r1.perPod.size} workers, leader runs none`,
+      },
+      {
+        name: "peak objects: round 1 / round 2",
+        value: `${r1.peakObjects} / ${r2.peakObjects}`,
+        unit: "objects",
+        note: "dz-mcall ConfigMaps present at once (round 2 also holds round 1 until its GC)",
       },
       {
         name: "objects left after GC",
