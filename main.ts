@@ -5,7 +5,8 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { helpText, parseCli } from "./lib/cli/args.ts";
+import { parseCli } from "./lib/cli/args.ts";
+import { helpText } from "./lib/cli/help.ts";
 import { ConfigError, type Layer } from "./lib/config/layer.ts";
 import { Interrupted } from "./lib/cli/interrupted.ts";
 

@@ -26,7 +26,7 @@ import { configuredInputs } from "./once.ts";
 import { Planner } from "../tasks/planner.ts";
 import { pushRound } from "../observe/pushgateway.ts";
 import { ROUND_EXIT } from "../tasks/round_exit.ts";
-import { serveProbes } from "./serve.ts";
+import { serveProbes } from "./probes.ts";
 import { signerFromConfig } from "../tasks/signing.ts";
 import { createTaskMetrics } from "../tasks/metrics.ts";
 import type { OwnerReference } from "../kube/objects.ts";
