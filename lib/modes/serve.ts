@@ -13,6 +13,7 @@ import { type Config, INPUT_TYPES, InputSchema } from "../config/schema.ts";
 import { resolveInputs } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { runAll } from "./once.ts";
+import { OK, type Outcome } from "./outcome.ts";
 import { HttpError, readBodyText } from "./http_body.ts";
 import { bindServer, plainText } from "./http_server.ts";
 import { Semaphore } from "../engine/pool.ts";
@@ -248,7 +249,7 @@ export async function serveMcall(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
   onListen?: (addr: Deno.NetAddr) => void,
-): Promise<number> {
+): Promise<Outcome> {
   const token = await readToken(config, env);
   const { host, port } = config.webserver;
   if (!isLoopback(host) && token === undefined) {
@@ -278,5 +279,5 @@ export async function serveMcall(
   await server.finished;
   signal.removeEventListener("abort", stop);
   log.info("server stopped");
-  return 0;
+  return OK;
 }

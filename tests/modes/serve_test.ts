@@ -25,7 +25,7 @@ async function startServe(env: Record<string, string> = {}) {
     base: `http://127.0.0.1:${addr.port}`,
     stop: async () => {
       controller.abort();
-      assert.equal(await done, 0);
+      assert.deepEqual(await done, { kind: "ok" });
     },
   };
 }
