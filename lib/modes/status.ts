@@ -3,9 +3,9 @@
  * (round, phase, tasks by state, duration) and the failing checks with their last error and since
  * when — as a table or as JSON (`-o json`). The chart's `helm test` runs it.
  *
- * Outcome `failed` (exit 1) when the newest finished round had a failed, dead or rejected task or passed its
- * deadline, or when nothing shows the release ever ran (no Lease holder, no round summary);
- * else `ok` (exit 0).
+ * Outcome `failed` (exit 1) when the newest finished round had a failed, dead or rejected task or
+ * passed its deadline, or when nothing shows the release ever ran (no Lease holder, no round
+ * summary); else `ok` (exit 0).
  *
  * @module
  */
