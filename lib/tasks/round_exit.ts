@@ -25,7 +25,7 @@ export type RoundExit = typeof ROUND_EXIT[keyof typeof ROUND_EXIT];
  * ```ts
  * import { roundExitStatus } from "./round_exit.ts";
  * import assert from "node:assert/strict";
- * assert.equal(roundExitStatus({ phase: "complete", failed: "2", dead: "0", rejected: "0" }), "ok");
+ * assert.equal(roundExitStatus({ phase: "complete", failed: "2", dead: "0" }), "ok");
  * assert.equal(roundExitStatus({ phase: "complete", dead: "1" }), "infrastructure");
  * ```
  */
