@@ -6,7 +6,7 @@
 #   docker build --target runtime-slim -t dz-mcall:0.1.0-slim .   # no shell, no coreutils
 #
 # The default target carries a static busybox so cmd tasks such as the chart's example
-# `echo 'Hello from task 1'` and `shell: true` tasks (`/bin/sh -c`) work; see docs/helm.md for
+# `echo 'Hello from task 1'` and `shell: true` tasks (`/bin/sh -c`) work; see docs/kubernetes.md for
 # the trade-off against the slim target.
 
 ARG DENO_VERSION=2.9.6

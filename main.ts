@@ -5,9 +5,11 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { helpText, parseCli } from "./lib/cli/args.ts";
+import { parseCli } from "./lib/cli/args.ts";
+import { helpText } from "./lib/cli/help.ts";
 import { ConfigError, type Layer } from "./lib/config/layer.ts";
 import { Interrupted } from "./lib/cli/interrupted.ts";
+import type { Outcome } from "./lib/modes/outcome.ts";
 
 // Invariant: this module statically imports only what `--help` and `--version` need (no zod,
 // YAML, logging or engine), so they start as fast as a bare `deno run`; the rest is imported once
@@ -16,10 +18,43 @@ import { Interrupted } from "./lib/cli/interrupted.ts";
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
+/** How a process ends: an outcome's kind, an interrupting signal, or an error caught here. */
+type Ending =
+  | Exclude<Outcome["kind"], "interrupted">
+  | Extract<Outcome, { kind: "interrupted" }>["signal"]
+  | "usage"
+  | "error";
+
+/**
+ * The process exit code of every way a run ends: the one table of exit codes (the README's "Exit
+ * codes" section describes it). The modes return an {@linkcode Outcome}; only this module turns
+ * it into a number.
+ */
+export const EXIT_CODES = {
+  /** Every input succeeded; leader mode shut down cleanly or its one-shot round ran every task. */
+  ok: 0,
+  /** An input failed; a one-shot round's task was dead or rejected; `status` is not ok. */
+  failed: 1,
+  /** An unexpected error (printed as one line). */
+  error: 1,
+  /** A usage or configuration error (one line names the field). */
+  usage: 2,
+  /** A one-shot round passed `tasks.roundDeadline`. */
+  roundDeadline: 3,
+  /** Interrupted: the shell's convention, 128 + the signal number. */
+  SIGINT: 130,
+  SIGTERM: 143,
+} as const satisfies Record<Ending, number>;
+
+/** The exit code of an outcome, from {@linkcode EXIT_CODES}. */
+export function exitCode(outcome: Outcome): number {
+  return outcome.kind === "interrupted" ? EXIT_CODES[outcome.signal] : EXIT_CODES[outcome.kind];
+}
+
 /**
  * Parses `args` and `env`, runs the requested mode until it ends or `signal` aborts.
  *
- * @returns The process exit code: 0 success, 1 a failed input, 2 usage or configuration error.
+ * @returns The process exit code ({@linkcode EXIT_CODES}).
  */
 export async function main(
   args: readonly string[],
@@ -31,11 +66,11 @@ export async function main(
     const cli = parseCli(args);
     if (cli.help) {
       console.log(helpText(VERSION));
-      return 0;
+      return EXIT_CODES.ok;
     }
     if (cli.version) {
       console.log(`dz-mcall ${VERSION}`);
-      return 0;
+      return EXIT_CODES.ok;
     }
     const [
       { loadConfig, readConfigFile, readEnvLayer },
@@ -61,21 +96,24 @@ export async function main(
     });
     // Doubled braces: logtape would read `{x}` in the text as a placeholder.
     for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
-    return await run(config, {
-      command: cli.command,
-      env,
-      signal,
-      version: VERSION,
-      ...(cli.output ? { output: cli.output } : {}),
-    });
+    return exitCode(
+      await run(config, {
+        command: cli.command,
+        exitCode,
+        env,
+        signal,
+        version: VERSION,
+        ...(cli.output ? { output: cli.output } : {}),
+      }),
+    );
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`dz-mcall: ${err.message}`);
-      return 2;
+      return EXIT_CODES.usage;
     }
     // Never a stack trace: one line, exit 1 (a bug if it happens; the line says what).
     console.error(`dz-mcall: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
-    return 1;
+    return EXIT_CODES.error;
   } finally {
     await dispose?.();
   }

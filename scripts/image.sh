@@ -27,7 +27,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_ROOT="${DZ_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dz-mcall/image}"
 REPO=dz-mcall
-# Where things live in the image (the launcher and tests/image_test.ts rely on these).
+# Where things live in the image (the launcher and tests/e2e/image_test.ts rely on these).
 APP=/app
 DENO_DIR_IN_IMAGE=/deno-dir
 

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { PROGRAM_PERMISSIONS } from "./e2e/mcall_proc.ts";
+import { EXIT_CODES, exitCode } from "../main.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -323,5 +324,20 @@ Deno.test("main -e std|url encodes the raw bytes of binary output", async () => 
     const { code, stdout, stderr } = await mcall(["-e", encoding!, "-i", "printf '\\377\\376'"]);
     assert.equal(code, 0, stderr);
     assert.equal(JSON.parse(stdout)[0].result, want);
+  }
+});
+
+Deno.test("exit codes: main.ts's table is the one the README's Exit codes section documents", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  const section = /^#+ Exit codes\n([\s\S]*?)(?=^#)/m.exec(readme);
+  assert.ok(section, "README.md has an Exit codes section");
+  const documented = [...section[1]!.matchAll(/^\| ([\d/]+)\s+\|/gm)]
+    .flatMap((m) => m[1]!.split("/").map(Number));
+  const table = [...new Set(Object.values(EXIT_CODES))];
+  assert.deepEqual(documented.toSorted((a, b) => a - b), table.toSorted((a, b) => a - b));
+  assert.equal(exitCode({ kind: "interrupted", signal: "SIGINT" }), EXIT_CODES.SIGINT);
+  assert.equal(exitCode({ kind: "interrupted", signal: "SIGTERM" }), EXIT_CODES.SIGTERM);
+  for (const kind of ["ok", "failed", "roundDeadline"] as const) {
+    assert.equal(exitCode({ kind }), EXIT_CODES[kind]);
   }
 });

@@ -12,9 +12,4 @@ export class Interrupted extends Error {
     super(`interrupted by ${signal}`);
     this.name = "Interrupted";
   }
-
-  /** The shell's convention: 128 + the signal number (SIGINT 130, SIGTERM 143). */
-  get exitCode(): number {
-    return this.signal === "SIGINT" ? 130 : 143;
-  }
 }

@@ -6,10 +6,11 @@
  */
 import { requireInputs } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { configuredInputs, exitCodeOf, runAll } from "../modes/once.ts";
+import { configuredInputs, outcomeOf, runAll } from "../modes/once.ts";
 import { formatResults } from "../engine/output.ts";
 import { Interrupted } from "./interrupted.ts";
 import type { StatusOutput } from "../modes/status.ts";
+import type { Outcome } from "../modes/outcome.ts";
 
 // Invariant: one-shot mode (the default) statically reaches neither leader mode (the Kubernetes
 // client, prom-client, election, planner, worker) nor the web server; they are imported only when
@@ -26,23 +27,28 @@ export interface RunContext {
   readonly output?: StatusOutput;
   /** Where results go (stdout by default). */
   readonly write?: (text: string) => void;
+  /** The exit code `main.ts` gives an outcome (leader mode logs it when a round is over). */
+  readonly exitCode: (outcome: Outcome) => number;
 }
 
 /**
  * Runs the mode the configuration asks for.
  *
- * @returns The process exit code.
+ * @returns How the run ended; `main.ts` turns it into the exit code.
  * @throws {ConfigError} for configuration that only shows up as wrong at start (e.g. a
  *   non-loopback bind without a token, no namespace in leader mode).
  */
-export async function run(config: Config, ctx: RunContext): Promise<number> {
+export async function run(config: Config, ctx: RunContext): Promise<Outcome> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
   if (ctx.command === "status") {
     return await (await import("../modes/status.ts")).runStatus(config, write, ctx.output);
   }
   if (config.election.enabled) {
-    return await (await import("../modes/leader.ts")).runLeaderMode(config, { signal: ctx.signal });
+    return await (await import("../modes/leader.ts")).runLeaderMode(config, {
+      signal: ctx.signal,
+      exitCode: ctx.exitCode,
+    });
   }
   if (config.webserver.enable) {
     return await (await import("../modes/serve.ts")).serveMcall(config, ctx.env, ctx.signal);
@@ -62,5 +68,7 @@ export async function run(config: Config, ctx: RunContext): Promise<number> {
     format: config.response.format,
     encoding: config.response.encoding.type,
   }));
-  return reason instanceof Interrupted ? reason.exitCode : exitCodeOf(results);
+  return reason instanceof Interrupted
+    ? { kind: "interrupted", signal: reason.signal }
+    : outcomeOf(results);
 }

@@ -1,6 +1,7 @@
 /**
  * The `expect` check of an input: parsed once (so configuration validation can reject bad text
- * early) and then judged against each run's outcome. The exact semantics are in `docs/expect.md`.
+ * early) and then judged against each run's outcome. The exact semantics are in
+ * `docs/commands.md`.
  *
  * Forms, recognised in this order:
  * - `status=200|301|2xx`: the HTTP status (get/post) or the exit code (cmd) is one of the

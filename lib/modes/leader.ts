@@ -7,53 +7,34 @@
  * summary says it is over; otherwise the pod runs until SIGTERM/SIGINT, then stops leader work,
  * releases the Lease (so another pod takes over within about one retry period), stops claiming,
  * lets running tasks finish within `worker.terminationGracePeriod` minus a margin, hands back
- * the rest, and exits 0.
+ * the rest, and ends `ok` (exit 0).
+ *
+ * {@linkcode runLeaderMode} resolves the namespace, identity, signing key and owner and connects
+ * to the API server; `wireLeader` (`leader_wiring.ts`) builds the parts from configuration, ports
+ * and a clock; {@linkcode runLeader} runs them until the signal or the round's end.
  *
  * @module
  */
-import { systemClock } from "../time/clock.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
 import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { Elector } from "../election/elector.ts";
-import { runInput } from "../engine/exec.ts";
 import { KubeApi, loadKubeConfig } from "../kube/api.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
-import { LeaseObjectLock } from "../election/lease_lock.ts";
-import { LeaderObserver } from "../observe/leader_observer.ts";
 import { logger } from "../log/log.ts";
-import { createMetrics } from "../observe/metrics.ts";
-import { configuredInputs } from "./once.ts";
-import { Planner } from "../tasks/planner.ts";
-import { pushRound } from "../observe/pushgateway.ts";
-import { ROUND_EXIT } from "../tasks/round_exit.ts";
-import { serveProbes } from "./serve.ts";
+import { FAILED, OK, type Outcome } from "./outcome.ts";
+import type { RoundExit } from "../tasks/round_exit.ts";
+import { serveProbes } from "./probes.ts";
 import { signerFromConfig } from "../tasks/signing.ts";
-import { createTaskMetrics } from "../tasks/metrics.ts";
 import type { OwnerReference } from "../kube/objects.ts";
 import { isKubeError, type TaskStore } from "../tasks/store.ts";
-import { Worker } from "../tasks/worker.ts";
+import { type LeaderCluster, type LeaderDeps, wireLeader } from "./leader_wiring.ts";
 
-/** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
-export const EXIT_ROUND_DEADLINE = 3;
-
-/** What a pod keeps of its grace period after draining: for hand backs, the lease, exiting. */
-export const DRAIN_MARGIN_MS = 5_000;
-
-/**
- * How long running tasks may still finish after SIGTERM: the grace period minus
- * {@linkcode DRAIN_MARGIN_MS}, or half of a grace period shorter than twice that margin.
- *
- * @example Usage
- * ```ts
- * import { drainBudgetMs } from "./leader.ts";
- * import assert from "node:assert/strict";
- * assert.equal(drainBudgetMs(30_000), 25_000);
- * assert.equal(drainBudgetMs(4_000), 2_000);
- * ```
- */
-export function drainBudgetMs(graceMs: number): number {
-  return Math.max(0, graceMs - Math.min(DRAIN_MARGIN_MS, graceMs / 2));
-}
+/** The outcome of a one-shot round by how it ended. */
+const ROUND_OUTCOME: Readonly<Record<RoundExit, Outcome>> = {
+  ok: OK,
+  infrastructure: FAILED,
+  deadline: { kind: "roundDeadline" },
+};
 
 /** Where a pod's service-account namespace is mounted. */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE =
@@ -106,6 +87,7 @@ export async function resolveOwner(
   name: string,
   namespace: string,
   signal?: AbortSignal,
+  clock: Clock = systemClock,
 ): Promise<OwnerReference | undefined> {
   if (name === "") return undefined;
   for (let tryNo = 1;; tryNo++) {
@@ -122,7 +104,7 @@ export async function resolveOwner(
           `tasks.owner: cannot read ConfigMap ${namespace}/${name}: ${(err as Error).message}`,
         );
       }
-      await systemClock.sleep(1000 * tryNo, signal).catch(() => {});
+      await clock.sleep(1000 * tryNo, signal).catch(() => {});
     }
   }
 }
@@ -141,6 +123,8 @@ export function probeHost(
 /** What {@linkcode runLeaderMode} needs besides configuration. */
 export interface LeaderModeContext {
   readonly signal: AbortSignal;
+  /** The exit code `main.ts` gives an outcome (logged when a one-shot round is over). */
+  readonly exitCode: (outcome: Outcome) => number;
   /** Called with the probe server's address once it listens (tests). */
   readonly onProbesListening?: (addr: Deno.NetAddr) => void;
 }
@@ -148,11 +132,11 @@ export interface LeaderModeContext {
 /**
  * Runs leader mode until the signal aborts or, in one-shot mode, the round is over.
  *
- * @returns 0 after a clean shutdown or a round in which every task ran; 1 when a task was dead or
- *   rejected; 2 is never returned (configuration errors throw); 3 when the round deadline passed.
+ * @returns `ok` after a clean shutdown or a round in which every task ran; `failed` when a task
+ *   was dead or rejected; `roundDeadline` when the round deadline passed.
  * @throws {ConfigError} For a missing namespace, identity, kubeconfig or signing key.
  */
-export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Promise<number> {
+export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Promise<Outcome> {
   const log = logger("leader");
   const namespace = await resolveNamespace(config);
   const identity = resolveIdentity(config);
@@ -171,153 +155,50 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   }
   const api = new KubeApi(loadKubeConfig(), namespace);
   const owner = await resolveOwner(api.taskStore(), config.tasks.owner, namespace, ctx.signal);
-  const inputs = configuredInputs(config);
-  if (inputs.length === 0) log.warn("No inputs configured: rounds will be empty");
-
-  const metrics = createMetrics();
-  const taskMetrics = createTaskMetrics(metrics.registry);
-  const observer = new LeaderObserver({
-    inputs,
-    app: config.tasks.app,
-    registry: metrics.registry,
+  const cluster: LeaderCluster = {
+    store: api.taskStore(),
+    pods: api.podLister(),
+    leases: api.leaseClient(),
     events: new KubeEventRecorder(loadKubeConfig(), namespace, identity),
-  });
-  const tasks = {
-    ...config.tasks,
-    workerSelector: config.tasks.workerSelector || `app=${config.tasks.app}`,
   };
+  const deps = { config, namespace, identity, signer, owner, cluster, clock: systemClock };
+  return await runLeader(deps, ctx);
+}
+
+/**
+ * The run loop: wires the parts (`wireLeader`), serves the probes, runs the elector and
+ * the worker until `ctx.signal` aborts or, in one-shot mode, the round is over, then waits for
+ * both to stop (the elector releases the Lease, the worker drains and hands back).
+ */
+export async function runLeader(deps: LeaderDeps, ctx: LeaderModeContext): Promise<Outcome> {
+  const { config } = deps;
+  const log = logger("leader");
   const shutdown = new AbortController();
   const onAbort = () => shutdown.abort(ctx.signal.reason);
   if (ctx.signal.aborted) onAbort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
-
-  let termEndedAt: number | undefined;
-  // One-shot: once the round is over this pod never takes the Lease again (its leader released
-  // it at the end of the round; a pod still finishing must not start a term for nothing).
-  let roundOver = false;
-  const mayAcquire = async () => !(roundOver ||= await worker.roundIsOver(tasks.round));
-  const elector: Elector = new Elector({
-    lock: new LeaseObjectLock({
-      name: config.election.leaseName,
-      namespace,
-      identity,
-      client: api.leaseClient(),
-      ...(owner ? { ownerReferences: [owner] } : {}),
-    }),
-    leaseDurationMs: config.election.leaseDuration,
-    renewDeadlineMs: config.election.renewDeadline,
-    retryPeriodMs: config.election.retryPeriod,
-    releaseOnCancel: config.election.releaseOnCancel,
-    ...(tasks.round ? { mayAcquire } : {}),
-    // Leadership intervals are logged with wall-clock milliseconds so tests and operators can
-    // check that terms never overlap. A term ends when its signal aborts (the planner stops
-    // writing then); onStoppedLeading runs later, after the work settled and the lease was
-    // released, when a successor may already lead, so `at` of stopped-leading is the abort time.
-    onStartedLeading: async (signal, epoch) => {
-      termEndedAt = undefined;
-      signal.addEventListener("abort", () => termEndedAt = Date.now(), { once: true });
-      log.info("Started leading with epoch {epoch}", {
-        event: "started-leading",
-        epoch,
-        identity,
-        at: Date.now(),
-      });
-      observer.leaderElected(config.election.leaseName, identity, epoch);
-      const planner = new Planner({
-        store: api.taskStore(),
-        pods: api.podLister(),
-        clock: systemClock,
-        // Only the holder of epoch N may create or re-stamp tasks stamped N: every planner write
-        // asks this first, and it turns false as soon as the local clock says the lease may
-        // have expired.
-        isLeader: () => elector.isLeader() && !signal.aborted,
-        epoch: () => epoch,
-        identity,
-        tasks,
-        signer,
-        metrics: taskMetrics,
-        observe: (views, summaries) => observer.observe(views, summaries),
-        log: logger("planner"),
-        ...(owner ? { owner } : {}),
-      });
-      if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
-      await observer.settle();
-      if (roundOver) await pushRound({ config, store: api.taskStore(), inputs, namespace, log });
-    },
-    onStoppedLeading: (reason) => {
-      observer.endTerm();
-      log.info("Stopped leading ({reason})", {
-        event: "stopped-leading",
-        reason,
-        identity,
-        at: termEndedAt ?? Date.now(),
-      });
-    },
-    onNewLeader: (holder) => {
-      log.info("Leader is now {holder}", { event: "new-leader", holder, identity, at: Date.now() });
-    },
-    events: {
-      leader: (v) => metrics.leader.set(v),
-      transition: () => metrics.transitions.inc(),
-      renewFailure: () => metrics.renewFailures.inc(),
-    },
-    logger: logger("election"),
-  });
-
-  const worker = new Worker({
-    store: api.taskStore(),
-    clock: systemClock,
-    identity,
-    tasks,
-    signer,
-    executor: (spec, signal) =>
-      runInput(spec, {
-        maxOutputBytes: config.request.maxOutputBytes,
-        ...(config.request.subject ? { subject: config.request.subject } : {}),
-        signal,
-      }),
-    concurrency: config.worker.number,
-    drainMs: drainBudgetMs(config.worker.terminationGracePeriod),
-    resultFormat: { format: config.response.format, encoding: config.response.encoding.type },
-    observedEpoch: () => elector.observedRecord()?.leaseTransitions ?? 0,
-    metrics: taskMetrics,
-    log: logger("worker"),
-  });
-
+  const { elector, worker, probes, tasks } = wireLeader(deps, shutdown.signal);
   const probeServer = config.metrics.enable === false ? undefined : serveProbes(
     probeHost(config),
     config.metrics.port,
-    {
-      healthz: () => {
-        const verdict = elector.checkHealthz();
-        return verdict.ok ? { ok: true, reason: "ok" } : verdict;
-      },
-      readyz: () => ({
-        ok: !shutdown.signal.aborted,
-        reason: shutdown.signal.aborted ? "stopping" : "ready",
-      }),
-      metrics: async () => ({
-        body: await metrics.registry.metrics(),
-        contentType: metrics.registry.contentType,
-      }),
-    },
+    probes,
     shutdown.signal,
     ctx.onProbesListening,
   );
 
   log.info("Leader mode: {identity} in {namespace}, lease {lease}", {
-    identity,
-    namespace,
+    identity: deps.identity,
+    namespace: deps.namespace,
     lease: config.election.leaseName,
     round: tasks.round || undefined,
   });
   const electing = elector.run(shutdown.signal);
   const working = worker.run(shutdown.signal);
-  let code = 0;
+  let outcome = OK;
   if (tasks.round) {
     try {
-      const status = await worker.waitForRound(tasks.round, shutdown.signal);
-      code = status === ROUND_EXIT.deadline ? EXIT_ROUND_DEADLINE : status;
+      outcome = ROUND_OUTCOME[await worker.waitForRound(tasks.round, shutdown.signal)];
+      const code = ctx.exitCode(outcome);
       log.info("Round {round} is over: exit {code}", { round: tasks.round, code });
     } catch {
       // Shut down before the round ended.
@@ -335,5 +216,5 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   }
   await probeServer?.finished;
   ctx.signal.removeEventListener("abort", onAbort);
-  return code;
+  return outcome;
 }

@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.ts";
 import { runInput } from "../engine/exec.ts";
 import { type InputSpec, resolveInputs, type Result } from "../engine/input.ts";
 import { runPool, type Semaphore } from "../engine/pool.ts";
+import { FAILED, OK, type Outcome } from "./outcome.ts";
 
 /**
  * Runs inputs concurrently (at most `worker.number` at once).
@@ -55,7 +56,7 @@ export function configuredInputs(config: Config): InputSpec[] {
   return resolveInputs(config.request.inputs ?? [], config.request);
 }
 
-/** Exit code of a run: 0 when every input succeeded, else 1. */
-export function exitCodeOf(results: readonly Result[]): 0 | 1 {
-  return results.every((r) => r.errorCode === "0") ? 0 : 1;
+/** The outcome of a run: `ok` when every input succeeded, else `failed`. */
+export function outcomeOf(results: readonly Result[]): Outcome {
+  return results.every((r) => r.errorCode === "0") ? OK : FAILED;
 }

@@ -1,7 +1,6 @@
 /**
- * HTTP endpoints: the optional mcall API of serve mode (`GET /healthcheck`,
- * `GET /mcall/{type}/{params}`, `POST /mcall`) and the probe/metrics endpoints of leader mode
- * (`/healthz`, `/readyz`, `/metrics`).
+ * Serve mode (`-w`): the optional mcall API (`GET /healthcheck`, `GET /mcall/{type}/{params}`,
+ * `POST /mcall`). Leader mode's probe endpoints are in `probes.ts`.
  *
  * The mcall API executes commands, so it binds 127.0.0.1 by default; bound anywhere else it
  * refuses to start without a bearer token and answers 401 to requests without it.
@@ -14,7 +13,9 @@ import { type Config, INPUT_TYPES, InputSchema } from "../config/schema.ts";
 import { resolveInputs } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { runAll } from "./once.ts";
+import { OK, type Outcome } from "./outcome.ts";
 import { HttpError, readBodyText } from "./http_body.ts";
+import { bindServer, plainText } from "./http_server.ts";
 import { Semaphore } from "../engine/pool.ts";
 import { formatResults } from "../engine/output.ts";
 
@@ -103,8 +104,8 @@ export function mcallHandler(
   let admitted = 0;
   return async (req) => {
     const url = new URL(req.url);
-    if (url.pathname === "/healthcheck" && req.method === "GET") return text(200, "OK");
-    if (!url.pathname.startsWith("/mcall")) return text(404, "not found");
+    if (url.pathname === "/healthcheck" && req.method === "GET") return plainText(200, "OK");
+    if (!url.pathname.startsWith("/mcall")) return plainText(404, "not found");
     if (token !== undefined && !validBearer(req.headers.get("authorization"), token)) {
       return new Response("missing or wrong bearer token\n", {
         status: 401,
@@ -116,17 +117,17 @@ export function mcallHandler(
       request = await readRequest(req, url);
     } catch (err) {
       return err instanceof HttpError
-        ? text(err.status, err.message, err.headers)
-        : text(400, (err as Error).message);
+        ? plainText(err.status, err.message, err.headers)
+        : plainText(400, (err as Error).message);
     }
     if (!(INPUT_TYPES as readonly string[]).includes(request.type)) {
-      return text(
+      return plainText(
         400,
         `type: ${JSON.stringify(request.type)} is not one of ${INPUT_TYPES.join(", ")}`,
       );
     }
     const parsed = parseParams(request.params);
-    if (typeof parsed === "string") return text(400, parsed);
+    if (typeof parsed === "string") return plainText(400, parsed);
     const inputs = resolveInputs(parsed, {
       ...config.request,
       type: request.type as typeof INPUT_TYPES[number],
@@ -134,7 +135,7 @@ export function mcallHandler(
     });
     if (admitted + inputs.length > maxQueued) {
       log.warn("api request refused: {admitted} inputs admitted already", { admitted });
-      return text(
+      return plainText(
         503,
         `busy: ${admitted} inputs are running or queued (limit ${maxQueued}); retry later`,
         { "retry-after": String(RETRY_AFTER_S) },
@@ -238,13 +239,6 @@ function decodeBase64(text: string): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body.endsWith("\n") ? body : body + "\n", {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
-  });
-}
-
 /**
  * Serve mode: runs the mcall API until `signal` aborts, then shuts down gracefully.
  *
@@ -255,7 +249,7 @@ export async function serveMcall(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
   onListen?: (addr: Deno.NetAddr) => void,
-): Promise<number> {
+): Promise<Outcome> {
   const token = await readToken(config, env);
   const { host, port } = config.webserver;
   if (!isLoopback(host) && token === undefined) {
@@ -265,7 +259,7 @@ export async function serveMcall(
     );
   }
   const log = logger("server");
-  const server = bind("webserver", host, port, () =>
+  const server = bindServer("webserver", host, port, () =>
     Deno.serve({
       hostname: host,
       port,
@@ -285,81 +279,5 @@ export async function serveMcall(
   await server.finished;
   signal.removeEventListener("abort", stop);
   log.info("server stopped");
-  return 0;
-}
-
-/**
- * Starts a server, turning a bind failure into one line naming the setting: the port in use, an
- * address this machine does not have, a privileged port.
- *
- * @throws {ConfigError} When the address cannot be bound.
- */
-function bind<T>(section: string, host: string, port: number, serve: () => T): T {
-  try {
-    return serve();
-  } catch (err) {
-    const where = `${host}:${port}`;
-    if (err instanceof Deno.errors.AddrInUse) {
-      throw new ConfigError(`${section}.port: ${where} is already in use`);
-    }
-    if (err instanceof Deno.errors.PermissionDenied && port < 1024) {
-      throw new ConfigError(`${section}.port: ${where} needs privileges (use a port >= 1024)`);
-    }
-    const reason = String((err as Error)?.message ?? err).split("\n")[0];
-    throw new ConfigError(`${section}.host: cannot listen on ${where}: ${reason}`);
-  }
-}
-
-/** A probe's verdict. */
-export interface ProbeResult {
-  readonly ok: boolean;
-  readonly reason: string;
-}
-
-/** What the probe server asks the running program. */
-export interface Probes {
-  /** Liveness: fails when this pod leads but has not renewed for lease duration + 20 s. */
-  healthz(): ProbeResult;
-  /** Readiness: the pod can take tasks. */
-  readyz(): ProbeResult;
-  /** Prometheus text and its content type. */
-  metrics(): Promise<{ body: string; contentType: string }>;
-}
-
-/** `/healthz`, `/readyz`, `/metrics` as a plain request handler. */
-export function probeHandler(probes: Probes): (req: Request) => Promise<Response> {
-  return async (req) => {
-    const { pathname } = new URL(req.url);
-    if (req.method !== "GET") return text(405, "method not allowed");
-    if (pathname === "/healthz" || pathname === "/readyz") {
-      const verdict = pathname === "/healthz" ? probes.healthz() : probes.readyz();
-      return text(verdict.ok ? 200 : 503, verdict.reason);
-    }
-    if (pathname === "/metrics") {
-      const { body, contentType } = await probes.metrics();
-      return new Response(body, { headers: { "content-type": contentType } });
-    }
-    return text(404, "not found");
-  };
-}
-
-/** Serves {@linkcode probeHandler} until `signal` aborts. */
-export function serveProbes(
-  host: string,
-  port: number,
-  probes: Probes,
-  signal: AbortSignal,
-  onListen?: (addr: Deno.NetAddr) => void,
-): Deno.HttpServer<Deno.NetAddr> {
-  const log = logger("server");
-  return bind("metrics", host, port, () =>
-    Deno.serve({
-      hostname: host,
-      port,
-      signal,
-      onListen: (addr) => {
-        log.info("Probes on {host}:{port}", { host: addr.hostname, port: addr.port });
-        onListen?.(addr);
-      },
-    }, probeHandler(probes)));
+  return OK;
 }

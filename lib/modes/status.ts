@@ -3,9 +3,9 @@
  * (round, phase, tasks by state, duration) and the failing checks with their last error and since
  * when — as a table or as JSON (`-o json`). The chart's `helm test` runs it.
  *
- * Exit code: 1 when the newest finished round had a failed, dead or rejected task or passed its
- * deadline, or when nothing shows the release ever ran (no Lease holder, no round summary);
- * else 0.
+ * Outcome `failed` (exit 1) when the newest finished round had a failed, dead or rejected task or
+ * passed its deadline, or when nothing shows the release ever ran (no Lease holder, no round
+ * summary); else `ok` (exit 0).
  *
  * @module
  */
@@ -15,6 +15,8 @@ import { KubeApi, loadKubeConfig } from "../kube/api.ts";
 import { resolveNamespace } from "./leader.ts";
 import { configuredInputs } from "./once.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
+import { FAILED, OK, type Outcome } from "./outcome.ts";
 
 /** `-o`: how the report is printed. */
 export type StatusOutput = "table" | "json";
@@ -174,22 +176,24 @@ export function formatStatus(r: StatusReport): string {
     `${r.rounds.length} round summaries\n\n${rounds}\n${failing}`;
 }
 
-/** Exit code of a report: 0 only for `ok`. */
-export function statusExitCode(r: StatusReport): 0 | 1 {
-  return r.verdict === "ok" ? 0 : 1;
+/** The outcome of a report: `ok` only for the verdict `ok`, else `failed`. */
+export function statusOutcome(r: StatusReport): Outcome {
+  return r.verdict === "ok" ? OK : FAILED;
 }
 
 /**
  * `dz-mcall status`: reads the Lease, the round summaries and the task ConfigMaps of
- * `tasks.app`, prints the report and returns its exit code.
+ * `tasks.app`, prints the report and returns its outcome.
  *
+ * @param clock Gives the wall-clock time a running round's duration is counted to.
  * @throws {ConfigError} When the namespace is unknown.
  */
 export async function runStatus(
   config: Config,
   write: (text: string) => void,
   output: StatusOutput = "table",
-): Promise<number> {
+  clock: Clock = systemClock,
+): Promise<Outcome> {
   const namespace = await resolveNamespace(config);
   const api = new KubeApi(loadKubeConfig(), namespace);
   const lease = config.election.leaseName;
@@ -204,10 +208,14 @@ export async function runStatus(
   } catch (err) {
     // The API server unreachable or refusing: one line, exit 1 (not a stack trace).
     write(`unhealthy: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
-    return 1;
+    return FAILED;
   }
   const snap = snapshot(configuredInputs(config), app, tasks.items.map(viewTask), summaries.items);
-  const report = statusReport({ namespace, lease, holder }, snap, Date.now() / 1000);
+  const report = statusReport(
+    { namespace, lease, holder },
+    snap,
+    clock.wallNow().getTime() / 1000,
+  );
   write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
-  return statusExitCode(report);
+  return statusOutcome(report);
 }

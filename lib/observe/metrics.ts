@@ -19,11 +19,11 @@ export interface ElectionMetrics {
 
 /**
  * Creates the registry and the election metrics (`mcall_leader`,
- * `mcall_leader_transitions_total`, `mcall_lease_renew_failures_total`) plus process metrics.
+ * `mcall_leader_transitions_total`, `mcall_lease_renew_failures_total`). No process or runtime
+ * metrics are registered.
  */
-export function createMetrics(labels: Record<string, string> = {}): ElectionMetrics {
+export function createMetrics(): ElectionMetrics {
   const registry = new client.Registry();
-  registry.setDefaultLabels(labels);
   return {
     registry,
     leader: new client.Gauge({

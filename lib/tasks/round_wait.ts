@@ -7,7 +7,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
-import { ROUND_EXIT, roundExitStatus } from "./round_exit.ts";
+import { ROUND_EXIT, type RoundExit, roundExitStatus } from "./round_exit.ts";
 import { roundName } from "./contract.ts";
 import type { TaskStore } from "./store.ts";
 
@@ -34,8 +34,8 @@ export async function roundIsOver(
  * Waits for a one-shot round to end: polls the round summary until its phase is `complete` or
  * `deadline-exceeded`, or `tasks.roundDeadline` passes on this pod's clock.
  *
- * @returns {@linkcode ROUND_EXIT}: 0 when every task ran (checks may have failed), 1 when a
- *   task was dead or rejected, 2 when the deadline passed.
+ * @returns {@linkcode ROUND_EXIT}: `ok` when every task ran (checks may have failed),
+ *   `infrastructure` when a task was dead or rejected, `deadline` when the deadline passed.
  * @throws {unknown} `signal.reason` when aborted.
  */
 export async function waitForRound(
@@ -43,7 +43,7 @@ export async function waitForRound(
   round: string,
   signal: AbortSignal,
   log: Logger,
-): Promise<number> {
+): Promise<RoundExit> {
   const start = clock.now();
   const name = roundName(tasks.app, round);
   for (;;) {

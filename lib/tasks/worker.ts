@@ -26,6 +26,7 @@ import type { Config } from "../config/schema.ts";
 import type { InputSpec, Result } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { roundIsOver, waitForRound } from "./round_wait.ts";
+import type { RoundExit } from "./round_exit.ts";
 import type { TaskSigner } from "./signing.ts";
 import { handedBack, restarted, writeWhileClaimed } from "./handback.ts";
 import { logFinished, type ResultLogFormat } from "./finished_log.ts";
@@ -404,7 +405,7 @@ export class Worker {
   }
 
   /** {@linkcode waitForRound} over this worker's store and clock. */
-  waitForRound(round: string, signal: AbortSignal): Promise<number> {
+  waitForRound(round: string, signal: AbortSignal): Promise<RoundExit> {
     return waitForRound(this.#o, round, signal, this.#log);
   }
 }

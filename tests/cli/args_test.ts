@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { FLAGS, helpText, parseCli } from "../../lib/cli/args.ts";
+import { FLAGS, parseCli } from "../../lib/cli/args.ts";
+import { helpText } from "../../lib/cli/help.ts";
 import { ConfigError, loadConfig } from "../../lib/config/load.ts";
 import { splitInputList } from "../../lib/engine/input.ts";
 

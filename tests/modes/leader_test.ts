@@ -6,7 +6,13 @@ import {
   resolveIdentity,
   resolveNamespace,
   resolveOwner,
+  runLeader,
 } from "../../lib/modes/leader.ts";
+import type { LeaderDeps } from "../../lib/modes/leader_wiring.ts";
+import type { Outcome } from "../../lib/modes/outcome.ts";
+import { roundName } from "../../lib/tasks/contract.ts";
+import { systemClock } from "../../lib/time/clock.ts";
+import { MemoryLeaseServer } from "../fakes/memory_lease.ts";
 import { MemoryStore } from "../fakes/memory_store.ts";
 
 const config = (election: Record<string, unknown> = {}) =>
@@ -98,4 +104,97 @@ Deno.test("loadKubeConfig() names what is missing or malformed in one line", asy
   } finally {
     await Deno.remove(home, { recursive: true });
   }
+});
+
+/** Leader mode wired against in-memory fakes of the API server, on the real clock. */
+function inMemory(values: Record<string, unknown>) {
+  const store = new MemoryStore();
+  const leases = new MemoryLeaseServer();
+  const events: string[] = [];
+  const deps: LeaderDeps = {
+    config: loadConfig({
+      layers: [{ values: { tasks: { insecureUnsignedTasks: true } }, sources: new Map() }, {
+        values,
+        sources: new Map(),
+      }],
+    }),
+    namespace: "ns",
+    identity: "pod-a",
+    signer: undefined,
+    owner: undefined,
+    cluster: {
+      store,
+      pods: store,
+      leases: leases.client(),
+      events: { record: (e) => Promise.resolve(void events.push(e.reason)) },
+    },
+    clock: systemClock,
+  };
+  const holder = () => leases.lease("dz-mcall-leader", "ns")?.spec?.holderIdentity;
+  return { store, deps, holder, events };
+}
+
+/** What main.ts would exit with; records the outcomes the run asked about. */
+function exitCodes() {
+  const asked: Outcome[] = [];
+  const table = { ok: 0, failed: 1, roundDeadline: 3, interrupted: 130 };
+  return { asked, exitCode: (o: Outcome) => (asked.push(o), table[o.kind]) };
+}
+
+for (
+  const [summary, kind] of [
+    [{ phase: "complete", succeeded: "2", failed: "1" }, "ok"],
+    [{ phase: "complete", succeeded: "1", dead: "1" }, "failed"],
+    [{ phase: "deadline-exceeded" }, "roundDeadline"],
+  ] as const
+) {
+  Deno.test(`runLeader() ends a one-shot round whose summary says ${JSON.stringify(summary)} with outcome ${kind}`, async () => {
+    const { store, deps, holder } = inMemory({
+      tasks: { round: "job-1" },
+      metrics: { enable: false },
+      election: { retryPeriod: "100ms" },
+    });
+    store.put({ metadata: { name: roundName("dz-mcall", "job-1") }, data: summary });
+    const codes = exitCodes();
+    const outcome = await runLeader(deps, {
+      signal: new AbortController().signal,
+      exitCode: codes.exitCode,
+    });
+    assert.deepEqual(outcome, { kind });
+    assert.deepEqual(codes.asked, [{ kind }], "the exit code is asked once, for the log line");
+    assert.equal(holder(), undefined, "a pod whose round is over never takes the Lease");
+  });
+}
+
+Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease and ends ok", async () => {
+  const { deps, holder, events } = inMemory({
+    metrics: { host: "127.0.0.1", port: 0 },
+    election: { retryPeriod: "100ms" },
+  });
+  const controller = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const codes = exitCodes();
+  const running = runLeader(deps, {
+    signal: controller.signal,
+    exitCode: codes.exitCode,
+    onProbesListening: resolve,
+  });
+  const base = `http://127.0.0.1:${(await listening).port}`;
+  for (let i = 0; i < 100 && holder() !== "pod-a"; i++) await systemClock.sleep(50);
+  assert.equal(holder(), "pod-a");
+  const ready = await fetch(`${base}/readyz`);
+  assert.deepEqual([ready.status, await ready.text()], [200, "ready\n"]);
+  let metrics = "";
+  for (let i = 0; i < 100 && !/^mcall_leader 1$/m.test(metrics); i++) {
+    metrics = await (await fetch(`${base}/metrics`)).text();
+    if (!/^mcall_leader 1$/m.test(metrics)) await systemClock.sleep(50);
+  }
+  assert.match(metrics, /^mcall_leader 1$/m);
+  assert.match(metrics, /^mcall_leader_transitions_total 1$/m);
+  controller.abort();
+  assert.deepEqual(await running, { kind: "ok" });
+  assert.deepEqual(codes.asked, [], "no round, no exit code to log");
+  assert.equal(holder(), "", "the Lease is released on shutdown");
+  assert.ok(events.includes("LeaderElected"), `events: ${events}`);
+  await assert.rejects(() => fetch(`${base}/readyz`), "the probe server stopped");
 });

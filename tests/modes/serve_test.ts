@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, loadYaml, parseConfigText } from "../../lib/config/load.ts";
-import {
-  isLoopback,
-  mcallHandler,
-  parseParams,
-  probeHandler,
-  type Probes,
-  serveMcall,
-} from "../../lib/modes/serve.ts";
+import { isLoopback, mcallHandler, parseParams, serveMcall } from "../../lib/modes/serve.ts";
 
 await loadYaml();
 const config = loadConfig({
@@ -32,7 +25,7 @@ async function startServe(env: Record<string, string> = {}) {
     base: `http://127.0.0.1:${addr.port}`,
     stop: async () => {
       controller.abort();
-      assert.equal(await done, 0);
+      assert.deepEqual(await done, { kind: "ok" });
     },
   };
 }
@@ -225,25 +218,6 @@ Deno.test("isLoopback() accepts only loopback addresses", () => {
 Deno.test("parseParams() caps the number of inputs per request", () => {
   const many = JSON.stringify({ inputs: Array.from({ length: 101 }, () => ({ input: "true" })) });
   assert.match(String(parseParams(many)), /^params\.inputs: .* is above the maximum of 100$/);
-});
-
-Deno.test("probeHandler() maps probe verdicts to status codes and serves metrics", async () => {
-  let healthy = true;
-  const probes: Probes = {
-    healthz: () => ({ ok: healthy, reason: healthy ? "ok" : "lease not renewed for 40s" }),
-    readyz: () => ({ ok: true, reason: "ready" }),
-    metrics: () => Promise.resolve({ body: "mcall_leader 1\n", contentType: "text/plain" }),
-  };
-  const handler = probeHandler(probes);
-  const ok = await handler(new Request("http://x/healthz"));
-  assert.equal(ok.status, 200);
-  await ok.body?.cancel();
-  healthy = false;
-  const bad = await handler(new Request("http://x/healthz"));
-  assert.equal(bad.status, 503);
-  assert.equal(await bad.text(), "lease not renewed for 40s\n");
-  const metrics = await handler(new Request("http://x/metrics"));
-  assert.equal(await metrics.text(), "mcall_leader 1\n");
 });
 
 Deno.test("serveMcall() stops reading a chunked body at 1 MiB and answers 413", async () => {

@@ -6,7 +6,7 @@ import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
 import {
   formatSeconds,
   formatStatus,
-  statusExitCode,
+  statusOutcome,
   statusReport,
 } from "../../lib/modes/status.ts";
 import {
@@ -83,7 +83,7 @@ Deno.test("status: a failed check in the newest finished round → failing, exit
   ]);
   const report = statusReport(where, snap, T0 + 150);
   assert.equal(report.verdict, "failing");
-  assert.equal(statusExitCode(report), 1);
+  assert.equal(statusOutcome(report).kind, "failed");
   assert.deepEqual(
     report.rounds.map((r) => [r.round, r.phase, r.ok, r.failed, r.durationSeconds]),
     [
@@ -128,7 +128,7 @@ Deno.test("status: a clean newest round → ok, exit 0, even after an earlier fa
   ]);
   const report = statusReport({ ...where, holder: undefined }, snap, T0 + 100);
   assert.equal(report.verdict, "ok");
-  assert.equal(statusExitCode(report), 0);
+  assert.equal(statusOutcome(report).kind, "ok");
   assert.deepEqual(report.failing, []);
   assert.match(formatStatus(report), /^ok: lease ns\/dz-mcall-leader holder "", 2 round/);
   assert.match(formatStatus(report), /No failing checks\.\n$/);
@@ -142,7 +142,7 @@ Deno.test("status: dead tasks and deadline-exceeded rounds fail; nothing at all 
   assert.equal(statusReport(where, snapshot([], APP, [], [late]), T0).verdict, "failing");
   const none = statusReport({ ...where, holder: undefined }, snapshot([], APP, [], []), T0);
   assert.equal(none.verdict, "unhealthy");
-  assert.equal(statusExitCode(none), 1);
+  assert.equal(statusOutcome(none).kind, "failed");
   assert.match(formatStatus(none), /No round summaries\./);
   const running = snapshot([], APP, [], [summary("r1", 0, undefined)]);
   assert.equal(statusReport({ ...where, holder: "" }, running, T0).verdict, "ok");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../../lib/engine/input.ts";
 import { Planner } from "../../lib/tasks/planner.ts";
-import { ROUND_EXIT, roundExitStatus } from "../../lib/tasks/round_exit.ts";
+import { ROUND_EXIT, type RoundExit, roundExitStatus } from "../../lib/tasks/round_exit.ts";
 import { HmacSigner, type TaskSigner } from "../../lib/tasks/signing.ts";
 import {
   newTaskConfigMap,
@@ -528,18 +528,21 @@ Deno.test("roundExitStatus() maps summaries to exit statuses", () => {
 });
 
 Deno.test("Worker.waitForRound() returns the exit status of a one-shot round", async () => {
-  const cases: [Record<string, string>, number][] = [
-    [{ phase: "complete", succeeded: "2", failed: "0", dead: "0", rejected: "0" }, 0],
-    [{ phase: "complete", succeeded: "1", failed: "1", dead: "0", rejected: "0" }, 0],
-    [{ phase: "complete", succeeded: "1", failed: "0", dead: "1", rejected: "0" }, 1],
-    [{ phase: "deadline-exceeded" }, 2],
+  const cases: [Record<string, string>, RoundExit][] = [
+    [{ phase: "complete", succeeded: "2", failed: "0", dead: "0", rejected: "0" }, "ok"],
+    [{ phase: "complete", succeeded: "1", failed: "1", dead: "0", rejected: "0" }, "ok"],
+    [
+      { phase: "complete", succeeded: "1", failed: "0", dead: "1", rejected: "0" },
+      "infrastructure",
+    ],
+    [{ phase: "deadline-exceeded" }, "deadline"],
   ];
   for (const [data, expected] of cases) {
     const { store, worker, clock } = await setup({ round: "job-1" });
     const w = worker();
     const name = roundName("dz-mcall", "job-1");
     const summary = store.put({ metadata: { name }, data: { phase: "running" } });
-    let status: number | undefined;
+    let status: RoundExit | undefined;
     const waiting = w.waitForRound("job-1", new AbortController().signal).then((s) => status = s);
     await clock.advance(5000);
     assert.equal(status, undefined);
@@ -552,7 +555,7 @@ Deno.test("Worker.waitForRound() returns the exit status of a one-shot round", a
 
 Deno.test("Worker.waitForRound() gives up at roundDeadline on its own clock", async () => {
   const { worker, clock } = await setup({ round: "job-1", roundDeadline: "30s" });
-  let status: number | undefined;
+  let status: RoundExit | undefined;
   const waiting = worker().waitForRound("job-1", new AbortController().signal).then((s) =>
     status = s
   );
