@@ -24,6 +24,7 @@ import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { configuredInputs } from "./once.ts";
 import { Planner } from "../tasks/planner.ts";
+import { workerSelector } from "../tasks/assign.ts";
 import { pushRound } from "../observe/pushgateway.ts";
 import { ROUND_EXIT } from "../tasks/round_exit.ts";
 import { serveProbes } from "./serve.ts";
@@ -184,7 +185,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
   });
   const tasks = {
     ...config.tasks,
-    workerSelector: config.tasks.workerSelector || `app=${config.tasks.app}`,
+    workerSelector: workerSelector(config.tasks),
   };
   const shutdown = new AbortController();
   const onAbort = () => shutdown.abort(ctx.signal.reason);
