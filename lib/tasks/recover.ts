@@ -18,7 +18,7 @@ import { signatureFor, signatureProblem, type TaskSigner } from "./signing.ts";
 import { adopted, ended, reassigned } from "./transitions.ts";
 import type { TaskMetrics } from "./metrics.ts";
 import type { WriteGuard } from "./write_guard.ts";
-import type { PodInfo, TaskStore } from "./store.ts";
+import type { ConfigMapLike, PodInfo, TaskStore } from "./store.ts";
 
 /** Options of {@linkcode Recoverer}: the planner's. */
 export interface RecovererOptions {
@@ -87,7 +87,7 @@ export class Recoverer {
 
   async #apply(task: TaskView, d: Recovery, epoch: number, signal?: AbortSignal): Promise<void> {
     const { store, guard, metrics, log } = this.#o;
-    const update = (cm: typeof task.cm) => guard.write(MOVED, () => store.update(cm, signal));
+    const update = (cm: ConfigMapLike) => guard.write(MOVED, () => store.update(cm, signal));
     const stamp = async () => ({
       epoch,
       signature: await signatureFor(this.#o.signer, {

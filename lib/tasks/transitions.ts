@@ -43,7 +43,7 @@ export function ended(cm: ConfigMapLike, end: Ending): ConfigMapLike {
 }
 
 /** The task claimed by `identity` at `at`: `running`, with `claimed-at` and `processed-by`. */
-export function claimed(cm: ConfigMapLike, identity: string, at: Date): ConfigMapLike {
+export function claimedBy(cm: ConfigMapLike, identity: string, at: Date): ConfigMapLike {
   return patched(cm, {
     labels: { [LABEL.state]: "running" },
     annotations: {

@@ -30,7 +30,7 @@ import { requireSigningKey, signatureProblem, type TaskSigner } from "./signing.
 import { handedBack, restarted, writeWhileClaimed } from "./handback.ts";
 import { logFinished, type ResultLogFormat } from "./finished_log.ts";
 import type { TaskMetrics } from "./metrics.ts";
-import { claimed as claimedBy, ended } from "./transitions.ts";
+import { claimedBy, ended } from "./transitions.ts";
 import {
   ANNOTATION,
   decodeSpec,
