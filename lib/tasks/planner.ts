@@ -10,7 +10,7 @@
  *   `isLeader()` before every write and stamps `epoch()`; on takeover it adopts pending tasks of
  *   earlier epochs by re-stamping them (workers refuse tasks below the highest epoch they saw).
  * - Recovery is judged only by this process's monotonic clock, from when it first observed a
- *   task's current resourceVersion; remote timestamps are never compared (`recover.ts`, deciding
+ *   task's current resourceVersion; remote timestamps are never compared (`recoverer.ts`, deciding
  *   with the pure `recovery.ts`).
  * - Every write is a compare-and-swap on resourceVersion; a conflict means someone else moved the
  *   task and is simply re-evaluated on the next reconcile (`write_guard.ts`).
@@ -29,7 +29,7 @@ import { requireSigningKey, signatureFor, type TaskSigner } from "./signing.ts";
 import { assignTasks, countOpen, eligibleWorkers, workerSelector } from "./assign.ts";
 import { planGarbage } from "./gc.ts";
 import type { TaskMetrics } from "./metrics.ts";
-import { Recoverer } from "./recover.ts";
+import { Recoverer } from "./recoverer.ts";
 import { NotLeaderError, WriteGuard } from "./write_guard.ts";
 import {
   ANNOTATION,

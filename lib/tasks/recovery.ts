@@ -3,7 +3,7 @@
  * (re-stamp a pending task of an earlier term), wait, declare it dead, or reassign it — from why
  * it needs recovering (its pod is gone, finished, terminating or not ready, or it ran or waited
  * too long), whether that costs an attempt, and the backoff before acting on an attempt. Pure;
- * the planner (`recover.ts`) checks signatures and performs the writes.
+ * the planner (`recoverer.ts`) checks signatures and performs the writes.
  *
  * @module
  */
