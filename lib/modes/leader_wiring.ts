@@ -16,6 +16,7 @@ import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { configuredInputs } from "./once.ts";
 import { Planner } from "../tasks/planner.ts";
+import { workerSelector } from "../tasks/assign.ts";
 import { pushRound } from "../observe/pushgateway.ts";
 import type { EventSink } from "../observe/task_events.ts";
 import type { Probes } from "./probes.ts";
@@ -100,10 +101,7 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
     registry: metrics.registry,
     events: cluster.events,
   });
-  const tasks = {
-    ...config.tasks,
-    workerSelector: config.tasks.workerSelector || `app=${config.tasks.app}`,
-  };
+  const tasks = { ...config.tasks, workerSelector: workerSelector(config.tasks) };
   const wallMs = () => clock.wallNow().getTime();
 
   let termEndedAt: number | undefined;

@@ -1,11 +1,18 @@
 /**
  * Which pods may take tasks and which of them gets the next one: the planner's pure assignment
- * decisions, used both when planning a round and when reassigning a task.
+ * decisions, used both when planning a round and when reassigning a task. Nothing here changes
+ * its arguments: counts are returned as new maps.
  *
  * @module
  */
-import { isOpen, type TaskView } from "./contract.ts";
+import type { Config } from "../config/schema.ts";
+import { isOpen, LABEL, type TaskView } from "./contract.ts";
 import type { PodInfo } from "./store.ts";
+
+/** The label selector of the pods that may run tasks: `tasks.workerSelector`, else `app=<app>`. */
+export function workerSelector(tasks: Pick<Config["tasks"], "workerSelector" | "app">): string {
+  return tasks.workerSelector || `${LABEL.app}=${tasks.app}`;
+}
 
 /**
  * Pods that may get tasks: ready, not terminating, matched by the selector. The leader is left
@@ -23,13 +30,13 @@ export function eligibleWorkers(
 }
 
 /**
- * Picks the pod with the fewest open tasks (ties by name) and counts the new task against it.
+ * The pod with the fewest open tasks (ties by name).
  *
  * @returns The pod, or `undefined` when `candidates` is empty.
  */
 export function pickWorker(
   candidates: readonly string[],
-  openCounts: Map<string, number>,
+  openCounts: ReadonlyMap<string, number>,
 ): string | undefined {
   let best: string | undefined;
   for (const name of [...candidates].sort()) {
@@ -37,8 +44,35 @@ export function pickWorker(
       best = name;
     }
   }
-  if (best !== undefined) openCounts.set(best, (openCounts.get(best) ?? 0) + 1);
   return best;
+}
+
+/** `openCounts` with one more open task on `pod`. */
+export function withTask(
+  openCounts: ReadonlyMap<string, number>,
+  pod: string,
+): Map<string, number> {
+  return new Map(openCounts).set(pod, (openCounts.get(pod) ?? 0) + 1);
+}
+
+/**
+ * Assigns `count` new tasks one after the other, each to the {@linkcode pickWorker} of the
+ * counts so far (balanced, deterministic).
+ *
+ * @returns One pod per task, empty when `workers` is.
+ */
+export function assignTasks(
+  count: number,
+  workers: readonly string[],
+  openCounts: ReadonlyMap<string, number>,
+): string[] {
+  if (workers.length === 0) return [];
+  const counts = new Map(openCounts);
+  return Array.from({ length: count }, () => {
+    const pod = pickWorker(workers, counts)!;
+    counts.set(pod, (counts.get(pod) ?? 0) + 1);
+    return pod;
+  });
 }
 
 /** Open tasks per assigned pod. */

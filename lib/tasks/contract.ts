@@ -62,15 +62,11 @@ export const TASK_STATES = [
 ] as const;
 /** A task's state. */
 export type TaskState = typeof TASK_STATES[number];
-/** States in which a task still needs work. */
-export const OPEN_STATES: readonly TaskState[] = ["pending", "running"];
-/** States a task never leaves (`processed=true`). */
-export const TERMINAL_STATES: readonly TaskState[] = ["succeeded", "failed", "dead", "rejected"];
 
 /** Cap on the `output` data key, so a task object stays far below the 1 MiB object limit. */
 export const OUTPUT_CAP_BYTES = 64 * 1024;
 /** Cap on the `error` data key and the `reason` annotation. */
-export const ERROR_CAP_BYTES = 2 * 1024;
+const ERROR_CAP_BYTES = 2 * 1024;
 
 /** Phases of a round summary. */
 export type RoundPhase = "running" | "complete" | "deadline-exceeded";

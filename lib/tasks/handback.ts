@@ -9,7 +9,8 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
-import { ANNOTATION, LABEL, patched, rfc3339, type TaskView, viewTask } from "./contract.ts";
+import { ANNOTATION, LABEL, patched, type TaskView, viewTask } from "./contract.ts";
+import { ended } from "./transitions.ts";
 import { type ConfigMapLike, isKubeError, type TaskStore } from "./store.ts";
 
 /** How many times a transient failure to write a result or hand back is retried. */
@@ -20,7 +21,7 @@ const WRITE_TRIES = 4;
  * not running, claimed by someone else), or `undefined` while it still is. A result or hand back
  * is written only while it still is.
  */
-export function supersededBy(now: TaskView, identity: string, attempt: number): string | undefined {
+function supersededBy(now: TaskView, identity: string, attempt: number): string | undefined {
   if (now.assignedTo !== identity) return `reassigned to ${now.assignedTo}`;
   if (now.attempt !== attempt) return `attempt is now ${now.attempt}`;
   if (now.state !== "running") return `state is now ${now.state}`;
@@ -56,15 +57,8 @@ export function restarted(
 ): ConfigMapLike {
   const why = `${identity} restarted while running attempt ${task.attempt}`;
   if (task.attempt >= maxAttempts) {
-    return patched(task.cm, {
-      labels: { [LABEL.state]: "dead" },
-      annotations: {
-        [ANNOTATION.processed]: "true",
-        [ANNOTATION.processedAt]: rfc3339(now),
-        [ANNOTATION.processedBy]: identity,
-        [ANNOTATION.reason]: `dead after ${task.attempt} attempts: ${why}`,
-      },
-    });
+    const reason = `dead after ${task.attempt} attempts: ${why}`;
+    return ended(task.cm, { state: "dead", by: identity, at: now, reason });
   }
   return patched(task.cm, {
     labels: { [LABEL.state]: "pending" },

@@ -10,9 +10,10 @@
  *   `isLeader()` before every write and stamps `epoch()`; on takeover it adopts pending tasks of
  *   earlier epochs by re-stamping them (workers refuse tasks below the highest epoch they saw).
  * - Recovery is judged only by this process's monotonic clock, from when it first observed a
- *   task's current resourceVersion; remote timestamps are never compared.
+ *   task's current resourceVersion; remote timestamps are never compared (`recoverer.ts`, deciding
+ *   with the pure `recovery.ts`).
  * - Every write is a compare-and-swap on resourceVersion; a conflict means someone else moved the
- *   task and is simply re-evaluated on the next reconcile.
+ *   task and is simply re-evaluated on the next reconcile (`write_guard.ts`).
  *
  * @module
  */
@@ -24,18 +25,17 @@ import type { InputSpec } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { RoundSchedule } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
-import type { TaskSigner } from "./signing.ts";
-import { countOpen, eligibleWorkers, pickWorker } from "./assign.ts";
+import { requireSigningKey, signatureFor, type TaskSigner } from "./signing.ts";
+import { assignTasks, countOpen, eligibleWorkers, workerSelector } from "./assign.ts";
 import { planGarbage } from "./gc.ts";
 import type { TaskMetrics } from "./metrics.ts";
-import { backoffMs, stallReason } from "./recovery.ts";
+import { Recoverer } from "./recoverer.ts";
+import { NotLeaderError, WriteGuard } from "./write_guard.ts";
 import {
   ANNOTATION,
   isOpen,
   LABEL,
   newTaskConfigMap,
-  patched,
-  rfc3339,
   roundName,
   type RoundPhase,
   roundsSelector,
@@ -45,21 +45,7 @@ import {
   viewTask,
 } from "./contract.ts";
 import type { OwnerReference } from "../kube/objects.ts";
-import {
-  type ConfigMapLike,
-  isKubeError,
-  type PodInfo,
-  type PodLister,
-  type TaskStore,
-} from "./store.ts";
-
-/** Thrown (and caught by {@linkcode Planner.runLeader}) when a write is attempted without leadership. */
-export class NotLeaderError extends Error {
-  constructor() {
-    super("Stopped writing tasks: this pod is no longer the leader");
-    this.name = "NotLeaderError";
-  }
-}
+import type { ConfigMapLike, PodLister, TaskStore } from "./store.ts";
 
 /** Options of {@linkcode Planner}. */
 export interface PlannerOptions {
@@ -92,21 +78,14 @@ export interface PlannerOptions {
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
 
-interface Observation {
-  readonly resourceVersion: string;
-  /** Local monotonic time when this resourceVersion was first seen. */
-  readonly observedAt: number;
-  /** The assigned pod's container restarts then (a rise means the claiming container died). */
-  readonly restarts: number | undefined;
-}
-
 /** Plans rounds and reconciles tasks while this pod leads. */
 export class Planner {
   readonly #o: PlannerOptions;
   readonly #log: Logger;
   readonly #app: string;
   readonly #selector: string;
-  readonly #observed = new Map<string, Observation>();
+  readonly #guard: WriteGuard;
+  readonly #recoverer: Recoverer;
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
   readonly #schedule = new RoundSchedule();
@@ -125,15 +104,13 @@ export class Planner {
     if (options.identity === "") {
       throw new TypeError("Cannot create planner as 'identity' must not be empty");
     }
-    if (options.signer === undefined && !options.tasks.insecureUnsignedTasks) {
-      throw new TypeError(
-        "Cannot lead without a signing key: set tasks.signingKeyFile or tasks.insecureUnsignedTasks",
-      );
-    }
+    requireSigningKey(options.signer !== undefined, options.tasks);
     this.#o = options;
     this.#log = options.log ?? logger("planner");
     this.#app = options.tasks.app;
-    this.#selector = options.tasks.workerSelector || `${LABEL.app}=${this.#app}`;
+    this.#selector = workerSelector(options.tasks);
+    this.#guard = new WriteGuard(options.isLeader, options.owner);
+    this.#recoverer = new Recoverer({ ...options, log: this.#log, guard: this.#guard });
   }
 
   /**
@@ -148,14 +125,6 @@ export class Planner {
     return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), interval);
   }
 
-  #assertLeader(): void {
-    if (!this.#o.isLeader()) throw new NotLeaderError();
-  }
-
-  async #sign(name: string, round: string, epoch: number, spec: string): Promise<string> {
-    return this.#o.signer ? await this.#o.signer.sign({ name, round, epoch, spec }) : "";
-  }
-
   /**
    * Creates the round's summary and whichever of its tasks do not exist yet.
    *
@@ -164,7 +133,7 @@ export class Planner {
    */
   async planRound(round: string, inputs: readonly InputSpec[], signal?: AbortSignal) {
     const { store, pods, identity } = this.#o;
-    this.#assertLeader();
+    this.#guard.assertLeader();
     const summaryName = roundName(this.#app, round);
     const summary = await store.get(summaryName, signal);
     if (summary && (summary.data?.phase ?? "running") !== "running") return true;
@@ -196,28 +165,22 @@ export class Planner {
     }
     const epoch = this.#o.epoch();
     if (!summary) {
-      this.#assertLeader();
-      await this.#ignore(
-        ["alreadyExists"],
-        store.create(
-          this.#owned(newRoundSummary({
-            app: this.#app,
-            round,
-            total: inputs.length,
-            epoch,
-            leader: this.#o.identity,
-            start: this.#o.clock.wallNow(),
-          })),
-          signal,
-        ),
-      );
+      const created = this.#guard.owned(newRoundSummary({
+        app: this.#app,
+        round,
+        total: inputs.length,
+        epoch,
+        leader: this.#o.identity,
+        start: this.#o.clock.wallNow(),
+      }));
+      await this.#guard.write(["alreadyExists"], () => store.create(created, signal));
     }
-    const openCounts = countOpen(all);
     // Assign sequentially (balanced, deterministic), then sign and create concurrently: one
     // create per task is the round's dominant cost, and the API server handles them in parallel.
-    const planned = missing.map((spec) => ({ spec, assignedTo: pickWorker(workers, openCounts)! }));
+    const assigned = assignTasks(missing.length, workers, countOpen(all));
+    const planned = missing.map((spec, i) => ({ spec, assignedTo: assigned[i]! }));
     const outcomes = await runPool(planned, PLAN_CONCURRENCY, async ({ spec, assignedTo }) => {
-      const cm = this.#owned(newTaskConfigMap({
+      const cm = this.#guard.owned(newTaskConfigMap({
         app: this.#app,
         round,
         spec,
@@ -225,11 +188,11 @@ export class Planner {
         epoch,
         signature: "",
       }));
-      const signature = await this.#sign(cm.metadata.name, round, epoch, cm.data!.spec!);
+      const fields = { name: cm.metadata.name, round, epoch, spec: cm.data!.spec! };
+      const signature = await signatureFor(this.#o.signer, fields);
       if (signature) cm.metadata.annotations![ANNOTATION.signature] = signature;
-      // Only the holder of epoch N may create tasks stamped N.
-      this.#assertLeader();
-      const wrote = await this.#ignore(["alreadyExists"], store.create(cm, signal));
+      // Only the holder of epoch N may create tasks stamped N (the guard asks).
+      const wrote = await this.#guard.write(["alreadyExists"], () => store.create(cm, signal));
       if (wrote) this.#o.metrics?.planned.inc();
       return wrote;
     }, signal ? { signal } : {});
@@ -242,23 +205,6 @@ export class Planner {
     return true;
   }
 
-  /** `cm` with the configured owner, if any. */
-  #owned(cm: ConfigMapLike): ConfigMapLike {
-    const owner = this.#o.owner;
-    return owner ? { ...cm, metadata: { ...cm.metadata, ownerReferences: [owner] } } : cm;
-  }
-
-  /** Runs `write`, swallowing errors of the given kinds. @returns Whether the write happened. */
-  async #ignore(kinds: Parameters<typeof isKubeError>[1][], write: Promise<unknown>) {
-    try {
-      await write;
-      return true;
-    } catch (err) {
-      if (isKubeError(err, ...kinds)) return false;
-      throw err;
-    }
-  }
-
   /**
    * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection.
    *
@@ -269,26 +215,11 @@ export class Planner {
    */
   async reconcile(current: string, signal?: AbortSignal): Promise<RoundPhase | undefined> {
     const { store, pods, identity, tasks } = this.#o;
-    this.#assertLeader();
+    this.#guard.assertLeader();
     const views = (await store.list(tasksSelector(this.#app), signal)).items.map(viewTask);
     const podList = await pods.listPods(this.#selector, signal);
-    const byName = new Map(podList.map((p) => [p.name, p]));
     const workers = eligibleWorkers(podList, identity, tasks.leaderRunsTasks);
-    const openCounts = countOpen(views);
-    const now = this.#o.clock.now();
-    const seen = new Set<string>();
-    for (const task of views) {
-      seen.add(task.name);
-      if (!isOpen(task.state)) continue;
-      let obs = this.#observed.get(task.name);
-      if (obs?.resourceVersion !== task.resourceVersion) {
-        const restarts = byName.get(task.assignedTo)?.restarts;
-        obs = { resourceVersion: task.resourceVersion, observedAt: now, restarts };
-        this.#observed.set(task.name, obs);
-      }
-      await this.#recover(task, obs, now - obs.observedAt, byName, workers, openCounts, signal);
-    }
-    for (const name of this.#observed.keys()) if (!seen.has(name)) this.#observed.delete(name);
+    await this.#recoverer.pass(views, podList, workers, signal);
     this.#o.metrics?.open.set(views.filter((t) => isOpen(t.state)).length);
 
     const summaries = (await store.list(roundsSelector(this.#app), signal)).items;
@@ -300,132 +231,13 @@ export class Planner {
     this.#o.observe?.(views, summaries);
     const garbage = planGarbage(this.#app, views, summaries, tasks);
     for (const selector of garbage.selectors) {
-      this.#assertLeader();
+      this.#guard.assertLeader();
       await store.deleteCollection(selector, signal);
     }
     for (const name of garbage.summaries) {
-      this.#assertLeader();
-      await this.#ignore(["notFound"], store.delete(name, signal));
+      await this.#guard.write(["notFound"], () => store.delete(name, signal));
     }
     return phase;
-  }
-
-  async #recover(
-    task: TaskView,
-    obs: Observation,
-    ageMs: number,
-    pods: Map<string, PodInfo>,
-    workers: string[],
-    openCounts: Map<string, number>,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const { tasks } = this.#o;
-    const stall = stallReason(task, pods.get(task.assignedTo), ageMs, tasks, obs.restarts);
-    const reason = stall?.reason;
-    const epoch = this.#o.epoch();
-    const restamp = reason !== undefined ||
-      (task.state === "pending" && (task.epoch ?? -1) < epoch);
-    if (restamp) {
-      // Never launder a task: re-signing one whose own signature does not verify would make a
-      // hand-made ConfigMap (anyone who can write ConfigMaps) executable. Reject it instead.
-      const forged = await this.#forgery(task);
-      if (forged !== undefined) return await this.#rejectForged(task, forged, signal);
-    }
-    if (reason === undefined) {
-      if (task.state === "pending" && (task.epoch ?? -1) < epoch) {
-        // Adopt: re-stamp a pending task of an earlier term so workers that saw epoch N run it.
-        const signature = await this.#sign(task.name, task.round, epoch, task.specText);
-        this.#assertLeader();
-        await this.#ignore(
-          ["conflict", "notFound"],
-          this.#o.store.update(
-            patched(task.cm, {
-              annotations: {
-                [ANNOTATION.leaderEpoch]: String(epoch),
-                [ANNOTATION.signature]: signature || null,
-              },
-            }),
-            signal,
-          ),
-        );
-      }
-      return;
-    }
-    // A handoff (pending, nothing ran) moves at once and keeps its attempt.
-    const handoff = stall!.handoff;
-    if (!handoff && ageMs < backoffMs(task.attempt)) return;
-    if (!handoff && task.attempt >= tasks.maxAttempts) {
-      this.#assertLeader();
-      const dead = patched(task.cm, {
-        labels: { [LABEL.state]: "dead" },
-        annotations: {
-          [ANNOTATION.processed]: "true",
-          [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
-          [ANNOTATION.processedBy]: this.#o.identity,
-          [ANNOTATION.reason]: `dead after ${task.attempt} attempts: ${reason}`,
-        },
-      });
-      if (await this.#ignore(["conflict", "notFound"], this.#o.store.update(dead, signal))) {
-        this.#o.metrics?.completed.inc({ state: "dead" });
-        this.#log.warn("Task {name} is dead: {reason}", { name: task.name, reason });
-      }
-      return;
-    }
-    const others = workers.filter((w) => w !== task.assignedTo);
-    const target = pickWorker(others.length > 0 ? others : workers, openCounts);
-    if (target === undefined) return;
-    const signature = await this.#sign(task.name, task.round, epoch, task.specText);
-    const attempt = handoff ? task.attempt : task.attempt + 1;
-    const moved = patched(task.cm, {
-      labels: { [LABEL.assignedTo]: target, [LABEL.state]: "pending" },
-      annotations: {
-        [ANNOTATION.attempt]: String(attempt),
-        [ANNOTATION.leaderEpoch]: String(epoch),
-        [ANNOTATION.signature]: signature || null,
-        [ANNOTATION.reason]: `reassigned from ${task.assignedTo}: ${reason}`,
-        [ANNOTATION.claimedAt]: null,
-        [ANNOTATION.processedBy]: null,
-      },
-    });
-    // Only the holder of epoch N may re-stamp tasks stamped N.
-    this.#assertLeader();
-    if (await this.#ignore(["conflict", "notFound"], this.#o.store.update(moved, signal))) {
-      this.#o.metrics?.reassigned.inc();
-      this.#log.info("Reassigned {name} to {target} (attempt {attempt}): {reason}", {
-        name: task.name,
-        target,
-        attempt,
-        reason,
-      });
-    }
-  }
-
-  /** Why `task` is not authentically signed (with the key of any epoch), or `undefined`. */
-  async #forgery(task: TaskView): Promise<string | undefined> {
-    const signer = this.#o.signer;
-    if (signer === undefined) return undefined;
-    if (task.signature === "") return "unsigned task";
-    if (task.epoch === undefined) return "missing or invalid leader-epoch annotation";
-    const fields = { name: task.name, round: task.round, epoch: task.epoch, spec: task.specText };
-    return await signer.verify(fields, task.signature) ? undefined : "bad signature";
-  }
-
-  async #rejectForged(task: TaskView, problem: string, signal?: AbortSignal): Promise<void> {
-    this.#assertLeader();
-    const rejected = patched(task.cm, {
-      labels: { [LABEL.state]: "rejected" },
-      annotations: {
-        [ANNOTATION.processed]: "true",
-        [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
-        [ANNOTATION.processedBy]: this.#o.identity,
-        [ANNOTATION.reason]: `${problem} (not re-signed by the leader)`,
-      },
-    });
-    if (await this.#ignore(["conflict", "notFound"], this.#o.store.update(rejected, signal))) {
-      this.#o.metrics?.rejected.inc();
-      this.#o.metrics?.completed.inc({ state: "rejected" });
-      this.#log.warn("Rejecting task {name}: {reason}", { name: task.name, reason: problem });
-    }
   }
 
   async #updateSummary(
@@ -448,10 +260,9 @@ export class Planner {
       end: () => this.#o.clock.wallNow(),
     });
     if (Object.entries(updated).every(([k, v]) => data[k] === v)) return phase;
-    this.#assertLeader();
-    const ok = await this.#ignore(
+    const ok = await this.#guard.write(
       ["conflict", "notFound"],
-      this.#o.store.update({ ...summary, data: updated }, signal),
+      () => this.#o.store.update({ ...summary, data: updated }, signal),
     );
     return ok ? next : phase;
   }

@@ -1,16 +1,19 @@
 /**
- * When the planner recovers an open task: why it needs recovering (its pod is gone, finished,
- * terminating or not ready, or it ran or waited too long), whether that costs an attempt, and the
- * backoff before acting on an attempt. Pure; the planner performs the writes.
+ * What the planner does with each open task ({@linkcode decideRecovery}): leave it, adopt it
+ * (re-stamp a pending task of an earlier term), wait, declare it dead, or reassign it — from why
+ * it needs recovering (its pod is gone, finished, terminating or not ready, or it ran or waited
+ * too long), whether that costs an attempt, and the backoff before acting on an attempt. Pure;
+ * the planner (`recoverer.ts`) checks signatures and performs the writes.
  *
  * @module
  */
 import type { Config } from "../config/schema.ts";
 import { decodeSpec, type TaskView } from "./contract.ts";
+import { pickWorker } from "./assign.ts";
 import type { PodInfo } from "./store.ts";
 
 /** Cap of the reassignment backoff. */
-export const MAX_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 30_000;
 
 /** The wait after observing a task before recovering its attempt `attempt`: min(2^n s, 30 s). */
 export function backoffMs(attempt: number): number {
@@ -24,7 +27,7 @@ function timeoutOf(task: TaskView): number {
 }
 
 /** Why an open task needs recovering, and how. */
-export interface Stall {
+interface Stall {
   /** One line, recorded in the task's `reason` annotation. */
   readonly reason: string;
   /**
@@ -65,7 +68,7 @@ function goneReason(task: TaskView, pod: PodInfo | undefined): string | undefine
  * @param tasks The `tasks` configuration (`stuckGrace`, `pollInterval`).
  * @param restartsAtFirstSight The pod's `restarts` when the task's current version was first seen.
  */
-export function stallReason(
+function stallReason(
   task: TaskView,
   pod: PodInfo | undefined,
   ageMs: number,
@@ -97,4 +100,94 @@ export function stallReason(
     return { reason: `running on ${pod!.name} for over ${limit} ms`, handoff: false };
   }
   return undefined;
+}
+
+/** What the planner saw of a task's current version. */
+export interface Observation {
+  readonly resourceVersion: string;
+  /** Local monotonic time when this resourceVersion was first seen. */
+  readonly observedAt: number;
+  /** The assigned pod's container restarts then (a rise means the claiming container died). */
+  readonly restarts: number | undefined;
+}
+
+/**
+ * `previous` while `task` keeps its resourceVersion, else a new observation at `now` (with the
+ * restarts of `pod`, the pod the task is assigned to).
+ */
+export function observe(
+  previous: Observation | undefined,
+  task: TaskView,
+  pod: PodInfo | undefined,
+  now: number,
+): Observation {
+  return previous?.resourceVersion === task.resourceVersion
+    ? previous
+    : { resourceVersion: task.resourceVersion, observedAt: now, restarts: pod?.restarts };
+}
+
+/**
+ * What to do with an open task. Every action but `leave` re-stamps or ends the task, or would
+ * once it can: the planner first checks its signature and rejects a forged task instead.
+ *
+ * - `leave`: nothing to do.
+ * - `adopt`: re-stamp a pending task of an earlier term with this term's epoch.
+ * - `wait`: it needs recovering (`reason`), but not yet (backoff) or there is no pod to move it to.
+ * - `dead`: its attempts are used up.
+ * - `reassign`: move it to `target` with `attempt`.
+ */
+export type Recovery =
+  | { readonly action: "leave" }
+  | { readonly action: "adopt" }
+  | { readonly action: "wait"; readonly reason: string }
+  | { readonly action: "dead"; readonly reason: string }
+  | {
+    readonly action: "reassign";
+    readonly reason: string;
+    readonly target: string;
+    readonly attempt: number;
+  };
+
+/** What {@linkcode decideRecovery} decides from. */
+export interface RecoveryInput {
+  readonly task: TaskView;
+  /** The pod the task is assigned to, `undefined` when it does not exist. */
+  readonly pod: PodInfo | undefined;
+  /** The observation of the task's current version. */
+  readonly observed: Observation;
+  /** Local monotonic time. */
+  readonly now: number;
+  /** The planner's fencing epoch. */
+  readonly epoch: number;
+  /** The pods that may take tasks ({@linkcode eligibleWorkers}). */
+  readonly workers: readonly string[];
+  /** Open tasks per pod, counting the tasks moved so far in this pass. */
+  readonly openCounts: ReadonlyMap<string, number>;
+}
+
+/**
+ * Decides what to do with an open task (see {@linkcode Recovery} and {@linkcode stallReason}).
+ * A handoff (pending, nothing ran) moves at once and keeps its attempt; a stall that costs an
+ * attempt waits {@linkcode backoffMs} after the version was first seen, then is retried on
+ * another pod (the same one if it is the only one) or, after `maxAttempts`, declared dead.
+ */
+export function decideRecovery(
+  input: RecoveryInput,
+  tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval" | "maxAttempts">,
+): Recovery {
+  const { task, observed, workers } = input;
+  const ageMs = input.now - observed.observedAt;
+  const stall = stallReason(task, input.pod, ageMs, tasks, observed.restarts);
+  if (stall === undefined) {
+    const earlier = task.state === "pending" && (task.epoch ?? -1) < input.epoch;
+    return earlier ? { action: "adopt" } : { action: "leave" };
+  }
+  const { reason, handoff } = stall;
+  if (!handoff && ageMs < backoffMs(task.attempt)) return { action: "wait", reason };
+  if (!handoff && task.attempt >= tasks.maxAttempts) return { action: "dead", reason };
+  const others = workers.filter((w) => w !== task.assignedTo);
+  const target = pickWorker(others.length > 0 ? others : workers, input.openCounts);
+  if (target === undefined) return { action: "wait", reason };
+  const attempt = handoff ? task.attempt : task.attempt + 1;
+  return { action: "reassign", reason, target, attempt };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { canonicalJson } from "./contract.ts";
+import { canonicalJson, type TaskView } from "./contract.ts";
 
 /** What a signature covers. `spec` is the `spec` data key verbatim. */
 export interface SignedFields {
@@ -121,6 +121,45 @@ export async function loadSigningKey(
 }
 
 /**
+ * The rule: tasks are signed, unless `tasks.insecureUnsignedTasks` accepts unsigned ones.
+ *
+ * @param hasKey Whether a key (or a signer) is there.
+ * @throws {TypeError} When there is none and unsigned tasks are not allowed.
+ */
+export function requireSigningKey(
+  hasKey: boolean,
+  tasks: { readonly insecureUnsignedTasks: boolean },
+): void {
+  if (hasKey || tasks.insecureUnsignedTasks) return;
+  throw new TypeError(
+    "Cannot run tasks without a signing key: set tasks.signingKeyFile (or " +
+      "tasks.insecureUnsignedTasks: true to accept unsigned tasks)",
+  );
+}
+
+/** The signature of `fields`, or "" without a signer (`tasks.insecureUnsignedTasks`). */
+export async function signatureFor(
+  signer: TaskSigner | undefined,
+  fields: SignedFields,
+): Promise<string> {
+  return signer ? await signer.sign(fields) : "";
+}
+
+/**
+ * Why `task` is not authentically signed with `signer`'s key (for its own epoch), or `undefined`
+ * when it is. A worker runs, and a leader re-stamps, only tasks for which this is `undefined`.
+ */
+export async function signatureProblem(
+  signer: TaskSigner,
+  task: Pick<TaskView, "name" | "round" | "epoch" | "specText" | "signature">,
+): Promise<string | undefined> {
+  if (task.signature === "") return "unsigned task";
+  if (task.epoch === undefined) return "missing or invalid leader-epoch annotation";
+  const fields = { name: task.name, round: task.round, epoch: task.epoch, spec: task.specText };
+  return await signer.verify(fields, task.signature) ? undefined : "bad signature";
+}
+
+/**
  * The signer leader and worker modes use, from the `tasks` config.
  *
  * @returns A signer, or `undefined` when `insecureUnsignedTasks` allows running without a key.
@@ -131,11 +170,8 @@ export async function signerFromConfig(
   tasks: { signingKeyFile: string; insecureUnsignedTasks: boolean },
 ): Promise<TaskSigner | undefined> {
   if (tasks.signingKeyFile === "") {
-    if (tasks.insecureUnsignedTasks) return undefined;
-    throw new Error(
-      "Cannot run tasks without a signing key: set tasks.signingKeyFile (or " +
-        "tasks.insecureUnsignedTasks: true to accept unsigned tasks)",
-    );
+    requireSigningKey(false, tasks);
+    return undefined;
   }
   return await HmacSigner.fromKey(await loadSigningKey(tasks.signingKeyFile));
 }

@@ -27,17 +27,16 @@ import type { InputSpec, Result } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { roundIsOver, waitForRound } from "./round_wait.ts";
 import type { RoundExit } from "./round_exit.ts";
-import type { TaskSigner } from "./signing.ts";
+import { requireSigningKey, signatureProblem, type TaskSigner } from "./signing.ts";
 import { handedBack, restarted, writeWhileClaimed } from "./handback.ts";
 import { logFinished, type ResultLogFormat } from "./finished_log.ts";
 import type { TaskMetrics } from "./metrics.ts";
+import { claimedBy, ended } from "./transitions.ts";
 import {
   ANNOTATION,
   decodeSpec,
   LABEL,
-  patched,
   resultData,
-  rfc3339,
   tasksSelector,
   type TaskView,
   viewTask,
@@ -106,12 +105,7 @@ export class Worker {
     if (options.identity === "") {
       throw new TypeError("Cannot create worker as 'identity' must not be empty");
     }
-    if (options.signer === undefined && !options.tasks.insecureUnsignedTasks) {
-      throw new TypeError(
-        "Cannot run tasks without a signing key: set tasks.signingKeyFile or " +
-          "tasks.insecureUnsignedTasks",
-      );
-    }
+    requireSigningKey(options.signer !== undefined, options.tasks);
     const concurrency = options.concurrency ?? 10;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(
@@ -278,13 +272,7 @@ export class Worker {
     let claimed: ConfigMapLike;
     try {
       claimed = await this.#o.store.update(
-        patched(task.cm, {
-          labels: { [LABEL.state]: "running" },
-          annotations: {
-            [ANNOTATION.claimedAt]: rfc3339(claimedAtWall),
-            [ANNOTATION.processedBy]: this.#o.identity,
-          },
-        }),
+        claimedBy(task.cm, this.#o.identity, claimedAtWall),
         signal,
       );
     } catch (err) {
@@ -343,9 +331,8 @@ export class Worker {
     if (task.specText === "") return "missing spec data key";
     const signer = this.#o.signer;
     if (signer) {
-      if (task.signature === "") return "unsigned task";
-      const fields = { name: task.name, round: task.round, epoch: task.epoch, spec: task.specText };
-      if (!await signer.verify(fields, task.signature)) return "bad signature";
+      const problem = await signatureProblem(signer, task);
+      if (problem !== undefined) return problem;
     } else if (!this.#warnedUnsigned) {
       this.#warnedUnsigned = true;
       this.#log.warn("Accepting unsigned tasks (tasks.insecureUnsignedTasks)");
@@ -364,16 +351,9 @@ export class Worker {
   async #reject(task: TaskView, reason: string): Promise<void> {
     this.#log.warn("Rejecting task {name}: {reason}", { name: task.name, reason });
     try {
+      const at = this.#o.clock.wallNow();
       await this.#o.store.update(
-        patched(task.cm, {
-          labels: { [LABEL.state]: "rejected" },
-          annotations: {
-            [ANNOTATION.processed]: "true",
-            [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
-            [ANNOTATION.processedBy]: this.#o.identity,
-            [ANNOTATION.reason]: reason,
-          },
-        }),
+        ended(task.cm, { state: "rejected", by: this.#o.identity, at, reason }),
         this.#signal,
       );
       this.#o.metrics?.rejected.inc();
@@ -388,15 +368,8 @@ export class Worker {
 
   /** The task with `result` recorded in terminal `state`. */
   #resultPatch(cm: ConfigMapLike, state: "succeeded" | "failed", result: Result): ConfigMapLike {
-    return patched(cm, {
-      labels: { [LABEL.state]: state },
-      annotations: {
-        [ANNOTATION.processed]: "true",
-        [ANNOTATION.processedAt]: rfc3339(this.#o.clock.wallNow()),
-        [ANNOTATION.processedBy]: this.#o.identity,
-      },
-      data: resultData(result),
-    });
+    const at = this.#o.clock.wallNow();
+    return ended(cm, { state, by: this.#o.identity, at, data: resultData(result) });
   }
 
   /** {@linkcode roundIsOver} over this worker's store. */

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { setupLogging } from "../../lib/log/log.ts";
-import { NotLeaderError, Planner } from "../../lib/tasks/planner.ts";
+import { Planner } from "../../lib/tasks/planner.ts";
+import { NotLeaderError } from "../../lib/tasks/write_guard.ts";
 import { RoundSchedule } from "../../lib/tasks/round_schedule.ts";
 import { HmacSigner } from "../../lib/tasks/signing.ts";
-import { eligibleWorkers, pickWorker } from "../../lib/tasks/assign.ts";
+import {
+  assignTasks,
+  eligibleWorkers,
+  pickWorker,
+  withTask,
+  workerSelector,
+} from "../../lib/tasks/assign.ts";
 import { planGarbage } from "../../lib/tasks/gc.ts";
 import { createTaskMetrics } from "../../lib/tasks/metrics.ts";
 import { backoffMs } from "../../lib/tasks/recovery.ts";
@@ -67,13 +74,26 @@ Deno.test("eligibleWorkers() keeps ready, non-terminating pods and the leader on
   assert.deepEqual(eligibleWorkers([pods[3]!, pods[4]!], "lead", true), []);
 });
 
-Deno.test("pickWorker() picks the fewest open tasks, ties by name", () => {
+Deno.test("pickWorker() picks the fewest open tasks, ties by name, and changes nothing", () => {
   const counts = new Map([["a", 2], ["b", 1]]);
-  assert.deepEqual(
-    [1, 2, 3, 4].map(() => pickWorker(["c", "b", "a"], counts)),
-    ["c", "b", "c", "a"],
-  );
+  assert.equal(pickWorker(["c", "b", "a"], counts), "c");
+  assert.equal(pickWorker(["b", "a"], counts), "b");
   assert.equal(pickWorker([], counts), undefined);
+  assert.deepEqual([...counts], [["a", 2], ["b", 1]]);
+  assert.deepEqual([...withTask(counts, "c")], [["a", 2], ["b", 1], ["c", 1]]);
+  assert.deepEqual([...counts], [["a", 2], ["b", 1]]);
+});
+
+Deno.test("assignTasks() gives each new task the least loaded pod so far, ties by name", () => {
+  const counts = new Map([["a", 2], ["b", 1]]);
+  assert.deepEqual(assignTasks(4, ["c", "b", "a"], counts), ["c", "b", "c", "a"]);
+  assert.deepEqual(assignTasks(2, [], counts), []);
+  assert.deepEqual([...counts], [["a", 2], ["b", 1]]);
+});
+
+Deno.test("workerSelector() is tasks.workerSelector, else app=<app>", () => {
+  assert.equal(workerSelector(tasksConfig({ app: "x" })), "app=x");
+  assert.equal(workerSelector(tasksConfig({ app: "x", workerSelector: "role=w" })), "role=w");
 });
 
 Deno.test("backoffMs() doubles per attempt up to 30 s", () => {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { HmacSigner, loadSigningKey, signerFromConfig } from "../../lib/tasks/signing.ts";
+import {
+  HmacSigner,
+  loadSigningKey,
+  requireSigningKey,
+  signatureProblem,
+  signerFromConfig,
+} from "../../lib/tasks/signing.ts";
 
 const fields = { name: "dz-mcall-r-000", round: "r", epoch: 2, spec: '{"input":"x"}' };
 const key = (text: string) => new TextEncoder().encode(text);
@@ -42,4 +48,26 @@ Deno.test("signerFromConfig() requires a key unless unsigned tasks are allowed",
     await signerFromConfig({ signingKeyFile: "", insecureUnsignedTasks: true }),
     undefined,
   );
+});
+
+Deno.test("signatureProblem() names what is wrong with a task's signature", async () => {
+  const signer = await HmacSigner.fromKey(key("k"));
+  const task = { name: fields.name, round: fields.round, epoch: 2, specText: fields.spec };
+  const signature = await signer.sign(fields);
+  assert.equal(await signatureProblem(signer, { ...task, signature }), undefined);
+  assert.equal(await signatureProblem(signer, { ...task, signature: "" }), "unsigned task");
+  assert.equal(
+    await signatureProblem(signer, { ...task, epoch: undefined, signature }),
+    "missing or invalid leader-epoch annotation",
+  );
+  assert.equal(await signatureProblem(signer, { ...task, epoch: 3, signature }), "bad signature");
+});
+
+Deno.test("requireSigningKey() throws without a key unless unsigned tasks are allowed", () => {
+  assert.throws(
+    () => requireSigningKey(false, { insecureUnsignedTasks: false }),
+    /^TypeError: Cannot run tasks without a signing key: set tasks\.signingKeyFile/,
+  );
+  requireSigningKey(false, { insecureUnsignedTasks: true });
+  requireSigningKey(true, { insecureUnsignedTasks: false });
 });
