@@ -27,8 +27,3 @@ export interface Limits {
   readonly drainMs: number;
   readonly signal: AbortSignal | undefined;
 }
-
-/** A duration for messages: `10s`, `250ms`. */
-export function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}

@@ -29,7 +29,8 @@ import { Capture, DEFAULT_MAX_OUTPUT_BYTES } from "./capture.ts";
 import { type Expect, judge, parseExpect } from "./expect.ts";
 import { regexVerdict } from "./regex_check.ts";
 import { hasExited, spawnTurn } from "./spawn_gate.ts";
-import { type Attempt, formatMs, type Limits } from "./attempt.ts";
+import type { Attempt, Limits } from "./attempt.ts";
+import { formatDurationMs } from "../time/duration.ts";
 import { runHttp } from "./http_probe.ts";
 import { formatTs, type InputSpec, type Result } from "./input.ts";
 import { splitCommand } from "./shellwords.ts";
@@ -232,7 +233,9 @@ async function runCommand(spec: InputSpec, limits: Limits, fresh = false): Promi
   // The clock starts once the child exists. A child that is a zombie when it rings has exited
   // and only waits for the runtime to collect its status: not a timeout (see spawn_gate.ts in this folder).
   const timer = setTimeout(() => {
-    if (!hasExited(child.pid)) stop(`timed out after ${formatMs(spec.timeoutMs)}`);
+    if (!hasExited(child.pid)) {
+      stop(`timed out after ${formatDurationMs(spec.timeoutMs, "single")}`);
+    }
   }, spec.timeoutMs);
   const onAbort = () => stop("aborted");
   limits.signal?.addEventListener("abort", onAbort, { once: true });

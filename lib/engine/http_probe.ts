@@ -11,7 +11,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { type Attempt, formatMs, type Limits } from "./attempt.ts";
+import type { Attempt, Limits } from "./attempt.ts";
+import { formatDurationMs } from "../time/duration.ts";
 import { Capture } from "./capture.ts";
 import { headersProblem } from "./http_headers.ts";
 import type { InputSpec } from "./input.ts";
@@ -95,7 +96,7 @@ export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
       resolve(attempt);
     };
     const timer = setTimeout(
-      () => finish(`timed out after ${formatMs(spec.timeoutMs)}`),
+      () => finish(`timed out after ${formatDurationMs(spec.timeoutMs, "single")}`),
       spec.timeoutMs,
     );
     const onAbort = () => finish("aborted");
