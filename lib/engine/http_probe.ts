@@ -122,13 +122,13 @@ export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
         attempt.status = res.statusCode ?? null;
         res.on("data", (chunk: Uint8Array) => {
           write(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
-          if (capture.full) finish();
+          if (capture.truncated) finish();
         });
         res.on("end", () => finish());
         res.on("error", failed);
         res.on(
           "close",
-          () => finish(res.complete || capture.full ? undefined : "the response ended early"),
+          () => finish(res.complete || capture.truncated ? undefined : "the response ended early"),
         );
       });
       req.on("error", failed);
