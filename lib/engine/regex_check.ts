@@ -16,7 +16,7 @@ import { formatDurationMs } from "../time/duration.ts";
 import type { Verdict } from "./expect.ts";
 
 /** Most regex workers alive at once; further calls wait for one. */
-export const MAX_REGEX_WORKERS = 4;
+const MAX_REGEX_WORKERS = 4;
 
 const SOURCE = `self.onmessage = (e) => {
   const { source, flags, text } = e.data;

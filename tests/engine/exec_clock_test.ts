@@ -3,7 +3,8 @@ import { runInput } from "../../lib/engine/exec.ts";
 import type { InputSpec } from "../../lib/engine/input.ts";
 import { FakeClock } from "../fakes/clock.ts";
 
-function spec(input: string, more: Partial<InputSpec> = {}): InputSpec {
+/** A cmd input as `resolveInputs` makes one. */
+function spec(input: string, retries = 0): InputSpec {
   return {
     index: 0,
     input,
@@ -12,8 +13,7 @@ function spec(input: string, more: Partial<InputSpec> = {}): InputSpec {
     timeoutMs: 5000,
     shell: false,
     headers: {},
-    retries: 0,
-    ...more,
+    retries,
   };
 }
 
@@ -28,7 +28,7 @@ Deno.test("runInput() reads ts and durationMs from the clock it is given", async
 Deno.test("runInput() waits between tries on its clock", async () => {
   const clock = new FakeClock();
   let done = false;
-  const running = runInput(spec("false", { retries: 1 }), { clock, retryDelayMs: 60_000 })
+  const running = runInput(spec("false", 1), { clock, retryDelayMs: 60_000 })
     .finally(() => done = true);
   // The first try runs a real process; then the retry waits on the fake clock only.
   for (let i = 0; i < 200 && clock.pendingSleepers === 0; i++) {
