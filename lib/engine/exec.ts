@@ -102,55 +102,10 @@ async function attempts(
  * ```
  */
 export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Promise<Result> {
-  const {
-    maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES,
-    subject = "",
-    signal,
-    clock = systemClock,
-    now = () => clock.wallNow(),
-    killGraceMs = 2000,
-    retryDelayMs = 500,
-    drainMs = 250,
-  } = opts;
-  const numbers = { maxOutputBytes, killGraceMs, retryDelayMs, drainMs };
-  for (const [option, value] of Object.entries(numbers)) {
-    const min = option === "maxOutputBytes" ? 1 : 0;
-    if (!Number.isInteger(value) || value < min) {
-      throw new RangeError(
-        `Cannot run input as '${option}' must be an integer of at least ${min}: current value is ${value}`,
-      );
-    }
-  }
+  const { subject = "", clock = systemClock, now = () => clock.wallNow() } = opts;
+  const { limits, retryDelayMs } = checkedOptions(opts, clock);
   const started = clock.now();
-  const limits: Limits = {
-    maxOutputBytes,
-    keepBytes: opts.keepBytes ?? false,
-    killGraceMs,
-    drainMs,
-    signal,
-    clock,
-  };
-  let expect: Expect | undefined;
-  let attempt: Attempt;
-  let error: string | undefined;
-  let tries = 0;
-  try {
-    expect = spec.expect === undefined ? undefined : parseExpect(spec.expect);
-  } catch (e) {
-    attempt = { output: "", truncated: false, exitCode: null, status: null };
-    error = (e as Error).message;
-  }
-  if (error === undefined) {
-    try {
-      ({ attempt, error, tries } = await attempts(spec, expect, limits, retryDelayMs));
-    } catch (e) {
-      // Nothing an input does may reject runInput: an unforeseen failure is this input's error.
-      attempt = { output: "", truncated: false, exitCode: null, status: null };
-      error = `cannot run input: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
-    }
-    if (error !== undefined && tries > 1) error += ` (after ${tries} tries)`;
-  }
-  const last = attempt!;
+  const { attempt: last, error } = await runChecked(spec, limits, retryDelayMs);
   return {
     errorCode: error === undefined ? "0" : "-1",
     input: spec.input,
@@ -166,4 +121,66 @@ export async function runInput(spec: InputSpec, opts: RunInputOptions = {}): Pro
     truncated: last.truncated,
     ...(error !== undefined ? { error } : {}),
   };
+}
+
+/**
+ * The limits of each try and the wait between tries, from the options and their defaults.
+ *
+ * @throws {RangeError} When a number is not a non-negative integer (`maxOutputBytes` ≥ 1).
+ */
+function checkedOptions(
+  opts: RunInputOptions,
+  clock: Clock,
+): { limits: Limits; retryDelayMs: number } {
+  const {
+    maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES,
+    killGraceMs = 2000,
+    retryDelayMs = 500,
+    drainMs = 250,
+  } = opts;
+  const numbers = { maxOutputBytes, killGraceMs, retryDelayMs, drainMs };
+  for (const [option, value] of Object.entries(numbers)) {
+    const min = option === "maxOutputBytes" ? 1 : 0;
+    if (!Number.isInteger(value) || value < min) {
+      throw new RangeError(
+        `Cannot run input as '${option}' must be an integer of at least ${min}: current value is ${value}`,
+      );
+    }
+  }
+  const keepBytes = opts.keepBytes ?? false;
+  const limits = { maxOutputBytes, keepBytes, killGraceMs, drainMs, signal: opts.signal, clock };
+  return { limits, retryDelayMs };
+}
+
+/**
+ * Parses the input's `expect` and runs its tries: the last attempt and the input's error (a bad
+ * `expect`, the last try's failure with how many tries ran, or an unforeseen failure).
+ */
+async function runChecked(
+  spec: InputSpec,
+  limits: Limits,
+  retryDelayMs: number,
+): Promise<{ attempt: Attempt; error: string | undefined }> {
+  let expect: Expect | undefined;
+  try {
+    expect = spec.expect === undefined ? undefined : parseExpect(spec.expect);
+  } catch (e) {
+    return { attempt: nothing(), error: (e as Error).message };
+  }
+  try {
+    const { attempt, error, tries } = await attempts(spec, expect, limits, retryDelayMs);
+    return {
+      attempt,
+      error: error !== undefined && tries > 1 ? `${error} (after ${tries} tries)` : error,
+    };
+  } catch (e) {
+    // Nothing an input does may reject runInput: an unforeseen failure is this input's error.
+    const error = `cannot run input: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
+    return { attempt: nothing(), error };
+  }
+}
+
+/** An attempt that produced nothing. */
+function nothing(): Attempt {
+  return { output: "", truncated: false, exitCode: null, status: null };
 }

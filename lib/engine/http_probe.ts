@@ -130,12 +130,7 @@ function exchange(
       settled = true;
       clearTimeout(timer);
       limits.signal?.removeEventListener("abort", onAbort);
-      write();
-      attempt.output = capture.text();
-      const bytes = capture.bytes();
-      if (bytes !== undefined) attempt.bytes = bytes;
-      attempt.truncated = capture.truncated;
-      if (error !== undefined) attempt.error = error;
+      record(attempt, capture, write, error);
       req?.destroy();
       resolve(attempt);
     };
@@ -155,17 +150,7 @@ function exchange(
         requestOptions(url, method, headers),
         (res) => {
           attempt.status = res.statusCode ?? null;
-          res.on("data", (chunk: Uint8Array) => {
-            write(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
-            if (capture.truncated) finish();
-          });
-          res.on("end", () => finish());
-          res.on("error", failed);
-          res.on(
-            "close",
-            () =>
-              finish(res.complete || capture.truncated ? undefined : "the response ended early"),
-          );
+          readBody(res, capture, write, finish, failed);
         },
       );
       req.on("error", failed);
@@ -174,4 +159,42 @@ function exchange(
       failed(err);
     }
   });
+}
+
+/** Fills `attempt` from the capture once the exchange is over (ending the capture's stream). */
+function record(
+  attempt: Attempt,
+  capture: Capture,
+  write: (chunk?: Uint8Array) => void,
+  error: string | undefined,
+): void {
+  write();
+  attempt.output = capture.text();
+  const bytes = capture.bytes();
+  if (bytes !== undefined) attempt.bytes = bytes;
+  attempt.truncated = capture.truncated;
+  if (error !== undefined) attempt.error = error;
+}
+
+/**
+ * Reads a response body into the capture; `finish`es at its end or as soon as the cap is reached,
+ * and says "the response ended early" when the connection closes before a complete body.
+ */
+function readBody(
+  res: http.IncomingMessage,
+  capture: Capture,
+  write: (chunk?: Uint8Array) => void,
+  finish: (error?: string) => void,
+  failed: (err: unknown) => void,
+): void {
+  res.on("data", (chunk: Uint8Array) => {
+    write(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+    if (capture.truncated) finish();
+  });
+  res.on("end", () => finish());
+  res.on("error", failed);
+  res.on(
+    "close",
+    () => finish(res.complete || capture.truncated ? undefined : "the response ended early"),
+  );
 }
