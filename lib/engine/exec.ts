@@ -55,7 +55,7 @@ async function attempts(
     tries++;
     const started = limits.clock.now();
     const attempt: Attempt = signal?.aborted
-      ? { output: "", truncated: false, exitCode: null, status: null, error: "aborted" }
+      ? { ...nothing(), error: "aborted" }
       : spec.type === "cmd"
       ? await runCommand(spec, limits)
       : await runHttp(spec, limits);
