@@ -1,9 +1,10 @@
 /**
  * What one try of an input produced, and the limits it ran under: shared by the command runner
- * (`lib/engine/exec.ts`) and the HTTP probe (`lib/engine/http_probe.ts`).
+ * (`command.ts`), the HTTP probe (`http_probe.ts`) and the retry loop (`exec.ts`) in this folder.
  *
  * @module
  */
+import type { Clock } from "../time/clock.ts";
 
 /** One try of an input. */
 export interface Attempt {
@@ -19,16 +20,13 @@ export interface Attempt {
   final?: boolean;
 }
 
-/** The limits one try runs under. */
+/** The limits one try runs under, and the clock it reads. */
 export interface Limits {
   readonly maxOutputBytes: number;
   readonly keepBytes: boolean;
   readonly killGraceMs: number;
   readonly drainMs: number;
   readonly signal: AbortSignal | undefined;
-}
-
-/** A duration for messages: `10s`, `250ms`. */
-export function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  /** Times PATH lookups and the rest of an input's timeout left for a regex `expect`. */
+  readonly clock: Clock;
 }

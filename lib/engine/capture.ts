@@ -3,11 +3,57 @@
  * decoding each stream as UTF-8 so the cut never splits a character. Bytes past the cap are
  * dropped (the caller keeps reading, so the child never blocks).
  *
+ * Also the one rule for cutting UTF-8 at a byte cap ({@linkcode utf8CutAt}), which
+ * {@linkcode capUtf8} applies to text (task ConfigMaps, log lines and Events cap theirs with it).
+ *
  * @module
  */
 
 /** Default cap on captured output per input (`maxOutputBytes`). */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * Where to cut `bytes` so that at most `maxBytes` remain and no UTF-8 character is split: all of
+ * them when they fit, else `maxBytes` moved back to the start of the character it falls in.
+ *
+ * @param bytes UTF-8 bytes (they may start in the middle of a character).
+ * @param maxBytes The cap, not negative.
+ * @returns The number of bytes to keep.
+ *
+ * @example Usage
+ * ```ts
+ * import { utf8CutAt } from "./capture.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(utf8CutAt(new TextEncoder().encode("aé"), 2), 1);
+ * ```
+ */
+export function utf8CutAt(bytes: Uint8Array, maxBytes: number): number {
+  if (bytes.length <= maxBytes) return bytes.length;
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return end;
+}
+
+/**
+ * Cuts text to at most `maxBytes` of UTF-8 without splitting a character.
+ *
+ * @param text The text.
+ * @param maxBytes The cap in bytes.
+ * @returns The text kept, and whether anything was cut.
+ *
+ * @example Usage
+ * ```ts
+ * import { capUtf8 } from "./capture.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(capUtf8("aé", 2), { text: "a", cut: true });
+ * ```
+ */
+export function capUtf8(text: string, maxBytes: number): { text: string; cut: boolean } {
+  const bytes = new TextEncoder().encode(text);
+  const end = utf8CutAt(bytes, maxBytes);
+  if (end === bytes.length) return { text, cut: false };
+  return { text: new TextDecoder().decode(bytes.subarray(0, end)), cut: true };
+}
 
 /** Collects output up to a byte cap, decoding each stream as UTF-8 without splitting characters. */
 export class Capture {
@@ -24,9 +70,6 @@ export class Capture {
     this.#remaining = maxBytes;
     if (keepBytes) this.#chunks = [];
   }
-  get full(): boolean {
-    return this.truncated;
-  }
   /** A writer for one stream; call the returned function with no chunk at end of stream. */
   stream(): (chunk?: Uint8Array) => void {
     const decoder = new TextDecoder();
@@ -37,10 +80,8 @@ export class Capture {
         return;
       }
       if (this.truncated) return;
-      let take = chunk.length;
-      if (take > this.#remaining) {
-        take = this.#remaining;
-        while (take > 0 && (chunk[take]! & 0xc0) === 0x80) take--;
+      const take = utf8CutAt(chunk, this.#remaining);
+      if (take < chunk.length) {
         this.truncated = true;
         this.#remaining = 0;
       } else {

@@ -213,26 +213,20 @@ function statusMatches(codes: readonly string[], value: number): boolean {
  * ```
  */
 export function judge(outcome: Outcome, expect?: Expect): Verdict {
-  if (outcome.type === "cmd") {
-    const code = outcome.exitCode;
-    if (code === null) return { ok: false, reason: "the command did not exit normally" };
-    if (expect?.kind === "status") {
-      return statusMatches(expect.codes, code)
-        ? { ok: true }
-        : { ok: false, reason: `exit code ${code} is not one of ${expect.codes.join("|")}` };
-    }
-    if (code !== 0) return { ok: false, reason: `exit code ${code}` };
-  } else {
-    const status = outcome.status;
-    if (status === null) return { ok: false, reason: "no HTTP response" };
-    if (expect?.kind === "status") {
-      return statusMatches(expect.codes, status)
-        ? { ok: true }
-        : { ok: false, reason: `HTTP status ${status} is not one of ${expect.codes.join("|")}` };
-    }
-    if (status < 200 || status > 299) {
-      return { ok: false, reason: `HTTP status ${status} is not 2xx` };
-    }
+  const cmd = outcome.type === "cmd";
+  // The number judged: a cmd's exit code, an HTTP input's status (null: the run did not finish).
+  const code = cmd ? outcome.exitCode : outcome.status;
+  if (code === null) {
+    return { ok: false, reason: cmd ? "the command did not exit normally" : "no HTTP response" };
+  }
+  const what = `${cmd ? "exit code" : "HTTP status"} ${code}`;
+  if (expect?.kind === "status") {
+    return statusMatches(expect.codes, code)
+      ? { ok: true }
+      : { ok: false, reason: `${what} is not one of ${expect.codes.join("|")}` };
+  }
+  if (cmd ? code !== 0 : (code < 200 || code > 299)) {
+    return { ok: false, reason: cmd ? what : `${what} is not 2xx` };
   }
   return expect === undefined ? { ok: true } : checkContent(expect, outcome.output);
 }

@@ -11,10 +11,13 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { type Attempt, formatMs, type Limits } from "./attempt.ts";
+import type { Attempt, Limits } from "./attempt.ts";
+import { formatDurationMs } from "../time/duration.ts";
 import { Capture } from "./capture.ts";
 import { headersProblem } from "./http_headers.ts";
 import type { InputSpec } from "./input.ts";
+
+type Method = "GET" | "POST";
 
 /** Content-Type for a POST body without one: JSON when it parses as JSON, else a form. */
 function guessContentType(body: string): string {
@@ -33,35 +36,42 @@ function guessContentType(body: string): string {
  *   help (not a URL, not http/https, a GET body, an unsendable header).
  */
 export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
-  const attempt: Attempt = { output: "", truncated: false, exitCode: null, status: null };
   const method = spec.type === "post" ? "POST" : "GET";
+  const url = checkedUrl(spec, method);
+  if (typeof url === "string") {
+    return Promise.resolve({
+      output: "",
+      truncated: false,
+      exitCode: null,
+      status: null,
+      error: url,
+      final: true,
+    });
+  }
+  const { headers, body } = requestOf(spec, method);
+  return exchange(url, method, headers, body, spec.timeoutMs, limits);
+}
+
+/** The input's URL, or why it cannot be sent (a GET body, an unsendable header). */
+function checkedUrl(spec: InputSpec, method: Method): URL | string {
   let url: URL;
   try {
     url = new URL(spec.input);
   } catch {
-    return Promise.resolve({
-      ...attempt,
-      error: `${JSON.stringify(spec.input)} is not a URL`,
-      final: true,
-    });
+    return `${JSON.stringify(spec.input)} is not a URL`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return Promise.resolve({
-      ...attempt,
-      error: `URL ${JSON.stringify(spec.input)} is not http or https`,
-      final: true,
-    });
+    return `URL ${JSON.stringify(spec.input)} is not http or https`;
   }
-  if (method === "GET" && spec.body) {
-    return Promise.resolve({
-      ...attempt,
-      error: "a get input cannot send a body; use type post",
-      final: true,
-    });
-  }
-  const problem = headersProblem(spec.headers);
-  if (problem !== undefined) return Promise.resolve({ ...attempt, error: problem, final: true });
+  if (method === "GET" && spec.body) return "a get input cannot send a body; use type post";
+  return headersProblem(spec.headers) ?? url;
+}
 
+/** The headers to send (the input's plus defaults it does not set) and the POST body. */
+function requestOf(
+  spec: InputSpec,
+  method: Method,
+): { headers: Record<string, string>; body: Uint8Array | undefined } {
   const headers: Record<string, string> = { ...spec.headers };
   const has = (name: string) => Object.keys(headers).some((k) => k.toLowerCase() === name);
   let body: Uint8Array | undefined;
@@ -74,7 +84,42 @@ export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
   }
   if (!has("accept")) headers["accept"] = "*/*";
   if (!has("user-agent")) headers["user-agent"] = "dz-mcall";
+  return { headers, body };
+}
 
+/** The `node:http` request options for `url`: no agent (a fresh connection), auth from the URL. */
+function requestOptions(
+  url: URL,
+  method: Method,
+  headers: Record<string, string>,
+): http.RequestOptions {
+  return {
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    ...(url.port ? { port: Number(url.port) } : {}),
+    path: url.pathname + url.search,
+    method,
+    headers,
+    agent: false,
+    ...(url.username
+      ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` }
+      : {}),
+  };
+}
+
+/**
+ * Sends the request and reads the response body up to the cap; settles once, on the end of the
+ * body, a full capture, an error, the timeout or an abort, and then destroys the request.
+ */
+function exchange(
+  url: URL,
+  method: Method,
+  headers: Record<string, string>,
+  body: Uint8Array | undefined,
+  timeoutMs: number,
+  limits: Limits,
+): Promise<Attempt> {
+  const attempt: Attempt = { output: "", truncated: false, exitCode: null, status: null };
   return new Promise<Attempt>((resolve) => {
     const capture = new Capture(limits.maxOutputBytes, limits.keepBytes);
     const write = capture.stream();
@@ -85,18 +130,13 @@ export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
       settled = true;
       clearTimeout(timer);
       limits.signal?.removeEventListener("abort", onAbort);
-      write();
-      attempt.output = capture.text();
-      const bytes = capture.bytes();
-      if (bytes !== undefined) attempt.bytes = bytes;
-      attempt.truncated = capture.truncated;
-      if (error !== undefined) attempt.error = error;
+      record(attempt, capture, write, error);
       req?.destroy();
       resolve(attempt);
     };
     const timer = setTimeout(
-      () => finish(`timed out after ${formatMs(spec.timeoutMs)}`),
-      spec.timeoutMs,
+      () => finish(`timed out after ${formatDurationMs(timeoutMs, "single")}`),
+      timeoutMs,
     );
     const onAbort = () => finish("aborted");
     limits.signal?.addEventListener("abort", onAbort, { once: true });
@@ -106,34 +146,55 @@ export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
         `${method} ${url.href} failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`,
       );
     try {
-      req = (url.protocol === "https:" ? https : http).request({
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-        ...(url.port ? { port: Number(url.port) } : {}),
-        path: url.pathname + url.search,
-        method,
-        headers,
-        agent: false,
-        ...(url.username
-          ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` }
-          : {}),
-      }, (res) => {
-        attempt.status = res.statusCode ?? null;
-        res.on("data", (chunk: Uint8Array) => {
-          write(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
-          if (capture.full) finish();
-        });
-        res.on("end", () => finish());
-        res.on("error", failed);
-        res.on(
-          "close",
-          () => finish(res.complete || capture.full ? undefined : "the response ended early"),
-        );
-      });
+      req = (url.protocol === "https:" ? https : http).request(
+        requestOptions(url, method, headers),
+        (res) => {
+          attempt.status = res.statusCode ?? null;
+          readBody(res, capture, write, finish, failed);
+        },
+      );
       req.on("error", failed);
       req.end(body);
     } catch (err) {
       failed(err);
     }
   });
+}
+
+/** Fills `attempt` from the capture once the exchange is over (ending the capture's stream). */
+function record(
+  attempt: Attempt,
+  capture: Capture,
+  write: (chunk?: Uint8Array) => void,
+  error: string | undefined,
+): void {
+  write();
+  attempt.output = capture.text();
+  const bytes = capture.bytes();
+  if (bytes !== undefined) attempt.bytes = bytes;
+  attempt.truncated = capture.truncated;
+  if (error !== undefined) attempt.error = error;
+}
+
+/**
+ * Reads a response body into the capture; `finish`es at its end or as soon as the cap is reached,
+ * and says "the response ended early" when the connection closes before a complete body.
+ */
+function readBody(
+  res: http.IncomingMessage,
+  capture: Capture,
+  write: (chunk?: Uint8Array) => void,
+  finish: (error?: string) => void,
+  failed: (err: unknown) => void,
+): void {
+  res.on("data", (chunk: Uint8Array) => {
+    write(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+    if (capture.truncated) finish();
+  });
+  res.on("end", () => finish());
+  res.on("error", failed);
+  res.on(
+    "close",
+    () => finish(res.complete || capture.truncated ? undefined : "the response ended early"),
+  );
 }

@@ -12,11 +12,11 @@
  * @module
  */
 
-import { formatMs } from "./attempt.ts";
+import { formatDurationMs } from "../time/duration.ts";
 import type { Verdict } from "./expect.ts";
 
 /** Most regex workers alive at once; further calls wait for one. */
-export const MAX_REGEX_WORKERS = 4;
+const MAX_REGEX_WORKERS = 4;
 
 const SOURCE = `self.onmessage = (e) => {
   const { source, flags, text } = e.data;
@@ -138,7 +138,10 @@ export async function regexVerdict(
     case "timeout":
       return {
         ok: false,
-        reason: `expect ${regex} did not finish within ${formatMs(Math.round(timeoutMs))} ` +
+        reason:
+          `expect ${regex} did not finish within ${
+            formatDurationMs(Math.round(timeoutMs), "single")
+          } ` +
           "(the rest of the input's timeout); simplify the pattern",
       };
     case "aborted":

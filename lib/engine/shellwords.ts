@@ -64,111 +64,131 @@ function expansionAt(line: string, i: number): string | undefined {
  * ```
  */
 export function splitCommand(line: string): string[] {
-  const text = line.trim();
-  const quoted = JSON.stringify(line);
-  const refuse = (syntax: string): never => {
+  return new Splitter(line).split();
+}
+
+/** One split in progress: the position in the text, the words so far and the one being built. */
+class Splitter {
+  readonly #text: string;
+  /** The line as the error messages quote it. */
+  readonly #quoted: string;
+  #i = 0;
+  readonly #words: string[] = [];
+  #word = "";
+  #inWord = false;
+  /** True while the current word is an unquoted shell name (a possible `NAME=` assignment). */
+  #bareName = true;
+
+  constructor(line: string) {
+    this.#text = line.trim();
+    this.#quoted = JSON.stringify(line);
+  }
+
+  split(): string[] {
+    while (this.#i < this.#text.length) this.#step(this.#text[this.#i]!);
+    this.#endWord();
+    if (this.#words.length === 0) throw new TypeError(`cmd ${this.#quoted} holds no command`);
+    return this.#words;
+  }
+
+  /** Consumes the character at the position, `ch`, and whatever it starts. */
+  #step(ch: string): void {
+    if (ch === " " || ch === "\t") {
+      this.#endWord();
+      this.#i++;
+    } else if (ch === "\\") {
+      this.#backslash();
+    } else if (ch === "'") {
+      this.#singleQuoted();
+    } else if (ch === '"') {
+      this.#doubleQuoted();
+    } else {
+      const syntax = ch === "$" ? expansionAt(this.#text, this.#i) : this.#syntaxAt(ch);
+      if (syntax !== undefined) this.#refuse(syntax);
+      if (this.#bareName && !/[A-Za-z_]/.test(ch) && !(this.#inWord && /[0-9]/.test(ch))) {
+        this.#bareName = false;
+      }
+      this.#take(ch, 1);
+    }
+  }
+
+  /** The shell syntax an unquoted `ch` (not `$`) at the position starts, if any. */
+  #syntaxAt(ch: string): string | undefined {
+    if (ch === "\n") return "newline";
+    if (ch === "`" || ch === "*") return ch;
+    const operators = OPERATORS.get(ch);
+    if (operators !== undefined) return operators.find((o) => this.#text.startsWith(o, this.#i))!;
+    if (!this.#inWord && (ch === "~" || ch === "#")) return ch;
+    if (ch === "=" && this.#words.length === 0 && this.#inWord && this.#bareName) {
+      return this.#word + "=";
+    }
+    return undefined;
+  }
+
+  /** Outside quotes a backslash escapes any character, and backslash-newline joins lines. */
+  #backslash(): void {
+    const next = this.#text[this.#i + 1];
+    this.#bareName = false;
+    if (next === undefined) this.#take("\\", 1);
+    else if (next === "\n") this.#i += 2;
+    else this.#take(next, 2);
+  }
+
+  /** Single quotes keep everything literally up to the next `'`. */
+  #singleQuoted(): void {
+    const end = this.#text.indexOf("'", this.#i + 1);
+    if (end < 0) throw new TypeError(`cmd ${this.#quoted} has an unterminated single quote`);
+    this.#bareName = false;
+    this.#take(this.#text.slice(this.#i + 1, end), end + 1 - this.#i);
+  }
+
+  /** Double quotes keep everything but escapes of `DOUBLE_QUOTE_ESCAPES`; no `` ` `` or `$…`. */
+  #doubleQuoted(): void {
+    const text = this.#text;
+    this.#bareName = false;
+    this.#take("", 1);
+    for (;;) {
+      const c = text[this.#i];
+      if (c === undefined) {
+        throw new TypeError(`cmd ${this.#quoted} has an unterminated double quote`);
+      }
+      if (c === '"') {
+        this.#i++;
+        return;
+      }
+      const next = text[this.#i + 1];
+      if (c === "\\" && next !== undefined && DOUBLE_QUOTE_ESCAPES.has(next)) {
+        this.#take(next === "\n" ? "" : next, 2);
+        continue;
+      }
+      if (c === "`") this.#refuse("`");
+      if (c === "$") {
+        const expansion = expansionAt(text, this.#i);
+        if (expansion !== undefined) this.#refuse(expansion);
+      }
+      this.#take(c, 1);
+    }
+  }
+
+  /** Adds `part` to the current word and moves `length` characters on. */
+  #take(part: string, length: number): void {
+    this.#word += part;
+    this.#inWord = true;
+    this.#i += length;
+  }
+
+  #endWord(): void {
+    if (this.#inWord) this.#words.push(this.#word);
+    this.#word = "";
+    this.#inWord = false;
+    this.#bareName = true;
+  }
+
+  #refuse(syntax: string): never {
     throw new TypeError(
-      `cmd ${quoted} uses shell syntax ${
+      `cmd ${this.#quoted} uses shell syntax ${
         JSON.stringify(syntax)
       }; set shell: true to run it through /bin/sh`,
     );
-  };
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  /** True while the current word is an unquoted shell name (a possible `NAME=` assignment). */
-  let bareName = true;
-  const endWord = () => {
-    if (inWord) words.push(word);
-    word = "";
-    inWord = false;
-    bareName = true;
-  };
-  let i = 0;
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (ch === " " || ch === "\t") {
-      endWord();
-      i++;
-    } else if (ch === "\n") {
-      refuse("newline");
-    } else if (ch === "\\") {
-      const next = text[i + 1];
-      bareName = false;
-      if (next === undefined) {
-        word += "\\";
-        inWord = true;
-        i++;
-      } else if (next === "\n") {
-        i += 2;
-      } else {
-        word += next;
-        inWord = true;
-        i += 2;
-      }
-    } else if (ch === "'") {
-      const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new TypeError(`cmd ${quoted} has an unterminated single quote`);
-      word += text.slice(i + 1, end);
-      inWord = true;
-      bareName = false;
-      i = end + 1;
-    } else if (ch === '"') {
-      inWord = true;
-      bareName = false;
-      i++;
-      for (;;) {
-        const c = text[i];
-        if (c === undefined) throw new TypeError(`cmd ${quoted} has an unterminated double quote`);
-        if (c === '"') {
-          i++;
-          break;
-        }
-        if (c === "\\") {
-          const next = text[i + 1];
-          if (next !== undefined && DOUBLE_QUOTE_ESCAPES.has(next)) {
-            if (next !== "\n") word += next;
-            i += 2;
-            continue;
-          }
-          word += c;
-          i++;
-          continue;
-        }
-        if (c === "`") refuse("`");
-        if (c === "$") {
-          const expansion = expansionAt(text, i);
-          if (expansion !== undefined) refuse(expansion);
-        }
-        word += c;
-        i++;
-      }
-    } else if (ch === "$") {
-      const expansion = expansionAt(text, i);
-      if (expansion !== undefined) refuse(expansion);
-      word += ch;
-      inWord = true;
-      bareName = false;
-      i++;
-    } else if (ch === "`") {
-      refuse("`");
-    } else if (OPERATORS.has(ch)) {
-      const op = OPERATORS.get(ch)!.find((o) => text.startsWith(o, i))!;
-      refuse(op);
-    } else if (!inWord && (ch === "~" || ch === "#")) {
-      refuse(ch);
-    } else if (ch === "*") {
-      refuse("*");
-    } else if (ch === "=" && words.length === 0 && inWord && bareName) {
-      refuse(word + "=");
-    } else {
-      if (bareName && !/[A-Za-z_]/.test(ch) && !(inWord && /[0-9]/.test(ch))) bareName = false;
-      word += ch;
-      inWord = true;
-      i++;
-    }
   }
-  endWord();
-  if (words.length === 0) throw new TypeError(`cmd ${quoted} holds no command`);
-  return words;
 }

@@ -19,7 +19,7 @@
  */
 
 /** Most `spawn()` calls in one event-loop turn. */
-export const SPAWN_BURST = 16;
+const SPAWN_BURST = 16;
 
 let burst = 0;
 let nextTurn: Promise<void> | undefined;

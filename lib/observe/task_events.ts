@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { ANNOTATION, capUtf8, type TaskView } from "../tasks/contract.ts";
+import { capUtf8 } from "../engine/capture.ts";
+import { ANNOTATION, type TaskView } from "../tasks/contract.ts";
 
 /** The reasons, in one place. */
 export const EVENT_REASON = {

@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { INPUT_TYPES } from "../config/schema.ts";
+import { capUtf8 } from "../engine/capture.ts";
 import type { InputSpec, Result } from "../engine/input.ts";
 import type { ConfigMapLike } from "./store.ts";
 
@@ -352,15 +353,6 @@ export function patched(
     },
     data: { ...cm.data, ...change.data },
   };
-}
-
-/** Cuts text to at most `maxBytes` of UTF-8 without splitting a character. */
-export function capUtf8(text: string, maxBytes: number): { text: string; cut: boolean } {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= maxBytes) return { text, cut: false };
-  let end = maxBytes;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return { text: new TextDecoder().decode(bytes.subarray(0, end)), cut: true };
 }
 
 /** The data keys recording a run's result (`output` capped at {@linkcode OUTPUT_CAP_BYTES}). */

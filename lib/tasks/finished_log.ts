@@ -6,9 +6,9 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { capUtf8 } from "../engine/capture.ts";
 import type { Result } from "../engine/input.ts";
 import { formatResults, PLAIN_SEPARATOR } from "../engine/output.ts";
-import { capUtf8 } from "./contract.ts";
 
 /** Cap on the result text in a log line (the task ConfigMap keeps up to 64 KiB). */
 export const LOG_RESULT_CAP_BYTES = 2048;

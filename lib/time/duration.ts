@@ -34,19 +34,32 @@ export function parseDurationMs(value: string | number): number | undefined {
 }
 
 /**
- * Formats milliseconds as the shortest duration text `parseDurationMs` reads back.
+ * How {@linkcode formatDurationMs} writes a duration:
+ * - `"compound"`: the shortest text, in hours, minutes, seconds and milliseconds (`"1m30s"`,
+ *   `"1s500ms"`), as configuration errors print lease timings;
+ * - `"single"`: one number in one unit, seconds when whole, else milliseconds (`"90s"`,
+ *   `"1500ms"`), as an input's timeout is printed in its error.
+ */
+export type DurationStyle = "compound" | "single";
+
+/**
+ * Formats milliseconds as duration text that `parseDurationMs` reads back: the one printer of
+ * durations.
  *
- * @param ms A non-negative number of milliseconds.
- * @returns Text such as `"5m"`, `"1m30s"` or `"250ms"`.
+ * @param ms A non-negative number of milliseconds (whole, for `"single"`).
+ * @param style `"compound"` (default) or `"single"`, see {@linkcode DurationStyle}.
+ * @returns Text such as `"5m"`, `"1m30s"` or `"250ms"`; `"90s"` or `"1500ms"` when single.
  *
  * @example Usage
  * ```ts
  * import { formatDurationMs } from "./duration.ts";
  * import assert from "node:assert/strict";
  * assert.equal(formatDurationMs(90_000), "1m30s");
+ * assert.equal(formatDurationMs(90_000, "single"), "90s");
  * ```
  */
-export function formatDurationMs(ms: number): string {
+export function formatDurationMs(ms: number, style: DurationStyle = "compound"): string {
+  if (style === "single") return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
   if (ms === 0) return "0s";
   const parts: string[] = [];
   let rest = Math.round(ms);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   canonicalJson,
-  capUtf8,
   decodeSpec,
   encodeSpec,
   newTaskConfigMap,
@@ -112,11 +111,6 @@ Deno.test("patched() merges, removes null keys and keeps the resourceVersion", (
   assert.equal(p.metadata.resourceVersion, "7");
   assert.deepEqual(p.data, { k: "v" });
   assert.deepEqual(cm.metadata.labels, { a: "1", b: "2" });
-});
-
-Deno.test("capUtf8() never splits a character", () => {
-  assert.deepEqual(capUtf8("aé", 2), { text: "a", cut: true });
-  assert.deepEqual(capUtf8("ab", 2), { text: "ab", cut: false });
 });
 
 Deno.test("resultData() caps the output and writes every key", () => {
