@@ -26,16 +26,12 @@ const PENDING = {
     "kube/api.ts",
     "tasks/contract.ts",
   ],
-  time: ["engine/exec.ts", "modes/leader.ts", "modes/status.ts"],
+  time: ["modes/status.ts"],
   long: [
-    "cli/args.ts",
     "config/load.ts",
     "election/elector.ts",
     "election/lease_lock.ts",
-    "engine/exec.ts",
     "kube/api.ts",
-    "tasks/planner.ts",
-    "tasks/worker.ts",
   ],
 };
 
