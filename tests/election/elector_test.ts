@@ -3,13 +3,13 @@
  * Default timings (15 s lease, 10 s renew deadline, 2 s retry) and no jitter unless a case says so.
  */
 import assert from "node:assert/strict";
+import { Elector } from "../../lib/election/elector.ts";
 import {
   DEFAULT_HEALTHZ_TOLERANCE_MS,
-  Elector,
   type ElectorOptions,
   LeadershipLostError,
   type StopReason,
-} from "../../lib/election/elector.ts";
+} from "../../lib/election/options.ts";
 import {
   formatMicroTime,
   type LeaderElectionRecord,
