@@ -16,18 +16,9 @@
  * @module
  */
 import { WAKE_JITTER_FACTOR } from "../lib/election/lease_watch.ts";
-import { chartRoleRules } from "../tests/chart/helpers.ts";
+import { withBenchPods } from "./pods.ts";
 import type { Row } from "./table.ts";
-import {
-  createNamespace,
-  deleteNamespace,
-  type FakePodOptions,
-  harness,
-  startFakePod,
-  stopHarness,
-  withServiceAccount,
-} from "../tests/e2e/harness.ts";
-import { type Leader, type PodsEnv, startPods, waitForLeader } from "../tests/e2e/cluster.ts";
+import { type Leader, startPods, waitForLeader } from "../tests/e2e/cluster.ts";
 import type { McallProcess } from "../tests/e2e/mcall_proc.ts";
 
 const LEASE_DURATION_MS = 15_000;
@@ -50,34 +41,25 @@ function quantile(sorted: readonly number[], q: number): number {
 
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
 
+/** The p50 and max rows of one kind of failover, from its sorted samples (ms). */
+function failoverRows(kind: string, sorted: readonly number[]): Row[] {
+  return [
+    {
+      name: `${kind} failover p50`,
+      value: seconds(quantile(sorted, 0.5)),
+      unit: "s",
+      note: "signal → new holder's started-leading",
+    },
+    { name: `${kind} failover max`, value: seconds(sorted.at(-1) ?? NaN), unit: "s" },
+  ];
+}
+
 /** Runs the failover trials and returns the table rows. */
 export async function benchElection(): Promise<Row[]> {
   const trials = Math.max(1, Number(Deno.env.get("BENCH_ELECTION_TRIALS") ?? "5") || 5);
-  const h = await harness();
-  const kc = h.kubeConfig();
-  const ns = await createNamespace(kc, "bench-election");
-  const cleanups: Array<() => unknown> = [];
-  const env: PodsEnv = {
-    ns,
-    kubeconfigPath: h.kubeconfigPath,
-    defer: (f) => void cleanups.push(f),
-    tempDir: async () => {
-      const d = await Deno.makeTempDir({ prefix: "dz-bench-election-" });
-      cleanups.push(() => Deno.remove(d, { recursive: true }));
-      return d;
-    },
-    startFakePod: async (o: Omit<FakePodOptions, "namespace">) => {
-      const pod = await startFakePod(kc, { ...o, namespace: ns });
-      cleanups.push(() => pod.remove());
-      return pod;
-    },
-  };
   const graceful: number[] = [];
   const crash: number[] = [];
-  try {
-    const sa = await withServiceAccount(kc, ns, "dz-mcall", await chartRoleRules(), {
-      dir: await env.tempDir(),
-    });
+  await withBenchPods("election", async ({ kc, ns, env, sa }) => {
     const procs: McallProcess[] = [];
     let serial = 0;
     const start = async (count: number) => {
@@ -107,15 +89,7 @@ export async function benchElection(): Promise<Row[]> {
     };
     for (let i = 0; i < trials; i++) await trial("SIGTERM", graceful);
     for (let i = 0; i < trials; i++) await trial("SIGKILL", crash);
-  } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch { /* best effort */ }
-    }
-    await deleteNamespace(kc, ns).catch(() => {});
-    await stopHarness();
-  }
+  });
 
   graceful.sort((a, b) => a - b);
   crash.sort((a, b) => a - b);
@@ -126,13 +100,7 @@ export async function benchElection(): Promise<Row[]> {
   const timings = "lease 15 s / renew 10 s / retry 2 s";
   return [
     { name: "trials per kind", value: trials, unit: "", note: `3 pods, ${timings}` },
-    {
-      name: "graceful (SIGTERM) failover p50",
-      value: seconds(quantile(graceful, 0.5)),
-      unit: "s",
-      note: "signal → new holder's started-leading",
-    },
-    { name: "graceful (SIGTERM) failover max", value: seconds(graceful.at(-1) ?? NaN), unit: "s" },
+    ...failoverRows("graceful (SIGTERM)", graceful),
     {
       name: "graceful bound without the lease watch: retryPeriod × 2.2",
       value: seconds(gracefulBound),
@@ -145,13 +113,7 @@ export async function benchElection(): Promise<Row[]> {
       unit: "s",
       note: "no release on shutdown: waited out leaseDuration",
     },
-    {
-      name: "crash (SIGKILL) failover p50",
-      value: seconds(quantile(crash, 0.5)),
-      unit: "s",
-      note: "signal → new holder's started-leading",
-    },
-    { name: "crash (SIGKILL) failover max", value: seconds(crash.at(-1) ?? NaN), unit: "s" },
+    ...failoverRows("crash (SIGKILL)", crash),
     {
       name: "crash bound asked by the issue: leaseDuration + 2 × retryPeriod",
       value: seconds(crashIssueBound),

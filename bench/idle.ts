@@ -13,18 +13,9 @@
  */
 import { cpuMs, memoryMiB } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
+import { withBenchPods } from "./pods.ts";
 import type { Row } from "./table.ts";
-import {
-  createNamespace,
-  deleteNamespace,
-  type FakePodOptions,
-  harness,
-  startFakePod,
-  stopHarness,
-  withServiceAccount,
-} from "../tests/e2e/harness.ts";
-import { chartRoleRules } from "../tests/chart/helpers.ts";
-import { type PodsEnv, startPods } from "../tests/e2e/cluster.ts";
+import { startPods } from "../tests/e2e/cluster.ts";
 
 const CONFIG = { request: { inputs: [{ name: "noop", input: "true" }] } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,29 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs the benchmark. */
 export async function benchIdle(): Promise<Row[]> {
   const seconds = Math.max(10, Number(Deno.env.get("BENCH_IDLE_S") ?? "120") || 120);
-  const h = await harness();
-  const kc = h.kubeConfig();
-  const ns = await createNamespace(kc, "bench-idle");
-  const cleanups: Array<() => unknown> = [];
-  const env: PodsEnv = {
-    ns,
-    kubeconfigPath: h.kubeconfigPath,
-    defer: (f) => void cleanups.push(f),
-    tempDir: async () => {
-      const d = await Deno.makeTempDir({ prefix: "dz-bench-idle-" });
-      cleanups.push(() => Deno.remove(d, { recursive: true }));
-      return d;
-    },
-    startFakePod: async (o: Omit<FakePodOptions, "namespace">) => {
-      const pod = await startFakePod(kc, { ...o, namespace: ns });
-      cleanups.push(() => pod.remove());
-      return pod;
-    },
-  };
-  try {
-    const sa = await withServiceAccount(kc, ns, "dz-mcall", await chartRoleRules(), {
-      dir: await env.tempDir(),
-    });
+  return await withBenchPods("idle", async ({ env, sa }) => {
     // The reference: a bare Deno process that only waits.
     const dir = await env.tempDir();
     await Deno.writeTextFile(`${dir}/wait.ts`, "setInterval(() => {}, 1000);\n");
@@ -64,7 +33,7 @@ export async function benchIdle(): Promise<Row[]> {
       stdout: "null",
       stderr: "inherit",
     }).spawn();
-    cleanups.push(async () => {
+    env.defer(async () => {
       bare.kill("SIGKILL");
       await bare.status;
     });
@@ -119,15 +88,7 @@ export async function benchIdle(): Promise<Row[]> {
         note: `${warnings} warning lines in all`,
       },
     ];
-  } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch { /* best effort */ }
-    }
-    await deleteNamespace(kc, ns).catch(() => {});
-    await stopHarness();
-  }
+  });
 }
 
 if (import.meta.main) {

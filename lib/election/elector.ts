@@ -66,6 +66,13 @@
  * reads a remote timestamp, and a stale watched record or object can only delay a takeover (a
  * later `observedTime`) or fail a write (409, then a fresh read).
  *
+ * ## Where the parts live
+ *
+ * This file holds the {@linkcode Elector} and its one step function (`tryAcquireOrRenew`). The
+ * loops around it (acquire, lead and renew, release) are in `lib/election/campaign.ts`, the term
+ * and the clock rules on it in `lib/election/term.ts`, the observed record in
+ * `lib/election/observed.ts`, the calls to user callbacks in `lib/election/callbacks.ts`.
+ *
  * @example Usage
  * ```ts ignore
  * import { Elector } from "./elector.ts";
@@ -81,63 +88,24 @@
  *
  * @module
  */
-import type { Clock } from "../time/clock.ts";
-import { settleWithin, withDeadline } from "./deadline.ts";
+import { Callbacks } from "./callbacks.ts";
+import { Campaign } from "./campaign.ts";
+import { withDeadline } from "./deadline.ts";
+import { type LeaseLock, LeaseLockError } from "./lease_lock.ts";
+import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
+import { ObservedLease } from "./observed.ts";
 import {
   DEFAULT_HEALTHZ_TOLERANCE_MS,
   describeError,
-  type ElectionEvents,
   type ElectionLogger,
   type ElectorOptions,
   type ElectorPhase,
   type HealthzResult,
-  JITTER_FACTOR,
-  LeadershipLostError,
+  type ResolvedElectorOptions,
   resolveElectorOptions,
   sameRecord,
-  type StopReason,
 } from "./options.ts";
-import {
-  formatMicroTime,
-  type LeaderElectionRecord,
-  type LeaseLock,
-  LeaseLockError,
-  type LeaseSnapshot,
-} from "./lease_lock.ts";
-import { LeaseWatcher, WAKE_JITTER_FACTOR, Waker } from "./lease_watch.ts";
-
-export {
-  DEFAULT_HEALTHZ_TOLERANCE_MS,
-  DEFAULT_LEASE_DURATION_MS,
-  DEFAULT_RENEW_DEADLINE_MS,
-  DEFAULT_RETRY_PERIOD_MS,
-  type ElectionEvents,
-  type ElectionLogger,
-  type ElectorOptions,
-  type ElectorPhase,
-  type HealthzResult,
-  JITTER_FACTOR,
-  LeadershipLostError,
-  type StopReason,
-} from "./options.ts";
-
-type State =
-  | { readonly kind: "idle" }
-  | { readonly kind: "campaigning" }
-  | {
-    readonly kind: "leading";
-    readonly epoch: number;
-    /** Monotonic start of the last successful acquire or renew request. */
-    readonly renewedAt: number;
-    readonly term: AbortController;
-  }
-  | {
-    readonly kind: "stopping";
-    readonly epoch: number;
-    readonly renewedAt: number;
-    readonly reason: StopReason;
-  }
-  | { readonly kind: "stopped" };
+import { Term } from "./term.ts";
 
 /**
  * One candidate in a leader election: `run` → acquire (retry until the lease is ours) → renew
@@ -171,31 +139,14 @@ type State =
  * ```
  */
 export class Elector {
+  readonly #o: ResolvedElectorOptions;
   readonly #lock: LeaseLock;
   readonly #identity: string;
-  readonly #leaseDurationMs: number;
-  readonly #renewDeadlineMs: number;
-  readonly #retryPeriodMs: number;
-  readonly #releaseOnCancel: boolean;
-  readonly #mayAcquire: () => boolean | Promise<boolean>;
-  readonly #clock: Clock;
-  readonly #random: () => number;
-  readonly #events: ElectionEvents;
   readonly #log: ElectionLogger;
-  readonly #onStartedLeading: (signal: AbortSignal, epoch: number) => void | Promise<void>;
-  readonly #onStoppedLeading: ((reason: StopReason) => void) | undefined;
-  readonly #onNewLeader: ((identity: string) => void) | undefined;
-
-  #state: State = { kind: "idle" };
-  /** The record as last read or written, and when (monotonic) it was last seen to change. */
-  #observedRecord: LeaderElectionRecord | null = null;
-  #observedTime = 0;
-  /** The holder last reported through `onNewLeader`. */
-  #reportedLeader = "";
-  /** Keeps a watch on the lease open when the lock can watch (see `lib/election/lease_watch.ts`). */
-  readonly #watcher: LeaseWatcher | undefined;
-  /** The acquisition loop's pause, cut short by watched changes. */
-  readonly #waker: Waker;
+  readonly #term: Term;
+  readonly #observed: ObservedLease;
+  readonly #callbacks: Callbacks;
+  readonly #campaign: Campaign;
 
   /**
    * Validates every option before any work starts.
@@ -208,29 +159,20 @@ export class Elector {
    */
   constructor(options: ElectorOptions) {
     const o = resolveElectorOptions(options);
+    const describe = () => o.lock.describe();
+    this.#o = o;
     this.#lock = o.lock;
     this.#identity = o.identity;
-    this.#leaseDurationMs = o.leaseDurationMs;
-    this.#renewDeadlineMs = o.renewDeadlineMs;
-    this.#retryPeriodMs = o.retryPeriodMs;
-    this.#releaseOnCancel = o.releaseOnCancel;
-    this.#mayAcquire = o.mayAcquire;
-    this.#clock = o.clock;
-    this.#random = o.random;
-    this.#events = o.events;
     this.#log = o.logger;
-    this.#onStartedLeading = o.onStartedLeading;
-    this.#onStoppedLeading = o.onStoppedLeading;
-    this.#onNewLeader = o.onNewLeader;
-    this.#waker = new Waker(o.clock);
-    const watch = o.lock.watch?.bind(o.lock);
-    this.#watcher = watch === undefined ? undefined : new LeaseWatcher({
-      watch,
-      onRecord: (snapshot) => this.#onWatched(snapshot),
-      clock: o.clock,
-      retryPeriodMs: o.retryPeriodMs,
-      logger: o.logger,
-      lease: o.lock.describe(),
+    this.#term = new Term(o.clock, o.renewDeadlineMs, o.leaseDurationMs, describe);
+    this.#observed = new ObservedLease(o.clock);
+    this.#callbacks = new Callbacks(o, describe);
+    this.#campaign = new Campaign({
+      options: o,
+      term: this.#term,
+      observed: this.#observed,
+      callbacks: this.#callbacks,
+      tryAcquireOrRenew: (deadlineAt) => this.#tryAcquireOrRenew(deadlineAt),
     });
   }
 
@@ -247,27 +189,10 @@ export class Elector {
    * @throws {Error} When the elector is already running or has run.
    */
   async run(signal: AbortSignal): Promise<void> {
-    if (this.#state.kind !== "idle") {
+    if (this.#term.phase() !== "idle") {
       throw new Error(`Cannot run the election for ${this.#lock.describe()} twice`);
     }
-    const stopWatch = new AbortController();
-    const watching = this.#watcher?.run(stopWatch.signal);
-    try {
-      while (!signal.aborted) {
-        this.#state = { kind: "campaigning" };
-        if (!await this.#acquire(signal)) break;
-        if (signal.aborted) {
-          // Won the lease as the campaign was cancelled: give it back without starting work.
-          if (this.#releaseOnCancel) await this.#release();
-          break;
-        }
-        if (await this.#lead(signal) === "cancelled") break;
-      }
-    } finally {
-      stopWatch.abort();
-      await watching;
-      this.#state = { kind: "stopped" };
-    }
+    await this.#campaign.run(signal);
   }
 
   /**
@@ -279,9 +204,7 @@ export class Elector {
    * @returns True while leading is safe.
    */
   isLeader(): boolean {
-    const state = this.#state;
-    return state.kind === "leading" &&
-      this.#clock.now() < state.renewedAt + this.#renewDeadlineMs;
+    return this.#term.isLeader();
   }
 
   /**
@@ -291,8 +214,7 @@ export class Elector {
    *   else `undefined`.
    */
   epoch(): number | undefined {
-    const state = this.#state;
-    return state.kind === "leading" && this.isLeader() ? state.epoch : undefined;
+    return this.#term.epoch();
   }
 
   /** @returns This candidate's identity. */
@@ -302,17 +224,17 @@ export class Elector {
 
   /** @returns Where the elector is in its life. */
   phase(): ElectorPhase {
-    return this.#state.kind;
+    return this.#term.phase();
   }
 
   /** @returns The holder in the last observed record (`""` if none or not yet read). */
   holder(): string {
-    return this.#observedRecord?.holderIdentity ?? "";
+    return this.#observed.holder();
   }
 
   /** @returns The record as last read or written, or `null` before the first read. */
   observedRecord(): LeaderElectionRecord | null {
-    return this.#observedRecord;
+    return this.#observed.record();
   }
 
   /**
@@ -320,10 +242,7 @@ export class Elector {
    *   `undefined` when not in a term.
    */
   lastRenewAgeMs(): number | undefined {
-    const state = this.#state;
-    return state.kind === "leading" || state.kind === "stopping"
-      ? this.#clock.now() - state.renewedAt
-      : undefined;
+    return this.#term.lastRenewAgeMs();
   }
 
   /**
@@ -335,135 +254,7 @@ export class Elector {
    * @returns `{ ok: true }` or `{ ok: false, reason }`.
    */
   checkHealthz(toleranceMs: number = DEFAULT_HEALTHZ_TOLERANCE_MS): HealthzResult {
-    const state = this.#state;
-    if (state.kind !== "leading") return { ok: true };
-    const ageMs = this.#clock.now() - state.renewedAt;
-    if (ageMs > this.#leaseDurationMs + toleranceMs) {
-      return {
-        ok: false,
-        reason: `Failed to renew leadership of lease ${this.#lock.describe()}: last renewal ${
-          Math.round(ageMs)
-        } ms ago`,
-      };
-    }
-    return { ok: true };
-  }
-
-  /**
-   * Retries `#tryAcquireOrRenew` until it succeeds (true) or `signal` aborts (false). Attempts come
-   * every `retryPeriod + rand × 1.2 × retryPeriod` (the poll); while a watch is open also when the
-   * observed record may expire (plus up to 10 % of `retryPeriod`), and at once when the watch
-   * shows the lease released or deleted. Waking early never makes an attempt succeed early: the
-   * attempt judges expiry exactly as a polled one does.
-   */
-  async #acquire(signal: AbortSignal): Promise<boolean> {
-    this.#log.debug("Attempting to acquire leader lease", { lease: this.#lock.describe() });
-    for (;;) {
-      this.#waker.reset();
-      const attemptAt = this.#clock.now();
-      const acquired = await this.#tryAcquireOrRenew(attemptAt + this.#renewDeadlineMs);
-      this.#maybeReportTransition();
-      if (acquired) return true;
-      const pollAt = this.#clock.now() + this.#retryPeriodMs +
-        this.#random() * JITTER_FACTOR * this.#retryPeriodMs;
-      let wakeJitterMs: number | undefined;
-      const wakeAt = () => {
-        const expiresAt = this.#watchedExpiry(attemptAt);
-        if (expiresAt === undefined) return pollAt;
-        wakeJitterMs ??= this.#random() * WAKE_JITTER_FACTOR * this.#retryPeriodMs;
-        return Math.min(pollAt, expiresAt + wakeJitterMs);
-      };
-      if (!await this.#waker.sleepUntil(wakeAt, signal)) return false;
-    }
-  }
-
-  /**
-   * When the observed record may expire, if a watch is open (so a renewal would have been seen)
-   * and that is after the last attempt began (else that attempt already judged it, and failed
-   * for another reason: wait for the poll instead of retrying in a loop).
-   */
-  #watchedExpiry(attemptAt: number): number | undefined {
-    const record = this.#observedRecord;
-    if (this.#watcher?.live !== true || record === null || record.holderIdentity === "") {
-      return undefined;
-    }
-    const expiresAt = this.#observedTime + record.leaseDurationSeconds * 1000;
-    return expiresAt > attemptAt ? expiresAt : undefined;
-  }
-
-  /**
-   * A change seen by the watch: goes through the same observed-state setter as a read (so
-   * `observedTime` is this pod's monotonic time of seeing it, never a remote timestamp), then
-   * wakes the acquisition loop: at once for a released or deleted lease, else to recompute when
-   * the observed record may expire.
-   */
-  #onWatched(snapshot: LeaseSnapshot | null): void {
-    if (this.#state.kind === "stopped") return;
-    if (snapshot !== null && !sameRecord(this.#observedRecord, snapshot.record)) {
-      this.#setObservedRecord(snapshot.record);
-      this.#maybeReportTransition();
-    }
-    if (snapshot === null || snapshot.record.holderIdentity === "") this.#waker.wakeNow();
-    else this.#waker.recompute();
-  }
-
-  /** Runs one term: start the work, renew until the term ends, stop the work, maybe release. */
-  async #lead(signal: AbortSignal): Promise<StopReason> {
-    const leading = this.#state;
-    if (leading.kind !== "leading") throw new Error(`Cannot lead from state ${leading.kind}`);
-    const { epoch, term } = leading;
-    const lease = this.#lock.describe();
-    const cancel = () =>
-      term.abort(new LeadershipLostError("cancelled", lease, { cause: signal.reason }));
-    signal.addEventListener("abort", cancel, { once: true });
-    this.#log.info("Became leader", { lease, identity: this.#identity, epoch });
-    this.#lock.recordEvent?.("became leader");
-    this.#safely("events.leader", () => this.#events.leader?.(1));
-    this.#safely("events.transition", () => this.#events.transition?.(epoch));
-    const work = this.#startWork(term.signal, epoch);
-
-    let reason: StopReason;
-    try {
-      reason = await this.#renew(signal);
-    } finally {
-      signal.removeEventListener("abort", cancel);
-    }
-
-    const renewedAt = this.#state.kind === "leading" ? this.#state.renewedAt : this.#clock.now();
-    this.#state = { kind: "stopping", epoch, renewedAt, reason };
-    term.abort(new LeadershipLostError(reason, lease));
-    this.#safely("events.leader", () => this.#events.leader?.(0));
-    const log = reason === "cancelled" ? this.#log.info : this.#log.warn;
-    log.call(this.#log, "Stopped leading", { lease, identity: this.#identity, epoch, reason });
-    await this.#settleWork(work, renewedAt + this.#leaseDurationMs);
-    if (reason === "cancelled" && this.#releaseOnCancel) await this.#release();
-    this.#lock.recordEvent?.("stopped leading");
-    this.#safely("onStoppedLeading", () => this.#onStoppedLeading?.(reason));
-    return reason;
-  }
-
-  /**
-   * Renews every `retryPeriod` until the run is cancelled, another holder shows up, or no renewal
-   * succeeded for `renewDeadline`.
-   */
-  async #renew(signal: AbortSignal): Promise<StopReason> {
-    for (;;) {
-      const deadlineAt = this.#renewDeadlineAt();
-      const pauseMs = Math.min(this.#retryPeriodMs, deadlineAt - this.#clock.now());
-      try {
-        await this.#clock.sleep(pauseMs, signal);
-      } catch {
-        return "cancelled";
-      }
-      if (this.#clock.now() >= deadlineAt) return "renewFailed";
-      const renewed = await this.#tryAcquireOrRenew(deadlineAt);
-      this.#maybeReportTransition();
-      if (signal.aborted) return "cancelled";
-      if (renewed) continue;
-      this.#safely("events.renewFailure", () => this.#events.renewFailure?.());
-      if (this.holder() !== this.#identity) return "lost";
-      if (this.#clock.now() >= deadlineAt) return "renewFailed";
-    }
+    return this.#term.checkHealthz(toleranceMs);
   }
 
   /**
@@ -473,12 +264,12 @@ export class Elector {
    * @returns True when the lease is ours after the attempt.
    */
   async #tryAcquireOrRenew(deadlineAt: number): Promise<boolean> {
-    const startedAt = this.#clock.now();
-    const now = formatMicroTime(this.#clock.wallNow());
+    const startedAt = this.#o.clock.now();
+    const now = formatMicroTime(this.#o.clock.wallNow());
     const leading = this.isLeader();
     const fresh: LeaderElectionRecord = {
       holderIdentity: this.#identity,
-      leaseDurationSeconds: this.#leaseDurationMs / 1000,
+      leaseDurationSeconds: this.#o.leaseDurationMs / 1000,
       acquireTime: now,
       renewTime: now,
       leaseTransitions: 0,
@@ -489,7 +280,7 @@ export class Elector {
     //    have replaced the cached object with another holder's write (a CAS against it would
     //    succeed); it updates the observed record in the same synchronous step, so checking the
     //    observed holder keeps the fast path from overwriting anyone but this candidate.
-    const observed = this.#observedRecord;
+    const observed = this.#observed.record();
     if (leading && observed !== null && observed.holderIdentity === this.#identity) {
       const renewal = {
         ...fresh,
@@ -498,8 +289,8 @@ export class Elector {
       };
       try {
         await this.#withDeadline(deadlineAt, (s) => this.#lock.update(renewal, s));
-        this.#setObservedRecord(renewal);
-        this.#renewed(startedAt);
+        this.#observed.set(renewal);
+        this.#term.renewed(startedAt);
         return true;
       } catch (err) {
         this.#log.debug("Failed to renew lease on the fast path, falling back to the slow path", {
@@ -527,7 +318,7 @@ export class Elector {
           leaseTransitions: observed.leaseTransitions,
         }
         : { ...fresh, leaseTransitions: observed === null ? 0 : observed.leaseTransitions + 1 };
-      if (!leading && !await this.#askMayAcquire()) return false;
+      if (!leading && !await this.#callbacks.mayAcquire()) return false;
       return await this.#tryWrite("create", created, deadlineAt, leading, startedAt);
     }
 
@@ -535,13 +326,13 @@ export class Elector {
     //    The leader goes on only if the lease still names it. Anyone else may take the lease when
     //    it is free (empty holder), names this candidate, or has not changed for its duration.
     const current = snapshot.record;
-    if (!sameRecord(observed, current)) this.#setObservedRecord(current);
+    if (!sameRecord(observed, current)) this.#observed.set(current);
     const holder = current.holderIdentity;
     if (leading && holder !== this.#identity) {
       this.#log.warn("Lease was taken over", { lease: this.#lock.describe(), holder });
       return false;
     }
-    if (!leading && holder !== "" && holder !== this.#identity && !this.#observedExpired()) {
+    if (!leading && holder !== "" && holder !== this.#identity && !this.#observed.expired()) {
       this.#log.debug("Lease is held by another candidate and has not expired", {
         lease: this.#lock.describe(),
         holder,
@@ -550,23 +341,11 @@ export class Elector {
     }
 
     // 4. Write: a renewal keeps acquireTime and leaseTransitions, a takeover starts a new term.
-    if (!leading && !await this.#askMayAcquire()) return false;
+    if (!leading && !await this.#callbacks.mayAcquire()) return false;
     const next: LeaderElectionRecord = leading
       ? { ...fresh, acquireTime: current.acquireTime, leaseTransitions: current.leaseTransitions }
       : { ...fresh, leaseTransitions: current.leaseTransitions + 1 };
     return await this.#tryWrite("update", next, deadlineAt, leading, startedAt);
-  }
-
-  /** `mayAcquire`, with a throw counted as `true` (the hook must never block an election). */
-  async #askMayAcquire(): Promise<boolean> {
-    try {
-      if (await this.#mayAcquire()) return true;
-    } catch (err) {
-      this.#log.warn("Callback mayAcquire threw", describeError(err));
-      return true;
-    }
-    this.#log.debug("Not taking the lease: mayAcquire said no", { lease: this.#lock.describe() });
-    return false;
   }
 
   /**
@@ -588,112 +367,15 @@ export class Elector {
       this.#logFailure(`Failed to ${verb} lease`, err);
       return false;
     }
-    this.#setObservedRecord(record);
-    if (leading) this.#renewed(startedAt);
-    else this.#acquired(record.leaseTransitions, startedAt);
+    this.#observed.set(record);
+    if (leading) this.#term.renewed(startedAt);
+    else this.#term.acquired(record.leaseTransitions, startedAt);
     return true;
-  }
-
-  /**
-   * Gives the lease up: empty holder, 1 s duration, transitions kept, so the next candidate may
-   * take it at its next attempt. If the cached object is stale, re-reads and releases only a lease
-   * that still names this candidate.
-   */
-  async #release(): Promise<void> {
-    if (this.holder() !== this.#identity) return;
-    const now = formatMicroTime(this.#clock.wallNow());
-    const deadlineAt = this.#clock.now() + this.#renewDeadlineMs;
-    const released: LeaderElectionRecord = {
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: now,
-      renewTime: now,
-      leaseTransitions: this.#observedRecord?.leaseTransitions ?? 0,
-    };
-    const lease = this.#lock.describe();
-    try {
-      try {
-        await this.#withDeadline(deadlineAt, (s) => this.#lock.update(released, s));
-      } catch (err) {
-        if (!(err instanceof LeaseLockError && err.kind === "conflict")) throw err;
-        const snapshot = await this.#withDeadline(deadlineAt, (s) => this.#lock.get(s));
-        if (snapshot === null || snapshot.record.holderIdentity !== this.#identity) {
-          if (snapshot !== null) this.#setObservedRecord(snapshot.record);
-          return;
-        }
-        const again = { ...released, leaseTransitions: snapshot.record.leaseTransitions };
-        await this.#withDeadline(deadlineAt, (s) => this.#lock.update(again, s));
-      }
-      this.#setObservedRecord(released);
-      this.#log.info("Released leader lease", { lease, identity: this.#identity });
-    } catch (err) {
-      this.#log.warn("Failed to release lease", { lease, ...describeError(err) });
-    }
-  }
-
-  /** The one setter of observed state: stores the record and stamps the local monotonic time. */
-  #setObservedRecord(record: LeaderElectionRecord): void {
-    this.#observedRecord = record;
-    this.#observedTime = this.#clock.now();
-  }
-
-  /** Whether the observed record has gone unchanged for its lease duration, by the local clock. */
-  #observedExpired(): boolean {
-    const record = this.#observedRecord;
-    if (record === null) return true;
-    return this.#clock.now() >= this.#observedTime + record.leaseDurationSeconds * 1000;
-  }
-
-  #renewDeadlineAt(): number {
-    const state = this.#state;
-    return state.kind === "leading" ? state.renewedAt + this.#renewDeadlineMs : this.#clock.now();
-  }
-
-  #acquired(epoch: number, startedAt: number): void {
-    this.#state = { kind: "leading", epoch, renewedAt: startedAt, term: new AbortController() };
-  }
-
-  #renewed(startedAt: number): void {
-    const state = this.#state;
-    if (state.kind === "leading") this.#state = { ...state, renewedAt: startedAt };
-  }
-
-  /** Reports a changed holder through `onNewLeader`. */
-  #maybeReportTransition(): void {
-    const holder = this.holder();
-    if (holder === this.#reportedLeader) return;
-    this.#reportedLeader = holder;
-    this.#log.info("New leader observed", { lease: this.#lock.describe(), holder });
-    this.#safely("onNewLeader", () => this.#onNewLeader?.(holder));
-  }
-
-  #startWork(signal: AbortSignal, epoch: number): Promise<void> {
-    let result: void | Promise<void>;
-    try {
-      result = this.#onStartedLeading(signal, epoch);
-    } catch (err) {
-      this.#log.warn("Leader work failed", { epoch, ...describeError(err) });
-      return Promise.resolve();
-    }
-    return Promise.resolve(result).catch((err) => {
-      if (!(err instanceof LeadershipLostError)) {
-        this.#log.warn("Leader work failed", { epoch, ...describeError(err) });
-      }
-    });
-  }
-
-  /** Waits for the leader work to settle, but not past `untilAt` (monotonic). */
-  async #settleWork(work: Promise<void>, untilAt: number): Promise<void> {
-    if (!await settleWithin(this.#clock, work, untilAt)) {
-      this.#log.warn("Leader work did not stop before the lease could pass to another candidate", {
-        lease: this.#lock.describe(),
-      });
-    }
   }
 
   /** Runs a lock call, abandoning it (and aborting its signal) at `deadlineAt`. */
   #withDeadline<T>(deadlineAt: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline(this.#clock, this.#lock, deadlineAt, call);
+    return withDeadline(this.#o.clock, this.#lock, deadlineAt, call);
   }
 
   #logFailure(message: string, err: unknown): void {
@@ -702,14 +384,6 @@ export class Elector {
       this.#log.debug(`${message}: another candidate wrote first`, props);
     } else {
       this.#log.warn(message, props);
-    }
-  }
-
-  #safely(name: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.#log.warn(`Callback ${name} threw`, describeError(err));
     }
   }
 }

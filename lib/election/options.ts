@@ -1,7 +1,7 @@
 /**
  * The options, timings, callbacks' types and pure helpers of the leader election
- * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. Everything here
- * is re-exported by `lib/election/elector.ts`.
+ * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. Import
+ * them from here.
  *
  * @module
  */
@@ -31,7 +31,7 @@ export type StopReason = "cancelled" | "renewFailed" | "lost";
  *
  * @example Usage
  * ```ts
- * import { LeadershipLostError } from "./elector.ts";
+ * import { LeadershipLostError } from "./options.ts";
  * import assert from "node:assert/strict";
  * const err = new LeadershipLostError("renewFailed", "default/dz-mcall-leader");
  * assert.equal(err.name, "LeadershipLostError");

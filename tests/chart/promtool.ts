@@ -1,24 +1,29 @@
 /**
- * promtool for the tests: built once from Go modules by `scripts/promtool.sh` (cached outside the
- * repo), and the chart's rendered PrometheusRule written as a Prometheus rule file.
+ * promtool for the tests: built once from Go modules by `scripts/prom-tools.sh promtool` (cached
+ * outside the repo), and the chart's rendered PrometheusRule written as a Prometheus rule file.
  *
  * @module
  */
 import { stringify } from "yaml";
 import { at, find, type K8sObject } from "./helpers.ts";
 
-const SCRIPT = decodeURIComponent(new URL("../../scripts/promtool.sh", import.meta.url).pathname);
+const SCRIPT = decodeURIComponent(new URL("../../scripts/prom-tools.sh", import.meta.url).pathname);
 
 let promtoolPath: Promise<string | undefined> | undefined;
 
 /** Builds promtool once; `undefined` when there is no Go toolchain (and not REQUIRE_E2E=1). */
 export function promtool(): Promise<string | undefined> {
   promtoolPath ??= (async () => {
-    const out = await new Deno.Command("bash", { args: [SCRIPT, "build"], stderr: "piped" })
+    const out = await new Deno.Command("bash", {
+      args: [SCRIPT, "promtool", "build"],
+      stderr: "piped",
+    })
       .output();
     const dec = new TextDecoder();
     if (out.code === 3 && Deno.env.get("REQUIRE_E2E") !== "1") return undefined;
-    if (out.code !== 0) throw new Error(`scripts/promtool.sh: ${dec.decode(out.stderr)}`);
+    if (out.code !== 0) {
+      throw new Error(`scripts/prom-tools.sh promtool: ${dec.decode(out.stderr)}`);
+    }
     return dec.decode(out.stdout).trim().split("\n").pop()!;
   })();
   return promtoolPath;

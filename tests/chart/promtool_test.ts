@@ -1,9 +1,9 @@
 /**
- * The chart's alert rules through promtool (built from Go modules by `scripts/promtool.sh`):
+ * The chart's alert rules through promtool (built from Go modules by `scripts/prom-tools.sh`):
  * `promtool check rules` on the PrometheusRule helm renders, and `promtool test rules` proving
  * each alert fires — and does not fire too early — on the series the program exports.
  *
- * Without a Go toolchain (`scripts/promtool.sh` exit 3) the tests are ignored with a loud
+ * Without a Go toolchain (`scripts/prom-tools.sh` exit 3) the tests are ignored with a loud
  * message, unless `REQUIRE_E2E=1`.
  */
 import assert from "node:assert/strict";

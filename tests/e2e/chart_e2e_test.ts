@@ -34,25 +34,22 @@ import {
   setPodTerminated,
   startLocal,
 } from "./release_pods.ts";
+import {
+  APP,
+  EXTERNAL_CLUSTER,
+  helmInstall,
+  helmUpgrade,
+  LEASE,
+  LOCAL_OVERRIDES,
+  RELEASE,
+} from "./chart_release.ts";
 
-const CHART = decodeURIComponent(new URL("../../chart", import.meta.url).pathname);
-/** The guide's release name: fullname, app label and Lease name are then all `dz-mcall…`. */
-const RELEASE = "dz-mcall";
-const LEASE = "dz-mcall-leader";
-const APP = "dz-mcall";
 const REPLICAS = 3;
-const EXTERNAL_CLUSTER = Boolean(Deno.env.get("DZ_E2E_KUBECONFIG"));
 if (EXTERNAL_CLUSTER) {
   console.error(
     "chart e2e: the CronJob → Job → Pod test plays kubelet; skipped on DZ_E2E_KUBECONFIG",
   );
 }
-
-/**
- * Several programs run on one machine, so each gets `MCALL_METRICS_PORT=0` (an ephemeral probe
- * port) instead of the chart's 8080; in a cluster every Pod has its own network namespace.
- */
-const LOCAL_OVERRIDES = { MCALL_METRICS_PORT: "0" };
 
 type StepFn = () => Promise<void>;
 /** A test step without the op/resource sanitizers (client-node keeps connections open). */
@@ -172,25 +169,11 @@ e2eTest(
     ];
 
     let t0 = Date.now();
-    ok(
-      "helm install",
-      await helmAt(kubeconfigPath, [
-        "install",
-        RELEASE,
-        CHART,
-        "-n",
-        ns,
-        "--set",
-        "image.repository=dz-mcall.invalid/e2e",
-        "--set",
-        `replicas=${REPLICAS}`,
-        // Far from now, so the real cronjob controller never starts a round of its own here.
-        "--set",
-        "schedule=0 0 1 1 *",
-        "--set-json",
-        `tasks=${JSON.stringify(tasks)}`,
-      ]),
-    );
+    await helmInstall(kubeconfigPath, ns, [
+      `replicas=${REPLICAS}`,
+      // Far from now, so the real cronjob controller never starts a round of its own here.
+      "schedule=0 0 1 1 *",
+    ], tasks);
     mark("helm install", t0);
 
     const signingKey = async () =>
@@ -322,17 +305,14 @@ e2eTest(
 
     const testPod = await helmTestPod(kubeconfigPath, ns);
     const testPodUids = new Set<string>();
+    /** `helm test`, with this test as its Pod's kubelet, the Pod's files under `dir`. */
+    const helmTest = async (dir: string) =>
+      await helmTestAsKubelet(kc, kubeconfigPath, ns, `${await tempDir()}/${dir}`, testPodUids);
     await step(
       t,
       "helm test fails before any round (no holder, no summary)",
       async () => {
-        const r = await helmTestAsKubelet(
-          kc,
-          kubeconfigPath,
-          ns,
-          `${await tempDir()}/before`,
-          testPodUids,
-        );
+        const r = await helmTest("before");
         assert.equal(r.code, 1, `${r.stdout}\n${r.proc.tail()}`);
         assert.match(r.stdout, /^unhealthy: .*holder "", 0 round summaries/);
         assert.notEqual(r.helm.code, 0, `helm test must fail:\n${r.helm.stdout}`);
@@ -425,16 +405,7 @@ e2eTest(
         assert(podNames.includes(leader), `${leader} is one of the Pods`);
 
         await step(t, "guide commands while the round runs", async () => {
-          const holder = ok(
-            "kubectl get lease",
-            await kubectlAt(kubeconfigPath, ns, [
-              "get",
-              "lease",
-              LEASE,
-              "-o",
-              "jsonpath={.spec.holderIdentity}",
-            ]),
-          );
+          const holder = await leaseHolder();
           assert.equal(holder, leader);
           const rows = await taskRows();
           assert.equal(rows.length, tasks.length, JSON.stringify(rows));
@@ -507,16 +478,7 @@ e2eTest(
     });
 
     await step(t, "guide commands after the round", async () => {
-      const holder = ok(
-        "kubectl get lease",
-        await kubectlAt(kubeconfigPath, ns, [
-          "get",
-          "lease",
-          LEASE,
-          "-o",
-          "jsonpath={.spec.holderIdentity}",
-        ]),
-      );
+      const holder = await leaseHolder();
       // Every pod exited and the leader released the Lease (releaseOnCancel).
       assert.equal(holder, "");
       const lease = await coordination.readNamespacedLease({ name: LEASE, namespace: ns });
@@ -531,13 +493,7 @@ e2eTest(
     });
 
     await step(t, "helm test (dz-mcall status) passes after the round", async () => {
-      const r = await helmTestAsKubelet(
-        kc,
-        kubeconfigPath,
-        ns,
-        `${await tempDir()}/after`,
-        testPodUids,
-      );
+      const r = await helmTest("after");
       assert.equal(r.code, 0, `${r.stdout}\n${r.proc.tail()}`);
       assert.match(r.stdout, /^ok: .*holder "", 1 round summaries/);
       assert.equal(r.helm.code, 0, `helm test:\n${r.helm.stderr}\n${r.helm.stdout}`);
@@ -552,19 +508,7 @@ e2eTest(
       "helm upgrade of schedule changes the CronJob, keeps the signing key",
       async () => {
         t0 = Date.now();
-        ok(
-          "helm upgrade",
-          await helmAt(kubeconfigPath, [
-            "upgrade",
-            RELEASE,
-            CHART,
-            "-n",
-            ns,
-            "--reuse-values",
-            "--set",
-            "schedule=*/7 * * * *",
-          ]),
-        );
+        await helmUpgrade(kubeconfigPath, ns, ["schedule=*/7 * * * *"]);
         mark("helm upgrade", t0);
         const cj = await batch.readNamespacedCronJob({ name: RELEASE, namespace: ns });
         assert.equal(cj.spec?.schedule, "*/7 * * * *");
@@ -613,6 +557,20 @@ e2eTest(
     );
 
     // ----- helpers over this test's state
+    /** The guide's `kubectl get lease … -o jsonpath={.spec.holderIdentity}`. */
+    async function leaseHolder() {
+      return ok(
+        "kubectl get lease",
+        await kubectlAt(kubeconfigPath, ns, [
+          "get",
+          "lease",
+          LEASE,
+          "-o",
+          "jsonpath={.spec.holderIdentity}",
+        ]),
+      );
+    }
+
     async function taskRows() {
       const out = ok(
         "kubectl get configmaps (processed)",
@@ -665,22 +623,7 @@ e2eTest(
   "chart: mode=deployment, helm upgrade of interval rolls the pod template and the config",
   async ({ ns, kubeconfigPath, core, kc }) => {
     const deployments = kc.makeApiClient(k8s.AppsV1Api);
-    ok(
-      "helm install",
-      await helmAt(kubeconfigPath, [
-        "install",
-        RELEASE,
-        CHART,
-        "-n",
-        ns,
-        "--set",
-        "image.repository=dz-mcall.invalid/e2e",
-        "--set",
-        "mode=deployment",
-        "--set",
-        "interval=5m",
-      ]),
-    );
+    await helmInstall(kubeconfigPath, ns, ["mode=deployment", "interval=5m"]);
     const read = async () => {
       const d = await deployments.readNamespacedDeployment({ name: RELEASE, namespace: ns });
       const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: ns });
@@ -700,19 +643,7 @@ e2eTest(
       (e) => isApiException(e, 404),
     );
 
-    ok(
-      "helm upgrade",
-      await helmAt(kubeconfigPath, [
-        "upgrade",
-        RELEASE,
-        CHART,
-        "-n",
-        ns,
-        "--reuse-values",
-        "--set",
-        "interval=7m",
-      ]),
-    );
+    await helmUpgrade(kubeconfigPath, ns, ["interval=7m"]);
     const after = await read();
     assert.equal(after.interval, "7m");
     assert.match(after.checksum ?? "", /^[0-9a-f]{64}$/);

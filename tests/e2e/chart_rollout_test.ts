@@ -13,26 +13,16 @@ import { e2eTest, isApiException, setPodReady, waitFor } from "./harness.ts";
 import type { McallProcess } from "./mcall_proc.ts";
 import { startCountingServer } from "./counting_server.ts";
 import { bindPod, helmAt, ok, prepareContainer, startLocal } from "./release_pods.ts";
-
-const CHART = decodeURIComponent(new URL("../../chart", import.meta.url).pathname);
-const RELEASE = "dz-mcall";
-const APP = "dz-mcall";
-const LEASE = "dz-mcall-leader";
-/** Every program gets an ephemeral probe port (they share this machine's network). */
-const LOCAL_OVERRIDES = { MCALL_METRICS_PORT: "0" };
-const EXTERNAL_CLUSTER = Boolean(Deno.env.get("DZ_E2E_KUBECONFIG"));
-
-/** Seconds since the epoch of a round id `YYYYMMDD-HHMMSS`. */
-function roundSeconds(id: string): number {
-  return Date.UTC(
-    +id.slice(0, 4),
-    +id.slice(4, 6) - 1,
-    +id.slice(6, 8),
-    +id.slice(9, 11),
-    +id.slice(11, 13),
-    +id.slice(13, 15),
-  ) / 1000;
-}
+import {
+  APP,
+  EXTERNAL_CLUSTER,
+  helmInstall,
+  helmUpgrade,
+  LEASE,
+  LOCAL_OVERRIDES,
+  RELEASE,
+} from "./chart_release.ts";
+import { roundSeconds } from "./task_cluster.ts";
 
 e2eTest(
   "chart: deployment mode through helm upgrade of interval and helm uninstall — every task once, no past slot, nothing left",
@@ -45,30 +35,13 @@ e2eTest(
       { name: "echo", type: "cmd", input: "echo hello" },
     ];
     const paths = ["/slow/a", "/r/fast"];
-    ok(
-      "helm install",
-      await helmAt(kubeconfigPath, [
-        "install",
-        RELEASE,
-        CHART,
-        "-n",
-        ns,
-        "--set",
-        "image.repository=dz-mcall.invalid/e2e",
-        "--set",
-        "mode=deployment",
-        "--set",
-        "replicas=2",
-        "--set",
-        "interval=4s",
-        "--set",
-        "historyLimit=50",
-        "--set",
-        "failedHistoryLimit=50",
-        "--set-json",
-        `tasks=${JSON.stringify(tasks)}`,
-      ]),
-    );
+    await helmInstall(kubeconfigPath, ns, [
+      "mode=deployment",
+      "replicas=2",
+      "interval=4s",
+      "historyLimit=50",
+      "failedHistoryLimit=50",
+    ], tasks);
 
     // ----- the kubelet: run every Pod of the release, SIGTERM on deletion, remove after exit.
     const dir = await tempDir();
@@ -137,19 +110,7 @@ e2eTest(
     // The rolling update starts while the slow task of a round is running.
     const hits = server.count("/slow/a");
     await server.waitForHit("/slow/a", 30_000, hits + 1);
-    ok(
-      "helm upgrade",
-      await helmAt(kubeconfigPath, [
-        "upgrade",
-        RELEASE,
-        CHART,
-        "-n",
-        ns,
-        "--reuse-values",
-        "--set",
-        "interval=9s",
-      ]),
-    );
+    await helmUpgrade(kubeconfigPath, ns, ["interval=9s"]);
     const firstPods = [...running.values()].map((e) => e.proc!).filter(Boolean);
     // The old pods are replaced: their programs exit 0 after draining.
     for (const p of firstPods) {

@@ -11,12 +11,15 @@
  */
 import assert from "node:assert/strict";
 import { roundIdAt, roundName } from "../../lib/tasks/contract.ts";
-import { e2eTest, updatePodStatus, waitFor } from "./harness.ts";
+import type { CountingServer } from "./counting_server.ts";
+import { type E2E, e2eTest, updatePodStatus, waitFor } from "./harness.ts";
 import {
   ann,
   APP,
   type Cluster,
+  type InputConfig,
   lab,
+  type Member,
   startCluster,
   waitForTerminal,
   withServer,
@@ -32,20 +35,56 @@ async function runningOn(cluster: Cluster): Promise<string> {
   }, { timeoutMs: 30_000, message: `${SLOW} running` });
 }
 
+/** How {@linkcode startSlowRound} starts the pods. */
+interface SlowRound {
+  /** How long the slow task's request takes. */
+  ms: number;
+  /** A path of a second, fast GET task, if any. */
+  fast?: string;
+  /** Environment besides `MCALL_TASKS_ROUND=r`. */
+  env: Record<string, string>;
+  /** The Pods outlive their containers (`restartPolicy: OnFailure`). */
+  keepPods?: boolean;
+}
+
+/**
+ * Starts three program pods, leader first, on round `r` whose first task is the slow GET
+ * (timeout 20 s), and waits until that task runs.
+ *
+ * @returns The cluster and the member the slow task runs on.
+ */
+async function startSlowRound(
+  env: E2E,
+  server: CountingServer,
+  round: SlowRound,
+): Promise<{ cluster: Cluster; victim: Member }> {
+  const names = ["mcall-a", "mcall-b", "mcall-c"];
+  const inputs: InputConfig[] = [
+    { input: `${server.url}/slow?ms=${round.ms}`, type: "get", name: "slow", timeout: "20s" },
+  ];
+  if (round.fast !== undefined) {
+    inputs.push({ input: `${server.url}${round.fast}`, type: "get", name: "fast" });
+  }
+  const cluster = await startCluster(env, {
+    names,
+    inputs,
+    env: { MCALL_TASKS_ROUND: "r", ...round.env },
+    ...(round.keepPods ? { keepPods: names } : {}),
+    leaderFirst: true,
+  });
+  await server.waitForHit("/slow", 30_000);
+  return { cluster, victim: cluster.member(await runningOn(cluster)) };
+}
+
 e2eTest(
   "lifecycle: SIGTERM on a terminating pod lets its running task finish; recorded once",
   async (env) => {
     await withServer(async (server) => {
-      const cluster = await startCluster(env, {
-        inputs: [
-          { input: `${server.url}/slow?ms=6000`, type: "get", name: "slow", timeout: "20s" },
-          { input: `${server.url}/l1/fast`, type: "get", name: "fast" },
-        ],
-        env: { MCALL_TASKS_ROUND: "r", MCALL_WORKER_TERMINATION_GRACE_PERIOD: "30s" },
-        leaderFirst: true,
+      const { cluster, victim } = await startSlowRound(env, server, {
+        ms: 6000,
+        fast: "/l1/fast",
+        env: { MCALL_WORKER_TERMINATION_GRACE_PERIOD: "30s" },
       });
-      await server.waitForHit("/slow", 30_000);
-      const victim = cluster.member(await runningOn(cluster));
       // kubectl delete pod: the Pod turns Terminating and its container gets SIGTERM.
       await victim.pod.terminate({ gracePeriodSeconds: 30 });
       victim.proc.kill("SIGTERM");
@@ -72,18 +111,13 @@ e2eTest(
   "lifecycle: a grace period too short → the task is handed back and rerun at once, attempt kept",
   async (env) => {
     await withServer(async (server) => {
-      const cluster = await startCluster(env, {
-        inputs: [
-          { input: `${server.url}/slow?ms=6000`, type: "get", name: "slow", timeout: "20s" },
-          { input: `${server.url}/l2/fast`, type: "get", name: "fast" },
-        ],
+      const { cluster, victim } = await startSlowRound(env, server, {
+        ms: 6000,
+        fast: "/l2/fast",
         // 2 s of grace: 1 s to drain, then the task is aborted and handed back.
-        env: { MCALL_TASKS_ROUND: "r", MCALL_WORKER_TERMINATION_GRACE_PERIOD: "2s" },
-        leaderFirst: true,
+        env: { MCALL_WORKER_TERMINATION_GRACE_PERIOD: "2s" },
       });
       const leader = await cluster.leader();
-      await server.waitForHit("/slow", 30_000);
-      const victim = cluster.member(await runningOn(cluster));
       await victim.pod.terminate({ gracePeriodSeconds: 2 });
       const signalled = Date.now();
       victim.proc.kill("SIGTERM");
@@ -122,19 +156,12 @@ e2eTest(
   "lifecycle: a container restarted in place picks its own running task up again at once",
   async (env) => {
     await withServer(async (server) => {
-      const names = ["mcall-a", "mcall-b", "mcall-c"];
-      const cluster = await startCluster(env, {
-        names,
-        inputs: [
-          { input: `${server.url}/slow?ms=4000`, type: "get", name: "slow", timeout: "20s" },
-        ],
-        env: { MCALL_TASKS_ROUND: "r", MCALL_TASKS_STUCK_GRACE: "30s" },
+      const { cluster, victim } = await startSlowRound(env, server, {
+        ms: 4000,
+        env: { MCALL_TASKS_STUCK_GRACE: "30s" },
         // restartPolicy OnFailure: the Pod (name, assigned tasks) outlives its container.
-        keepPods: names,
-        leaderFirst: true,
+        keepPods: true,
       });
-      await server.waitForHit("/slow", 30_000);
-      const victim = cluster.member(await runningOn(cluster));
       victim.proc.kill("SIGKILL");
       assert.equal((await victim.proc.exited).signal, "SIGKILL");
       const restartedAt = Date.now();
@@ -159,19 +186,12 @@ e2eTest(
   "lifecycle: a container that crashed and is restarting → the leader reruns its task elsewhere at once",
   async (env) => {
     await withServer(async (server) => {
-      const names = ["mcall-a", "mcall-b", "mcall-c"];
-      const cluster = await startCluster(env, {
-        names,
-        inputs: [
-          { input: `${server.url}/slow?ms=8000`, type: "get", name: "slow", timeout: "20s" },
-        ],
-        env: { MCALL_TASKS_ROUND: "r", MCALL_TASKS_STUCK_GRACE: "30s" },
-        keepPods: names,
-        leaderFirst: true,
+      const { cluster, victim } = await startSlowRound(env, server, {
+        ms: 8000,
+        env: { MCALL_TASKS_STUCK_GRACE: "30s" },
+        keepPods: true,
       });
       const leader = await cluster.leader();
-      await server.waitForHit("/slow", 30_000);
-      const victim = cluster.member(await runningOn(cluster));
       // The leader reconciles every 2 s: let it see the task running before the crash (a claim
       // it never saw before the restart could be the new container's, and is left alone).
       await new Promise((r) => setTimeout(r, 2_500));

@@ -1,13 +1,13 @@
 /**
  * A real Prometheus Pushgateway on 127.0.0.1 for the tests, built from Go modules by
- * `scripts/pushgateway.sh` (cached outside the repo) and run with its in-memory store only.
+ * `scripts/prom-tools.sh pushgateway` (cached outside the repo) and run with its in-memory store only.
  *
  * @module
  */
 import { waitFor } from "./harness.ts";
 
 const SCRIPT = decodeURIComponent(
-  new URL("../../scripts/pushgateway.sh", import.meta.url).pathname,
+  new URL("../../scripts/prom-tools.sh", import.meta.url).pathname,
 );
 
 /** A running Pushgateway. */
@@ -31,11 +31,16 @@ function freePort(hostname: string): number {
  * @param hostname Where it listens: 127.0.0.1, or the real node's address so pods reach it.
  */
 export async function startPushgateway(hostname = "127.0.0.1"): Promise<Pushgateway> {
-  const out = await new Deno.Command("bash", { args: [SCRIPT, "build"], stderr: "piped" })
+  const out = await new Deno.Command("bash", {
+    args: [SCRIPT, "pushgateway", "build"],
+    stderr: "piped",
+  })
     .output();
   if (out.code !== 0) {
     throw new Error(
-      `scripts/pushgateway.sh exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`,
+      `scripts/prom-tools.sh pushgateway exited ${out.code}: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
     );
   }
   const bin = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;

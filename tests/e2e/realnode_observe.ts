@@ -117,7 +117,7 @@ export async function failingCheck(
  */
 async function promtoolFires(ns: string, pushgatewayUrl: string, series: string): Promise<void> {
   const bin = await promtool();
-  assert(bin, "promtool (scripts/promtool.sh) is needed on the real node");
+  assert(bin, "promtool (scripts/prom-tools.sh promtool) is needed on the real node");
   const dir = await Deno.makeTempDir({ prefix: "dz-real-promtool-" });
   try {
     const objects = await render({

@@ -14,6 +14,18 @@ import { type CountingServer, startCountingServer } from "./counting_server.ts";
 export const APP = "dz-mcall";
 export const LEASE = "dz-mcall-leader";
 
+/** Seconds since the epoch of a round id `YYYYMMDD-HHMMSS`. */
+export function roundSeconds(id: string): number {
+  return Date.UTC(
+    +id.slice(0, 4),
+    +id.slice(4, 6) - 1,
+    +id.slice(6, 8),
+    +id.slice(9, 11),
+    +id.slice(11, 13),
+    +id.slice(13, 15),
+  ) / 1000;
+}
+
 /** One input of `request.inputs`. */
 export interface InputConfig {
   input: string;

@@ -17,6 +17,7 @@ import {
   type InputConfig,
   lab,
   LEASE,
+  roundSeconds,
   startCluster,
   waitForTerminal,
   withServer,
@@ -487,16 +488,7 @@ e2eTest("tasks: deployment mode plans consecutive rounds, GC bounds history", as
     const ids = [...roundsSeen].sort();
     for (const id of ids) assert.match(id, /^\d{8}-\d{6}$/);
     // Consecutive rounds are 5 s apart (aligned to the interval).
-    const secs = ids.map((id) =>
-      Date.UTC(
-        +id.slice(0, 4),
-        +id.slice(4, 6) - 1,
-        +id.slice(6, 8),
-        +id.slice(9, 11),
-        +id.slice(11, 13),
-        +id.slice(13, 15),
-      ) / 1000
-    );
+    const secs = ids.map(roundSeconds);
     for (let i = 1; i < secs.length; i++) {
       assert.equal(secs[i]! % 5, 0);
       assert.ok(secs[i]! > secs[i - 1]!);

@@ -3,13 +3,13 @@
  * Default timings (15 s lease, 10 s renew deadline, 2 s retry) and no jitter unless a case says so.
  */
 import assert from "node:assert/strict";
+import { Elector } from "../../lib/election/elector.ts";
 import {
   DEFAULT_HEALTHZ_TOLERANCE_MS,
-  Elector,
   type ElectorOptions,
   LeadershipLostError,
   type StopReason,
-} from "../../lib/election/elector.ts";
+} from "../../lib/election/options.ts";
 import {
   formatMicroTime,
   type LeaderElectionRecord,
@@ -32,6 +32,33 @@ const START = new Date("2025-01-01T00:00:00Z");
 /** The wall time `ms` after the start, as MicroTime. */
 function wallAt(ms: number, offsetMs = 0): string {
   return formatMicroTime(new Date(START.getTime() + ms + offsetMs));
+}
+
+/** The record `holder` writes acquiring at `atMs` and renewing at `renewMs`: a 15 s lease. */
+function held(
+  holder: string,
+  transitions: number,
+  atMs = 0,
+  renewMs = atMs,
+): LeaderElectionRecord {
+  return {
+    holderIdentity: holder,
+    leaseDurationSeconds: 15,
+    acquireTime: wallAt(atMs),
+    renewTime: wallAt(renewMs),
+    leaseTransitions: transitions,
+  };
+}
+
+/** A lease released at `atMs`: no holder, a 1 s duration, the transitions kept. */
+function released(transitions: number, atMs = 0): LeaderElectionRecord {
+  return {
+    holderIdentity: "",
+    leaseDurationSeconds: 1,
+    acquireTime: wallAt(atMs),
+    renewTime: wallAt(atMs),
+    leaseTransitions: transitions,
+  };
 }
 
 class World {
@@ -165,26 +192,14 @@ Deno.test("run() acquires a lease that does not exist by creating it at epoch 0"
     assert.equal(a.elector.isLeader(), true);
     assert.equal(a.elector.epoch(), 0);
     assert.deepEqual(a.started, [0]);
-    assert.deepEqual(world.spec(), {
-      holderIdentity: "a",
-      leaseDurationSeconds: 15,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 0,
-    });
+    assert.deepEqual(world.spec(), held("a", 0));
     assert.deepEqual(a.gauge, [1]);
     assert.deepEqual(a.transitions, [0]);
   }));
 
 Deno.test("run() acquires a released lease (empty holder) at once, one transition later", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 4,
-    });
+    world.put(released(4));
     const b = world.candidate("b");
     await world.clock.advance(0);
     assert.equal(b.elector.isLeader(), true);
@@ -195,13 +210,7 @@ Deno.test("run() acquires a released lease (empty holder) at once, one transitio
 
 Deno.test("run() never takes a released or missing lease while mayAcquire says no", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 4,
-    });
+    world.put(released(4));
     let allowed = false;
     let asked = 0;
     const b = world.candidate("b", {
@@ -260,13 +269,7 @@ Deno.test("run() retries acquisition after a network error, a 500 and a 403", ()
 
 Deno.test("run() waits retryPeriod plus up to 1.2 × retryPeriod of jitter between attempts", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "stranger",
-      leaseDurationSeconds: 15,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 0,
-    });
+    world.put(held("stranger", 0));
     const a = world.candidate("a", { random: () => 0.5 });
     await world.clock.advance(0);
     assert.equal(a.client.calls.read, 1);
@@ -282,13 +285,7 @@ Deno.test("run() waits retryPeriod plus up to 1.2 × retryPeriod of jitter betwe
 
 Deno.test("run() renews every retryPeriod keeping leaseTransitions and acquireTime", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 2,
-    });
+    world.put(released(2));
     const a = world.candidate("a");
     await world.clock.advance(0);
     const version = world.server.lease(NAME, NS)?.metadata?.resourceVersion;
@@ -345,14 +342,7 @@ Deno.test("run() recreates a lease deleted while leading, in the same term", () 
 
 Deno.test("run() respects another holder until its record stops changing for the lease duration", () =>
   scenario(async (world) => {
-    const stranger = (renewMs: number) =>
-      world.put({
-        holderIdentity: "stranger",
-        leaseDurationSeconds: 15,
-        acquireTime: wallAt(0),
-        renewTime: wallAt(renewMs),
-        leaseTransitions: 7,
-      });
+    const stranger = (renewMs: number) => world.put(held("stranger", 7, 0, renewMs));
     stranger(0);
     const a = world.candidate("a");
     await world.clock.advance(10_000);
@@ -367,37 +357,19 @@ Deno.test("run() respects another holder until its record stops changing for the
 
 Deno.test("run() takes over an expired lease with leaseTransitions + 1 and a new acquireTime", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "stranger",
-      leaseDurationSeconds: 15,
-      acquireTime: wallAt(-60_000),
-      renewTime: wallAt(-30_000),
-      leaseTransitions: 7,
-    });
+    world.put(held("stranger", 7, -60_000, -30_000));
     const a = world.candidate("a");
     await world.clock.advance(14_000);
     assert.equal(a.elector.isLeader(), false, "remote timestamps must not shorten the wait");
     await world.clock.advance(2000);
     assert.equal(a.elector.isLeader(), true);
     assert.deepEqual(a.started, [8]);
-    assert.deepEqual(world.spec(), {
-      holderIdentity: "a",
-      leaseDurationSeconds: 15,
-      acquireTime: wallAt(16_000),
-      renewTime: wallAt(16_000),
-      leaseTransitions: 8,
-    });
+    assert.deepEqual(world.spec(), held("a", 8, 16_000));
   }));
 
 Deno.test("run() lets exactly one of two candidates racing for the same version win", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 1,
-    });
+    world.put(released(1));
     const a = world.candidate("a");
     const b = world.candidate("b");
     await world.clock.advance(0);
@@ -513,13 +485,7 @@ Deno.test("run() stops leading at once when the lease names another holder", () 
   scenario(async (world) => {
     const a = world.candidate("a");
     await world.clock.advance(0);
-    world.put({
-      holderIdentity: "intruder",
-      leaseDurationSeconds: 15,
-      acquireTime: wallAt(1000),
-      renewTime: wallAt(1000),
-      leaseTransitions: 1,
-    });
+    world.put(held("intruder", 1, 1000));
     await world.clock.advance(2000);
     assert.equal(a.elector.isLeader(), false);
     assert.deepEqual(a.stopped, ["lost"]);
@@ -530,25 +496,13 @@ Deno.test("run() stops leading at once when the lease names another holder", () 
 
 Deno.test("run() releases the lease on cancel: empty holder, 1 s duration, transitions kept", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 3,
-    });
+    world.put(released(3));
     const a = world.candidate("a");
     await world.clock.advance(3000);
     a.shutdown.abort();
     await world.clock.advance(0);
     assert.equal(a.finished, true);
-    assert.deepEqual(world.spec(), {
-      holderIdentity: "",
-      leaseDurationSeconds: 1,
-      acquireTime: wallAt(3000),
-      renewTime: wallAt(3000),
-      leaseTransitions: 4,
-    });
+    assert.deepEqual(world.spec(), released(4, 3000));
     assert.deepEqual(a.stopped, ["cancelled"]);
     assert.equal(a.elector.phase(), "stopped");
     const reason = a.termSignals[0]?.reason;
@@ -629,13 +583,7 @@ Deno.test("onNewLeader reports each change of observed holder, including to itse
 
 Deno.test("onStoppedLeading is not called when leading never began", () =>
   scenario(async (world) => {
-    world.put({
-      holderIdentity: "stranger",
-      leaseDurationSeconds: 15,
-      acquireTime: wallAt(0),
-      renewTime: wallAt(0),
-      leaseTransitions: 0,
-    });
+    world.put(held("stranger", 0));
     const a = world.candidate("a");
     await world.clock.advance(5000);
     a.shutdown.abort();
@@ -682,13 +630,7 @@ Deno.test("checkHealthz() fails only for a leader whose renewal is stuck past le
 
 /** A stranger's record renewed at `renewMs` (wall time), as another process would write it. */
 function strangerAt(world: World, renewMs: number): void {
-  world.put({
-    holderIdentity: "stranger",
-    leaseDurationSeconds: 15,
-    acquireTime: wallAt(0),
-    renewTime: wallAt(renewMs),
-    leaseTransitions: 7,
-  });
+  world.put(held("stranger", 7, 0, renewMs));
 }
 
 Deno.test("run() with a watch: a standby takes over at leaseDuration after the last renewal, not a poll later", () =>
