@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseCli } from "../lib/cli/args.ts";
+import { ConfigError } from "../lib/config/layer.ts";
 import {
-  ConfigError,
   envLayer,
   leaves,
   loadConfig,

@@ -12,7 +12,7 @@
  * @module
  */
 import { systemClock } from "../time/clock.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { Elector } from "../election/elector.ts";
 import { runInput } from "../engine/exec.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FLAGS, helpText, parseCli } from "../../lib/cli/args.ts";
-import { ConfigError, loadConfig } from "../../lib/config/load.ts";
+import { ConfigError } from "../../lib/config/layer.ts";
+import { loadConfig } from "../../lib/config/load.ts";
 import { splitInputList } from "../../lib/engine/input.ts";
 
 Deno.test("splitInputList() splits on commas outside quotes only", () => {
