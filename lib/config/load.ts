@@ -10,12 +10,12 @@
  * @module
  */
 import type YamlModule from "yaml";
-import type { z } from "zod";
 import { type Config, ConfigSchema, type InputConfig } from "./schema.ts";
 import { dropOriginalKeys, nearest } from "./compat.ts";
 import { formatDurationMs } from "../time/duration.ts";
 import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
 import { describeIssue, realLimit, show } from "./issues.ts";
+import { fields, type LeafKind } from "./fields.ts";
 import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
 
 /**
@@ -49,6 +49,13 @@ function yaml(): typeof YamlModule {
 export const ENV_ALIASES: Readonly<Record<string, string>> = {
   MCALL_WORKER_NUM: "worker.number",
   MCALL_HTTP_PORT: "webserver.port",
+};
+
+/** The original's variables outside the `MCALL_*` names, and the config path each sets. */
+export const ORIGINAL_ENV: Readonly<Record<string, string>> = {
+  LEADER_ELECTION: "election.enabled",
+  NAMESPACE: "election.namespace",
+  HOSTNAME: "election.identity",
 };
 
 /** `MCALL_*` variables read outside the config tree. */
@@ -130,7 +137,7 @@ export async function readEnvLayer(env: Readonly<Record<string, string>>): Promi
 }
 
 /** `MCALL_<SECTION>_<KEY>` of a config path. */
-function envName(path: string): string {
+export function envName(path: string): string {
   return "MCALL_" + path.split(".").map(screamingSnake).join("_");
 }
 
@@ -155,14 +162,15 @@ export function envLayer(env: Readonly<Record<string, string>>): Layer {
     setPath(values, path, value);
     sources.set(path, name);
   };
-  // The original's variables; the MCALL_* ones below win over them.
-  if (env.LEADER_ELECTION !== undefined) {
-    set("election.enabled", parseBool(env.LEADER_ELECTION, "LEADER_ELECTION"), "LEADER_ELECTION");
-  }
-  if (env.NAMESPACE) set("election.namespace", env.NAMESPACE, "NAMESPACE");
-  if (env.HOSTNAME) set("election.identity", env.HOSTNAME, "HOSTNAME");
-  const known = new Set(OTHER_ENV);
   const kinds = new Map(leaves().map(({ path, kind }) => [path, kind]));
+  // The original's variables; the MCALL_* ones below win over them. An empty NAMESPACE or
+  // HOSTNAME says nothing; an empty LEADER_ELECTION says false.
+  for (const [name, path] of Object.entries(ORIGINAL_ENV)) {
+    const text = env[name];
+    if (text === undefined || (text === "" && kinds.get(path) !== "boolean")) continue;
+    set(path, coerce(text, kinds.get(path)!, name), name);
+  }
+  const known = new Set(OTHER_ENV);
   for (const [alias, path] of Object.entries(ENV_ALIASES)) {
     known.add(alias);
     const text = env[alias];
@@ -261,52 +269,9 @@ export function requireInputs(config: Config): readonly InputConfig[] {
   return inputs;
 }
 
-type LeafKind = "boolean" | "number" | "string" | "duration" | "list";
-
-/** Every settable leaf of the schema (one or two levels deep) with the kind env text coerces to. */
+/** Every settable leaf of the schema with the kind env text coerces to. */
 export function leaves(): { path: string; kind: LeafKind }[] {
-  const out: { path: string; kind: LeafKind }[] = [];
-  const walk = (schema: z.ZodType, path: string) => {
-    const inner = unwrap(schema);
-    const type = inner._zod.def.type;
-    if (type === "object") {
-      const shape = (inner as unknown as { shape: Record<string, z.ZodType> }).shape;
-      for (const [key, child] of Object.entries(shape)) walk(child, path ? `${path}.${key}` : key);
-    } else {
-      out.push({ path, kind: kindOf(inner) });
-    }
-  };
-  walk(ConfigSchema, "");
-  return out;
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  for (;;) {
-    const def = s._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
-    if (def.innerType && ["default", "prefault", "optional", "nullable"].includes(def.type)) {
-      s = def.innerType;
-    } else if (def.type === "pipe" && def.in) {
-      s = def.in;
-    } else {
-      return s;
-    }
-  }
-}
-
-function kindOf(schema: z.ZodType): LeafKind {
-  switch (schema._zod.def.type) {
-    case "boolean":
-      return "boolean";
-    case "number":
-      return "number";
-    case "union":
-      return "duration";
-    case "array":
-      return "list";
-    default:
-      return "string";
-  }
+  return fields(ConfigSchema).map(({ path, kind }) => ({ path, kind }));
 }
 
 function coerce(text: string, kind: LeafKind, name: string): unknown {
