@@ -56,9 +56,9 @@ const port = z.number().int().min(0).max(65535);
 /** One input as written in `request.inputs` (or in the original `request.input` JSON). */
 export const InputSchema = z.strictObject({
   input: z.string().trim().min(1, "must not be empty").describe(
-    "The command line, or the URL for get/post.",
+    "The command line, or the URL for get and post.",
   ),
-  type: z.enum(INPUT_TYPES).optional().describe("cmd | get | post; defaults to `request.type`."),
+  type: z.enum(INPUT_TYPES).optional().describe("The input's type; defaults to `request.type`."),
   name: z.string().optional().describe("A label for the result; defaults to the input text."),
   expect: z.string().superRefine((text, ctx) => {
     try {
@@ -123,10 +123,10 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   response: z.strictObject({
     format: z.enum(["json", "plain", "plan"]).transform((f) => f === "plan" ? "plain" : f)
-      .default("json").describe("json | plain (the original also accepted the typo `plan`)."),
+      .default("json").describe("Output format; `plan` is the original's typo for `plain`."),
     encoding: z.strictObject({
       type: z.enum(["", "std", "url"]).default("").describe(
-        'Base64-encode each result: "" (off), std or url.',
+        "Base64-encode each result with the `std` or `url` alphabet; empty: off.",
       ),
     }).prefault({}),
   }).prefault({}),
@@ -140,7 +140,7 @@ export const ConfigSchema = z.strictObject({
     level: z.string().toLowerCase().pipe(
       z.enum(["debug", "info", "warning", "warn", "error", "fatal", "trace"]),
     ).transform((l) => l === "warn" ? "warning" : l).default("info").describe(
-      "debug | info | warning | error (also the original's DEBUG, WARNING, …).",
+      "Log level, in any case (the original writes `DEBUG`, `WARNING`, …); `warn` means `warning`.",
     ),
     file: z.string().default("").describe("Also append JSON log lines to this file."),
   }).prefault({}),
