@@ -1,6 +1,8 @@
 /**
  * The options, timings, callbacks' types and pure helpers of the leader election
- * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. Everything here
+ * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. The
+ * timing rules themselves live in `lib/election/timings.ts` (configuration validation calls them
+ * too); {@linkcode validateTimings} words them for the elector's options. Everything here
  * is re-exported by `lib/election/elector.ts`.
  *
  * @module
