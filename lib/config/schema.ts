@@ -13,6 +13,7 @@ import { parseDurationMs } from "../time/duration.ts";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../engine/capture.ts";
 import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
+import { DEFAULT_LEASE_TIMINGS } from "../election/timings.ts";
 
 // Interpret schemas instead of compiling each object schema with `new Function` on its first
 // parse: a run parses its configuration once, and the compile cost half of that parse
@@ -166,13 +167,14 @@ export const ConfigSchema = z.strictObject({
       "Namespace of the Lease and the tasks; empty: the in-cluster service-account namespace.",
     ),
     identity: z.string().default("").describe("This candidate's identity (the pod name)."),
-    leaseDuration: duration({ minMs: 1000 }).default(15_000).describe(
-      "How long a lease is valid without renewal.",
-    ),
-    renewDeadline: duration({ minMs: 500 }).default(10_000).describe(
+    leaseDuration: duration({ minMs: 1000 }).default(DEFAULT_LEASE_TIMINGS.leaseDurationMs)
+      .describe(
+        "How long a lease is valid without renewal.",
+      ),
+    renewDeadline: duration({ minMs: 500 }).default(DEFAULT_LEASE_TIMINGS.renewDeadlineMs).describe(
       "How long the leader keeps retrying a renewal before it gives up.",
     ),
-    retryPeriod: duration({ minMs: 100 }).default(2_000).describe(
+    retryPeriod: duration({ minMs: 100 }).default(DEFAULT_LEASE_TIMINGS.retryPeriodMs).describe(
       "How often candidates retry (with jitter up to ×1.2).",
     ),
     releaseOnCancel: z.boolean().default(true).describe(

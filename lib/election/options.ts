@@ -10,13 +10,14 @@
 import { type Clock, systemClock } from "../time/clock.ts";
 import type { LeaderElectionRecord, LeaseLock } from "./lease_lock.ts";
 import { LeaseLockError } from "./lease_lock.ts";
-import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "./timings.ts";
+import { DEFAULT_LEASE_TIMINGS, LEASE_JITTER_FACTOR, leaseTimingViolation } from "./timings.ts";
 
-export const DEFAULT_LEASE_DURATION_MS = 15_000;
+/** How long a lease is valid without renewal, by default. */
+export const DEFAULT_LEASE_DURATION_MS: number = DEFAULT_LEASE_TIMINGS.leaseDurationMs;
 /** How long the leader keeps failing to renew before it gives up, by default. */
-export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+export const DEFAULT_RENEW_DEADLINE_MS: number = DEFAULT_LEASE_TIMINGS.renewDeadlineMs;
 /** How often candidates retry, by default. */
-export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+export const DEFAULT_RETRY_PERIOD_MS: number = DEFAULT_LEASE_TIMINGS.retryPeriodMs;
 /**
  * Acquisition waits `retryPeriod × (1 + rand × JITTER_FACTOR)`; also bounds `renewDeadline`
  * (the rule's factor, defined with the rule in `lib/election/timings.ts`).

@@ -1,5 +1,5 @@
 /**
- * The one home of the lease timing rules: `leaseDuration > renewDeadline > 1.2 × retryPeriod`,
+ * The one home of the lease timing rules (and their defaults): `leaseDuration > renewDeadline > 1.2 × retryPeriod`,
  * all positive, the lease duration in whole seconds (a Lease stores `leaseDurationSeconds`).
  *
  * A pure file (no imports, no I/O), so configuration validation (`lib/config/load.ts`) calls the
@@ -19,6 +19,13 @@ export interface LeaseTimings {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
 }
+
+/** client-go's default timings: 15 s, 10 s, 2 s (the elector's and the config schema's). */
+export const DEFAULT_LEASE_TIMINGS: LeaseTimings = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
 
 /**
  * The first rule a set of timings breaks, checked in this order: every timing a positive finite
