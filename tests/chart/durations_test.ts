@@ -9,9 +9,15 @@
  *   non-duration and renders the parsed value (whole seconds) into the alerts;
  * - as `timeout` (the pattern, the parser and the program's minimum of 1ms), against what the
  *   program's configuration validation says of `request.timeout`.
+ *
+ * The chart also restates the schema's minimum durations; the last test reads them from the
+ * schema and checks the chart at each minimum and one millisecond below.
  */
 import assert from "node:assert/strict";
+import { fields } from "../../lib/config/fields.ts";
+import { setPath } from "../../lib/config/layer.ts";
 import { loadConfig } from "../../lib/config/load.ts";
+import { ConfigSchema } from "../../lib/config/schema.ts";
 import { parseDurationMs } from "../../lib/time/duration.ts";
 import { templateRaw } from "./helpers.ts";
 
@@ -119,4 +125,37 @@ Deno.test("durations: the chart accepts a duration value exactly when the progra
     assert.equal(res.code === 0, program === undefined, `${show(text)}: ${program ?? res.stderr}`);
   }
   assert.equal(padded, 2);
+});
+
+/** Chart values whose minimum the chart restates from the schema, and the config path of each. */
+const MINIMUMS: Readonly<Record<string, string>> = {
+  interval: "tasks.interval",
+  pollInterval: "tasks.pollInterval",
+  roundDeadline: "tasks.roundDeadline",
+  timeout: "request.timeout",
+};
+
+Deno.test("durations: the chart's minimums are the schema's", async () => {
+  const bounds = new Map(fields(ConfigSchema).map((f) => [f.path, f.layers]));
+  for (const [value, path] of Object.entries(MINIMUMS)) {
+    const min = bounds.get(path)!.map((l) => l.meta()?.durationMs as { min: number } | undefined)
+      .find((m) => m)!.min;
+    assert.ok(min > 0, path);
+    for (const ms of [min - 1, min]) {
+      const res = await templateRaw({
+        set: { mode: "deployment" },
+        setJson: { [value]: `${ms}ms` },
+      });
+      const values = {};
+      setPath(values, path, `${ms}ms`);
+      let program = true;
+      try {
+        loadConfig({ layers: [{ values, sources: new Map() }] });
+      } catch {
+        program = false;
+      }
+      assert.equal(program, ms >= min, `${path} = ${ms}ms`);
+      assert.equal(res.code === 0, program, `${value} = ${ms}ms: ${res.stderr}`);
+    }
+  }
 });
