@@ -20,16 +20,12 @@ const MAX_LINES = 400;
  */
 const PENDING = {
   reexports: [
-    "config/load.ts",
-    "election/elector.ts",
     "election/lease_lock.ts",
     "kube/api.ts",
     "tasks/contract.ts",
   ],
   time: ["modes/status.ts"],
   long: [
-    "config/load.ts",
-    "election/elector.ts",
     "election/lease_lock.ts",
     "kube/api.ts",
   ],

@@ -10,14 +10,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parseCli } from "../lib/cli/args.ts";
-import {
-  ConfigError,
-  envLayer,
-  leaves,
-  loadConfig,
-  loadYaml,
-  parseConfigText,
-} from "../lib/config/load.ts";
+import { ConfigError } from "../lib/config/layer.ts";
+import { envLayer, leaves, loadConfig, loadYaml, parseConfigText } from "../lib/config/load.ts";
 import { checkContent, judge, parseExpect } from "../lib/engine/expect.ts";
 import { splitInputList } from "../lib/engine/input.ts";
 import { MAX_BODY_BYTES, mcallHandler } from "../lib/modes/serve.ts";

@@ -127,7 +127,9 @@ The container image reference.
 
 {{/*
 Converts a duration as mcall.yaml accepts it ("1h30m", "5m", "250ms", "10s", or a number of
-seconds) to whole milliseconds. Returns "" when the text is not a duration.
+seconds) to whole milliseconds. Returns "" when the text is not a duration. Restates
+lib/time/duration.ts (parseDurationMs); tests/chart/durations_test.ts runs one table of cases
+through both.
 Usage: include "dz-mcall.durationMs" "5m"
 */}}
 {{- define "dz-mcall.durationMs" -}}
@@ -153,10 +155,15 @@ task fields) and fails once with all of them.
 {{- define "dz-mcall.validateValues" -}}
 {{- $errors := list }}
 {{- $v := .Values }}
-{{- /* Leader-election timings: leaseDuration > renewDeadline > 1.2 × retryPeriod. */}}
+{{- /* Leader-election timings, as lib/election/timings.ts: the lease in whole seconds,
+leaseDuration > renewDeadline > 1.2 × retryPeriod (tests/chart/lease_timings_test.ts runs one
+table of cases through both). */}}
 {{- $lease := include "dz-mcall.durationMs" $v.election.leaseDuration | int64 }}
 {{- $renew := include "dz-mcall.durationMs" $v.election.renewDeadline | int64 }}
 {{- $retry := include "dz-mcall.durationMs" $v.election.retryPeriod | int64 }}
+{{- if ne (mod $lease 1000) 0 }}
+{{- $errors = append $errors (printf "election.leaseDuration (%v) must be a whole number of seconds (a Lease stores seconds)" $v.election.leaseDuration) }}
+{{- end }}
 {{- if le $lease $renew }}
 {{- $errors = append $errors (printf "election.renewDeadline (%v) must be less than election.leaseDuration (%v)" $v.election.renewDeadline $v.election.leaseDuration) }}
 {{- end }}

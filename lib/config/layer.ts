@@ -1,8 +1,8 @@
 /**
  * The dependency-free part of configuration: the error type, the layer shape and the helpers the
  * command line needs to build its layer. Kept apart from `lib/config/load.ts` (zod, the schema, YAML)
- * so `--help` and `--version` start as fast as a bare `deno run` (bench/startup.ts); everything
- * here is re-exported by `lib/config/load.ts`.
+ * so `--help` and `--version` start as fast as a bare `deno run` (bench/startup.ts). Import these
+ * names from here: `lib/config/load.ts` does not re-export them.
  *
  * @module
  */

@@ -10,13 +10,13 @@
  * @module
  */
 import type YamlModule from "yaml";
-import type { z } from "zod";
 import { type Config, ConfigSchema, type InputConfig } from "./schema.ts";
 import { dropOriginalKeys, nearest } from "./compat.ts";
 import { formatDurationMs } from "../time/duration.ts";
 import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
-
-export { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
+import { describeIssue, realLimit, show } from "./issues.ts";
+import { fields, type LeafKind } from "./fields.ts";
+import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
 
 /**
  * The YAML parser, imported on first need: config files and YAML-valued environment variables
@@ -49,6 +49,13 @@ function yaml(): typeof YamlModule {
 export const ENV_ALIASES: Readonly<Record<string, string>> = {
   MCALL_WORKER_NUM: "worker.number",
   MCALL_HTTP_PORT: "webserver.port",
+};
+
+/** The original's variables outside the `MCALL_*` names, and the config path each sets. */
+export const ORIGINAL_ENV: Readonly<Record<string, string>> = {
+  LEADER_ELECTION: "election.enabled",
+  NAMESPACE: "election.namespace",
+  HOSTNAME: "election.identity",
 };
 
 /** `MCALL_*` variables read outside the config tree. */
@@ -130,7 +137,7 @@ export async function readEnvLayer(env: Readonly<Record<string, string>>): Promi
 }
 
 /** `MCALL_<SECTION>_<KEY>` of a config path. */
-function envName(path: string): string {
+export function envName(path: string): string {
   return "MCALL_" + path.split(".").map(screamingSnake).join("_");
 }
 
@@ -155,14 +162,15 @@ export function envLayer(env: Readonly<Record<string, string>>): Layer {
     setPath(values, path, value);
     sources.set(path, name);
   };
-  // The original's variables; the MCALL_* ones below win over them.
-  if (env.LEADER_ELECTION !== undefined) {
-    set("election.enabled", parseBool(env.LEADER_ELECTION, "LEADER_ELECTION"), "LEADER_ELECTION");
-  }
-  if (env.NAMESPACE) set("election.namespace", env.NAMESPACE, "NAMESPACE");
-  if (env.HOSTNAME) set("election.identity", env.HOSTNAME, "HOSTNAME");
-  const known = new Set(OTHER_ENV);
   const kinds = new Map(leaves().map(({ path, kind }) => [path, kind]));
+  // The original's variables; the MCALL_* ones below win over them. An empty NAMESPACE or
+  // HOSTNAME says nothing; an empty LEADER_ELECTION says false.
+  for (const [name, path] of Object.entries(ORIGINAL_ENV)) {
+    const text = env[name];
+    if (text === undefined || (text === "" && kinds.get(path) !== "boolean")) continue;
+    set(path, coerce(text, kinds.get(path)!, name), name);
+  }
+  const known = new Set(OTHER_ENV);
   for (const [alias, path] of Object.entries(ENV_ALIASES)) {
     known.add(alias);
     const text = env[alias];
@@ -222,46 +230,33 @@ export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
   return parsed.data;
 }
 
-/**
- * zod's `.int()` reports a number beyond 2^53 as above Number.MAX_SAFE_INTEGER, not above the
- * field's own maximum: validate once more with the largest safe integer in its place to learn the
- * real maximum, and report that with the original value.
- */
-function realLimit(merged: RawLayer, issue: z.core.$ZodIssue): z.core.$ZodIssue {
-  if (issue.code !== "too_big" || Number(issue.maximum) !== Number.MAX_SAFE_INTEGER) return issue;
-  const copy = structuredClone(merged);
-  let node: unknown = copy;
-  for (const key of issue.path.slice(0, -1)) node = (node as Record<PropertyKey, unknown>)[key];
-  (node as Record<PropertyKey, unknown>)[issue.path.at(-1)!] = Number.MAX_SAFE_INTEGER;
-  const again = ConfigSchema.safeParse(copy, { reportInput: true });
-  const real = again.success
-    ? undefined
-    : again.error.issues.find((i) =>
-      i.code === "too_big" && formatPath(i.path) === formatPath(issue.path)
-    );
-  return real?.code === "too_big" ? { ...real, input: issue.input } : issue;
-}
-
-/** Cross-field rules zod cannot express per field. */
+/** Cross-field rules zod cannot express per field: the lease timings (`lib/election/timings.ts`). */
 function checkRelations(config: Config): void {
   const { leaseDuration, renewDeadline, retryPeriod } = config.election;
-  if (leaseDuration % 1000 !== 0) {
-    throw new ConfigError(
-      `election.leaseDuration: ${formatDurationMs(leaseDuration)} is not a whole number of ` +
-        "seconds (a Lease stores seconds)",
-    );
-  }
-  if (renewDeadline >= leaseDuration) {
-    throw new ConfigError(
-      `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be less than ` +
-        `election.leaseDuration (${formatDurationMs(leaseDuration)})`,
-    );
-  }
-  if (renewDeadline <= 1.2 * retryPeriod) {
-    throw new ConfigError(
-      `election.renewDeadline (${formatDurationMs(renewDeadline)}) must be greater than 1.2 × ` +
-        `election.retryPeriod (${formatDurationMs(retryPeriod)})`,
-    );
+  const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map((ms) => formatDurationMs(ms));
+  const violation = leaseTimingViolation({
+    leaseDurationMs: leaseDuration,
+    renewDeadlineMs: renewDeadline,
+    retryPeriodMs: retryPeriod,
+  });
+  switch (violation?.rule) {
+    case undefined:
+      return;
+    case "positive": // the schema's minimums keep every timing positive
+      throw new ConfigError(`election: ${violation.option} must be positive`);
+    case "wholeSeconds":
+      throw new ConfigError(
+        `election.leaseDuration: ${lease} is not a whole number of seconds (a Lease stores seconds)`,
+      );
+    case "renewBelowLease":
+      throw new ConfigError(
+        `election.renewDeadline (${renew}) must be less than election.leaseDuration (${lease})`,
+      );
+    case "renewAboveRetry":
+      throw new ConfigError(
+        `election.renewDeadline (${renew}) must be greater than ${LEASE_JITTER_FACTOR} × ` +
+          `election.retryPeriod (${retry})`,
+      );
   }
 }
 
@@ -274,118 +269,9 @@ export function requireInputs(config: Config): readonly InputConfig[] {
   return inputs;
 }
 
-/** Formats one zod issue as `path (from SOURCE): value problem`. */
-export function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, string>) {
-  let path = formatPath(issue.path);
-  const input = (issue as { input?: unknown }).input;
-  let problem: string;
-  switch (issue.code) {
-    case "invalid_value":
-      problem = `${show(input)} is not one of ${
-        issue.values.map((v) => v === "" ? '""' : String(v)).join(", ")
-      }`;
-      break;
-    case "invalid_type":
-      problem = input === undefined
-        ? "is required"
-        : `expected ${issue.expected}, got ${show(input)}`;
-      break;
-    case "too_small":
-      problem = issue.origin === "string" || issue.origin === "array"
-        ? `${show(input)} ${issue.message.replace(/^Too small: /, "")}`
-        : `${show(input)} is below the minimum of ${issue.minimum}`;
-      break;
-    case "too_big":
-      problem = `${show(input)} is above the maximum of ${issue.maximum}`;
-      break;
-    case "unrecognized_keys":
-      path = [path, issue.keys[0]].filter(Boolean).join(".");
-      problem = "is not a known setting";
-      break;
-    case "invalid_union":
-      problem = `expected a duration such as 10s or 5m, got ${show(input)}`;
-      break;
-    default:
-      problem = input === undefined ? issue.message : `${show(input)} ${issue.message}`;
-  }
-  const source = sourceOf(path, sources);
-  return `${path || "config"}${source ? ` (from ${source})` : ""}: ${problem}`;
-}
-
-function sourceOf(path: string, sources: ReadonlyMap<string, string>): string | undefined {
-  for (let p = path; p;) {
-    const s = sources.get(p);
-    if (s) return s;
-    const parent = p.replace(/(\.[^.]*|\[\d+\])$/, "");
-    // A key such as `a[b` has no parent to strip: stop (the loop once spun forever here).
-    if (parent === p) break;
-    p = parent;
-  }
-  return undefined;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, key) =>
-      typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key),
-    "",
-  );
-}
-
-/** JSON-ish rendering of a bad value for messages, kept short. */
-function show(value: unknown): string {
-  const text = typeof value === "string"
-    ? JSON.stringify(value)
-    : JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? text.slice(0, 57) + "..." : text;
-}
-
-type LeafKind = "boolean" | "number" | "string" | "duration" | "list";
-
-/** Every settable leaf of the schema (one or two levels deep) with the kind env text coerces to. */
+/** Every settable leaf of the schema with the kind env text coerces to. */
 export function leaves(): { path: string; kind: LeafKind }[] {
-  const out: { path: string; kind: LeafKind }[] = [];
-  const walk = (schema: z.ZodType, path: string) => {
-    const inner = unwrap(schema);
-    const type = inner._zod.def.type;
-    if (type === "object") {
-      const shape = (inner as unknown as { shape: Record<string, z.ZodType> }).shape;
-      for (const [key, child] of Object.entries(shape)) walk(child, path ? `${path}.${key}` : key);
-    } else {
-      out.push({ path, kind: kindOf(inner) });
-    }
-  };
-  walk(ConfigSchema, "");
-  return out;
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  for (;;) {
-    const def = s._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
-    if (def.innerType && ["default", "prefault", "optional", "nullable"].includes(def.type)) {
-      s = def.innerType;
-    } else if (def.type === "pipe" && def.in) {
-      s = def.in;
-    } else {
-      return s;
-    }
-  }
-}
-
-function kindOf(schema: z.ZodType): LeafKind {
-  switch (schema._zod.def.type) {
-    case "boolean":
-      return "boolean";
-    case "number":
-      return "number";
-    case "union":
-      return "duration";
-    case "array":
-      return "list";
-    default:
-      return "string";
-  }
+  return fields(ConfigSchema).map(({ path, kind }) => ({ path, kind }));
 }
 
 function coerce(text: string, kind: LeafKind, name: string): unknown {

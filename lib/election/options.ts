@@ -1,21 +1,27 @@
 /**
  * The options, timings, callbacks' types and pure helpers of the leader election
- * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. Import
- * them from here.
+ * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. The
+ * timing rules themselves live in `lib/election/timings.ts` (configuration validation calls them
+ * too); {@linkcode validateTimings} words them for the elector's options. Import them from here.
  *
  * @module
  */
 import { type Clock, systemClock } from "../time/clock.ts";
 import type { LeaderElectionRecord, LeaseLock } from "./lease_lock.ts";
 import { LeaseLockError } from "./lease_lock.ts";
+import { DEFAULT_LEASE_TIMINGS, LEASE_JITTER_FACTOR, leaseTimingViolation } from "./timings.ts";
 
-export const DEFAULT_LEASE_DURATION_MS = 15_000;
+/** How long a lease is valid without renewal, by default. */
+export const DEFAULT_LEASE_DURATION_MS: number = DEFAULT_LEASE_TIMINGS.leaseDurationMs;
 /** How long the leader keeps failing to renew before it gives up, by default. */
-export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+export const DEFAULT_RENEW_DEADLINE_MS: number = DEFAULT_LEASE_TIMINGS.renewDeadlineMs;
 /** How often candidates retry, by default. */
-export const DEFAULT_RETRY_PERIOD_MS = 2_000;
-/** Acquisition waits `retryPeriod × (1 + rand × JITTER_FACTOR)`; also bounds `renewDeadline`. */
-export const JITTER_FACTOR = 1.2;
+export const DEFAULT_RETRY_PERIOD_MS: number = DEFAULT_LEASE_TIMINGS.retryPeriodMs;
+/**
+ * Acquisition waits `retryPeriod × (1 + rand × JITTER_FACTOR)`; also bounds `renewDeadline`
+ * (the rule's factor, defined with the rule in `lib/election/timings.ts`).
+ */
+export const JITTER_FACTOR: number = LEASE_JITTER_FACTOR;
 /** How long past the lease duration an unrenewed leader stays healthy (client-go's 20 s). */
 export const DEFAULT_HEALTHZ_TOLERANCE_MS = 20_000;
 
@@ -154,7 +160,7 @@ export function describeError(err: unknown): Record<string, unknown> {
 
 /**
  * Checks `leaseDurationMs > renewDeadlineMs > 1.2 × retryPeriodMs`, all positive, the lease in
- * whole seconds.
+ * whole seconds: the rules of `lib/election/timings.ts`, worded for the elector's options.
  *
  * @throws {RangeError} Naming the option and its value.
  */
@@ -163,28 +169,26 @@ export function validateTimings(
   renewDeadlineMs: number,
   retryPeriodMs: number,
 ) {
-  const timings = { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
-  for (const [option, value] of Object.entries(timings)) {
-    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+  const violation = leaseTimingViolation({ leaseDurationMs, renewDeadlineMs, retryPeriodMs });
+  switch (violation?.rule) {
+    case undefined:
+      return;
+    case "positive":
       throw new RangeError(
-        `Cannot start election as '${option}' must be a positive number: current value is ${value}`,
+        `Cannot start election as '${violation.option}' must be a positive number: current value is ${violation.value}`,
       );
-    }
-  }
-  if (leaseDurationMs % 1000 !== 0) {
-    throw new RangeError(
-      `Cannot start election as 'leaseDurationMs' must be a whole number of seconds: current value is ${leaseDurationMs}`,
-    );
-  }
-  if (renewDeadlineMs >= leaseDurationMs) {
-    throw new RangeError(
-      `Cannot start election as 'renewDeadlineMs' must be less than 'leaseDurationMs': current values are ${renewDeadlineMs} and ${leaseDurationMs}`,
-    );
-  }
-  if (renewDeadlineMs <= JITTER_FACTOR * retryPeriodMs) {
-    throw new RangeError(
-      `Cannot start election as 'renewDeadlineMs' must be greater than ${JITTER_FACTOR} × 'retryPeriodMs': current values are ${renewDeadlineMs} and ${retryPeriodMs}`,
-    );
+    case "wholeSeconds":
+      throw new RangeError(
+        `Cannot start election as 'leaseDurationMs' must be a whole number of seconds: current value is ${leaseDurationMs}`,
+      );
+    case "renewBelowLease":
+      throw new RangeError(
+        `Cannot start election as 'renewDeadlineMs' must be less than 'leaseDurationMs': current values are ${renewDeadlineMs} and ${leaseDurationMs}`,
+      );
+    case "renewAboveRetry":
+      throw new RangeError(
+        `Cannot start election as 'renewDeadlineMs' must be greater than ${JITTER_FACTOR} × 'retryPeriodMs': current values are ${renewDeadlineMs} and ${retryPeriodMs}`,
+      );
   }
 }
 

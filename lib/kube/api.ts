@@ -11,7 +11,7 @@
  * @module
  */
 import * as k8s from "@kubernetes/client-node";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/layer.ts";
 import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./convert.ts";
 import { classify, forbiddenHint, noteGranted, statusOf, UNAUTHORIZED_HINT } from "./errors.ts";
 import {

@@ -16,7 +16,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../time/clock.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { KubeApi, loadKubeConfig } from "../kube/api.ts";
 import { KubeEventRecorder } from "../kube/events.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError, describeIssue } from "../config/load.ts";
+import { ConfigError } from "../config/layer.ts";
+import { describeIssue } from "../config/issues.ts";
 import { type Config, INPUT_TYPES, InputSchema } from "../config/schema.ts";
 import { resolveInputs } from "../engine/input.ts";
 import { logger } from "../log/log.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { FLAGS, parseCli } from "../../lib/cli/args.ts";
 import { helpText } from "../../lib/cli/help.ts";
-import { ConfigError, loadConfig } from "../../lib/config/load.ts";
+import { ConfigError } from "../../lib/config/layer.ts";
+import { loadConfig } from "../../lib/config/load.ts";
 import { splitInputList } from "../../lib/engine/input.ts";
 
 Deno.test("splitInputList() splits on commas outside quotes only", () => {

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { parseCli } from "../../lib/cli/args.ts";
+import { ConfigError, type Layer } from "../../lib/config/layer.ts";
 import {
-  ConfigError,
   envLayer,
-  type Layer,
   loadConfig,
   loadYaml,
   parseConfigText,

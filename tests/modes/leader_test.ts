@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../../lib/config/load.ts";
+import { ConfigError } from "../../lib/config/layer.ts";
+import { loadConfig } from "../../lib/config/load.ts";
 import { loadKubeConfig } from "../../lib/kube/api.ts";
 import {
   probeHost,

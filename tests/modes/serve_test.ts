@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, loadYaml, parseConfigText } from "../../lib/config/load.ts";
+import { ConfigError } from "../../lib/config/layer.ts";
+import { loadConfig, loadYaml, parseConfigText } from "../../lib/config/load.ts";
 import { isLoopback, mcallHandler, parseParams, serveMcall } from "../../lib/modes/serve.ts";
 
 await loadYaml();
