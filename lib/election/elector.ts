@@ -69,7 +69,7 @@
  * @example Usage
  * ```ts ignore
  * import { Elector } from "./elector.ts";
- * import { LeaseObjectLock } from "./lease_lock.ts";
+ * import { LeaseObjectLock } from "./lease_object_lock.ts";
  * const lock = new LeaseObjectLock({ client, namespace: "default", identity: Deno.hostname() });
  * const elector = new Elector({
  *   lock,
@@ -97,13 +97,9 @@ import {
   sameRecord,
   type StopReason,
 } from "./options.ts";
-import {
-  formatMicroTime,
-  type LeaderElectionRecord,
-  type LeaseLock,
-  LeaseLockError,
-  type LeaseSnapshot,
-} from "./lease_lock.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { LeaseLock, LeaseSnapshot } from "./lease_lock.ts";
+import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { LeaseWatcher, WAKE_JITTER_FACTOR, Waker } from "./lease_watch.ts";
 
 export {
@@ -146,14 +142,15 @@ type State =
  * @example Usage
  * ```ts
  * import { Elector } from "./elector.ts";
- * import { LeaseObjectLock, LeaseLockError, type LeaseObject } from "./lease_lock.ts";
+ * import { type LeaseObject, LeaseObjectLock } from "./lease_object_lock.ts";
+ * import { KubeError } from "../kube/errors.ts";
  * import assert from "node:assert/strict";
  * let stored: LeaseObject | undefined;
  * const lock = new LeaseObjectLock({
  *   namespace: "default",
  *   identity: "pod-a",
  *   client: {
- *     read: () => stored ? Promise.resolve(stored) : Promise.reject(new LeaseLockError("notFound", "404")),
+ *     read: () => stored ? Promise.resolve(stored) : Promise.reject(new KubeError("notFound", "get", "leases", "404")),
  *     create: (_ns, lease) => Promise.resolve(stored = { ...lease, metadata: { ...lease.metadata, resourceVersion: "1" } }),
  *     replace: (_name, _ns, lease) => Promise.resolve(stored = lease),
  *   },
@@ -615,7 +612,7 @@ export class Elector {
       try {
         await this.#withDeadline(deadlineAt, (s) => this.#lock.update(released, s));
       } catch (err) {
-        if (!(err instanceof LeaseLockError && err.kind === "conflict")) throw err;
+        if (!isKubeError(err, "conflict")) throw err;
         const snapshot = await this.#withDeadline(deadlineAt, (s) => this.#lock.get(s));
         if (snapshot === null || snapshot.record.holderIdentity !== this.#identity) {
           if (snapshot !== null) this.#setObservedRecord(snapshot.record);
@@ -698,7 +695,8 @@ export class Elector {
 
   #logFailure(message: string, err: unknown): void {
     const props = { lease: this.#lock.describe(), ...describeError(err) };
-    if (err instanceof LeaseLockError && err.kind === "conflict") {
+    // A create that finds the lease already there lost the same race as a stale update.
+    if (isKubeError(err, "conflict", "alreadyExists")) {
       this.#log.debug(`${message}: another candidate wrote first`, props);
     } else {
       this.#log.warn(message, props);

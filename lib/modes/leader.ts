@@ -16,9 +16,11 @@ import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { Elector } from "../election/elector.ts";
 import { runInput } from "../engine/exec.ts";
-import { KubeApi, loadKubeConfig } from "../kube/api.ts";
+import { KubeApi } from "../kube/api.ts";
+import { loadKubeConfig, resolveNamespace } from "../kube/client.ts";
+import { isKubeError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
-import { LeaseObjectLock } from "../election/lease_lock.ts";
+import { LeaseObjectLock } from "../election/lease_object_lock.ts";
 import { LeaderObserver } from "../observe/leader_observer.ts";
 import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
@@ -30,7 +32,7 @@ import { serveProbes } from "./serve.ts";
 import { signerFromConfig } from "../tasks/signing.ts";
 import { createTaskMetrics } from "../tasks/metrics.ts";
 import type { OwnerReference } from "../kube/objects.ts";
-import { isKubeError, type TaskStore } from "../tasks/store.ts";
+import type { TaskStore } from "../tasks/store.ts";
 import { Worker } from "../tasks/worker.ts";
 
 /** Exit code of a one-shot round whose deadline passed (2 is taken by configuration errors). */
@@ -53,32 +55,6 @@ export const DRAIN_MARGIN_MS = 5_000;
  */
 export function drainBudgetMs(graceMs: number): number {
   return Math.max(0, graceMs - Math.min(DRAIN_MARGIN_MS, graceMs / 2));
-}
-
-/** Where a pod's service-account namespace is mounted. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE =
-  "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-/**
- * The namespace: `election.namespace` (env `NAMESPACE`), else the in-cluster service-account
- * namespace file.
- *
- * @throws {ConfigError} When neither is available.
- */
-export async function resolveNamespace(
-  config: Config,
-  file = SERVICE_ACCOUNT_NAMESPACE_FILE,
-): Promise<string> {
-  if (config.election.namespace) return config.election.namespace;
-  try {
-    const ns = (await Deno.readTextFile(file)).trim();
-    if (ns) return ns;
-  } catch {
-    // Not in a pod; fall through to the error.
-  }
-  throw new ConfigError(
-    `election.namespace: not set (set NAMESPACE or --namespace; ${file} is not readable either)`,
-  );
 }
 
 /**

@@ -10,7 +10,8 @@
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import { ANNOTATION, LABEL, patched, rfc3339, type TaskView, viewTask } from "./contract.ts";
-import { type ConfigMapLike, isKubeError, type TaskStore } from "./store.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { ConfigMapLike, TaskStore } from "./store.ts";
 
 /** How many times a transient failure to write a result or hand back is retried. */
 const WRITE_TRIES = 4;

@@ -44,14 +44,9 @@ import {
   type TaskView,
   viewTask,
 } from "./contract.ts";
+import { isKubeError } from "../kube/errors.ts";
 import type { OwnerReference } from "../kube/objects.ts";
-import {
-  type ConfigMapLike,
-  isKubeError,
-  type PodInfo,
-  type PodLister,
-  type TaskStore,
-} from "./store.ts";
+import type { ConfigMapLike, PodInfo, PodLister, TaskStore } from "./store.ts";
 
 /** Thrown (and caught by {@linkcode Planner.runLeader}) when a write is attempted without leadership. */
 export class NotLeaderError extends Error {

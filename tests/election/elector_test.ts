@@ -10,18 +10,15 @@ import {
   LeadershipLostError,
   type StopReason,
 } from "../../lib/election/elector.ts";
+import type { LeaseLock } from "../../lib/election/lease_lock.ts";
+import { type LeaseObject, LeaseObjectLock } from "../../lib/election/lease_object_lock.ts";
 import {
   formatMicroTime,
   type LeaderElectionRecord,
-  type LeaseLock,
-  LeaseLockError,
-  leaseLockErrorFromStatus,
-  type LeaseObject,
-  LeaseObjectLock,
   leaseSpecToRecord,
   parseMicroTime,
   recordToLeaseSpec,
-} from "../../lib/election/lease_lock.ts";
+} from "../../lib/election/lease_record.ts";
 import { FakeClock, type FakeClockViewOptions } from "../fakes/clock.ts";
 import { type MemoryLeaseClient, MemoryLeaseServer } from "../fakes/memory_lease.ts";
 
@@ -978,7 +975,7 @@ Deno.test("LeaseObjectLock.update() sends the cached resourceVersion and fails o
   };
   assert.equal(await a.get(), null);
   await a.create(record);
-  await assert.rejects(b.update(record), { name: "LeaseLockError", kind: "conflict" });
+  await assert.rejects(b.update(record), { name: "KubeError", kind: "conflict" });
   const seen = await b.get();
   assert.deepEqual(seen?.record, record);
   await a.update({ ...record, renewTime: wallAt(2000) });
@@ -1076,23 +1073,4 @@ Deno.test("formatMicroTime() writes six fractional digits in UTC and parseMicroT
     Date.UTC(2006, 0, 2, 15, 4, 5),
   );
   assert.equal(parseMicroTime("2006-01-02"), undefined);
-});
-
-Deno.test("leaseLockErrorFromStatus() maps HTTP statuses to kinds", () => {
-  const cases: [number | undefined, string][] = [
-    [404, "notFound"],
-    [409, "conflict"],
-    [401, "forbidden"],
-    [403, "forbidden"],
-    [500, "transient"],
-    [429, "transient"],
-    [undefined, "transient"],
-  ];
-  for (const [status, kind] of cases) {
-    const err = leaseLockErrorFromStatus(status, "replace lease", new Error("boom"));
-    assert.ok(err instanceof LeaseLockError);
-    assert.equal(err.kind, kind, `status ${status}`);
-    assert.equal(err.status, status);
-    assert.ok(err.cause instanceof Error);
-  }
 });
