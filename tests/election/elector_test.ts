@@ -788,6 +788,31 @@ Deno.test("run() with a watch forbidden falls back to polling, with the same saf
     assert.equal(a.debugs.filter((d) => /Failed to watch lease/.test(d)).length, 3);
   }));
 
+Deno.test("run() with a watch refused with 401 warns as for a 403 and falls back to polling", () =>
+  scenario(async (world) => {
+    strangerAt(world, 0);
+    const a = world.candidate("a", { watch: true, start: false });
+    a.client.failNextWatches(100, "unauthorized");
+    a.start();
+    await world.clock.advance(28_000);
+    assert.equal(a.elector.isLeader(), true, "took the expired lease by polling");
+    assert.equal(a.client.calls.watch, 4);
+    assert.deepEqual(a.warnings.filter((w) => /watch/.test(w)), [
+      "Failed to watch lease; polling it meanwhile (the Role needs verb watch on leases; failover is slower without it)",
+    ]);
+  }));
+
+Deno.test("run() lets one of two candidates creating a missing lease win, the other without a warning", () =>
+  scenario(async (world) => {
+    const a = world.candidate("a");
+    const b = world.candidate("b");
+    await world.clock.advance(0);
+    assert.equal(world.server.conflicts, 1, "the second create found the lease");
+    assert.deepEqual(world.leaders(), ["a"]);
+    assert.deepEqual(b.warnings, [], "a lost race is not worth a warning");
+    assert.ok(b.debugs.includes("Failed to create lease: another candidate wrote first"));
+  }));
+
 Deno.test("run() with a watch that fails later falls back to polling and watches again", () =>
   scenario(async (world) => {
     strangerAt(world, 0);

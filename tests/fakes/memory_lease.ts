@@ -26,8 +26,8 @@ import { KubeError } from "../../lib/kube/errors.ts";
 /** A failure a {@linkcode MemoryLeaseClient} can be told to produce. */
 export type Fault = "network" | "server" | "conflict" | "forbidden" | "hang";
 
-/** A failure of a watch: refused with 403, or failed as a network error. */
-export type WatchFault = "forbidden" | "network";
+/** A failure of a watch: refused with 403 or 401, or failed as a network error. */
+export type WatchFault = "forbidden" | "unauthorized" | "network";
 
 interface Watcher {
   readonly key: string;
@@ -235,6 +235,13 @@ export class MemoryLeaseClient implements LeaseClient {
             new KubeError("forbidden", "watch", "leases", "watch lease: forbidden", { code: 403 }),
           );
         }
+        if (fault === "unauthorized") {
+          return Promise.reject(
+            new KubeError("unauthorized", "watch", "leases", "watch lease: unauthorized", {
+              code: 401,
+            }),
+          );
+        }
         if (fault === "network") {
           return Promise.reject(
             new KubeError("transient", "watch", "leases", "watch lease: connection reset"),
@@ -249,7 +256,7 @@ export class MemoryLeaseClient implements LeaseClient {
    * Makes the next `count` watches fail with `fault` (after faults queued earlier).
    *
    * @param count How many watch calls.
-   * @param fault `forbidden` (403: the Role lacks `watch`) or `network`.
+   * @param fault `forbidden` (403: the Role lacks `watch`), `unauthorized` (401) or `network`.
    */
   failNextWatches(count: number, fault: WatchFault): void {
     for (let i = 0; i < count; i++) this.#watchFaults.push(fault);
