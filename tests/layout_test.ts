@@ -14,29 +14,6 @@ const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
 /** Longest a lib file may be, in lines. */
 const MAX_LINES = 400;
 
-/**
- * Files that still break a rule below, while the layout work is under way. Each list only
- * shrinks: a file not listed that breaks a rule fails the test. Empty lists are the goal.
- */
-const PENDING = {
-  reexports: [
-    "election/lease_lock.ts",
-    "kube/api.ts",
-    "tasks/contract.ts",
-  ],
-  time: ["modes/status.ts"],
-  long: [
-    "election/lease_lock.ts",
-    "kube/api.ts",
-  ],
-};
-
-/** `found` may only hold files still listed as pending. */
-function onlyPending(found: string[], pending: string[], what: string) {
-  const fresh = [...new Set(found)].filter((f) => !pending.includes(f));
-  assert.deepEqual(fresh, [], what);
-}
-
 interface Rule {
   /** Folder → how it may be imported: all of it, only its types, or only its pure files. */
   readonly allowed: Map<string, "all" | "types" | "pure">;
@@ -173,7 +150,7 @@ Deno.test("layout: no re-export blocks; a name is imported from the file that de
     [...code(Deno.readTextFileSync(file)).matchAll(/^export\s+(?:type\s+)?(?:\{|\*)[^;]*from\s/gm)]
       .map(() => relative(LIB, file))
   );
-  onlyPending(found, PENDING.reexports, "re-export blocks");
+  assert.deepEqual(found, [], "re-export blocks");
 });
 
 Deno.test("layout: only lib/kube/ imports the Kubernetes client", () => {
@@ -189,11 +166,11 @@ Deno.test("layout: only lib/time/ reads the current time", () => {
       /Date\.now\(|new Date\(\)|performance\.now\(/.test(code(Deno.readTextFileSync(f)))
     )
     .map((f) => relative(LIB, f));
-  onlyPending(outside, PENDING.time, "files reading the current time outside lib/time/");
+  assert.deepEqual(outside, [], "files reading the current time outside lib/time/");
 });
 
 Deno.test(`layout: lib files stay under ${MAX_LINES} lines`, () => {
   const long = FILES.map((f) => [relative(LIB, f), Deno.readTextFileSync(f).split("\n").length])
     .filter(([, n]) => (n as number) > MAX_LINES + 1);
-  onlyPending(long.map(([f]) => f as string), PENDING.long, "files over the limit");
+  assert.deepEqual(long, [], "files over the limit");
 });

@@ -233,7 +233,9 @@ export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
 /** Cross-field rules zod cannot express per field: the lease timings (`lib/election/timings.ts`). */
 function checkRelations(config: Config): void {
   const { leaseDuration, renewDeadline, retryPeriod } = config.election;
-  const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map((ms) => formatDurationMs(ms));
+  const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map((ms) =>
+    formatDurationMs(ms)
+  );
   const violation = leaseTimingViolation({
     leaseDurationMs: leaseDuration,
     renewDeadlineMs: renewDeadline,

@@ -10,7 +10,8 @@
 import type { Clock } from "../time/clock.ts";
 import type { Callbacks } from "./callbacks.ts";
 import { withDeadline } from "./deadline.ts";
-import { type LeaseLock, LeaseLockError, type LeaseSnapshot } from "./lease_lock.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { LeaseLock, LeaseSnapshot } from "./lease_lock.ts";
 import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { LeaseWatcher, WAKE_JITTER_FACTOR, Waker } from "./lease_watch.ts";
 import type { ObservedLease } from "./observed.ts";
@@ -251,7 +252,7 @@ export class Campaign {
       try {
         await call((s) => this.#lock.update(released, s));
       } catch (err) {
-        if (!(err instanceof LeaseLockError && err.kind === "conflict")) throw err;
+        if (!isKubeError(err, "conflict")) throw err;
         const snapshot = await call((s) => this.#lock.get(s));
         if (snapshot === null || snapshot.record.holderIdentity !== this.#identity) {
           if (snapshot !== null) this.#observed.set(snapshot.record);

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Clock } from "../time/clock.ts";
-import { type LeaseLock, LeaseLockError } from "./lease_lock.ts";
+import { KubeError } from "../kube/errors.ts";
+import type { LeaseLock } from "./lease_lock.ts";
 
 /**
  * Runs a lock call, abandoning it (and aborting its signal) at `deadlineAt`.
@@ -16,7 +17,7 @@ import { type LeaseLock, LeaseLockError } from "./lease_lock.ts";
  * @param deadlineAt Monotonic time at which the call is abandoned.
  * @param call The lock call; receives a signal that aborts at the deadline.
  * @returns What the call returned.
- * @throws {LeaseLockError} Kind `transient` when the deadline passed first (or had already
+ * @throws {KubeError} Kind `transient` when the deadline passed first (or had already
  *   passed); otherwise whatever the call threw.
  *
  * @example Usage
@@ -27,7 +28,7 @@ import { type LeaseLock, LeaseLockError } from "./lease_lock.ts";
  * const lock = { describe: () => "default/dz-mcall-leader" };
  * const past = systemClock.now() - 1;
  * await assert.rejects(withDeadline(systemClock, lock, past, () => Promise.resolve(1)), {
- *   name: "LeaseLockError",
+ *   name: "KubeError",
  *   message: "Deadline exceeded for lease default/dz-mcall-leader",
  * });
  * assert.equal(await withDeadline(systemClock, lock, systemClock.now() + 1_000, () => Promise.resolve(1)), 1);
@@ -41,12 +42,19 @@ export async function withDeadline<T>(
 ): Promise<T> {
   const timeoutMs = deadlineAt - clock.now();
   if (timeoutMs <= 0) {
-    throw new LeaseLockError("transient", `Deadline exceeded for lease ${lock.describe()}`);
+    throw new KubeError(
+      "transient",
+      "",
+      "leases",
+      `Deadline exceeded for lease ${lock.describe()}`,
+    );
   }
   const controller = new AbortController();
   const timeout = clock.sleep(timeoutMs, controller.signal).then(() => {
-    const err = new LeaseLockError(
+    const err = new KubeError(
       "transient",
+      "",
+      "leases",
       `Deadline exceeded for lease ${lock.describe()}`,
     );
     controller.abort(err);

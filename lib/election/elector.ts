@@ -76,7 +76,7 @@
  * @example Usage
  * ```ts ignore
  * import { Elector } from "./elector.ts";
- * import { LeaseObjectLock } from "./lease_lock.ts";
+ * import { LeaseObjectLock } from "./lease_object_lock.ts";
  * const lock = new LeaseObjectLock({ client, namespace: "default", identity: Deno.hostname() });
  * const elector = new Elector({
  *   lock,
@@ -91,7 +91,8 @@
 import { Callbacks } from "./callbacks.ts";
 import { Campaign } from "./campaign.ts";
 import { withDeadline } from "./deadline.ts";
-import { type LeaseLock, LeaseLockError } from "./lease_lock.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { LeaseLock } from "./lease_lock.ts";
 import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { ObservedLease } from "./observed.ts";
 import {
@@ -114,14 +115,15 @@ import { Term } from "./term.ts";
  * @example Usage
  * ```ts
  * import { Elector } from "./elector.ts";
- * import { LeaseObjectLock, LeaseLockError, type LeaseObject } from "./lease_lock.ts";
+ * import { type LeaseObject, LeaseObjectLock } from "./lease_object_lock.ts";
+ * import { KubeError } from "../kube/errors.ts";
  * import assert from "node:assert/strict";
  * let stored: LeaseObject | undefined;
  * const lock = new LeaseObjectLock({
  *   namespace: "default",
  *   identity: "pod-a",
  *   client: {
- *     read: () => stored ? Promise.resolve(stored) : Promise.reject(new LeaseLockError("notFound", "404")),
+ *     read: () => stored ? Promise.resolve(stored) : Promise.reject(new KubeError("notFound", "get", "leases", "404")),
  *     create: (_ns, lease) => Promise.resolve(stored = { ...lease, metadata: { ...lease.metadata, resourceVersion: "1" } }),
  *     replace: (_name, _ns, lease) => Promise.resolve(stored = lease),
  *   },
@@ -380,7 +382,8 @@ export class Elector {
 
   #logFailure(message: string, err: unknown): void {
     const props = { lease: this.#lock.describe(), ...describeError(err) };
-    if (err instanceof LeaseLockError && err.kind === "conflict") {
+    // A create that finds the lease already there lost the same race as a stale update.
+    if (isKubeError(err, "conflict", "alreadyExists")) {
       this.#log.debug(`${message}: another candidate wrote first`, props);
     } else {
       this.#log.warn(message, props);

@@ -2,7 +2,7 @@
  * The election record as stored in a `coordination.k8s.io/v1` Lease: the
  * {@linkcode LeaderElectionRecord} type, pure conversions between it and a {@linkcode LeaseSpec},
  * and the MicroTime text format (`2006-01-02T15:04:05.000000Z`) the API server expects for
- * `acquireTime` and `renewTime`. Re-exported by `lib/election/lease_lock.ts`.
+ * `acquireTime` and `renewTime`.
  *
  * @module
  */

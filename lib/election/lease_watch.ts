@@ -22,7 +22,8 @@
  */
 import type { Clock } from "../time/clock.ts";
 import { describeError, type ElectionLogger } from "./options.ts";
-import { LeaseLockError, type LeaseSnapshot } from "./lease_lock.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { LeaseSnapshot } from "./lease_lock.ts";
 
 /** A watching standby wakes at expiry plus `rand × WAKE_JITTER_FACTOR × retryPeriod`. */
 export const WAKE_JITTER_FACTOR = 0.1;
@@ -158,7 +159,8 @@ export class LeaseWatcher {
       return;
     }
     this.#warned = true;
-    const hint = err instanceof LeaseLockError && err.kind === "forbidden"
+    // A rejected token (401) gets the same hint as a 403, as it always did.
+    const hint = isKubeError(err, "forbidden", "unauthorized")
       ? " (the Role needs verb watch on leases; failover is slower without it)"
       : "";
     logger.warn(`Failed to watch lease; polling it meanwhile${hint}`, props);

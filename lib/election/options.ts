@@ -7,8 +7,9 @@
  * @module
  */
 import { type Clock, systemClock } from "../time/clock.ts";
-import type { LeaderElectionRecord, LeaseLock } from "./lease_lock.ts";
-import { LeaseLockError } from "./lease_lock.ts";
+import { KubeError } from "../kube/errors.ts";
+import type { LeaseLock } from "./lease_lock.ts";
+import type { LeaderElectionRecord } from "./lease_record.ts";
 import { DEFAULT_LEASE_TIMINGS, LEASE_JITTER_FACTOR, leaseTimingViolation } from "./timings.ts";
 
 /** How long a lease is valid without renewal, by default. */
@@ -152,8 +153,8 @@ export function sameRecord(a: LeaderElectionRecord | null, b: LeaderElectionReco
 
 /** Log properties describing a lock error. */
 export function describeError(err: unknown): Record<string, unknown> {
-  if (err instanceof LeaseLockError) {
-    return { kind: err.kind, status: err.status, error: err.message };
+  if (err instanceof KubeError) {
+    return { kind: err.kind, status: err.code, error: err.message };
   }
   return { error: err instanceof Error ? err.message : String(err) };
 }

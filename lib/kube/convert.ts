@@ -1,12 +1,12 @@
 /**
  * Pure conversions between `@kubernetes/client-node` objects and the project's shapes: ConfigMaps
- * to and from {@linkcode ConfigMapLike}, and pods to {@linkcode PodInfo}. Used by `lib/kube/api.ts`,
+ * to and from {@linkcode ConfigMapLike}, and pods to {@linkcode PodInfo}. Used by `lib/kube/configmaps.ts`,
  * which makes the calls.
  *
  * @module
  */
 import type * as k8s from "@kubernetes/client-node";
-import type { ConfigMapLike, PodInfo } from "../tasks/contract.ts";
+import type { ConfigMapLike, PodInfo } from "../tasks/store.ts";
 
 function toDate(value: unknown): Date | undefined {
   if (value instanceof Date) return value;

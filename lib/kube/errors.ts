@@ -1,50 +1,93 @@
 /**
- * Classification of `@kubernetes/client-node` errors: {@linkcode statusOf} reads the HTTP status
- * of a failed call and {@linkcode classify} turns it into a {@linkcode KubeError} kind. Pure; the
- * calls themselves are made in `lib/kube/api.ts`, which re-exports {@linkcode classify}.
+ * The one error type of a failed Kubernetes API call, {@linkcode KubeError}, and the one rule that
+ * classifies a call's HTTP status into its {@linkcode KubeErrorKind}
+ * ({@linkcode kubeErrorFromStatus}). Every adapter in `lib/kube/` throws it, and the ports it
+ * implements (`TaskStore`, `PodLister`, `LeaseLock`, `EventSink`) promise it; callers ask
+ * {@linkcode isKubeError} which kind it is.
+ *
+ * Pure: no imports, no I/O, so any folder may import it. Reading client-node's `ApiException` and
+ * remembering which calls were allowed before happen in `lib/kube/client.ts`.
  *
  * @module
  */
-import { ApiException } from "@kubernetes/client-node";
-import { KubeError, type KubeErrorKind } from "../tasks/contract.ts";
+
+/** Why an API call failed, which decides how the caller reacts. */
+export type KubeErrorKind =
+  | "conflict"
+  | "notFound"
+  | "alreadyExists"
+  | "gone"
+  | "forbidden"
+  | "unauthorized"
+  | "invalid"
+  | "transient";
 
 /**
- * Reads the HTTP status of a failed client-node call: the code, and the `reason` and `message` of
- * the Kubernetes `Status` body when there is one.
+ * A failed API call, classified.
  *
- * @param err What the call threw.
- * @returns The parts found; empty when the request never got a response.
+ * @example Usage
+ * ```ts
+ * import { KubeError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * const err = new KubeError("conflict", "update", "configmaps", "object changed", { code: 409 });
+ * assert.equal(err.kind, "conflict");
+ * assert.equal(err.name, "KubeError");
+ * ```
  */
-export function statusOf(err: unknown): { code?: number; reason?: string; message?: string } {
-  if (err instanceof ApiException) {
-    let body: unknown = err.body;
-    if (typeof body === "string") {
-      try {
-        body = JSON.parse(body);
-      } catch { /* not JSON */ }
-    }
-    const status = (body ?? {}) as { reason?: string; message?: string };
-    return {
-      code: err.code,
-      ...(typeof status.reason === "string" ? { reason: status.reason } : {}),
-      ...(typeof status.message === "string" ? { message: status.message } : {}),
-    };
-  }
-  const e = err as { statusCode?: unknown; code?: unknown } | null;
-  if (typeof e?.statusCode === "number") return { code: e.statusCode };
-  return {};
-}
+export class KubeError extends Error {
+  /** What the caller reacts to; see {@linkcode kubeErrorFromStatus}. */
+  readonly kind: KubeErrorKind;
+  /** The API verb (`create`, `update`, `list`, …); empty when the failure was not one call. */
+  readonly verb: string;
+  /** The resource (`configmaps`, `pods`, `leases`, `events`). */
+  readonly resource: string;
+  /** The HTTP status, when there was a response. */
+  readonly code: number | undefined;
 
-/** `verb resource` pairs this process has been allowed at least once. */
-const granted = new Set<string>();
+  /**
+   * @param kind The category.
+   * @param verb The API verb (`create`, `update`, `list`, …).
+   * @param resource The resource (`configmaps`, `pods`, `leases`).
+   * @param message One line.
+   * @param options HTTP status and underlying cause.
+   */
+  constructor(
+    kind: KubeErrorKind,
+    verb: string,
+    resource: string,
+    message: string,
+    options: { code?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "KubeError";
+    this.kind = kind;
+    this.verb = verb;
+    this.resource = resource;
+    this.code = options.code;
+  }
+}
 
 /**
- * Notes that a call of `verb` on `resource` succeeded, so a later 403 for it means the
- * permission was taken away (see {@linkcode forbiddenHint}). Called by `lib/kube/api.ts`.
+ * Whether `err` is a {@linkcode KubeError} of one of `kinds` (of any kind when none is given): the
+ * one way callers ask why a call failed.
+ *
+ * @example Usage
+ * ```ts
+ * import { isKubeError, KubeError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * const err = new KubeError("notFound", "get", "leases", "gone");
+ * assert.equal(isKubeError(err, "notFound"), true);
+ * assert.equal(isKubeError(err, "conflict", "alreadyExists"), false);
+ * assert.equal(isKubeError(new Error("x")), false);
+ * ```
  */
-export function noteGranted(verb: string, resource: string): void {
-  granted.add(`${verb} ${resource}`);
+export function isKubeError(err: unknown, ...kinds: KubeErrorKind[]): err is KubeError {
+  return err instanceof KubeError && (kinds.length === 0 || kinds.includes(err.kind));
 }
+
+/** What a 401 means for a pod: its ServiceAccount token is no longer accepted. */
+const UNAUTHORIZED_HINT =
+  "the ServiceAccount token was rejected (the ServiceAccount was deleted, e.g. by helm uninstall, or the token expired)";
 
 /**
  * What a 403 for `verb` on `resource` most likely means: when this process was allowed that call
@@ -53,52 +96,66 @@ export function noteGranted(verb: string, resource: string): void {
  *
  * @example Usage
  * ```ts
- * import { forbiddenHint, noteGranted } from "./errors.ts";
+ * import { forbiddenHint } from "./errors.ts";
  * import assert from "node:assert/strict";
- * assert.match(forbiddenHint("patch", "widgets"), /the Role needs verb patch on widgets/);
- * noteGranted("patch", "widgets");
- * assert.match(forbiddenHint("patch", "widgets"), /Role or RoleBinding .* deleted or changed/);
+ * assert.match(forbiddenHint("patch", "widgets", false), /the Role needs verb patch on widgets/);
+ * assert.match(forbiddenHint("patch", "widgets", true), /Role or RoleBinding .* deleted or changed/);
  * ```
  */
-export function forbiddenHint(verb: string, resource: string): string {
-  return granted.has(`${verb} ${resource}`)
+export function forbiddenHint(verb: string, resource: string, allowedBefore: boolean): string {
+  return allowedBefore
     ? `this was allowed before, so the Role or RoleBinding was deleted or changed (helm uninstall?)`
     : `the Role needs verb ${verb} on ${resource}`;
 }
 
-/** What a 401 means for a pod: its ServiceAccount token is no longer accepted. */
-export const UNAUTHORIZED_HINT =
-  "the ServiceAccount token was rejected (the ServiceAccount was deleted, e.g. by helm uninstall, or the token expired)";
+/** The HTTP status of a failed call: the code, and the `Status` body's `reason` and `message`. */
+export interface HttpStatus {
+  /** Absent when the request never got a response. */
+  readonly code?: number;
+  readonly reason?: string;
+  readonly message?: string;
+}
+
+/** The call that failed. */
+export interface FailedCall {
+  /** The RBAC verb (`create`, `update`, `list`, `watch`, …). */
+  readonly verb: string;
+  /** The resource (`configmaps`, `pods`, `leases`, `events`). */
+  readonly resource: string;
+  /** The namespace, for the `forbidden` and `unauthorized` messages. */
+  readonly namespace: string;
+  /** Whether this process was allowed the same verb on the resource before (a 403 then means
+   * the Role or RoleBinding changed). Default false. */
+  readonly allowedBefore?: boolean;
+}
 
 /**
- * Classifies a client-node error.
+ * The one classifier: turns a failed call's HTTP status into a {@linkcode KubeError}.
  *
- * @param err What the call threw (`ApiException`, a network error, …).
- * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
- * @param resource The resource (`configmaps`, `pods`, `leases`).
- * @param namespace The namespace, for the `forbidden` message.
- * @returns 409 → `alreadyExists` on create when the reason is AlreadyExists, else `conflict`;
- *   404 → `notFound`; 410 → `gone`; 403 → `forbidden` (the message names the missing Role verb);
- *   401 → `unauthorized`; 400/422 → `invalid`; 5xx, 429, network and unknown → `transient`.
+ * @param status What the response said (empty when there was none).
+ * @param call The verb, resource and namespace of the call.
+ * @param cause What the call threw; its first line is the detail when the status has no message.
+ * @returns 409 → `alreadyExists` on create when the reason is AlreadyExists (or absent), else
+ *   `conflict`; 404 → `notFound`; 410 → `gone`; 403 → `forbidden` (the message says what most
+ *   likely lacks, see {@linkcode forbiddenHint}); 401 → `unauthorized`; 400/422 → `invalid`;
+ *   5xx, 429, no response and anything else → `transient`.
  *
  * @example Usage
  * ```ts
- * import { ApiException } from "@kubernetes/client-node";
- * import { classify } from "./errors.ts";
+ * import { kubeErrorFromStatus } from "./errors.ts";
  * import assert from "node:assert/strict";
- * const err = classify(new ApiException(403, "Forbidden", "{}", {}), "list", "pods", "ns");
+ * const err = kubeErrorFromStatus({ code: 403 }, { verb: "list", resource: "pods", namespace: "ns" });
  * assert.equal(err.kind, "forbidden");
- * assert.match(err.message, /the Role needs verb list on pods/);
+ * assert.equal(err.message, "forbidden: cannot list pods in namespace ns — the Role needs verb list on pods");
  * ```
  */
-export function classify(
-  err: unknown,
-  verb: string,
-  resource: string,
-  namespace = "",
+export function kubeErrorFromStatus(
+  status: HttpStatus,
+  call: FailedCall,
+  cause?: unknown,
 ): KubeError {
-  if (err instanceof KubeError) return err;
-  const { code, reason, message } = statusOf(err);
+  const { code, reason, message } = status;
+  const { verb, resource, namespace } = call;
   let kind: KubeErrorKind;
   if (code === 409) {
     kind = verb === "create" && (reason === "AlreadyExists" || reason === undefined)
@@ -110,16 +167,17 @@ export function classify(
   else if (code === 401) kind = "unauthorized";
   else if (code === 400 || code === 422) kind = "invalid";
   else kind = "transient";
-  const detail = message ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
+  const detail = message ??
+    (cause instanceof Error ? cause.message.split("\n")[0] : String(cause ?? "no response"));
   const text = kind === "unauthorized"
     ? `unauthorized: cannot ${verb} ${resource} in namespace ${namespace} — ${UNAUTHORIZED_HINT}`
     : kind === "forbidden"
     ? `forbidden: cannot ${verb} ${resource} in namespace ${namespace} — ${
-      forbiddenHint(verb, resource)
+      forbiddenHint(verb, resource, call.allowedBefore ?? false)
     }`
     : `${verb} ${resource}${code === undefined ? "" : ` (HTTP ${code})`}: ${detail}`;
   return new KubeError(kind, verb, resource, text, {
     ...(code === undefined ? {} : { code }),
-    cause: err,
+    ...(cause === undefined ? {} : { cause }),
   });
 }

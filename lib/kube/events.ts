@@ -11,8 +11,8 @@
  * @module
  */
 import * as k8s from "@kubernetes/client-node";
-import { forceHttp1 } from "./api.ts";
-import { classify } from "./errors.ts";
+import { forceHttp1 } from "./client.ts";
+import { classify } from "./requests.ts";
 import type { EventSink, PlannedEvent } from "../observe/task_events.ts";
 
 /** `reportingController` of every event (the API wants a qualified name). */

@@ -18,7 +18,9 @@
 import { type Clock, systemClock } from "../time/clock.ts";
 import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
-import { KubeApi, loadKubeConfig } from "../kube/api.ts";
+import { KubeApi } from "../kube/api.ts";
+import { loadKubeConfig, resolveNamespace } from "../kube/client.ts";
+import { isKubeError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import { logger } from "../log/log.ts";
 import { FAILED, OK, type Outcome } from "./outcome.ts";
@@ -26,7 +28,7 @@ import type { RoundExit } from "../tasks/round_exit.ts";
 import { serveProbes } from "./probes.ts";
 import { signerFromConfig } from "../tasks/signing.ts";
 import type { OwnerReference } from "../kube/objects.ts";
-import { isKubeError, type TaskStore } from "../tasks/store.ts";
+import type { TaskStore } from "../tasks/store.ts";
 import { type LeaderCluster, type LeaderDeps, wireLeader } from "./leader_wiring.ts";
 
 /** The outcome of a one-shot round by how it ended. */
@@ -35,32 +37,6 @@ const ROUND_OUTCOME: Readonly<Record<RoundExit, Outcome>> = {
   infrastructure: FAILED,
   deadline: { kind: "roundDeadline" },
 };
-
-/** Where a pod's service-account namespace is mounted. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE =
-  "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-/**
- * The namespace: `election.namespace` (env `NAMESPACE`), else the in-cluster service-account
- * namespace file.
- *
- * @throws {ConfigError} When neither is available.
- */
-export async function resolveNamespace(
-  config: Config,
-  file = SERVICE_ACCOUNT_NAMESPACE_FILE,
-): Promise<string> {
-  if (config.election.namespace) return config.election.namespace;
-  try {
-    const ns = (await Deno.readTextFile(file)).trim();
-    if (ns) return ns;
-  } catch {
-    // Not in a pod; fall through to the error.
-  }
-  throw new ConfigError(
-    `election.namespace: not set (set NAMESPACE or --namespace; ${file} is not readable either)`,
-  );
-}
 
 /**
  * This pod's identity: `election.identity` (env `HOSTNAME`).

@@ -10,7 +10,7 @@ import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
 import { Elector } from "../election/elector.ts";
 import { runInput } from "../engine/exec.ts";
-import { type LeaseClient, LeaseObjectLock } from "../election/lease_lock.ts";
+import { type LeaseClient, LeaseObjectLock } from "../election/lease_object_lock.ts";
 import { LeaderObserver } from "../observe/leader_observer.ts";
 import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";

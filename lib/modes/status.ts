@@ -11,8 +11,8 @@
  */
 import { type CheckState, type RoundState, snapshot } from "../observe/check_snapshot.ts";
 import type { Config } from "../config/schema.ts";
-import { KubeApi, loadKubeConfig } from "../kube/api.ts";
-import { resolveNamespace } from "./leader.ts";
+import { KubeApi } from "../kube/api.ts";
+import { loadKubeConfig, resolveNamespace } from "../kube/client.ts";
 import { configuredInputs } from "./once.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
 import { type Clock, systemClock } from "../time/clock.ts";

@@ -69,27 +69,23 @@ export function createCheckMetrics(registry: Registry): CheckMetrics {
         }
       },
     });
-  perCheck(
-    CHECK_METRIC.success,
-    "1 when the check's last task succeeded, else 0",
-    (c) => c.success,
-  );
-  perCheck(
-    CHECK_METRIC.lastRun,
-    "When the check's last task finished (succeeded, failed, dead or rejected)",
-    (c) => c.lastRun,
-  );
-  perCheck(
-    CHECK_METRIC.lastSuccess,
-    "When the check last succeeded (absent when no kept round has a success)",
-    (c) => c.lastSuccess,
-  );
-  perCheck(
-    CHECK_METRIC.duration,
-    "Run time of the check's last executed task",
-    (c) => c.duration,
-  );
-  perCheck(CHECK_METRIC.attempts, "Attempts the check's last task took", (c) => c.attempts);
+  const perCheckSeries: [string, string, (c: Snapshot["checks"][number]) => number | undefined][] =
+    [
+      [CHECK_METRIC.success, "1 when the check's last task succeeded, else 0", (c) => c.success],
+      [
+        CHECK_METRIC.lastRun,
+        "When the check's last task finished (succeeded, failed, dead or rejected)",
+        (c) => c.lastRun,
+      ],
+      [
+        CHECK_METRIC.lastSuccess,
+        "When the check last succeeded (absent when no kept round has a success)",
+        (c) => c.lastSuccess,
+      ],
+      [CHECK_METRIC.duration, "Run time of the check's last executed task", (c) => c.duration],
+      [CHECK_METRIC.attempts, "Attempts the check's last task took", (c) => c.attempts],
+    ];
+  for (const [name, help, value] of perCheckSeries) perCheck(name, help, value);
   // prom-client always renders an unlabelled gauge (as 0 when unset), so these two are in the
   // registry only while they have a value: a pod that does not lead exports no fake timestamps.
   const single = (name: string, help: string, value: (s: Snapshot) => number | undefined) => {

@@ -13,7 +13,6 @@
 import type { InputSpec } from "../engine/input.ts";
 import {
   ANNOTATION,
-  type ConfigMapLike,
   LABEL,
   type RoundPhase,
   TASK_STATES,
@@ -21,6 +20,7 @@ import {
   type TaskState,
   type TaskView,
 } from "../tasks/contract.ts";
+import type { ConfigMapLike } from "../tasks/store.ts";
 
 /** The last known result of one check. */
 export interface CheckState {

@@ -24,7 +24,9 @@ import {
   type PlannedEvent,
   taskEvents,
 } from "./task_events.ts";
-import { type ConfigMapLike, isKubeError, type TaskView } from "../tasks/contract.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { TaskView } from "../tasks/contract.ts";
+import type { ConfigMapLike } from "../tasks/store.ts";
 
 /** Options of {@linkcode LeaderObserver}. */
 export interface LeaderObserverOptions {

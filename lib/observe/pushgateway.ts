@@ -17,7 +17,8 @@ import { createCheckMetrics } from "./check_metrics.ts";
 import { snapshot } from "./check_snapshot.ts";
 import type { Config } from "../config/schema.ts";
 import type { InputSpec } from "../engine/input.ts";
-import { roundsSelector, tasksSelector, type TaskStore, viewTask } from "../tasks/contract.ts";
+import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
+import type { TaskStore } from "../tasks/store.ts";
 
 /**
  * The Pushgateway URL of a group: `<base>/metrics/job/<job>/<label>/<value>…`. A value that is

@@ -4,8 +4,7 @@
  * API (documented in `docs/tasks.md`).
  *
  * Also {@linkcode viewTask}, which reads a task ConfigMap without ever throwing on missing or
- * garbled fields. The store interfaces and {@linkcode KubeError} live in `store.ts` and are
- * re-exported here.
+ * garbled fields. The store interfaces live in `store.ts`, `KubeError` in `lib/kube/errors.ts`.
  *
  * @module
  */
@@ -14,17 +13,6 @@ import { INPUT_TYPES } from "../config/schema.ts";
 import { capUtf8 } from "../engine/capture.ts";
 import type { InputSpec, Result } from "../engine/input.ts";
 import type { ConfigMapLike } from "./store.ts";
-
-export {
-  type ConfigMapLike,
-  isKubeError,
-  KubeError,
-  type KubeErrorKind,
-  type PodInfo,
-  type PodLister,
-  type TaskStore,
-  type WatchEvent,
-} from "./store.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Keys

@@ -11,7 +11,8 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import { ANNOTATION, LABEL, patched, type TaskView, viewTask } from "./contract.ts";
 import { ended } from "./transitions.ts";
-import { type ConfigMapLike, isKubeError, type TaskStore } from "./store.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { ConfigMapLike, TaskStore } from "./store.ts";
 
 /** How many times a transient failure to write a result or hand back is retried. */
 const WRITE_TRIES = 4;

@@ -1,7 +1,7 @@
 /**
  * The two small interfaces the planner and worker talk to ({@linkcode TaskStore} over ConfigMaps,
- * {@linkcode PodLister} over pods), the ConfigMap shape they exchange, and the typed
- * {@linkcode KubeError} their implementations throw.
+ * {@linkcode PodLister} over pods) and the ConfigMap shape they exchange. Their implementations
+ * throw `KubeError` (`lib/kube/errors.ts`).
  *
  * @module
  */
@@ -31,7 +31,7 @@ export interface WatchEvent {
 }
 
 /**
- * ConfigMaps in one namespace. Implementations throw {@linkcode KubeError}.
+ * ConfigMaps in one namespace. Implementations throw `KubeError` (`lib/kube/errors.ts`).
  */
 export interface TaskStore {
   /** Lists ConfigMaps matching a label selector, with the list's resourceVersion. */
@@ -78,60 +78,4 @@ export interface PodInfo {
 /** Lists pods in the namespace. */
 export interface PodLister {
   listPods(labelSelector: string, signal?: AbortSignal): Promise<PodInfo[]>;
-}
-
-/** Why an API call failed, which decides how the caller reacts. */
-export type KubeErrorKind =
-  | "conflict"
-  | "notFound"
-  | "alreadyExists"
-  | "gone"
-  | "forbidden"
-  | "unauthorized"
-  | "invalid"
-  | "transient";
-
-/**
- * A failed API call, classified. Thrown by every {@linkcode TaskStore} and {@linkcode PodLister}.
- *
- * @example Usage
- * ```ts
- * import { KubeError } from "./store.ts";
- * import assert from "node:assert/strict";
- * const err = new KubeError("conflict", "update", "configmaps", "object changed");
- * assert.equal(err.kind, "conflict");
- * ```
- */
-export class KubeError extends Error {
-  readonly kind: KubeErrorKind;
-  readonly verb: string;
-  readonly resource: string;
-  readonly code: number | undefined;
-
-  /**
-   * @param kind The category.
-   * @param verb The API verb (`create`, `update`, `list`, …).
-   * @param resource The resource (`configmaps`, `pods`, `leases`).
-   * @param message One line.
-   * @param options HTTP status and underlying cause.
-   */
-  constructor(
-    kind: KubeErrorKind,
-    verb: string,
-    resource: string,
-    message: string,
-    options: { code?: number; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "KubeError";
-    this.kind = kind;
-    this.verb = verb;
-    this.resource = resource;
-    this.code = options.code;
-  }
-}
-
-/** True when `err` is a {@linkcode KubeError} of one of `kinds`. */
-export function isKubeError(err: unknown, ...kinds: KubeErrorKind[]): err is KubeError {
-  return err instanceof KubeError && (kinds.length === 0 || kinds.includes(err.kind));
 }

@@ -41,7 +41,8 @@ import {
   type TaskView,
   viewTask,
 } from "./contract.ts";
-import { type ConfigMapLike, isKubeError, type TaskStore } from "./store.ts";
+import { isKubeError } from "../kube/errors.ts";
+import type { ConfigMapLike, TaskStore } from "./store.ts";
 
 /** Runs one input; must not throw (as `runInput`). */
 export type Executor = (spec: InputSpec, signal: AbortSignal) => Promise<Result>;

@@ -8,7 +8,8 @@
  * @module
  */
 import type { OwnerReference } from "../kube/objects.ts";
-import { type ConfigMapLike, isKubeError, type KubeErrorKind } from "./store.ts";
+import { isKubeError, type KubeErrorKind } from "../kube/errors.ts";
+import type { ConfigMapLike } from "./store.ts";
 
 /** Thrown (and caught by the planner's run loop) when a write is attempted without leadership. */
 export class NotLeaderError extends Error {

@@ -6,15 +6,10 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { KubeTaskStore } from "../../lib/kube/api.ts";
+import { KubeTaskStore } from "../../lib/kube/configmaps.ts";
 import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
-import {
-  type ConfigMapLike,
-  newTaskConfigMap,
-  patched,
-  rfc3339,
-  roundName,
-} from "../../lib/tasks/contract.ts";
+import { newTaskConfigMap, patched, rfc3339, roundName } from "../../lib/tasks/contract.ts";
+import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { specs } from "../fakes/memory_store.ts";
 import { e2eTest } from "./harness.ts";
 import { PROGRAM_PERMISSIONS } from "./mcall_proc.ts";

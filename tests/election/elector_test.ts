@@ -10,18 +10,15 @@ import {
   LeadershipLostError,
   type StopReason,
 } from "../../lib/election/options.ts";
+import type { LeaseLock } from "../../lib/election/lease_lock.ts";
+import { type LeaseObject, LeaseObjectLock } from "../../lib/election/lease_object_lock.ts";
 import {
   formatMicroTime,
   type LeaderElectionRecord,
-  type LeaseLock,
-  LeaseLockError,
-  leaseLockErrorFromStatus,
-  type LeaseObject,
-  LeaseObjectLock,
   leaseSpecToRecord,
   parseMicroTime,
   recordToLeaseSpec,
-} from "../../lib/election/lease_lock.ts";
+} from "../../lib/election/lease_record.ts";
 import { FakeClock, type FakeClockViewOptions } from "../fakes/clock.ts";
 import { type MemoryLeaseClient, MemoryLeaseServer } from "../fakes/memory_lease.ts";
 
@@ -733,6 +730,31 @@ Deno.test("run() with a watch forbidden falls back to polling, with the same saf
     assert.equal(a.debugs.filter((d) => /Failed to watch lease/.test(d)).length, 3);
   }));
 
+Deno.test("run() with a watch refused with 401 warns as for a 403 and falls back to polling", () =>
+  scenario(async (world) => {
+    strangerAt(world, 0);
+    const a = world.candidate("a", { watch: true, start: false });
+    a.client.failNextWatches(100, "unauthorized");
+    a.start();
+    await world.clock.advance(28_000);
+    assert.equal(a.elector.isLeader(), true, "took the expired lease by polling");
+    assert.equal(a.client.calls.watch, 4);
+    assert.deepEqual(a.warnings.filter((w) => /watch/.test(w)), [
+      "Failed to watch lease; polling it meanwhile (the Role needs verb watch on leases; failover is slower without it)",
+    ]);
+  }));
+
+Deno.test("run() lets one of two candidates creating a missing lease win, the other without a warning", () =>
+  scenario(async (world) => {
+    world.candidate("a");
+    const b = world.candidate("b");
+    await world.clock.advance(0);
+    assert.equal(world.server.conflicts, 1, "the second create found the lease");
+    assert.deepEqual(world.leaders(), ["a"]);
+    assert.deepEqual(b.warnings, [], "a lost race is not worth a warning");
+    assert.ok(b.debugs.includes("Failed to create lease: another candidate wrote first"));
+  }));
+
 Deno.test("run() with a watch that fails later falls back to polling and watches again", () =>
   scenario(async (world) => {
     strangerAt(world, 0);
@@ -920,7 +942,7 @@ Deno.test("LeaseObjectLock.update() sends the cached resourceVersion and fails o
   };
   assert.equal(await a.get(), null);
   await a.create(record);
-  await assert.rejects(b.update(record), { name: "LeaseLockError", kind: "conflict" });
+  await assert.rejects(b.update(record), { name: "KubeError", kind: "conflict" });
   const seen = await b.get();
   assert.deepEqual(seen?.record, record);
   await a.update({ ...record, renewTime: wallAt(2000) });
@@ -1018,23 +1040,4 @@ Deno.test("formatMicroTime() writes six fractional digits in UTC and parseMicroT
     Date.UTC(2006, 0, 2, 15, 4, 5),
   );
   assert.equal(parseMicroTime("2006-01-02"), undefined);
-});
-
-Deno.test("leaseLockErrorFromStatus() maps HTTP statuses to kinds", () => {
-  const cases: [number | undefined, string][] = [
-    [404, "notFound"],
-    [409, "conflict"],
-    [401, "forbidden"],
-    [403, "forbidden"],
-    [500, "transient"],
-    [429, "transient"],
-    [undefined, "transient"],
-  ];
-  for (const [status, kind] of cases) {
-    const err = leaseLockErrorFromStatus(status, "replace lease", new Error("boom"));
-    assert.ok(err instanceof LeaseLockError);
-    assert.equal(err.kind, kind, `status ${status}`);
-    assert.equal(err.status, status);
-    assert.ok(err.cause instanceof Error);
-  }
 });

@@ -2,8 +2,9 @@
  * An in-memory stand-in for the API server's Lease endpoints, for election tests.
  *
  * {@linkcode MemoryLeaseServer} stores Lease objects with a resourceVersion that changes on every
- * write; `create` of an existing lease and `replace` with a stale resourceVersion fail with 409,
- * missing leases with 404, like the API server. Each candidate talks to it through its own
+ * write; `create` of an existing lease (`alreadyExists`) and `replace` with a stale resourceVersion
+ * (`conflict`) fail with 409, missing leases with 404, like the API server (as `KubeError`s, the
+ * kinds `lib/kube/errors.ts` gives these statuses). Each candidate talks to it through its own
  * {@linkcode MemoryLeaseClient}, which counts calls and can be told to fail its next calls (network
  * error, 500, 409, 403, or hang until aborted).
  *
@@ -15,18 +16,18 @@
  *
  * @module
  */
-import {
-  type LeaseClient,
-  LeaseLockError,
-  type LeaseObject,
-  type LeaseWatchEvent,
-} from "../../lib/election/lease_lock.ts";
+import type {
+  LeaseClient,
+  LeaseObject,
+  LeaseWatchEvent,
+} from "../../lib/election/lease_object_lock.ts";
+import { KubeError } from "../../lib/kube/errors.ts";
 
 /** A failure a {@linkcode MemoryLeaseClient} can be told to produce. */
 export type Fault = "network" | "server" | "conflict" | "forbidden" | "hang";
 
-/** A failure of a watch: refused with 403, or failed as a network error. */
-export type WatchFault = "forbidden" | "network";
+/** A failure of a watch: refused with 403 or 401, or failed as a network error. */
+export type WatchFault = "forbidden" | "unauthorized" | "network";
 
 interface Watcher {
   readonly key: string;
@@ -108,7 +109,7 @@ export class MemoryLeaseServer {
     this.calls.read++;
     const stored = this.#objects.get(key(name, namespace));
     if (stored === undefined) {
-      throw new LeaseLockError("notFound", `leases "${name}" not found`, { status: 404 });
+      throw new KubeError("notFound", "get", "leases", `leases "${name}" not found`, { code: 404 });
     }
     return clone(stored);
   }
@@ -119,7 +120,9 @@ export class MemoryLeaseServer {
     const name = lease.metadata?.name ?? "";
     if (this.#objects.has(key(name, namespace))) {
       this.conflicts++;
-      throw new LeaseLockError("conflict", `leases "${name}" already exists`, { status: 409 });
+      throw new KubeError("alreadyExists", "create", "leases", `leases "${name}" already exists`, {
+        code: 409,
+      });
     }
     return this.#store(name, namespace, lease);
   }
@@ -129,15 +132,19 @@ export class MemoryLeaseServer {
     this.calls.replace++;
     const stored = this.#objects.get(key(name, namespace));
     if (stored === undefined) {
-      throw new LeaseLockError("notFound", `leases "${name}" not found`, { status: 404 });
+      throw new KubeError("notFound", "update", "leases", `leases "${name}" not found`, {
+        code: 404,
+      });
     }
     const sent = lease.metadata?.resourceVersion;
     if (sent !== undefined && sent !== "" && sent !== stored.metadata?.resourceVersion) {
       this.conflicts++;
-      throw new LeaseLockError(
+      throw new KubeError(
         "conflict",
+        "update",
+        "leases",
         `Operation cannot be fulfilled on leases "${name}": the object has been modified`,
-        { status: 409 },
+        { code: 409 },
       );
     }
     return this.#store(name, namespace, lease);
@@ -225,11 +232,20 @@ export class MemoryLeaseClient implements LeaseClient {
         const fault = this.#watchFaults.shift();
         if (fault === "forbidden") {
           return Promise.reject(
-            new LeaseLockError("forbidden", "watch lease: forbidden", { status: 403 }),
+            new KubeError("forbidden", "watch", "leases", "watch lease: forbidden", { code: 403 }),
+          );
+        }
+        if (fault === "unauthorized") {
+          return Promise.reject(
+            new KubeError("unauthorized", "watch", "leases", "watch lease: unauthorized", {
+              code: 401,
+            }),
           );
         }
         if (fault === "network") {
-          return Promise.reject(new LeaseLockError("transient", "watch lease: connection reset"));
+          return Promise.reject(
+            new KubeError("transient", "watch", "leases", "watch lease: connection reset"),
+          );
         }
         return this.#server.watch(name, namespace, onEvent, signal);
       };
@@ -240,7 +256,7 @@ export class MemoryLeaseClient implements LeaseClient {
    * Makes the next `count` watches fail with `fault` (after faults queued earlier).
    *
    * @param count How many watch calls.
-   * @param fault `forbidden` (403: the Role lacks `watch`) or `network`.
+   * @param fault `forbidden` (403: the Role lacks `watch`), `unauthorized` (401) or `network`.
    */
   failNextWatches(count: number, fault: WatchFault): void {
     for (let i = 0; i < count; i++) this.#watchFaults.push(fault);
@@ -264,12 +280,12 @@ export class MemoryLeaseClient implements LeaseClient {
 
   read(name: string, namespace: string, signal?: AbortSignal): Promise<LeaseObject> {
     this.calls.read++;
-    return this.#call(signal, () => this.#server.read(name, namespace));
+    return this.#call("get", signal, () => this.#server.read(name, namespace));
   }
 
   create(namespace: string, lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject> {
     this.calls.create++;
-    return this.#call(signal, () => this.#server.create(namespace, lease));
+    return this.#call("create", signal, () => this.#server.create(namespace, lease));
   }
 
   replace(
@@ -279,10 +295,14 @@ export class MemoryLeaseClient implements LeaseClient {
     signal?: AbortSignal,
   ): Promise<LeaseObject> {
     this.calls.replace++;
-    return this.#call(signal, () => this.#server.replace(name, namespace, lease));
+    return this.#call("update", signal, () => this.#server.replace(name, namespace, lease));
   }
 
-  #call(signal: AbortSignal | undefined, op: () => LeaseObject): Promise<LeaseObject> {
+  #call(
+    verb: string,
+    signal: AbortSignal | undefined,
+    op: () => LeaseObject,
+  ): Promise<LeaseObject> {
     const fault = this.#faults.shift();
     switch (fault) {
       case undefined:
@@ -293,26 +313,30 @@ export class MemoryLeaseClient implements LeaseClient {
         }
       case "network":
         return Promise.reject(
-          new LeaseLockError("transient", "connect ECONNREFUSED", {
+          new KubeError("transient", verb, "leases", "connect ECONNREFUSED", {
             cause: new TypeError("fetch failed"),
           }),
         );
       case "server":
         return Promise.reject(
-          new LeaseLockError("transient", "Internal error occurred", { status: 500 }),
+          new KubeError("transient", verb, "leases", "Internal error occurred", { code: 500 }),
         );
       case "conflict":
         return Promise.reject(
-          new LeaseLockError("conflict", "the object has been modified", { status: 409 }),
+          new KubeError("conflict", verb, "leases", "the object has been modified", { code: 409 }),
         );
       case "forbidden":
         return Promise.reject(
-          new LeaseLockError("forbidden", "leases is forbidden", { status: 403 }),
+          new KubeError("forbidden", verb, "leases", "leases is forbidden", { code: 403 }),
         );
       case "hang":
         return new Promise((_resolve, reject) => {
           const fail = () =>
-            reject(new LeaseLockError("transient", "request aborted", { cause: signal?.reason }));
+            reject(
+              new KubeError("transient", verb, "leases", "request aborted", {
+                cause: signal?.reason,
+              }),
+            );
           if (signal?.aborted) fail();
           else signal?.addEventListener("abort", fail, { once: true });
         });

@@ -8,14 +8,13 @@
 import { type Config, ConfigSchema } from "../../lib/config/schema.ts";
 import type { InputSpec } from "../../lib/engine/input.ts";
 import { type SignedFields, signedPayload, type TaskSigner } from "../../lib/tasks/signing.ts";
-import {
-  type ConfigMapLike,
-  KubeError,
-  type KubeErrorKind,
-  type PodInfo,
-  type PodLister,
-  type TaskStore,
-  type WatchEvent,
+import { KubeError, type KubeErrorKind } from "../../lib/kube/errors.ts";
+import type {
+  ConfigMapLike,
+  PodInfo,
+  PodLister,
+  TaskStore,
+  WatchEvent,
 } from "../../lib/tasks/store.ts";
 
 type Requirement = (labels: Readonly<Record<string, string>>) => boolean;

@@ -1,6 +1,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { classify, WATCH_TIMEOUT_S, watchDeadline } from "../../lib/kube/api.ts";
+import { classify } from "../../lib/kube/requests.ts";
+import { WATCH_TIMEOUT_S, watchDeadline } from "../../lib/kube/watch.ts";
 import { toPodInfo } from "../../lib/kube/convert.ts";
 
 const apiError = (code: number, reason?: string) =>

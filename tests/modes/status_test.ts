@@ -9,13 +9,8 @@ import {
   statusOutcome,
   statusReport,
 } from "../../lib/modes/status.ts";
-import {
-  type ConfigMapLike,
-  newTaskConfigMap,
-  patched,
-  rfc3339,
-  viewTask,
-} from "../../lib/tasks/contract.ts";
+import { newTaskConfigMap, patched, rfc3339, viewTask } from "../../lib/tasks/contract.ts";
+import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { specs } from "../fakes/memory_store.ts";
 
 const APP = "dz-mcall";

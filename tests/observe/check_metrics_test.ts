@@ -5,13 +5,8 @@ import { checkLabels, snapshot } from "../../lib/observe/check_snapshot.ts";
 import { LeaderObserver } from "../../lib/observe/leader_observer.ts";
 import { Planner } from "../../lib/tasks/planner.ts";
 import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
-import {
-  type ConfigMapLike,
-  newTaskConfigMap,
-  patched,
-  rfc3339,
-  viewTask,
-} from "../../lib/tasks/contract.ts";
+import { newTaskConfigMap, patched, rfc3339, viewTask } from "../../lib/tasks/contract.ts";
+import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
 

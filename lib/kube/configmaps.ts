@@ -1,0 +1,149 @@
+/**
+ * The tasks' ports over the API: {@linkcode KubeTaskStore} ({@linkcode TaskStore} over the
+ * ConfigMaps of one namespace) and {@linkcode KubePodLister} ({@linkcode PodLister} over its pods).
+ * The Role needs `configmaps` (get, list, watch, create, update, delete, deletecollection) and
+ * `pods` (list).
+ *
+ * @module
+ */
+import * as k8s from "@kubernetes/client-node";
+import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./convert.ts";
+import { isKubeError } from "./errors.ts";
+import { classify, JsonApi, noteGranted } from "./requests.ts";
+import { runWatch } from "./watch.ts";
+import type { ConfigMapLike, PodInfo, PodLister, TaskStore, WatchEvent } from "../tasks/store.ts";
+
+/** `?labelSelector=…` */
+const selectorQuery = (labelSelector: string) =>
+  labelSelector === "" ? "" : `?labelSelector=${encodeURIComponent(labelSelector)}`;
+
+/**
+ * {@linkcode TaskStore} over the ConfigMaps of one namespace.
+ *
+ * Requests are short and are not cancelled by `signal`;
+ * the watch is.
+ */
+export class KubeTaskStore implements TaskStore {
+  readonly #api: JsonApi;
+  readonly #kc: k8s.KubeConfig;
+  readonly #watch: k8s.Watch;
+  readonly #namespace: string;
+  readonly #path: string;
+
+  /**
+   * @param kc The client configuration (see {@linkcode loadKubeConfig}).
+   * @param namespace Where the ConfigMaps live.
+   */
+  constructor(kc: k8s.KubeConfig, namespace: string) {
+    if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
+    this.#api = new JsonApi(kc);
+    this.#kc = kc;
+    this.#watch = new k8s.Watch(kc);
+    this.#namespace = namespace;
+    this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
+  }
+
+  async #call<T>(
+    verb: string,
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    try {
+      const result = await this.#api.request<T>(method, this.#path + path, body);
+      noteGranted(verb, "configmaps");
+      return result;
+    } catch (err) {
+      throw classify(err, verb, "configmaps", this.#namespace);
+    }
+  }
+
+  async list(labelSelector: string) {
+    const list = await this.#call<k8s.V1ConfigMapList>("list", "GET", selectorQuery(labelSelector));
+    return {
+      items: (list.items ?? []).map(toConfigMapLike),
+      resourceVersion: list.metadata?.resourceVersion ?? "",
+    };
+  }
+
+  async get(name: string): Promise<ConfigMapLike | undefined> {
+    try {
+      return toConfigMapLike(
+        await this.#call<k8s.V1ConfigMap>("get", "GET", `/${encodeURIComponent(name)}`),
+      );
+    } catch (err) {
+      if (isKubeError(err, "notFound")) return undefined;
+      throw err;
+    }
+  }
+
+  async create(cm: ConfigMapLike): Promise<ConfigMapLike> {
+    const body = toV1ConfigMap(
+      { ...cm, metadata: { ...cm.metadata, resourceVersion: "" } },
+      this.#namespace,
+    );
+    return toConfigMapLike(await this.#call<k8s.V1ConfigMap>("create", "POST", "", body));
+  }
+
+  async update(cm: ConfigMapLike): Promise<ConfigMapLike> {
+    const body = toV1ConfigMap(cm, this.#namespace);
+    const path = `/${encodeURIComponent(cm.metadata.name)}`;
+    return toConfigMapLike(await this.#call<k8s.V1ConfigMap>("update", "PUT", path, body));
+  }
+
+  async deleteCollection(labelSelector: string): Promise<void> {
+    await this.#call("deletecollection", "DELETE", selectorQuery(labelSelector));
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await this.#call("delete", "DELETE", `/${encodeURIComponent(name)}`);
+    } catch (err) {
+      if (!isKubeError(err, "notFound")) throw err;
+    }
+  }
+
+  watch(
+    labelSelector: string,
+    resourceVersion: string,
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const namespace = this.#namespace;
+    return runWatch(
+      this.#watch,
+      `/api/v1/namespaces/${namespace}/configmaps`,
+      { labelSelector, resourceVersion, allowWatchBookmarks: true },
+      (type, obj) => onEvent({ type, object: toConfigMapLike(obj as k8s.V1ConfigMap) }),
+      (err, code) => classify(err, "watch", "configmaps", namespace, code),
+      signal,
+      this.#kc,
+    );
+  }
+}
+
+/** {@linkcode PodLister} over the pods of one namespace. */
+export class KubePodLister implements PodLister {
+  readonly #api: JsonApi;
+  readonly #namespace: string;
+
+  constructor(kc: k8s.KubeConfig, namespace: string) {
+    this.#api = new JsonApi(kc);
+    this.#namespace = namespace;
+  }
+
+  async listPods(labelSelector: string): Promise<PodInfo[]> {
+    const namespace = this.#namespace;
+    let list: k8s.V1PodList;
+    try {
+      list = await this.#api.request<k8s.V1PodList>(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${selectorQuery(labelSelector)}`,
+      );
+      noteGranted("list", "pods");
+    } catch (err) {
+      throw classify(err, "list", "pods", namespace);
+    }
+    return (list.items ?? []).map(toPodInfo).filter((p) => p.name !== "");
+  }
+}

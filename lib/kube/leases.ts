@@ -1,0 +1,80 @@
+/**
+ * {@linkcode KubeLeaseClient}: the election's `LeaseClient` over `coordination.k8s.io/v1` Leases
+ * (the Role needs `leases` get, create, update, and watch for faster failover).
+ *
+ * @module
+ */
+import * as k8s from "@kubernetes/client-node";
+import type { LeaseClient, LeaseObject, LeaseWatchEvent } from "../election/lease_object_lock.ts";
+import { forceHttp1 } from "./client.ts";
+import { classify, JsonApi, noteGranted } from "./requests.ts";
+import { runWatch } from "./watch.ts";
+
+/** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
+export class KubeLeaseClient implements LeaseClient {
+  readonly #api: JsonApi;
+  readonly #kc: k8s.KubeConfig;
+
+  constructor(kc: k8s.KubeConfig) {
+    this.#api = new JsonApi(kc);
+    this.#kc = kc;
+  }
+
+  /** One Lease request (plain JSON: the leader renews every retry period). */
+  async #call(
+    verb: string,
+    method: "GET" | "POST" | "PUT",
+    namespace: string,
+    name: string,
+    body?: LeaseObject,
+  ): Promise<LeaseObject> {
+    const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+    try {
+      const lease = await this.#api.request<LeaseObject>(
+        method,
+        method === "POST" ? base : `${base}/${encodeURIComponent(name)}`,
+        body,
+      );
+      noteGranted(verb, "leases");
+      return lease;
+    } catch (err) {
+      throw classify(err, verb, "leases", namespace);
+    }
+  }
+
+  /**
+   * Watches one Lease (`fieldSelector=metadata.name=<name>`; RBAC honours `resourceNames` for
+   * it). Resolves when the watch ends (server timeout, `watchDeadline`, client-node's 30 s
+   * inactivity timeout — reported as a transient rejection — or `signal`); rejects with the
+   * classified `KubeError`: `forbidden` on 403 (the Role lacks `watch`), `gone` on 410 (a restart
+   * lists afresh), `transient` on a network failure.
+   */
+  watch(
+    name: string,
+    namespace: string,
+    onEvent: (event: LeaseWatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return runWatch(
+      new k8s.Watch(forceHttp1(this.#kc)),
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+      { fieldSelector: `metadata.name=${name}` },
+      (type, obj) => onEvent({ type, object: obj as LeaseObject }),
+      (err, code) => classify(err, "watch", "leases", namespace, code),
+      signal,
+      this.#kc,
+    );
+  }
+
+  read(name: string, namespace: string): Promise<LeaseObject> {
+    return this.#call("get", "GET", namespace, name);
+  }
+
+  create(namespace: string, lease: LeaseObject): Promise<LeaseObject> {
+    return this.#call("create", "POST", namespace, lease.metadata?.name ?? "", lease);
+  }
+
+  replace(name: string, namespace: string, lease: LeaseObject): Promise<LeaseObject> {
+    return this.#call("update", "PUT", namespace, name, lease);
+  }
+}
