@@ -32,6 +32,7 @@ export function helpText(version: string): string {
     "",
     "Every config key can also be set as MCALL_<SECTION>_<KEY>, e.g. MCALL_WORKER_NUMBER=4.",
     "Precedence: flags > environment > config file > defaults.",
-    "Exit codes: 0 all inputs succeeded, 1 at least one failed, 2 usage or configuration error.",
+    "Exit codes: 0 all inputs succeeded, 1 at least one failed, 2 usage or configuration error,",
+    "3 a one-shot round passed its deadline, 130/143 interrupted by SIGINT/SIGTERM.",
   ].join("\n");
 }
