@@ -28,8 +28,11 @@ RUN deno install --frozen --entrypoint main.ts
 # layer, net for the API server and HTTP probes, run for cmd tasks, sys for hostname and memory
 # metrics. Nothing is read from the source tree at run time, so no --include.
 COPY etc/deno-permissions ./
+# The V8 flags the program runs with, from etc/deno-v8-flags (the one place they are written).
+COPY etc/deno-v8-flags ./
 RUN mkdir -p /out && deno compile --frozen \
       $(grep -v '^[[:space:]]*\(#\|$\)' deno-permissions) \
+      $(grep -v '^[[:space:]]*\(#\|$\)' deno-v8-flags) \
       -o /out/dz-mcall main.ts \
  && /out/dz-mcall --version
 

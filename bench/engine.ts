@@ -8,6 +8,7 @@
 import { runInput } from "../lib/engine/exec.ts";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
 import { runPool } from "../lib/engine/pool.ts";
+import { programPermissions, programV8Flags } from "../tests/permissions.ts";
 import { interleaved, measureProcess, median, pairedRatio, verdict } from "./proc.ts";
 
 /** One measurement. */
@@ -106,8 +107,9 @@ async function wholeProcess(): Promise<Row[]> {
       JSON.stringify({ request: { inputs }, worker: { number: PROCESS_CONCURRENCY } }),
     );
     const main = new URL("../main.ts", import.meta.url).pathname;
-    const permissions = ["--allow-read", "--allow-write", "--allow-env", "--allow-run"];
-    const mcall = (...v8: string[]) => async () => {
+    // The program's own permissions (etc/deno-permissions), as users run it.
+    const permissions = programPermissions();
+    const mcall = (v8: readonly string[]) => async () => {
       const r = await measureProcess([
         Deno.execPath(),
         "run",
@@ -124,12 +126,13 @@ async function wholeProcess(): Promise<Row[]> {
       return r;
     };
     const s = await interleaved({
-      mcall: mcall(),
+      // As users run it: with etc/deno-v8-flags (the image and `deno task start` use them).
+      mcall: mcall(programV8Flags()),
       xargs: () =>
         measureProcess(["xargs", "-P", String(PROCESS_CONCURRENCY), "-n", "1", "true"], {
           stdin: "x\n".repeat(WHOLE_INPUTS),
         }),
-      small: mcall("--v8-flags=--optimize-for-size"),
+      noFlags: mcall([]),
     }, runs);
     const ratio = round(pairedRatio(s.mcall!, s.xargs!), 2);
     const rss = round(median(s.mcall!.map((x) => x.peakRssMiB)));
@@ -139,7 +142,9 @@ async function wholeProcess(): Promise<Row[]> {
         name: `dz-mcall: ${what}`,
         value: round(median(s.mcall!.map((x) => x.wallMs))),
         unit: "ms",
-        note: `main.ts -c (JSON config); ${runs} runs interleaved with xargs, medians`,
+        note: `main.ts -c (JSON config), ${
+          programV8Flags().join(" ")
+        } (etc/deno-v8-flags); ${runs} runs interleaved with xargs, medians`,
       },
       {
         name: `xargs -P ${PROCESS_CONCURRENCY}: ${WHOLE_INPUTS} × true`,
@@ -155,11 +160,11 @@ async function wholeProcess(): Promise<Row[]> {
       },
       { name: "  dz-mcall peak RSS", value: rss, unit: "MiB", note: verdict(rss, 96, " MiB") },
       {
-        name: "  the same with --v8-flags=--optimize-for-size",
-        value: round(median(s.small!.map((x) => x.peakRssMiB))),
+        name: "  the same without etc/deno-v8-flags: peak RSS",
+        value: round(median(s.noFlags!.map((x) => x.peakRssMiB))),
         unit: "MiB",
-        note: `lever for the RSS goal (V8 grows its heap less); wall ${
-          round(pairedRatio(s.small!, s.xargs!), 2)
+        note: `V8's default heap sizing, for comparison; wall ${
+          round(pairedRatio(s.noFlags!, s.xargs!), 2)
         }× xargs`,
       },
     ];

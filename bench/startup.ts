@@ -12,6 +12,7 @@
 import { fileURLToPath } from "node:url";
 import { interleaved, measureProcess, median, pairedRatio, round, verdict } from "./proc.ts";
 import type { Row } from "./table.ts";
+import { programV8Flags } from "../tests/permissions.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -40,7 +41,11 @@ export async function benchStartup(): Promise<Row[]> {
       NO_COLOR: "1",
     };
     const mcall = (...args: string[]) => () =>
-      measureProcess([deno, "run", ...PERMISSIONS, MAIN, ...args], { cwd: ROOT, env });
+      // With the V8 flags users run it with (etc/deno-v8-flags).
+      measureProcess([deno, "run", ...programV8Flags(), ...PERMISSIONS, MAIN, ...args], {
+        cwd: ROOT,
+        env,
+      });
     const commands = {
       bare: () => measureProcess([deno, "run", hello], { cwd: dir, env }),
       once: mcall("-i", "true"),

@@ -41,6 +41,8 @@ image_name() { echo "docker.io/library/$REPO:$(version)"; }
 
 # The permission flags, one line of etc/deno-permissions (comments skipped).
 permissions() { grep -v '^[[:space:]]*\(#\|$\)' "$ROOT/etc/deno-permissions"; }
+# The V8 flags, one line of etc/deno-v8-flags (comments skipped).
+v8_flags() { grep -v '^[[:space:]]*\(#\|$\)' "$ROOT/etc/deno-v8-flags"; }
 
 check_tools() {
   local missing=()
@@ -91,6 +93,7 @@ cache_key() {
   {
     cat "$ROOT/scripts/image.sh"
     permissions
+    v8_flags
     while read -r f; do
       echo "== $f"
       cat "$ROOT/$f"
@@ -104,10 +107,10 @@ launcher() {
   cat <<EOF
 #!/bin/sh
 # dz-mcall (written by scripts/image.sh): the pinned Deno runs $APP/main.ts with the project's
-# permissions (etc/deno-permissions), from a read-only, pre-filled DENO_DIR; --cached-only:
-# modules are never fetched at run time.
+# permissions (etc/deno-permissions) and V8 flags (etc/deno-v8-flags), from a read-only,
+# pre-filled DENO_DIR; --cached-only: modules are never fetched at run time.
 export DENO_DIR=$DENO_DIR_IN_IMAGE DENO_NO_UPDATE_CHECK=1
-exec $APP/deno run --cached-only --no-prompt --config $APP/deno.json $(permissions) $APP/main.ts "\$@"
+exec $APP/deno run --cached-only --no-prompt --config $APP/deno.json $(v8_flags) $(permissions) $APP/main.ts "\$@"
 EOF
 }
 

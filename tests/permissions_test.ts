@@ -1,24 +1,32 @@
 /**
- * The program's Deno permissions are written once, in etc/deno-permissions. The Dockerfile and
- * scripts/image.sh read the file; deno.json cannot, so its tasks restate the flags, and so does
- * the README. These tests fail when any of them differs from the file.
+ * The program's Deno permissions are written once, in etc/deno-permissions, and its V8 flags in
+ * etc/deno-v8-flags. The Dockerfile and scripts/image.sh read the files; deno.json cannot, so its
+ * tasks restate the flags, and so does the README (permissions). These tests fail when any of them
+ * differs from the files.
  */
 import assert from "node:assert/strict";
-import { parsePermissions, PERMISSIONS_FILE, programPermissions } from "./permissions.ts";
-import { PROGRAM_PERMISSIONS } from "./e2e/mcall_proc.ts";
+import {
+  parsePermissions,
+  parseV8Flags,
+  PERMISSIONS_FILE,
+  programPermissions,
+  programV8Flags,
+  V8_FLAGS_FILE,
+} from "./permissions.ts";
+import { PROGRAM_PERMISSIONS, PROGRAM_V8_FLAGS } from "./e2e/mcall_proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const read = (path: string) => Deno.readTextFileSync(`${ROOT}${path}`);
 const sorted = (flags: readonly string[]) => [...flags].sort();
 
 /** Permission flags of a `deno run …` command line, up to the script it runs. */
-function runFlags(command: string): string[] {
+function runFlags(command: string, flag = /^(-A|--allow-)/): string[] {
   const words = command.trim().split(/\s+/);
   assert.equal(words[0], "deno", command);
   assert.equal(words[1], "run", command);
   const script = words.findIndex((w) => w.endsWith(".ts"));
   assert.ok(script > 1, `no script in "${command}"`);
-  return words.slice(2, script).filter((w) => /^(-A|--allow-)/.test(w));
+  return words.slice(2, script).filter((w) => flag.test(w));
 }
 
 async function sh(script: string, cwd: string): Promise<string> {
@@ -55,6 +63,58 @@ Deno.test("permissions: deno.json tasks start and mcall use exactly the file's f
 
 Deno.test("permissions: the e2e harness runs the program with the file's flags", () => {
   assert.deepEqual([...PROGRAM_PERMISSIONS], programPermissions());
+  assert.deepEqual([...PROGRAM_V8_FLAGS], programV8Flags());
+});
+
+Deno.test("v8 flags: the parser takes one --v8-flags=… word and nothing else", () => {
+  assert.deepEqual(parseV8Flags("# c\n\n --v8-flags=--optimize-for-size \n"), [
+    "--v8-flags=--optimize-for-size",
+  ]);
+  assert.deepEqual(parseV8Flags("--v8-flags=--a-b,--max-semi-space-size=1\n"), [
+    "--v8-flags=--a-b,--max-semi-space-size=1",
+  ]);
+  assert.throws(() => parseV8Flags("--allow-all\n"), /is not one --v8-flags=/);
+  assert.throws(() => parseV8Flags("--v8-flags=--a --allow-read\n"), /is not one --v8-flags=/);
+  assert.throws(() => parseV8Flags("--v8-flags=\n"), /is not one --v8-flags=/);
+  assert.throws(() => parseV8Flags("--v8-flags=--a\n--v8-flags=--b\n"), /found 2/);
+  assert.throws(() => parseV8Flags("# only a comment\n"), /found 0/);
+});
+
+Deno.test("v8 flags: deno.json tasks start and mcall use exactly the file's flags", () => {
+  const tasks = JSON.parse(read("deno.json")).tasks as Record<string, string>;
+  for (const name of ["start", "mcall"]) {
+    assert.deepEqual(runFlags(tasks[name]!, /^--v8-flags/), programV8Flags(), `task ${name}`);
+  }
+});
+
+Deno.test("v8 flags: the Dockerfile compiles with the file's flags (read from the file)", async () => {
+  const code = read("Dockerfile").split("\n").filter((l) => !l.trimStart().startsWith("#"))
+    .join("\n");
+  assert.doesNotMatch(code, /--v8-flags/, "the Dockerfile spells out V8 flags of its own");
+  assert.match(code, /^COPY etc\/deno-v8-flags \.\/$/m);
+  assert.match(read(".dockerignore"), /^!etc\/deno-v8-flags$/m);
+  const step = code.match(/deno compile --frozen \\\n((?:\s*\$\(.*\) \\\n)+)\s*-o /)?.[1];
+  const expr = step?.split("\n").map((l) => l.trim().replace(/ \\$/, ""))
+    .find((l) => l.includes("deno-v8-flags"));
+  assert.ok(expr, "no $(… deno-v8-flags) in the deno compile step");
+  const dir = await Deno.makeTempDir({ prefix: "dz-v8-" });
+  try {
+    await Deno.copyFile(V8_FLAGS_FILE, `${dir}/deno-v8-flags`);
+    const words = (await sh(`printf '%s\\n' ${expr}`, dir)).trim().split("\n");
+    assert.deepEqual(words, programV8Flags());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("v8 flags: scripts/image.sh writes the file's flags into the launcher", async () => {
+  const launcher = await sh("scripts/image.sh launcher", ROOT);
+  const exec = launcher.split("\n").find((l) => l.startsWith("exec "));
+  assert.ok(exec, launcher);
+  const words = exec.split(/\s+/);
+  assert.deepEqual(words.filter((w) => w.startsWith("--v8-flags")), programV8Flags());
+  // Before the script: deno takes its own flags only there.
+  assert.ok(words.indexOf(programV8Flags()[0]!) < words.indexOf("/app/main.ts"), exec);
 });
 
 Deno.test("permissions: the Dockerfile compiles with the file's flags (read from the file)", async () => {

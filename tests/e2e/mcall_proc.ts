@@ -3,13 +3,15 @@
  * log lines from stderr so tests can wait for events ("started leading", "Round ... is over").
  */
 import { fileURLToPath } from "node:url";
-import { programPermissions } from "../permissions.ts";
+import { programPermissions, programV8Flags } from "../permissions.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const DENO = Deno.execPath();
 
 /** The program's permissions: etc/deno-permissions, as the image and `deno task start` use them. */
 export const PROGRAM_PERMISSIONS: readonly string[] = programPermissions();
+/** The program's V8 flags: etc/deno-v8-flags, as the image and `deno task start` use them. */
+export const PROGRAM_V8_FLAGS: readonly string[] = programV8Flags();
 
 /** One parsed JSON log line. */
 export interface LogLine {
@@ -37,7 +39,7 @@ export class McallProcess {
   constructor(name: string, args: string[], env: Record<string, string>) {
     this.name = name;
     this.child = new Deno.Command(DENO, {
-      args: ["run", ...PROGRAM_PERMISSIONS, MAIN, ...args],
+      args: ["run", ...PROGRAM_V8_FLAGS, ...PROGRAM_PERMISSIONS, MAIN, ...args],
       env: { NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "piped",
