@@ -72,13 +72,15 @@ export class Capture {
   }
   /** A writer for one stream; call the returned function with no chunk at end of stream. */
   stream(): (chunk?: Uint8Array) => void {
-    const decoder = new TextDecoder();
+    // Made on the first chunk: most commands print nothing on one stream or both.
+    let decoder: TextDecoder | undefined;
     return (chunk) => {
       if (chunk === undefined) {
-        const rest = decoder.decode();
+        const rest = decoder?.decode();
         if (rest) this.#parts.push(rest);
         return;
       }
+      decoder ??= new TextDecoder();
       if (this.truncated) return;
       const take = utf8CutAt(chunk, this.#remaining);
       if (take < chunk.length) {

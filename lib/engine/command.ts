@@ -99,9 +99,9 @@ async function start(
 ): Promise<{ child: Deno.ChildProcess; program: string } | Attempt> {
   const name = argv[0]!;
   if (setsidPath === undefined) setsidPath = findProgram("setsid", clock) ?? null;
-  const notFound = failed(`program ${JSON.stringify(name)} ${whyNotRunnable(name)}`);
+  const notFound = () => failed(`program ${JSON.stringify(name)} ${whyNotRunnable(name)}`);
   let program = findProgram(name, clock, fresh);
-  if (program === undefined) return notFound;
+  if (program === undefined) return notFound();
   await spawnTurn();
   try {
     try {
@@ -109,7 +109,7 @@ async function start(
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound) || name.includes("/")) throw error;
       program = findProgram(name, clock, true);
-      if (program === undefined) return notFound;
+      if (program === undefined) return notFound();
       return { child: spawn(program, argv), program };
     }
   } catch (error) {
@@ -117,11 +117,19 @@ async function start(
   }
 }
 
-/** Sends `signal` to the child's whole process group. */
+/**
+ * Sends `signal` to the child's whole process group. Called once per command after it exits, when
+ * the group is usually empty: the error Deno then throws is built without a stack trace (it is
+ * dropped anyway, and the trace was most of the per-command garbage it made).
+ */
 function signalGroup(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     Deno.kill(-child.pid, signal);
-  } catch { /* already gone */ }
+  } catch { /* already gone */ } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
 }
 
 /**
