@@ -86,6 +86,8 @@ Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, no
       "modes/serve.ts",
       "observe/metrics.ts",
       "election/elector.ts",
+      // node:http and node:https: a third of a run's start-up, needed only by get/post inputs.
+      "engine/http_probe.ts",
     ]
   ) {
     assert.ok(!graph.has(lib(heavy)), `one-shot mode must not import lib/${heavy} statically`);
@@ -93,9 +95,9 @@ Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, no
   assert.ok(graph.has(lib("engine/exec.ts")));
 });
 
-Deno.test("leader mode and the server stay in the graph as literal dynamic imports (deno compile bundles them)", () => {
+Deno.test("leader mode, the server and the HTTP prober stay in the graph as literal dynamic imports (deno compile bundles them)", () => {
   const all = new Set(edges.keys());
-  for (const name of ["modes/leader.ts", "kube/api.ts", "modes/serve.ts"]) {
+  for (const name of ["modes/leader.ts", "kube/api.ts", "modes/serve.ts", "engine/http_probe.ts"]) {
     assert.ok(all.has(lib(name)));
   }
   assert.ok(npmPackages(all).includes("@kubernetes/client-node"));
