@@ -92,6 +92,26 @@ function peakRssMiB(): number {
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 /**
+ * Links `dir/bin/setsid` to busybox's static binary when it is installed (Debian `busybox-static`,
+ * the same applet the default image ships); the program takes the first `setsid` on PATH.
+ *
+ * @returns The busybox path, or `undefined` when there is none.
+ */
+async function imageSetsid(dir: string): Promise<string | undefined> {
+  for (const busybox of ["/bin/busybox", "/usr/bin/busybox"]) {
+    try {
+      if (!(await Deno.stat(busybox)).isFile) continue;
+    } catch {
+      continue;
+    }
+    await Deno.mkdir(`${dir}/bin`, { recursive: true });
+    await Deno.symlink(busybox, `${dir}/bin/setsid`);
+    return `busybox (${busybox})`;
+  }
+  return undefined;
+}
+
+/**
  * The whole program (`main.ts -c` with 2,000 × `true`, concurrency 10) against
  * `xargs -P 10 -n 1 true` over as many lines, each run as a process: wall and peak RSS,
  * interleaved `BENCH_ENGINE_RUNS` times (default 5); medians and paired ratios.
@@ -109,6 +129,12 @@ async function wholeProcess(): Promise<Row[]> {
     const main = new URL("../main.ts", import.meta.url).pathname;
     // The program's own permissions (etc/deno-permissions), as users run it.
     const permissions = programPermissions();
+    // The `setsid` the default image puts first on PATH: busybox's statically linked applet.
+    const setsid = await imageSetsid(dir);
+    const env = {
+      ...Deno.env.toObject(),
+      ...(setsid ? { PATH: `${dir}/bin:${Deno.env.get("PATH")}` } : {}),
+    };
     const mcall = (v8: readonly string[]) => async () => {
       const r = await measureProcess([
         Deno.execPath(),
@@ -118,7 +144,7 @@ async function wholeProcess(): Promise<Row[]> {
         main,
         "-c",
         configFile,
-      ]);
+      ], { env });
       const results = JSON.parse(r.stdout) as Result[];
       if (results.length !== WHOLE_INPUTS || results.some((x) => x.errorCode !== "0")) {
         throw new Error("dz-mcall: not every input succeeded");
@@ -144,7 +170,9 @@ async function wholeProcess(): Promise<Row[]> {
         unit: "ms",
         note: `main.ts -c (JSON config), ${
           programV8Flags().join(" ")
-        } (etc/deno-v8-flags); ${runs} runs interleaved with xargs, medians`,
+        } (etc/deno-v8-flags), setsid: ${
+          setsid ?? "first on PATH (busybox-static not installed)"
+        }; ${runs} runs interleaved with xargs, medians`,
       },
       {
         name: `xargs -P ${PROCESS_CONCURRENCY}: ${WHOLE_INPUTS} × true`,
