@@ -127,7 +127,9 @@ function signalGroup(child: Deno.ChildProcess, signal: Deno.Signal): void {
   Error.stackTraceLimit = 0;
   try {
     Deno.kill(-child.pid, signal);
-  } catch { /* already gone */ } finally {
+  } catch {
+    /* already gone */
+  } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
