@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { e2eTest } from "./harness.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
+import { fromClientNode } from "../../lib/kube/client_node.ts";
 import { runPool } from "../../lib/engine/pool.ts";
 
 const CREATES = 200;
@@ -34,7 +35,7 @@ e2eTest(
   `${CREATES} creates (${CONCURRENCY} at once) and a watch share one connection pool`,
   async (env) => {
     const port = Number(new URL(env.harness.server).port);
-    const api = new KubeApi(env.harness.kubeConfig(), env.ns);
+    const api = new KubeApi(fromClientNode(env.harness.kubeConfig()), env.ns);
     const store = api.taskStore();
     const before = await clientPorts(port);
     const watching = new AbortController();
