@@ -15,11 +15,15 @@ import type { KubeConfig } from "./kubeconfig.ts";
 const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 /**
- * Whether connections offer HTTP/2 (ALPN `h2`). Off: HTTP/1.1 only — see the HTTP/2 note in
- * `lib/kube/README.md` for what was measured. Each concurrent request (and each open watch) takes
- * its own kept-alive connection.
+ * Whether connections offer HTTP/2 (ALPN `h2`, which kube-apiserver picks): on. Every request and
+ * watch to one API server is then a stream of one connection, and the API server spends less CPU
+ * per request (bench/api.ts). It was off while client-node sent requests through undici over
+ * Deno's `node:http2`, which crashed the process on the GOAWAY of a gracefully stopping API server;
+ * Deno's native `fetch` (hyper) handles GOAWAY: tests/e2e/goaway_test.ts (5 graceful restarts under
+ * load), election_test.ts and kube_pool_test.ts passed every time over HTTP/2. Set it to `false`
+ * to fall back to HTTP/1.1 (one kept-alive connection per concurrent request and per watch).
  */
-export const HTTP2 = false;
+export const HTTP2 = true;
 
 /** Idle connections kept per API server (a planning burst runs 16 requests at once). */
 const POOL_MAX_IDLE = 32;
