@@ -6,22 +6,19 @@
  *
  * @module
  */
-import type { OwnerReference } from "./objects.ts";
 import type { ConfigMapLike, PodInfo } from "../tasks/store.ts";
 
-/** `metadata` of an API object, as far as we read or write it. */
-export interface ApiObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  ownerReferences?: OwnerReference[];
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  resourceVersion?: string;
-  /** RFC 3339 text in JSON (a `Date` is read too). */
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date | null;
-}
+/**
+ * `metadata` of an API object, as far as we read or write it: the fields of
+ * {@linkcode ConfigMapLike}'s, all optional, with times as the JSON has them (RFC 3339 text; a
+ * `Date` is read too).
+ */
+export type ApiObjectMeta =
+  & Partial<Omit<ConfigMapLike["metadata"], "creationTimestamp" | "deletionTimestamp">>
+  & {
+    creationTimestamp?: string | Date;
+    deletionTimestamp?: string | Date | null;
+  };
 
 /** A `v1` ConfigMap. */
 export interface ApiConfigMap {
