@@ -23,6 +23,7 @@ import { systemClock } from "../lib/time/clock.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import type { InputSpec } from "../lib/engine/input.ts";
 import { KubeApi } from "../lib/kube/api.ts";
+import { fromClientNode } from "../lib/kube/client_node.ts";
 import { logger } from "../lib/log/log.ts";
 import { PLAN_CONCURRENCY, Planner } from "../lib/tasks/planner.ts";
 import { runPool } from "../lib/engine/pool.ts";
@@ -130,7 +131,7 @@ export async function benchApi(): Promise<Row[]> {
 
     const planner = (ns: string) =>
       measure(async () => {
-        const api = new KubeApi(h.kubeConfig(), ns);
+        const api = new KubeApi(fromClientNode(h.kubeConfig()), ns);
         const planned = await new Planner({
           store: api.taskStore(),
           pods: api.podLister(),

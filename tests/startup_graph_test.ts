@@ -95,11 +95,49 @@ Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, no
   assert.ok(graph.has(lib("engine/exec.ts")));
 });
 
-Deno.test("leader mode, the server and the HTTP prober stay in the graph as literal dynamic imports (deno compile bundles them)", () => {
+Deno.test("leader mode, the server, the HTTP prober and the exec/auth-provider fallback stay in the graph as literal dynamic imports (deno compile and the image bundle them)", () => {
   const all = new Set(edges.keys());
-  for (const name of ["modes/leader.ts", "kube/api.ts", "modes/serve.ts", "engine/http_probe.ts"]) {
+  const lazy = [
+    "modes/leader.ts",
+    "kube/api.ts",
+    "modes/serve.ts",
+    "engine/http_probe.ts",
+    "kube/client_node.ts",
+  ];
+  for (const name of lazy) {
     assert.ok(all.has(lib(name)));
   }
   assert.ok(npmPackages(all).includes("@kubernetes/client-node"));
   assert.ok(npmPackages(all).includes("yaml"));
+});
+
+/** Everything the runtime may load for `roots`, static and dynamic imports, minus `skip`. */
+function fullClosure(roots: readonly string[], skip: ReadonlySet<string>): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...roots];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    if (seen.has(s) || skip.has(s)) continue;
+    seen.add(s);
+    for (const e of edges.get(s) ?? []) todo.push(e.to);
+  }
+  return seen;
+}
+
+Deno.test("leader mode and status never load @kubernetes/client-node, but for an exec/auth-provider user", () => {
+  // The fallback for kubeconfig users with `exec` or `auth-provider`, and the only lib module
+  // that imports client-node; reached only by a dynamic import from the loader.
+  const fallback = lib("kube/client_node.ts");
+  const into = [...edges].filter(([, es]) => es.some((e) => e.to === fallback));
+  assert.deepEqual(into.map(([from]) => from), [lib("kube/kubeconfig.ts")]);
+  assert.ok(into[0]![1].filter((e) => e.to === fallback).every((e) => e.dynamic));
+  for (const mode of ["modes/leader.ts", "modes/status.ts"]) {
+    const graph = fullClosure([lib(mode)], new Set([fallback]));
+    assert.ok(graph.has(lib("kube/api.ts")), `${mode} reaches the Kubernetes adapters`);
+    assert.ok(!npmPackages(graph).includes("@kubernetes/client-node"), `${mode} loads client-node`);
+  }
+  const program = fullClosure([MAIN], new Set([fallback]));
+  assert.ok(program.has(lib("modes/leader.ts")));
+  assert.ok(!npmPackages(program).includes("@kubernetes/client-node"));
+  assert.ok(npmPackages(fullClosure([fallback], new Set())).includes("@kubernetes/client-node"));
 });

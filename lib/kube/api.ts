@@ -2,7 +2,7 @@
  * {@linkcode KubeApi}: every adapter of `lib/kube/` for one namespace, built from one client
  * configuration — the only Kubernetes I/O, wired in by `lib/modes/`. The adapters: ConfigMaps and
  * pods (`configmaps.ts`), Leases (`leases.ts`); the client configuration and connection pool in
- * `client.ts`.
+ * `client.ts`, the configuration in `kubeconfig.ts`.
  *
  * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
  * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update, and watch for
@@ -10,10 +10,9 @@
  *
  * @module
  */
-import type * as k8s from "@kubernetes/client-node";
-import { poolConnections } from "./client.ts";
 import { KubePodLister, KubeTaskStore } from "./configmaps.ts";
 import { isKubeError } from "./errors.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
 import { KubeLeaseClient } from "./leases.ts";
 
 /**
@@ -22,13 +21,13 @@ import { KubeLeaseClient } from "./leases.ts";
  * @example Usage
  * ```ts ignore
  * import { KubeApi } from "./api.ts";
- * import { loadKubeConfig } from "./client.ts";
- * const api = new KubeApi(loadKubeConfig(), "default");
+ * import { loadKubeConfig } from "./kubeconfig.ts";
+ * const api = new KubeApi(await loadKubeConfig(), "default");
  * const { items } = await api.taskStore().list("app=dz-mcall,task=true");
  * ```
  */
 export class KubeApi {
-  readonly #kc: k8s.KubeConfig;
+  readonly #kc: KubeConfig;
   readonly #namespace: string;
   #store: KubeTaskStore | undefined;
   #pods: KubePodLister | undefined;
@@ -38,11 +37,11 @@ export class KubeApi {
    * @param kc The client configuration (see {@linkcode loadKubeConfig}).
    * @param namespace The namespace everything lives in.
    */
-  constructor(kc: k8s.KubeConfig, namespace: string) {
+  constructor(kc: KubeConfig, namespace: string) {
     if (namespace === "") {
       throw new TypeError("Cannot use the Kubernetes API as 'namespace' is empty");
     }
-    this.#kc = poolConnections(kc);
+    this.#kc = kc;
     this.#namespace = namespace;
   }
 

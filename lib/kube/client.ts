@@ -1,196 +1,160 @@
 /**
- * The client side of every call to the API server: loading the client configuration
- * ({@linkcode loadKubeConfig}) and this pod's namespace ({@linkcode resolveNamespace}), and the
- * one connection pool per API server, over HTTP/1.1 only ({@linkcode poolConnections},
- * {@linkcode forceHttp1}), that every adapter of `lib/kube/` sends its requests and watches
- * through.
+ * The client side of every call to the API server: this pod's namespace
+ * ({@linkcode resolveNamespace}), and the one connection pool per API server ({@linkcode send},
+ * {@linkcode discardPool}) — one `Deno.HttpClient` that every request and watch of `lib/kube/`
+ * goes through, over Deno's native `fetch`. The client configuration is loaded by
+ * `kubeconfig.ts` (`loadKubeConfig`).
  *
  * @module
  */
-import * as k8s from "@kubernetes/client-node";
 import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
-
-/** Where a pod's service-account token is mounted. */
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+import type { KubeConfig } from "./kubeconfig.ts";
 
 /** Where a pod's service-account namespace is mounted. */
-const SERVICE_ACCOUNT_NAMESPACE_FILE = `${SERVICE_ACCOUNT_DIR}/namespace`;
+const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
-function fileExists(path: string): boolean {
+/**
+ * Whether connections offer HTTP/2 (ALPN `h2`, which kube-apiserver picks): on. Every request and
+ * watch to one API server is then a stream of one connection, and the API server spends less CPU
+ * per request (bench/api.ts). It was off while client-node sent requests through undici over
+ * Deno's `node:http2`, which crashed the process on the GOAWAY of a gracefully stopping API server;
+ * Deno's native `fetch` (hyper) handles GOAWAY: tests/e2e/goaway_test.ts (5 graceful restarts under
+ * load), election_test.ts and kube_pool_test.ts passed every time over HTTP/2. Set it to `false`
+ * to fall back to HTTP/1.1 (one kept-alive connection per concurrent request and per watch).
+ */
+export const HTTP2 = true;
+
+/** Idle connections kept per API server (a planning burst runs 16 requests at once). */
+const POOL_MAX_IDLE = 32;
+
+/** The connection pools by API server and TLS settings: one `Deno.HttpClient` each. */
+const pools = new Map<string, Deno.HttpClient>();
+
+/** The settings a pool is built for: the same server with other TLS material is another pool. */
+function poolKey(kc: KubeConfig): string {
+  return JSON.stringify([kc.server, kc.caCerts, kc.cert ?? "", kc.key ?? "", kc.proxy ?? ""]);
+}
+
+/** The pool for `kc`'s API server, built on first use. */
+function pool(kc: KubeConfig): Deno.HttpClient {
+  const key = poolKey(kc);
+  let client = pools.get(key);
+  if (client === undefined) {
+    client = Deno.createHttpClient({
+      caCerts: [...kc.caCerts],
+      ...(kc.cert !== undefined && kc.key !== undefined ? { cert: kc.cert, key: kc.key } : {}),
+      ...(kc.proxy === undefined ? {} : { proxy: { url: kc.proxy } }),
+      http1: true,
+      http2: HTTP2,
+      poolMaxIdlePerHost: POOL_MAX_IDLE,
+    });
+    pools.set(key, client);
+  }
+  return client;
+}
+
+/**
+ * Drops `kc`'s connection pool after a connection failure: the next request builds a new one.
+ * When the API server restarts, connections kept alive to the old process may not be noticed as
+ * dead until a request on each fails — enough failed renewals to lose the lease — so one failure
+ * drops them all.
+ */
+export function discardPool(kc: KubeConfig): void {
+  const key = poolKey(kc);
+  const client = pools.get(key);
+  if (client === undefined) return;
+  pools.delete(key);
   try {
-    return Deno.statSync(path).isFile;
+    client.close();
   } catch {
-    return false;
+    // Already closed.
   }
-}
-
-/** An undici dispatcher, as client-node's `RequestContext` carries it. */
-type Dispatcher = NonNullable<ReturnType<k8s.RequestContext["getDispatcher"]>>;
-
-/** undici's per-request option that keeps a request off HTTP/2 (`Agent` pools it separately). */
-const http1Interceptor =
-  (dispatch: Dispatcher["dispatch"]): Dispatcher["dispatch"] => (opts, handler) =>
-    dispatch({ ...opts, allowH2: false } as typeof opts, handler);
-
-/** client-node's dispatcher factory, private in its types. */
-interface DispatcherFactory {
-  createDispatcher(cluster: k8s.Cluster | null, agentOptions: object): Dispatcher | undefined;
-  createDispatcherOptions(cluster: k8s.Cluster | null, agentOptions: object): unknown;
-}
-
-/** The one connection pool of a `KubeConfig`, and the TLS settings it was built for. */
-interface Pool {
-  readonly key: string;
-  /** The undici `Agent` built for these settings (`undefined`: undici's global one). */
-  readonly own: Dispatcher | undefined;
-}
-
-const pools = new WeakMap<k8s.KubeConfig, Pool>();
-const pooled = new WeakSet<k8s.KubeConfig>();
-const http1Only = new WeakSet<k8s.KubeConfig>();
-
-/**
- * Drops `kc`'s connection pool after a connection failure: the next request builds a new one,
- * and the old one closes once its requests are done. Under Deno, undici does not always notice
- * that the API server closed a kept-alive connection (a restart), and every such connection
- * would fail one request — enough failed renewals to lose the lease.
- */
-export function discardPool(kc: k8s.KubeConfig): void {
-  const pool = pools.get(kc);
-  if (pool === undefined) return;
-  pools.delete(kc);
-  pool.own?.close().catch(() => {});
 }
 
 /**
- * Makes every request that client-node sends with `kc` — generated API clients
- * (`kc.makeApiClient`, which authenticate through `kc`) and `k8s.Watch` — use HTTP/1.1.
- * Idempotent; changes `kc` in place and returns it.
- *
- * Why: client-node 2.x sends requests with undici's `fetch`, whose `Agent` offers ALPN
- * `http/1.1, h2`; kube-apiserver picks `h2`, so undici runs its requests over `node:http2`. On
- * Deno 2.9.6 that session can crash the whole process (segfault, double free, or the nghttp2
- * assertion in `find_stream_on_goaway_func`) when it receives, with streams in flight, the GOAWAY
- * that kube-apiserver sends on a graceful shutdown — every pod at once on a control-plane rolling
- * restart (tests/e2e/goaway_test.ts). Over HTTP/1.1 a shutdown just closes the sockets, which
- * callers already treat as transient.
- *
- * How: after client-node's own `applySecurityAuthentication` (CA, client certificate, bearer
- * token, `tlsServerName`, proxy — all unchanged) we wrap the request's dispatcher with an
- * interceptor that sets undici's `allowH2: false`, so the connection offers only `http/1.1`. When
- * client-node sets no dispatcher (no TLS settings at all) we wrap undici's global one.
- *
- * Cost: no multiplexing — each concurrent request (and each open watch) takes its own
- * connection instead of a stream of a shared one. The program's adapters also pool connections
- * ({@linkcode poolConnections}).
- *
- * @param kc The client configuration.
- * @returns `kc`.
+ * Aborts a request when nothing arrived for `ms`: armed when created, re-armed by
+ * {@linkcode RequestTimer.reset} on every chunk received. Its signal also carries other aborts
+ * ({@linkcode RequestTimer.abort}).
  */
-export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
-  if (http1Only.has(kc)) return kc;
-  http1Only.add(kc);
-  const apply = kc.applySecurityAuthentication.bind(kc);
-  kc.applySecurityAuthentication = async (context: k8s.RequestContext) => {
-    await apply(context);
-    const dispatcher = context.getDispatcher() ??
-      (globalThis as Record<symbol, Dispatcher | undefined>)[
-        Symbol.for("undici.globalDispatcher.2")
-      ];
-    if (dispatcher) context.setDispatcher(dispatcher.compose(http1Interceptor));
-  };
-  return kc;
+export class RequestTimer {
+  readonly #controller = new AbortController();
+  readonly #ms: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @param ms The longest silence. */
+  constructor(ms: number) {
+    this.#ms = ms;
+    this.reset();
+  }
+
+  /** Aborted on timeout or {@linkcode RequestTimer.abort}. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Restarts the wait (something arrived). */
+  reset(): void {
+    clearTimeout(this.#timer);
+    if (this.#controller.signal.aborted) return;
+    this.#timer = setTimeout(() => {
+      this.#controller.abort(
+        new DOMException(`no response for ${this.#ms / 1000} s`, "TimeoutError"),
+      );
+    }, this.#ms);
+  }
+
+  /** Stops the timer and aborts the request (no-op when already aborted). */
+  abort(): void {
+    clearTimeout(this.#timer);
+    this.#controller.abort();
+  }
+
+  /** Stops the timer; the request goes on. */
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
 }
 
 /**
- * {@linkcode forceHttp1}, and one connection pool per API server for every request and watch
- * made with `kc`. Idempotent; changes `kc` in place and returns it. The adapters
- * (`KubeApi` and its parts) apply it.
+ * Sends one request to `kc`'s API server through its pool, authenticated (`Authorization` from
+ * {@linkcode KubeConfig.authorization}). Callers pass what it throws (and what reading the body
+ * throws) to {@linkcode failed}.
  *
- * client-node 2.0.1 builds a new undici `Agent` — so a new TLS connection — for every request
- * (`createDispatcher`): hundreds of connections mid-burst, a TLS handshake per write, and twice
- * the API server's CPU per request (bench/api.ts). We keep client-node's own dispatcher options
- * (CA, client certificate, `tlsServerName`, proxy — all unchanged) and reuse the `Agent` built
- * for them while they stay the same; when they change (a rotated client certificate), the next
- * request gets a new pool and the old one closes once its requests are done. Keep-alive
- * connections, as client-go has. A connection failure drops the pool ({@linkcode discardPool}).
- *
- * @param kc The client configuration.
- * @returns `kc`.
+ * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
+ * @param body JSON text, sent as `application/json`.
+ * @param signal Aborts the request and its body.
+ * @returns The response (any status); its body is the caller's to read.
  */
-export function poolConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
-  forceHttp1(kc);
-  if (pooled.has(kc)) return kc;
-  pooled.add(kc);
-  const factory = kc as unknown as DispatcherFactory;
-  const create = factory.createDispatcher.bind(kc);
-  factory.createDispatcher = (cluster, agentOptions) => {
-    const key = JSON.stringify(factory.createDispatcherOptions(cluster, agentOptions));
-    const current = pools.get(kc);
-    if (current?.key === key) return current.own;
-    const own = create(cluster, agentOptions);
-    pools.set(kc, { key, own });
-    // Settings changed: the old pool finishes what it has in flight, then closes.
-    current?.own?.close().catch(() => {});
-    return own;
-  };
-  return kc;
+export async function send(
+  kc: KubeConfig,
+  method: string,
+  path: string,
+  body: string | undefined,
+  signal: AbortSignal,
+): Promise<Response> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const authorization = await kc.authorization();
+  if (authorization !== undefined) headers.authorization = authorization;
+  return await fetch(kc.server + path, {
+    method,
+    headers,
+    signal,
+    client: pool(kc),
+    ...(body === undefined ? {} : { body }),
+  });
 }
 
 /**
- * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
- * set and the token is mounted, else `KUBECONFIG` (colon-separated paths), else `~/.kube/config`.
- * Requests made with it use HTTP/1.1 only (see {@linkcode forceHttp1}). Unlike client-node's
- * `loadFromDefault`, it never falls back to `http://localhost:8080`.
- *
- * @param env The environment (default: the process's).
- * @returns The loaded configuration.
- * @throws {ConfigError} One line naming what is missing or which file is malformed.
+ * What a request that got no (or no whole) response throws: the timeout when
+ * {@linkcode RequestTimer} fired, else `err`. Drops the pool unless the caller aborted.
  */
-export function loadKubeConfig(
-  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
-): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  const tokenFile = `${SERVICE_ACCOUNT_DIR}/token`;
-  if (env.KUBERNETES_SERVICE_HOST && fileExists(tokenFile)) {
-    kc.loadFromCluster();
-    return forceHttp1(kc);
-  }
-  const home = env.HOME ? `${env.HOME}/.kube/config` : "~/.kube/config";
-  const paths = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
-  const source = paths.length > 0 ? "KUBECONFIG" : home;
-  if (paths.length === 0 && env.HOME && fileExists(home)) paths.push(home);
-  if (paths.length === 0) {
-    const pod = env.KUBERNETES_SERVICE_HOST
-      ? `KUBERNETES_SERVICE_HOST is set but ${tokenFile} is missing`
-      : "KUBERNETES_SERVICE_HOST is not set";
-    throw new ConfigError(
-      `no Kubernetes credentials: not in a pod (${pod}) and no kubeconfig (KUBECONFIG is not ` +
-        `set and ${home} does not exist)`,
-    );
-  }
-  for (const path of paths) {
-    if (!fileExists(path)) {
-      throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
-    }
-    try {
-      new k8s.KubeConfig().loadFromFile(path);
-    } catch (err) {
-      const reason = String((err as Error)?.message ?? err).split("\n")[0];
-      throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);
-    }
-  }
-  if (paths.length === 1) kc.loadFromFile(paths[0]!);
-  else kc.loadFromDefault();
-  const cluster = kc.getCurrentCluster();
-  if (cluster === null || !cluster.server) {
-    throw new ConfigError(
-      `${source}: ${paths.join(":")} has no current context with a cluster server ` +
-        `(current-context: ${JSON.stringify(kc.getCurrentContext() ?? "")})`,
-    );
-  }
-  return forceHttp1(kc);
+export function failed(kc: KubeConfig, signal: AbortSignal, err: unknown): unknown {
+  const reason: unknown = signal.aborted ? signal.reason : undefined;
+  const timedOut = reason instanceof DOMException && reason.name === "TimeoutError";
+  if (!signal.aborted || timedOut) discardPool(kc);
+  return timedOut ? reason : err;
 }
 
 /**

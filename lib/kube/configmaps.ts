@@ -6,9 +6,16 @@
  *
  * @module
  */
-import * as k8s from "@kubernetes/client-node";
-import { toConfigMapLike, toPodInfo, toV1ConfigMap } from "./convert.ts";
+import {
+  type ApiConfigMap,
+  type ApiList,
+  type ApiPod,
+  toConfigMapLike,
+  toPodInfo,
+  toV1ConfigMap,
+} from "./convert.ts";
 import { isKubeError } from "./errors.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
 import { classify, JsonApi, noteGranted } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 import type { ConfigMapLike, PodInfo, PodLister, TaskStore, WatchEvent } from "../tasks/store.ts";
@@ -25,8 +32,7 @@ const selectorQuery = (labelSelector: string) =>
  */
 export class KubeTaskStore implements TaskStore {
   readonly #api: JsonApi;
-  readonly #kc: k8s.KubeConfig;
-  readonly #watch: k8s.Watch;
+  readonly #kc: KubeConfig;
   readonly #namespace: string;
   readonly #path: string;
 
@@ -34,11 +40,10 @@ export class KubeTaskStore implements TaskStore {
    * @param kc The client configuration (see {@linkcode loadKubeConfig}).
    * @param namespace Where the ConfigMaps live.
    */
-  constructor(kc: k8s.KubeConfig, namespace: string) {
+  constructor(kc: KubeConfig, namespace: string) {
     if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
     this.#api = new JsonApi(kc);
     this.#kc = kc;
-    this.#watch = new k8s.Watch(kc);
     this.#namespace = namespace;
     this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   }
@@ -59,7 +64,11 @@ export class KubeTaskStore implements TaskStore {
   }
 
   async list(labelSelector: string) {
-    const list = await this.#call<k8s.V1ConfigMapList>("list", "GET", selectorQuery(labelSelector));
+    const list = await this.#call<ApiList<ApiConfigMap>>(
+      "list",
+      "GET",
+      selectorQuery(labelSelector),
+    );
     return {
       items: (list.items ?? []).map(toConfigMapLike),
       resourceVersion: list.metadata?.resourceVersion ?? "",
@@ -69,7 +78,7 @@ export class KubeTaskStore implements TaskStore {
   async get(name: string): Promise<ConfigMapLike | undefined> {
     try {
       return toConfigMapLike(
-        await this.#call<k8s.V1ConfigMap>("get", "GET", `/${encodeURIComponent(name)}`),
+        await this.#call<ApiConfigMap>("get", "GET", `/${encodeURIComponent(name)}`),
       );
     } catch (err) {
       if (isKubeError(err, "notFound")) return undefined;
@@ -82,13 +91,13 @@ export class KubeTaskStore implements TaskStore {
       { ...cm, metadata: { ...cm.metadata, resourceVersion: "" } },
       this.#namespace,
     );
-    return toConfigMapLike(await this.#call<k8s.V1ConfigMap>("create", "POST", "", body));
+    return toConfigMapLike(await this.#call<ApiConfigMap>("create", "POST", "", body));
   }
 
   async update(cm: ConfigMapLike): Promise<ConfigMapLike> {
     const body = toV1ConfigMap(cm, this.#namespace);
     const path = `/${encodeURIComponent(cm.metadata.name)}`;
-    return toConfigMapLike(await this.#call<k8s.V1ConfigMap>("update", "PUT", path, body));
+    return toConfigMapLike(await this.#call<ApiConfigMap>("update", "PUT", path, body));
   }
 
   async deleteCollection(labelSelector: string): Promise<void> {
@@ -111,13 +120,12 @@ export class KubeTaskStore implements TaskStore {
   ): Promise<void> {
     const namespace = this.#namespace;
     return runWatch(
-      this.#watch,
-      `/api/v1/namespaces/${namespace}/configmaps`,
+      this.#kc,
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
       { labelSelector, resourceVersion, allowWatchBookmarks: true },
-      (type, obj) => onEvent({ type, object: toConfigMapLike(obj as k8s.V1ConfigMap) }),
+      (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
       (err, code) => classify(err, "watch", "configmaps", namespace, code),
       signal,
-      this.#kc,
     );
   }
 }
@@ -127,16 +135,16 @@ export class KubePodLister implements PodLister {
   readonly #api: JsonApi;
   readonly #namespace: string;
 
-  constructor(kc: k8s.KubeConfig, namespace: string) {
+  constructor(kc: KubeConfig, namespace: string) {
     this.#api = new JsonApi(kc);
     this.#namespace = namespace;
   }
 
   async listPods(labelSelector: string): Promise<PodInfo[]> {
     const namespace = this.#namespace;
-    let list: k8s.V1PodList;
+    let list: ApiList<ApiPod>;
     try {
-      list = await this.#api.request<k8s.V1PodList>(
+      list = await this.#api.request<ApiList<ApiPod>>(
         "GET",
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${selectorQuery(labelSelector)}`,
       );

@@ -1,12 +1,48 @@
 /**
- * Pure conversions between `@kubernetes/client-node` objects and the project's shapes: ConfigMaps
- * to and from {@linkcode ConfigMapLike}, and pods to {@linkcode PodInfo}. Used by `lib/kube/configmaps.ts`,
+ * Pure conversions between API objects as the API server's JSON has them (the minimal shapes
+ * below: only the fields read) and the project's shapes: ConfigMaps to and from
+ * {@linkcode ConfigMapLike}, and pods to {@linkcode PodInfo}. Used by `lib/kube/configmaps.ts`,
  * which makes the calls.
  *
  * @module
  */
-import type * as k8s from "@kubernetes/client-node";
 import type { ConfigMapLike, PodInfo } from "../tasks/store.ts";
+
+/**
+ * `metadata` of an API object, as far as we read or write it: the fields of
+ * {@linkcode ConfigMapLike}'s, all optional, with times as the JSON has them (RFC 3339 text; a
+ * `Date` is read too).
+ */
+export type ApiObjectMeta =
+  & Partial<Omit<ConfigMapLike["metadata"], "creationTimestamp" | "deletionTimestamp">>
+  & {
+    creationTimestamp?: string | Date;
+    deletionTimestamp?: string | Date | null;
+  };
+
+/** A `v1` ConfigMap. */
+export interface ApiConfigMap {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ApiObjectMeta;
+  data?: Record<string, string>;
+}
+
+/** A `v1` Pod: what the planner reads. */
+export interface ApiPod {
+  metadata?: ApiObjectMeta;
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { restartCount?: number }[];
+  };
+}
+
+/** A list response. */
+export interface ApiList<T> {
+  items?: T[];
+  metadata?: { resourceVersion?: string };
+}
 
 function toDate(value: unknown): Date | undefined {
   if (value instanceof Date) return value;
@@ -15,9 +51,9 @@ function toDate(value: unknown): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** Narrows a client-node ConfigMap (or a raw watch object) to {@linkcode ConfigMapLike}. */
-export function toConfigMapLike(raw: k8s.V1ConfigMap | Record<string, unknown>): ConfigMapLike {
-  const cm = raw as k8s.V1ConfigMap;
+/** Narrows an API ConfigMap (or a raw watch object) to {@linkcode ConfigMapLike}. */
+export function toConfigMapLike(raw: ApiConfigMap | Record<string, unknown>): ConfigMapLike {
+  const cm = raw as ApiConfigMap;
   const meta = cm.metadata ?? {};
   const created = toDate(meta.creationTimestamp);
   const deleted = toDate(meta.deletionTimestamp);
@@ -47,13 +83,13 @@ export function toConfigMapLike(raw: k8s.V1ConfigMap | Record<string, unknown>):
 }
 
 /**
- * Builds the client-node ConfigMap sent to the API server for {@linkcode ConfigMapLike} `cm`.
+ * Builds the ConfigMap sent to the API server for {@linkcode ConfigMapLike} `cm`.
  *
  * @param cm The ConfigMap; its namespace is replaced by `namespace`.
  * @param namespace Where the ConfigMap lives.
  * @returns A `v1` ConfigMap object.
  */
-export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1ConfigMap {
+export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): ApiConfigMap {
   const { name, labels, annotations, resourceVersion, ownerReferences } = cm.metadata;
   return {
     apiVersion: "v1",
@@ -71,13 +107,13 @@ export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): k8s.V1Confi
 }
 
 /**
- * Reads what the planner needs from a client-node pod.
+ * Reads what the planner needs from a pod.
  *
  * @param pod The pod as listed.
  * @returns Its name ("" when missing), whether it is Running and Ready, whether it is being
  *   deleted, its labels, its phase and its containers' restarts.
  */
-export function toPodInfo(pod: k8s.V1Pod): PodInfo {
+export function toPodInfo(pod: ApiPod): PodInfo {
   return {
     ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
     ...(pod.status?.containerStatuses

@@ -5,8 +5,8 @@
  * implements (`TaskStore`, `PodLister`, `LeaseLock`, `EventSink`) promise it; callers ask
  * {@linkcode isKubeError} which kind it is.
  *
- * Pure: no imports, no I/O, so any folder may import it. Reading client-node's `ApiException` and
- * remembering which calls were allowed before happen in `lib/kube/client.ts`.
+ * Pure: no imports, no I/O, so any folder may import it. Reading a failed request's `ApiError` and
+ * remembering which calls were allowed before happen in `lib/kube/requests.ts`.
  *
  * @module
  */

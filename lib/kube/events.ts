@@ -10,10 +10,10 @@
  *
  * @module
  */
-import * as k8s from "@kubernetes/client-node";
-import { forceHttp1 } from "./client.ts";
-import { classify } from "./requests.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
+import { classify, JsonApi } from "./requests.ts";
 import type { EventSink, PlannedEvent } from "../observe/task_events.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
 
 /** `reportingController` of every event (the API wants a qualified name). */
 export const REPORTING_CONTROLLER = "dz-mcall.io/leader";
@@ -23,43 +23,52 @@ const API_VERSION: Record<PlannedEvent["regarding"]["kind"], string> = {
   Lease: "coordination.k8s.io/v1",
 };
 
+/**
+ * A `MicroTime` as the API wants it: RFC 3339 with six fractional digits
+ * (`2026-01-02T03:04:05.678000Z`).
+ */
+export function microTime(date: Date): string {
+  return date.toISOString().slice(0, -1) + "000Z";
+}
+
 /** {@linkcode EventSink} over `events.k8s.io/v1` in one namespace. */
 export class KubeEventRecorder implements EventSink {
-  readonly #api: k8s.EventsV1Api;
+  readonly #api: JsonApi;
   readonly #namespace: string;
   readonly #instance: string;
+  readonly #clock: Clock;
 
   /**
    * @param kc The client configuration.
    * @param namespace Where the events (and the objects they are about) live.
    * @param instance `reportingInstance`: this pod's name.
+   * @param clock Stamps `eventTime`.
    */
-  constructor(kc: k8s.KubeConfig, namespace: string, instance: string) {
-    this.#api = forceHttp1(kc).makeApiClient(k8s.EventsV1Api);
+  constructor(kc: KubeConfig, namespace: string, instance: string, clock: Clock = systemClock) {
+    this.#api = new JsonApi(kc);
     this.#namespace = namespace;
     this.#instance = instance;
+    this.#clock = clock;
   }
 
   async record(event: PlannedEvent): Promise<void> {
     const namespace = this.#namespace;
+    const path = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
     try {
-      await this.#api.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { name: event.name, namespace },
-          eventTime: new k8s.V1MicroTime(),
-          reportingController: REPORTING_CONTROLLER,
-          reportingInstance: this.#instance.slice(0, 128),
-          action: event.action,
-          reason: event.reason,
-          type: event.type,
-          note: event.note,
-          regarding: {
-            apiVersion: API_VERSION[event.regarding.kind],
-            kind: event.regarding.kind,
-            name: event.regarding.name,
-            namespace,
-          },
+      await this.#api.request("POST", path, {
+        metadata: { name: event.name, namespace },
+        eventTime: microTime(this.#clock.wallNow()),
+        reportingController: REPORTING_CONTROLLER,
+        reportingInstance: this.#instance.slice(0, 128),
+        action: event.action,
+        reason: event.reason,
+        type: event.type,
+        note: event.note,
+        regarding: {
+          apiVersion: API_VERSION[event.regarding.kind],
+          kind: event.regarding.kind,
+          name: event.regarding.name,
+          namespace,
         },
       });
     } catch (err) {

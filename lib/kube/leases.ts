@@ -4,18 +4,17 @@
  *
  * @module
  */
-import * as k8s from "@kubernetes/client-node";
 import type { LeaseClient, LeaseObject, LeaseWatchEvent } from "../election/lease_object_lock.ts";
-import { forceHttp1 } from "./client.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
 import { classify, JsonApi, noteGranted } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 
 /** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
 export class KubeLeaseClient implements LeaseClient {
   readonly #api: JsonApi;
-  readonly #kc: k8s.KubeConfig;
+  readonly #kc: KubeConfig;
 
-  constructor(kc: k8s.KubeConfig) {
+  constructor(kc: KubeConfig) {
     this.#api = new JsonApi(kc);
     this.#kc = kc;
   }
@@ -44,8 +43,7 @@ export class KubeLeaseClient implements LeaseClient {
 
   /**
    * Watches one Lease (`fieldSelector=metadata.name=<name>`; RBAC honours `resourceNames` for
-   * it). Resolves when the watch ends (server timeout, `watchDeadline`, client-node's 30 s
-   * inactivity timeout — reported as a transient rejection — or `signal`); rejects with the
+   * it). Resolves when the watch ends (server timeout, `watchDeadline`, 30 s without an event — reported as a transient rejection — or `signal`); rejects with the
    * classified `KubeError`: `forbidden` on 403 (the Role lacks `watch`), `gone` on 410 (a restart
    * lists afresh), `transient` on a network failure.
    */
@@ -56,13 +54,12 @@ export class KubeLeaseClient implements LeaseClient {
     signal: AbortSignal,
   ): Promise<void> {
     return runWatch(
-      new k8s.Watch(forceHttp1(this.#kc)),
-      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+      this.#kc,
+      `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
       { fieldSelector: `metadata.name=${name}` },
       (type, obj) => onEvent({ type, object: obj as LeaseObject }),
       (err, code) => classify(err, "watch", "leases", namespace, code),
       signal,
-      this.#kc,
     );
   }
 

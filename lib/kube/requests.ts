@@ -1,101 +1,100 @@
 /**
  * Plain JSON requests to the API server ({@linkcode JsonApi}) and what a failed one means:
- * {@linkcode classify} reads client-node's `ApiException` (`statusOf`) and remembers
+ * {@linkcode classify} reads the HTTP status of an {@linkcode ApiError} (`statusOf`) and remembers
  * which calls this process was allowed ({@linkcode noteGranted}), then hands both to the one
  * classifier, `kubeErrorFromStatus` (`lib/kube/errors.ts`).
  *
  * @module
  */
-import * as k8s from "@kubernetes/client-node";
-import { discardPool, poolConnections } from "./client.ts";
+import { failed, RequestTimer, send } from "./client.ts";
 import { type HttpStatus, KubeError, kubeErrorFromStatus } from "./errors.ts";
+import type { KubeConfig } from "./kubeconfig.ts";
 
 /** Longest wait for a response's headers, and between two chunks of its body. */
-const REQUEST_TIMEOUT_MS = 30_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
 
-/** An undici response as `Dispatcher.request` resolves it. */
-interface RawResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: { text(): Promise<string> };
+/** An HTTP error status from the API server, with its body (a `Status` object, usually). */
+export class ApiError extends Error {
+  /** The HTTP status. */
+  readonly code: number;
+  /** The response body as text. */
+  readonly body: string;
+
+  constructor(code: number, method: string, path: string, body: string) {
+    super(`HTTP-Code: ${code}\nMessage: ${method} ${path}\nBody: ${body}`);
+    this.name = "ApiError";
+    this.code = code;
+    this.body = body;
+  }
 }
 
 /**
- * Plain JSON requests to the API server, authenticated by client-node and sent over the pool of
- * {@linkcode poolConnections} with undici's `Dispatcher.request`. The task hot paths (create, claim,
- * record, list) use it instead of client-node's generated client, whose object (de)serialisers
- * and undici `fetch` layer cost twice the CPU per request (bench/api.ts); objects arrive as the
- * API server's JSON, which `toConfigMapLike` and `toPodInfo` read as they read watch events.
- * Errors are client-node's `ApiException` (HTTP status, Status body), as `classify` expects.
+ * Reads a response body as text, re-arming `timer` on every chunk.
+ */
+export async function readText(response: Response, timer: RequestTimer): Promise<string> {
+  if (response.body === null) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of response.body) {
+    timer.reset();
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+/**
+ * Plain JSON requests to the API server over its one connection pool (`send` in
+ * `lib/kube/client.ts`): objects go and arrive as the API server's JSON, which `toConfigMapLike`
+ * and `toPodInfo` read as they read watch events. A request gives up after
+ * {@linkcode REQUEST_TIMEOUT_MS} without its headers or a chunk of its body; an HTTP error status
+ * is an {@linkcode ApiError}, as `classify` expects.
  */
 export class JsonApi {
-  readonly #kc: k8s.KubeConfig;
+  readonly #kc: KubeConfig;
 
-  constructor(kc: k8s.KubeConfig) {
-    this.#kc = poolConnections(kc);
+  constructor(kc: KubeConfig) {
+    this.#kc = kc;
   }
 
   /**
    * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
    * @returns The parsed response body.
-   * @throws {k8s.ApiException} For an HTTP error status; undici's errors for network failures.
+   * @throws {ApiError} For an HTTP error status; `fetch`'s errors (or the timeout's
+   *   `TimeoutError`) for network failures.
    */
   async request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown) {
-    const server = this.#kc.getCurrentCluster()?.server ?? "";
-    const context = new k8s.RequestContext(server + path, method as k8s.HttpMethod);
-    await this.#kc.applySecurityAuthentication(context);
-    const dispatcher = context.getDispatcher();
-    if (dispatcher === undefined) throw new Error(`${method} ${path}: no HTTP client`);
-    const url = new URL(context.getUrl());
-    const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    let response: RawResponse;
+    const timer = new RequestTimer(REQUEST_TIMEOUT_MS);
+    let response: Response;
     let text: string;
     try {
-      response = await (dispatcher as unknown as {
-        request(o: object): Promise<RawResponse>;
-      }).request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method,
-        headers,
-        // A request never waits forever: under Deno, undici can miss that a kept-alive
-        // connection died, and such a request would otherwise hang for undici's default 300 s.
-        headersTimeout: REQUEST_TIMEOUT_MS,
-        bodyTimeout: REQUEST_TIMEOUT_MS,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      text = await response.body.text();
+      const json = body === undefined ? undefined : JSON.stringify(body);
+      response = await send(this.#kc, method, path, json, timer.signal);
+      timer.reset();
+      text = await readText(response, timer);
     } catch (err) {
-      discardPool(this.#kc);
-      throw err;
+      throw failed(this.#kc, timer.signal, err);
+    } finally {
+      timer.clear();
     }
-    if (response.statusCode >= 400) {
-      const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(response.headers)) {
-        if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(", ") : v;
-      }
-      throw new k8s.ApiException(
-        response.statusCode,
-        `HTTP-Code: ${response.statusCode}\nMessage: ${method} ${url.pathname}\nBody: ${text}`,
-        text,
-        flat,
-      );
+    if (response.status >= 400) {
+      throw new ApiError(response.status, method, path.split("?")[0]!, text);
     }
     return (text === "" ? {} : JSON.parse(text)) as T;
   }
 }
 
 /**
- * Reads the HTTP status of a failed client-node call: the code, and the `reason` and `message` of
+ * Reads the HTTP status of a failed call: the code, and the `reason` and `message` of
  * the Kubernetes `Status` body when there is one.
  *
- * @param err What the call threw.
+ * @param err What the call threw: an {@linkcode ApiError} (or any error with a numeric `code`
+ *   and a `body`, as client-node's `ApiException`), or one with a numeric `statusCode`.
  * @returns The parts found; empty when the request never got a response.
  */
 function statusOf(err: unknown): HttpStatus {
-  if (err instanceof k8s.ApiException) {
-    let body: unknown = err.body;
+  const e = err as { code?: unknown; body?: unknown; statusCode?: unknown } | null;
+  if (typeof e?.code === "number" && e !== null && "body" in e) {
+    let body: unknown = e.body;
     if (typeof body === "string") {
       try {
         body = JSON.parse(body);
@@ -103,12 +102,11 @@ function statusOf(err: unknown): HttpStatus {
     }
     const status = (body ?? {}) as { reason?: string; message?: string };
     return {
-      code: err.code,
+      code: e.code,
       ...(typeof status.reason === "string" ? { reason: status.reason } : {}),
       ...(typeof status.message === "string" ? { message: status.message } : {}),
     };
   }
-  const e = err as { statusCode?: unknown; code?: unknown } | null;
   if (typeof e?.statusCode === "number") return { code: e.statusCode };
   return {};
 }
@@ -125,11 +123,11 @@ export function noteGranted(verb: string, resource: string): void {
 }
 
 /**
- * Classifies what a client-node call threw: its status (`statusOf`) and whether the
+ * Classifies what a call threw: its status (`statusOf`) and whether the
  * same call was allowed before ({@linkcode noteGranted}) go to `kubeErrorFromStatus`. An error
  * that is already a `KubeError` is returned as it is.
  *
- * @param err What the call threw (`ApiException`, a network error, …).
+ * @param err What the call threw (`ApiError`, a network error, …).
  * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
  * @param resource The resource (`configmaps`, `pods`, `leases`, `events`).
  * @param namespace The namespace, for the `forbidden` message.
@@ -137,10 +135,9 @@ export function noteGranted(verb: string, resource: string): void {
  *
  * @example Usage
  * ```ts
- * import { ApiException } from "@kubernetes/client-node";
- * import { classify } from "./requests.ts";
+ * import { ApiError, classify } from "./requests.ts";
  * import assert from "node:assert/strict";
- * const err = classify(new ApiException(403, "Forbidden", "{}", {}), "list", "pods", "ns");
+ * const err = classify(new ApiError(403, "GET", "/api/v1/pods", "{}"), "list", "pods", "ns");
  * assert.equal(err.kind, "forbidden");
  * assert.match(err.message, /the Role needs verb list on pods/);
  * ```

@@ -19,7 +19,8 @@ import { type Clock, systemClock } from "../time/clock.ts";
 import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { KubeApi } from "../kube/api.ts";
-import { loadKubeConfig, resolveNamespace } from "../kube/client.ts";
+import { resolveNamespace } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { isKubeError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import { logger } from "../log/log.ts";
@@ -129,13 +130,14 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
       { namespace },
     );
   }
-  const api = new KubeApi(loadKubeConfig(), namespace);
+  const kc = await loadKubeConfig();
+  const api = new KubeApi(kc, namespace);
   const owner = await resolveOwner(api.taskStore(), config.tasks.owner, namespace, ctx.signal);
   const cluster: LeaderCluster = {
     store: api.taskStore(),
     pods: api.podLister(),
     leases: api.leaseClient(),
-    events: new KubeEventRecorder(loadKubeConfig(), namespace, identity),
+    events: new KubeEventRecorder(kc, namespace, identity),
   };
   const deps = { config, namespace, identity, signer, owner, cluster, clock: systemClock };
   return await runLeader(deps, ctx);

@@ -12,7 +12,8 @@
 import { type CheckState, type RoundState, snapshot } from "../observe/check_snapshot.ts";
 import type { Config } from "../config/schema.ts";
 import { KubeApi } from "../kube/api.ts";
-import { loadKubeConfig, resolveNamespace } from "../kube/client.ts";
+import { resolveNamespace } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { configuredInputs } from "./once.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
@@ -195,7 +196,7 @@ export async function runStatus(
   clock: Clock = systemClock,
 ): Promise<Outcome> {
   const namespace = await resolveNamespace(config);
-  const api = new KubeApi(loadKubeConfig(), namespace);
+  const api = new KubeApi(await loadKubeConfig(), namespace);
   const lease = config.election.leaseName;
   const app = config.tasks.app;
   let holder, summaries, tasks;

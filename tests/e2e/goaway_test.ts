@@ -1,8 +1,9 @@
 /**
  * A graceful API server restart end to end: kube-apiserver stopped with SIGTERM sends HTTP/2
  * GOAWAY to its clients, which crashed Deno 2.9.6 (segfault / nghttp2 assertion) while
- * client-node talked HTTP/2. `lib/kube/api.ts` (`forceHttp1`) keeps every request on HTTP/1.1, so
- * the program must survive several graceful restarts, keep its process, and lead again.
+ * client-node talked HTTP/2 over `node:http2`. The program now uses Deno's native `fetch` over
+ * HTTP/2 (`HTTP2` in lib/kube/client.ts): it must survive several graceful restarts, keep its
+ * process, and lead again.
  */
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";

@@ -26,7 +26,7 @@
 
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { forceHttp1 } from "../../lib/kube/client.ts";
+import { forceHttp1 } from "../../lib/kube/client_node.ts";
 
 const TESTENV_SH = decodeURIComponent(
   new URL("../../scripts/testenv.sh", import.meta.url).pathname,

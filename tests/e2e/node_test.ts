@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { forceHttp1 } from "../../lib/kube/client.ts";
+import { forceHttp1 } from "../../lib/kube/client_node.ts";
 import {
   createNamespace,
   deleteNamespace,

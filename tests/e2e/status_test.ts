@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { KubeTaskStore } from "../../lib/kube/configmaps.ts";
+import { fromClientNode } from "../../lib/kube/client_node.ts";
 import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
 import { newTaskConfigMap, patched, rfc3339, roundName } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
@@ -29,7 +30,7 @@ async function status(configPath: string, kubeconfig: string, ...extra: string[]
 }
 
 e2eTest("status: rounds table, failing checks, -o json, exit code", async (e) => {
-  const store = new KubeTaskStore(e.kc, e.ns);
+  const store = new KubeTaskStore(fromClientNode(e.kc), e.ns);
   const inputs = specs(2).map((s, i) => ({ ...s, name: ["web", "db"][i]! }));
   const configPath = `${await e.tempDir()}/mcall.yaml`;
   await Deno.writeTextFile(

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { loadConfig } from "../../lib/config/load.ts";
-import { loadKubeConfig, resolveNamespace } from "../../lib/kube/client.ts";
+import { resolveNamespace } from "../../lib/kube/client.ts";
+import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 
 const config = (election: Record<string, unknown> = {}) =>
   loadConfig({ layers: [{ values: { election }, sources: new Map() }] });
@@ -49,7 +50,7 @@ Deno.test("loadKubeConfig() names what is missing or malformed in one line", asy
       /^KUBECONFIG: .*\/empty has no current context with a cluster server/,
     ]);
     for (const [env, pattern] of cases) {
-      assert.throws(() => loadKubeConfig(env), (err: Error) => {
+      await assert.rejects(() => loadKubeConfig(env), (err: Error) => {
         assert.ok(err instanceof ConfigError, String(err));
         assert.match(err.message, pattern);
         assert.ok(!err.message.includes("\n"));

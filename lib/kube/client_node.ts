@@ -1,0 +1,129 @@
+/**
+ * What still uses `@kubernetes/client-node`, which the program no longer loads in its normal
+ * paths (importing it costs ~80 MiB of RSS: its `KubeConfig` pulls in every generated API class):
+ *
+ * - {@linkcode execAuthorization}: the token of a kubeconfig user with `exec` or `auth-provider`
+ *   (EKS, GKE, OIDC laptops), which client-node's authenticators know how to run and cache.
+ *   `kubeconfig.ts` imports this module dynamically, only for such a user.
+ * - {@linkcode fromClientNode} and {@linkcode forceHttp1}: for tests and benches that drive the
+ *   API server with a client-node `KubeConfig` as a tool.
+ *
+ * @module
+ */
+import * as k8s from "@kubernetes/client-node";
+import type { KubeConfig } from "./kubeconfig.ts";
+
+/** client-node's private header step: runs the user's authenticator (exec, auth-provider). */
+interface WithAuthHeader {
+  applyAuthorizationHeader(opts: { headers?: Record<string, string> }): Promise<void>;
+}
+
+/** The `Authorization` header client-node computes for `kc`'s current user (cached by it). */
+function authorizationOf(kc: k8s.KubeConfig): () => Promise<string | undefined> {
+  return async () => {
+    const opts: { headers?: Record<string, string> } = {};
+    await (kc as unknown as WithAuthHeader).applyAuthorizationHeader(opts);
+    return opts.headers?.Authorization;
+  };
+}
+
+/**
+ * The `Authorization` header of an `exec` or `auth-provider` user, computed by client-node for
+ * each request (it caches the token until it expires). Only the header is taken: a plugin that
+ * returns a client certificate instead of a token is not supported.
+ *
+ * @param paths The kubeconfig files, merged in order.
+ * @param context The current context.
+ * @param user The user's name, for the error.
+ * @returns A function giving the header for the next request.
+ * @throws {Error} One line when client-node cannot read the files or the plugin gives no token.
+ */
+export async function execAuthorization(
+  paths: readonly string[],
+  context: string,
+  user: string,
+): Promise<() => Promise<string | undefined>> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(paths[0]!);
+  for (const path of paths.slice(1)) {
+    const more = new k8s.KubeConfig();
+    more.loadFromFile(path);
+    kc.mergeConfig(more, true);
+  }
+  kc.setCurrentContext(context);
+  const authorization = authorizationOf(kc);
+  let first: string | undefined;
+  try {
+    first = await authorization();
+  } catch (err) {
+    const reason = String((err as Error)?.message ?? err).split("\n")[0];
+    throw new Error(`user ${JSON.stringify(user)}: exec/auth-provider failed: ${reason}`);
+  }
+  if (first === undefined) {
+    throw new Error(
+      `user ${JSON.stringify(user)}: exec/auth-provider gave no token (supported: a bearer ` +
+        `token; a client certificate from a plugin is not)`,
+    );
+  }
+  return authorization;
+}
+
+const decode = (base64: string) =>
+  new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+
+/**
+ * The {@linkcode KubeConfig} of a client-node `KubeConfig`'s current context (tests and benches
+ * build theirs with client-node).
+ *
+ * @throws {Error} When `kc` has no current cluster.
+ */
+export function fromClientNode(kc: k8s.KubeConfig): KubeConfig {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new Error("the KubeConfig has no current cluster");
+  const user = kc.getCurrentUser();
+  const read = (data?: string, file?: string) =>
+    data ? decode(data) : file ? Deno.readTextFileSync(file) : undefined;
+  const ca = read(cluster.caData, cluster.caFile);
+  const cert = read(user?.certData, user?.certFile);
+  const key = read(user?.keyData, user?.keyFile);
+  return {
+    server: cluster.server.replace(/\/+$/, ""),
+    caCerts: ca === undefined ? [] : [ca],
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    authorization: authorizationOf(kc),
+  };
+}
+
+/** An undici dispatcher, as client-node's `RequestContext` carries it. */
+type Dispatcher = NonNullable<ReturnType<k8s.RequestContext["getDispatcher"]>>;
+
+/** undici's per-request option that keeps a request off HTTP/2. */
+const http1Interceptor =
+  (dispatch: Dispatcher["dispatch"]): Dispatcher["dispatch"] => (opts, handler) =>
+    dispatch({ ...opts, allowH2: false } as typeof opts, handler);
+
+const http1Only = new WeakSet<k8s.KubeConfig>();
+
+/**
+ * Makes every request that client-node sends with `kc` use HTTP/1.1: on Deno 2.9.6, undici's
+ * HTTP/2 session (`node:http2`) can crash the process on the GOAWAY of a gracefully stopping API
+ * server (tests/e2e/goaway_test.ts). Idempotent; changes `kc` in place and returns it. For tests
+ * and benches that use client-node as a tool; the program itself does not use client-node.
+ *
+ * @param kc The client configuration.
+ * @returns `kc`.
+ */
+export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
+  if (http1Only.has(kc)) return kc;
+  http1Only.add(kc);
+  const apply = kc.applySecurityAuthentication.bind(kc);
+  kc.applySecurityAuthentication = async (context: k8s.RequestContext) => {
+    await apply(context);
+    const dispatcher = context.getDispatcher() ??
+      (globalThis as Record<symbol, Dispatcher | undefined>)[
+        Symbol.for("undici.globalDispatcher.2")
+      ];
+    if (dispatcher) context.setDispatcher(dispatcher.compose(http1Interceptor));
+  };
+  return kc;
+}

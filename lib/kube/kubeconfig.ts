@@ -1,0 +1,287 @@
+/**
+ * Client configuration without a Kubernetes client library ({@linkcode loadKubeConfig}): the
+ * in-cluster service account, or a kubeconfig file, read into a {@linkcode KubeConfig} — the API
+ * server's URL, the TLS material of its connection pool and how to authenticate a request.
+ *
+ * Supported: in a pod, `KUBERNETES_SERVICE_HOST`/`_PORT` with the mounted token (re-read when it
+ * rotates) and `ca.crt`; in a kubeconfig (`KUBECONFIG`, colon-separated and merged as kubectl
+ * does, else `~/.kube/config`): the current context's cluster `server`, `certificate-authority`
+ * / `-data`, `proxy-url`, and its user's `token` / `tokenFile`, `client-certificate` / `-data` +
+ * `client-key` / `-data`, `username` + `password`. A user with `exec` or `auth-provider` (cloud
+ * laptops) gets its token from `@kubernetes/client-node`, imported only then (`client_node.ts`).
+ *
+ * @module
+ */
+import { parse } from "yaml";
+import { ConfigError } from "../config/layer.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
+
+/** Where a pod's service-account token, CA and namespace are mounted. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** How long a token read from a file is used before the file is read again (client-go: 1 min). */
+export const TOKEN_REREAD_MS = 60_000;
+
+/** Everything a request to one API server needs. */
+export interface KubeConfig {
+  /** The API server's URL, no trailing slash (`https://10.0.0.1:443`). */
+  readonly server: string;
+  /** PEM CA certificates the server's certificate must chain to (none: the system roots). */
+  readonly caCerts: readonly string[];
+  /** PEM client certificate and key (mutual TLS), both or neither. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** An HTTP(S) proxy for every connection to the server. */
+  readonly proxy?: string;
+  /** The `Authorization` header value for the next request (`undefined`: none). */
+  authorization(): Promise<string | undefined>;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where {@linkcode loadKubeConfig} looks besides the environment (tests point it elsewhere). */
+export interface LoadOptions {
+  /** The service-account directory (default {@linkcode SERVICE_ACCOUNT_DIR}). */
+  readonly serviceAccountDir?: string;
+  /** Times the re-reading of token files. */
+  readonly clock?: Clock;
+}
+
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A bearer token read from `path`, read again when {@linkcode TOKEN_REREAD_MS} has passed since
+ * the last read: bound service-account tokens rotate (the kubelet rewrites the file), and a
+ * `tokenFile` may be refreshed by another program. A failed re-read keeps the last token.
+ *
+ * @param path The token file.
+ * @param clock Times the re-reads.
+ * @returns `Bearer <token>`, or `undefined` while the file is empty.
+ */
+export function tokenFromFile(path: string, clock: Clock = systemClock) {
+  let token = Deno.readTextFileSync(path).trim();
+  let readAt = clock.now();
+  return async (): Promise<string | undefined> => {
+    if (clock.now() - readAt >= TOKEN_REREAD_MS) {
+      readAt = clock.now();
+      try {
+        token = (await Deno.readTextFile(path)).trim();
+      } catch {
+        // Mid-rotation or briefly unreadable: the last token is still the best guess.
+      }
+    }
+    return token === "" ? undefined : `Bearer ${token}`;
+  };
+}
+
+/** The in-cluster configuration: the pod's service account and the API server's Service. */
+function inCluster(env: Env, dir: string, clock: Clock): KubeConfig {
+  const host = env.KUBERNETES_SERVICE_HOST!;
+  const port = env.KUBERNETES_SERVICE_PORT || "443";
+  const caFile = `${dir}/ca.crt`;
+  let ca: string;
+  try {
+    ca = Deno.readTextFileSync(caFile);
+  } catch (err) {
+    throw new ConfigError(`in-cluster: cannot read ${caFile}: ${(err as Error).name}`);
+  }
+  return {
+    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    caCerts: [ca],
+    authorization: tokenFromFile(`${dir}/token`, clock),
+  };
+}
+
+/** A kubeconfig's named entries, as kubectl merges several files: the first name wins. */
+interface Merged {
+  currentContext: string;
+  clusters: Map<string, Entry>;
+  users: Map<string, Entry>;
+  contexts: Map<string, Entry>;
+}
+
+/** One `cluster`/`user`/`context` map, and the directory its relative paths are relative to. */
+interface Entry {
+  readonly fields: Record<string, unknown>;
+  readonly dir: string;
+}
+
+/** Reads one kubeconfig file into `merged` (the first file to name something wins). */
+function mergeFile(merged: Merged, path: string, text: string): void {
+  const doc = parse(text) as unknown;
+  if (doc === null || doc === undefined) return;
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new Error("not a YAML mapping");
+  const obj = doc as Record<string, unknown>;
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  if (!merged.currentContext && typeof obj["current-context"] === "string") {
+    merged.currentContext = obj["current-context"];
+  }
+  for (
+    const [list, field, into] of [
+      ["clusters", "cluster", merged.clusters],
+      ["users", "user", merged.users],
+      ["contexts", "context", merged.contexts],
+    ] as const
+  ) {
+    const items = obj[list] ?? [];
+    if (!Array.isArray(items)) throw new Error(`${list} is not a list`);
+    for (const item of items as unknown[]) {
+      const named = (item ?? {}) as Record<string, unknown>;
+      if (typeof named.name !== "string") throw new Error(`an entry of ${list} has no name`);
+      const fields = named[field] ?? {};
+      if (typeof fields !== "object") throw new Error(`${list} ${named.name}: no ${field}`);
+      if (!into.has(named.name)) into.set(named.name, { fields: fields as Entry["fields"], dir });
+    }
+  }
+}
+
+/** Reads `entry`'s `<name>-data` (base64) or `<name>` (a file, relative to the kubeconfig). */
+function dataOrFile(entry: Entry, name: string): string | undefined {
+  const data = entry.fields[`${name}-data`];
+  if (typeof data === "string" && data !== "") {
+    return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+  }
+  const file = entry.fields[name];
+  if (typeof file !== "string" || file === "") return undefined;
+  const path = file.startsWith("/") ? file : `${entry.dir}/${file}`;
+  return Deno.readTextFileSync(path);
+}
+
+/**
+ * Builds the {@linkcode KubeConfig} of a kubeconfig's current context.
+ *
+ * @param source How the error names where the files came from (`KUBECONFIG` or the path).
+ * @param paths The files, merged in order.
+ * @throws {ConfigError} One line naming what is unsupported or missing.
+ */
+async function fromKubeconfig(
+  source: string,
+  paths: string[],
+  merged: Merged,
+  clock: Clock,
+): Promise<KubeConfig> {
+  const where = `${source}: ${paths.join(":")}`;
+  const context = merged.contexts.get(merged.currentContext);
+  const cluster = context && merged.clusters.get(String(context.fields.cluster ?? ""));
+  const server = cluster?.fields.server;
+  if (cluster === undefined || typeof server !== "string" || server === "") {
+    throw new ConfigError(
+      `${where} has no current context with a cluster server ` +
+        `(current-context: ${JSON.stringify(merged.currentContext)})`,
+    );
+  }
+  const clusterName = String(context!.fields.cluster);
+  if (cluster.fields["insecure-skip-tls-verify"] === true) {
+    throw new ConfigError(
+      `${where}: cluster ${JSON.stringify(clusterName)} sets insecure-skip-tls-verify, which ` +
+        `dz-mcall does not support (Deno's HTTP client always verifies TLS): give ` +
+        `certificate-authority or certificate-authority-data instead`,
+    );
+  }
+  if (cluster.fields["tls-server-name"]) {
+    throw new ConfigError(
+      `${where}: cluster ${JSON.stringify(clusterName)} sets tls-server-name, which dz-mcall ` +
+        `does not support: use a server URL whose host name the certificate names`,
+    );
+  }
+  const userName = String(context!.fields.user ?? "");
+  const user = merged.users.get(userName) ?? { fields: {}, dir: "." };
+  const ca = dataOrFile(cluster, "certificate-authority");
+  const cert = dataOrFile(user, "client-certificate");
+  const key = dataOrFile(user, "client-key");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(
+      `${where}: user ${JSON.stringify(userName)} needs both client-certificate and client-key`,
+    );
+  }
+  const proxy = cluster.fields["proxy-url"];
+  const base = {
+    server: server.replace(/\/+$/, ""),
+    caCerts: ca === undefined ? [] : [ca],
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    ...(typeof proxy === "string" && proxy !== "" ? { proxy } : {}),
+  };
+  const f = user.fields;
+  if (f.exec || f["auth-provider"]) {
+    const { execAuthorization } = await import("./client_node.ts");
+    const authorization = await execAuthorization(paths, merged.currentContext, userName);
+    return { ...base, authorization };
+  }
+  if (typeof f.token === "string" && f.token !== "") {
+    const header = `Bearer ${f.token}`;
+    return { ...base, authorization: () => Promise.resolve(header) };
+  }
+  if (typeof f.tokenFile === "string" && f.tokenFile !== "") {
+    const path = f.tokenFile.startsWith("/") ? f.tokenFile : `${user.dir}/${f.tokenFile}`;
+    return { ...base, authorization: tokenFromFile(path, clock) };
+  }
+  if (typeof f.username === "string" && f.username !== "") {
+    const header = `Basic ${btoa(`${f.username}:${String(f.password ?? "")}`)}`;
+    return { ...base, authorization: () => Promise.resolve(header) };
+  }
+  return { ...base, authorization: () => Promise.resolve(undefined) };
+}
+
+/**
+ * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
+ * set and the token is mounted, else `KUBECONFIG` (colon-separated paths, merged: the first file
+ * to set a name or `current-context` wins), else `~/.kube/config`. Unlike client-node's
+ * `loadFromDefault`, it never falls back to `http://localhost:8080`.
+ *
+ * @param env The environment (default: the process's).
+ * @param options Where the service account is mounted; the clock of token re-reads.
+ * @returns The loaded configuration.
+ * @throws {ConfigError} One line naming what is missing, unsupported, or which file is malformed.
+ */
+export async function loadKubeConfig(
+  env: Env = Deno.env.toObject(),
+  options: LoadOptions = {},
+): Promise<KubeConfig> {
+  const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const clock = options.clock ?? systemClock;
+  const tokenFile = `${dir}/token`;
+  if (env.KUBERNETES_SERVICE_HOST && fileExists(tokenFile)) return inCluster(env, dir, clock);
+  const home = env.HOME ? `${env.HOME}/.kube/config` : "~/.kube/config";
+  const paths = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
+  const source = paths.length > 0 ? "KUBECONFIG" : home;
+  if (paths.length === 0 && env.HOME && fileExists(home)) paths.push(home);
+  if (paths.length === 0) {
+    const pod = env.KUBERNETES_SERVICE_HOST
+      ? `KUBERNETES_SERVICE_HOST is set but ${tokenFile} is missing`
+      : "KUBERNETES_SERVICE_HOST is not set";
+    throw new ConfigError(
+      `no Kubernetes credentials: not in a pod (${pod}) and no kubeconfig (KUBECONFIG is not ` +
+        `set and ${home} does not exist)`,
+    );
+  }
+  const merged: Merged = {
+    currentContext: "",
+    clusters: new Map(),
+    users: new Map(),
+    contexts: new Map(),
+  };
+  for (const path of paths) {
+    if (!fileExists(path)) {
+      throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
+    }
+    try {
+      mergeFile(merged, path, Deno.readTextFileSync(path));
+    } catch (err) {
+      const reason = String((err as Error)?.message ?? err).split("\n")[0];
+      throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);
+    }
+  }
+  try {
+    return await fromKubeconfig(source, paths, merged, clock);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const reason = String((err as Error)?.message ?? err).split("\n")[0];
+    throw new ConfigError(`${source}: ${paths.join(":")}: ${reason}`);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Requests and watches over the native `fetch` pool (`lib/kube/requests.ts`, `lib/kube/watch.ts`)
+ * against a local HTTP server playing the API server: what goes on the wire (path, query,
+ * authorization, body) and how responses and watch streams are read — events split across
+ * chunks, bookmarks dropped, an ERROR event's code, an error status's Status body.
+ */
+import assert from "node:assert/strict";
+import { isKubeError } from "../../lib/kube/errors.ts";
+import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
+import { classify, JsonApi } from "../../lib/kube/requests.ts";
+import { runWatch } from "../../lib/kube/watch.ts";
+
+interface Seen {
+  method: string;
+  url: URL;
+  authorization: string | null;
+  body: string;
+}
+
+/** A local server answering every request with `respond`; records what it received. */
+async function withServer(
+  respond: (req: Request) => Response,
+  fn: (kc: KubeConfig, seen: Seen[]) => Promise<void>,
+) {
+  const seen: Seen[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen.push({
+      method: req.method,
+      url: new URL(req.url),
+      authorization: req.headers.get("authorization"),
+      body: await req.text(),
+    });
+    return respond(req);
+  });
+  const kc: KubeConfig = {
+    server: `http://127.0.0.1:${server.addr.port}`,
+    caCerts: [],
+    authorization: () => Promise.resolve("Bearer t0ken"),
+  };
+  try {
+    await fn(kc, seen);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** A streamed body: each chunk after a short pause, so they arrive apart. */
+function stream(chunks: string[]): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  return new ReadableStream({
+    async pull(controller) {
+      const next = chunks.shift();
+      if (next === undefined) return controller.close();
+      await new Promise((r) => setTimeout(r, 5));
+      controller.enqueue(enc.encode(next));
+    },
+  });
+}
+
+Deno.test("JsonApi sends JSON with the token and reads an error status's Status body", async () => {
+  await withServer(
+    (req) =>
+      req.method === "POST"
+        ? Response.json({ metadata: { name: "a" } })
+        : Response.json({ kind: "Status", code: 409, reason: "Conflict", message: "changed" }, {
+          status: 409,
+        }),
+    async (kc, seen) => {
+      const api = new JsonApi(kc);
+      assert.deepEqual(await api.request("POST", "/api/v1/x", { a: 1 }), {
+        metadata: { name: "a" },
+      });
+      assert.equal(seen[0]!.authorization, "Bearer t0ken");
+      assert.equal(seen[0]!.body, '{"a":1}');
+      const err = await api.request("PUT", "/api/v1/x/a?q=1", {}).catch((e) => e);
+      const kube = classify(err, "update", "configmaps", "ns");
+      assert.equal(kube.kind, "conflict");
+      assert.equal(kube.message, "update configmaps (HTTP 409): changed");
+    },
+  );
+});
+
+Deno.test("runWatch() reads events split across chunks, drops bookmarks, and rejects on ERROR", async () => {
+  const object = (name: string) => ({ metadata: { name } });
+  const line = (type: string, obj: unknown) => JSON.stringify({ type, object: obj }) + "\n";
+  const added = line("ADDED", object("a"));
+  const body = [
+    added.slice(0, 10),
+    added.slice(10) + line("BOOKMARK", { metadata: { resourceVersion: "9" } }),
+    line("MODIFIED", object("a")) + line("DELETED", object("a")),
+    line("ERROR", { kind: "Status", code: 410, message: "too old resource version" }),
+  ];
+  await withServer(() => new Response(stream(body)), async (kc, seen) => {
+    const got: string[] = [];
+    const err = await runWatch(
+      kc,
+      "/api/v1/namespaces/ns/configmaps",
+      { labelSelector: "app=x", resourceVersion: "5", allowWatchBookmarks: true },
+      (type, obj) => got.push(`${type} ${(obj as ReturnType<typeof object>).metadata.name}`),
+      (e, code) => classify(e, "watch", "configmaps", "ns", code),
+      new AbortController().signal,
+    ).then(() => undefined, (e) => e);
+    assert.deepEqual(got, ["ADDED a", "MODIFIED a", "DELETED a"]);
+    assert.ok(isKubeError(err, "gone"), String(err));
+    const q = seen[0]!.url.searchParams;
+    assert.equal(q.get("watch"), "true");
+    assert.equal(q.get("labelSelector"), "app=x");
+    assert.equal(q.get("resourceVersion"), "5");
+    assert.equal(q.get("allowWatchBookmarks"), "true");
+    assert.ok(Number(q.get("timeoutSeconds")) >= 60);
+    assert.equal(seen[0]!.authorization, "Bearer t0ken");
+  });
+});
+
+Deno.test("runWatch() resolves when the server ends it or the caller aborts, rejects on 403", async () => {
+  let mode: "end" | "hang" | "deny" = "end";
+  await withServer(
+    () =>
+      mode === "deny"
+        ? Response.json({ kind: "Status", code: 403, reason: "Forbidden" }, { status: 403 })
+        : new Response(mode === "end" ? stream([]) : new ReadableStream()),
+    async (kc) => {
+      const watch = (signal: AbortSignal) =>
+        runWatch(
+          kc,
+          "/w",
+          {},
+          () => {},
+          (e, code) => classify(e, "watch", "leases", "ns", code),
+          signal,
+        );
+      await watch(new AbortController().signal);
+      mode = "hang";
+      const stop = new AbortController();
+      const hanging = watch(stop.signal);
+      setTimeout(() => stop.abort(), 50);
+      await hanging;
+      mode = "deny";
+      const err = await watch(new AbortController().signal).then(() => undefined, (e) => e);
+      assert.ok(isKubeError(err, "forbidden"), String(err));
+    },
+  );
+});
