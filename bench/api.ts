@@ -5,7 +5,7 @@
  * as many ConfigMaps of the same shape, as many at once (16).
  *
  * - planner: `Planner.planRound` with 1,000 inputs through `KubeApi` (one connection pool,
- *   HTTP/1.1; lib/kube/api.ts) — the leader's real code path: list, summary, signing, creates.
+ *   HTTP/2 by default, lib/kube/client.ts `HTTP2`; lib/kube/api.ts) — the leader's real code path: list, summary, signing, creates.
  * - client-go: bench/gocreate, 1,000 creates, HTTP/2 (client-go's default).
  * - client-node alone: the generated client without lib/kube/api.ts's pool — one undici Agent, so
  *   one connection, per request (client-node 2.0.1) — what the planner did before.
@@ -23,6 +23,7 @@ import { systemClock } from "../lib/time/clock.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import type { InputSpec } from "../lib/engine/input.ts";
 import { KubeApi } from "../lib/kube/api.ts";
+import { HTTP2 } from "../lib/kube/client.ts";
 import { fromClientNode } from "../lib/kube/client_node.ts";
 import { logger } from "../lib/log/log.ts";
 import { PLAN_CONCURRENCY, Planner } from "../lib/tasks/planner.ts";
@@ -191,9 +192,11 @@ export async function benchApi(): Promise<Row[]> {
         name: `planner: planRound of ${CREATES} tasks`,
         value: Math.round(med("planner", "perSecond")),
         unit: "creates/s",
-        note: `lib/kube/api.ts (one pool, HTTP/1.1), ${PLAN_CONCURRENCY} at once; API server CPU ${
-          cpu("planner")
-        } ms/create; ${perCreate("planner")} configmap writes/task`,
+        note: `lib/kube/api.ts (one pool, ${
+          HTTP2 ? "HTTP/2" : "HTTP/1.1"
+        }), ${PLAN_CONCURRENCY} at once; API server CPU ${cpu("planner")} ms/create; ${
+          perCreate("planner")
+        } configmap writes/task`,
       },
       {
         name: `client-go: ${CREATES} creates (bench/gocreate)`,

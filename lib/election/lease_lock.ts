@@ -11,7 +11,7 @@
  * - Failed calls throw `KubeError` (`lib/kube/errors.ts`), whose kind decides how the elector
  *   reacts.
  *
- * Nothing here imports a Kubernetes client; `lib/kube/leases.ts` adapts `@kubernetes/client-node`.
+ * Nothing here imports a Kubernetes client; `lib/kube/leases.ts` adapts the API.
  *
  * @module
  */

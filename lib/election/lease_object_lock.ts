@@ -29,7 +29,7 @@ function withOwners(
     : { ...metadata, ownerReferences: [...present, ...missing] };
 }
 
-/** A Lease object as far as the lock cares, shaped like client-node's `V1Lease`. */
+/** A Lease object as far as the lock cares, shaped like the API's `Lease`. */
 export interface LeaseObject {
   apiVersion?: string;
   kind?: string;

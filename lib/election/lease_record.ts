@@ -27,9 +27,8 @@ export interface LeaderElectionRecord {
 }
 
 /**
- * The fields of a `coordination.k8s.io/v1` LeaseSpec the election uses, shaped like
- * client-node's `V1LeaseSpec`. Times are accepted as `Date` or text because client-node types
- * them as `V1MicroTime` (a `Date`) but hands back the server's text at run time.
+ * The fields of a `coordination.k8s.io/v1` LeaseSpec the election uses. Times are accepted as
+ * `Date` or MicroTime text (the API returns text; a client may type them as `Date`).
  */
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -118,7 +117,7 @@ export function leaseSpecToRecord(spec: LeaseSpec | undefined): LeaderElectionRe
 
 /**
  * Writes an election record as Lease spec fields (client-go's `LeaderElectionRecordToLeaseSpec`).
- * Times are MicroTime text, which client-node sends unchanged.
+ * Times are MicroTime text, sent unchanged.
  *
  * @param record The record.
  * @returns The spec fields; `null` times are left out.

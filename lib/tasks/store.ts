@@ -7,7 +7,7 @@
  */
 import type { OwnerReference } from "../kube/objects.ts";
 
-/** The subset of client-node's `V1ConfigMap` that tasks use. */
+/** The subset of a Kubernetes ConfigMap that tasks use. */
 export interface ConfigMapLike {
   metadata: {
     name: string;
