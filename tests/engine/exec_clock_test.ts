@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
 import { runInput } from "../../lib/engine/exec.ts";
-import type { InputSpec } from "../../lib/engine/input.ts";
+import { cmdSpec } from "./cmd_spec.ts";
 import { FakeClock } from "../fakes/clock.ts";
 
-/** A cmd input as `resolveInputs` makes one. */
-function spec(input: string, retries = 0): InputSpec {
-  return {
-    index: 0,
-    input,
-    type: "cmd",
-    name: input,
-    timeoutMs: 5000,
-    shell: false,
-    headers: {},
-    retries,
-  };
-}
+const spec = (input: string, retries = 0) => cmdSpec(input, { retries });
 
 Deno.test("runInput() reads ts and durationMs from the clock it is given", async () => {
   const clock = new FakeClock({ wallStart: new Date("2030-02-03T04:05:06.789Z") });

@@ -1,20 +1,8 @@
 import assert from "node:assert/strict";
 import { runInput } from "../../lib/engine/exec.ts";
-import type { InputSpec } from "../../lib/engine/input.ts";
+import { cmdSpec } from "./cmd_spec.ts";
 
-function spec(input: string, more: Partial<InputSpec> = {}): InputSpec {
-  return {
-    index: 0,
-    input,
-    type: "cmd",
-    name: input,
-    timeoutMs: 5000,
-    shell: false,
-    headers: {},
-    retries: 0,
-    ...more,
-  };
-}
+const spec = cmdSpec;
 
 /** True once the process is gone or a zombie (killed, waiting to be reaped). */
 async function gone(pid: number, withinMs = 2000): Promise<boolean> {

@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
 import { runInput } from "../../lib/engine/exec.ts";
-import type { InputSpec } from "../../lib/engine/input.ts";
+import { cmdSpec } from "./cmd_spec.ts";
 import { runPool, Semaphore } from "../../lib/engine/pool.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { configuredInputs, runAll } from "../../lib/modes/once.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function cmd(input: string, index: number): InputSpec {
-  return {
-    index,
-    input,
-    type: "cmd",
-    name: input,
-    timeoutMs: 5000,
-    shell: false,
-    headers: {},
-    retries: 0,
-  };
-}
+const cmd = (input: string, index: number) => cmdSpec(input, { index });
 
 Deno.test("runPool() runs ten 1-second sleeps at concurrency 10 in about a second", async () => {
   const specs = Array.from({ length: 10 }, (_, i) => cmd("sleep 1", i));
