@@ -16,7 +16,7 @@
 import type { Clock } from "../time/clock.ts";
 import { listWatch } from "./list_watch.ts";
 import type { ConfigMapLike, TaskStore, WatchEvent } from "./store.ts";
-import { roundsSelector, tasksSelector, type TaskView, viewTask } from "./contract.ts";
+import { isOpen, roundsSelector, tasksSelector, type TaskView, viewTask } from "./contract.ts";
 
 /** Options of {@linkcode Informer}. */
 export interface InformerOptions<T> {
@@ -27,6 +27,10 @@ export interface InformerOptions<T> {
   readonly resyncMs: number;
   /** What is cached of each ConfigMap (computed once per version). */
   readonly view: (cm: ConfigMapLike) => T;
+  /** Called after each list with every item. */
+  readonly onList?: (items: readonly T[]) => void;
+  /** Called after each watch event with the item's views before and after. */
+  readonly onChange?: (before: T | undefined, after: T | undefined) => void;
 }
 
 /** A list-and-watch cache of the ConfigMaps matching one selector. */
@@ -90,6 +94,7 @@ export class Informer<T> {
     this.#byName.clear();
     for (const cm of items) this.#byName.set(cm.metadata.name, this.#o.view(cm));
     this.#changed();
+    this.#o.onList?.([...this.#byName.values()]);
     this.#live = true;
     this.#lastError = undefined;
     for (const w of this.#waiters.splice(0)) w.resolve();
@@ -97,9 +102,12 @@ export class Informer<T> {
 
   #apply({ type, object }: WatchEvent): void {
     const name = object.metadata.name;
-    if (type === "DELETED") this.#byName.delete(name);
-    else this.#byName.set(name, this.#o.view(object));
+    const before = this.#byName.get(name);
+    const after = type === "DELETED" ? undefined : this.#o.view(object);
+    if (after === undefined) this.#byName.delete(name);
+    else this.#byName.set(name, after);
     this.#changed();
+    this.#o.onChange?.(before, after);
   }
 
   #changed(): void {
@@ -129,15 +137,21 @@ export class PlannerCaches {
   readonly #tasks: Informer<TaskView>;
   readonly #rounds: Informer<ConfigMapLike>;
   readonly #running: Promise<unknown>;
+  /** Open tasks in the task cache, kept per event (never recounted per event: linear). */
+  #open = 0;
+  #drained: (() => void)[] = [];
 
   /** Starts both list-and-watch loops. */
   constructor({ store, clock, app, resyncMs }: PlannerCachesOptions) {
+    const opens = (t: TaskView | undefined) => (t !== undefined && isOpen(t.state) ? 1 : 0);
     this.#tasks = new Informer({
       store,
       clock,
       selector: tasksSelector(app),
       resyncMs,
       view: viewTask,
+      onList: (items) => this.#count(items.filter((t) => isOpen(t.state)).length),
+      onChange: (before, after) => this.#count(this.#open - opens(before) + opens(after)),
     });
     this.#rounds = new Informer({
       store,
@@ -160,6 +174,29 @@ export class PlannerCaches {
   async read(): Promise<{ views: readonly TaskView[]; summaries: readonly ConfigMapLike[] }> {
     await Promise.all([this.#tasks.ready(), this.#rounds.ready()]);
     return { views: this.#tasks.items(), summaries: this.#rounds.items() };
+  }
+
+  /**
+   * Resolves when the last open task of the cache stops being open (a round may be over), or
+   * when `signal` aborts.
+   */
+  drained(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const wake = () => {
+        this.#drained = this.#drained.filter((w) => w !== wake);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      this.#drained.push(wake);
+      signal.addEventListener("abort", wake, { once: true });
+    });
+  }
+
+  #count(open: number): void {
+    const was = this.#open;
+    this.#open = open;
+    if (was > 0 && open === 0) { for (const wake of this.#drained.splice(0)) wake(); }
   }
 
   /** Stops both loops and waits for them. */

@@ -377,11 +377,17 @@ export class Planner {
             });
           }
         }
-        try {
-          await this.#o.clock.sleep(interval, signal);
-        } catch {
-          break;
-        }
+        // The next tick comes after the interval, or as soon as no task is open any more, so
+        // the end of a round is recorded at once (one extra tick per round, no extra request).
+        const nap = new AbortController();
+        const wake = () => nap.abort();
+        signal.addEventListener("abort", wake, { once: true });
+        await Promise.race([
+          this.#o.clock.sleep(interval, nap.signal).catch(() => {}),
+          caches.drained(nap.signal),
+        ]);
+        nap.abort();
+        signal.removeEventListener("abort", wake);
       }
       return undefined;
     } finally {
