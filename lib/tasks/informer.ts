@@ -141,8 +141,13 @@ export class PlannerCaches {
   #open = 0;
   #drained: (() => void)[] = [];
 
-  /** Starts both list-and-watch loops. */
-  constructor({ store, clock, app, resyncMs }: PlannerCachesOptions) {
+  /** Starts both list-and-watch loops; they stop with `signal` (or {@linkcode stop}). */
+  constructor({ store, clock, app, resyncMs }: PlannerCachesOptions, signal: AbortSignal) {
+    if (signal.aborted) this.#term.abort();
+    signal.addEventListener("abort", () => this.#term.abort(), {
+      once: true,
+      signal: this.#term.signal,
+    });
     const opens = (t: TaskView | undefined) => (t !== undefined && isOpen(t.state) ? 1 : 0);
     this.#tasks = new Informer({
       store,

@@ -347,7 +347,7 @@ export class Planner {
       clock: this.#o.clock,
       app: this.#app,
       resyncMs: this.#o.resyncIntervalMs ?? PLANNER_RESYNC_MS,
-    });
+    }, signal);
     try {
       while (!signal.aborted && this.#o.isLeader()) {
         try {
