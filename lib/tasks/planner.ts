@@ -269,12 +269,8 @@ export class Planner {
     await this.#recoverer.pass(views, pods, open > 0 ? await this.#workers(read) : [], signal);
     this.#o.metrics?.open.set(open);
 
-    let phase: RoundPhase | undefined;
-    for (const summary of summaries) {
-      const p = await this.#updateSummary(summary, views, current, signal);
-      if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
-    }
-    this.#o.observe?.(views, summaries);
+    // Old rounds go before the summaries are written (both decided from the same reads): the
+    // write that ends a one-shot round lets every pod, this one too, exit at once.
     const garbage = planGarbage(this.#app, views, summaries, tasks);
     for (const selector of garbage.selectors) {
       this.#guard.assertLeader();
@@ -283,6 +279,12 @@ export class Planner {
     for (const name of garbage.summaries) {
       await this.#guard.write(["notFound"], () => store.delete(name, signal));
     }
+    let phase: RoundPhase | undefined;
+    for (const summary of summaries) {
+      const p = await this.#updateSummary(summary, views, current, signal);
+      if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
+    }
+    this.#o.observe?.(views, summaries);
     return phase;
   }
 
