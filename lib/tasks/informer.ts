@@ -139,10 +139,12 @@ export class PlannerCaches {
   readonly #running: Promise<unknown>;
   /** Open tasks in the task cache, kept per event (never recounted per event: linear). */
   #open = 0;
-  #drained: (() => void)[] = [];
+  #wakers: (() => void)[] = [];
+  readonly #clock: Clock;
 
   /** Starts both list-and-watch loops; they stop with `signal` (or {@linkcode stop}). */
   constructor({ store, clock, app, resyncMs }: PlannerCachesOptions, signal: AbortSignal) {
+    this.#clock = clock;
     if (signal.aborted) this.#term.abort();
     signal.addEventListener("abort", () => this.#term.abort(), {
       once: true,
@@ -182,18 +184,34 @@ export class PlannerCaches {
   }
 
   /**
-   * Resolves when the last open task of the cache stops being open (a round may be over), or
-   * when `signal` aborts.
+   * Waits `ms` on the clock, or less: until the last open task of the cache stops being open (a
+   * round may be over), or `signal` aborts.
    */
-  drained(signal: AbortSignal): Promise<void> {
+  async nap(ms: number, signal: AbortSignal): Promise<void> {
+    const nap = new AbortController();
+    const wake = () => nap.abort();
+    signal.addEventListener("abort", wake, { once: true });
+    try {
+      await Promise.race([
+        this.#clock.sleep(ms, nap.signal).catch(() => {}),
+        this.#drained(nap.signal),
+      ]);
+    } finally {
+      nap.abort();
+      signal.removeEventListener("abort", wake);
+    }
+  }
+
+  /** Resolves when the last open task stops being open, or when `signal` aborts. */
+  #drained(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
       const wake = () => {
-        this.#drained = this.#drained.filter((w) => w !== wake);
+        this.#wakers = this.#wakers.filter((w) => w !== wake);
         signal.removeEventListener("abort", wake);
         resolve();
       };
-      this.#drained.push(wake);
+      this.#wakers.push(wake);
       signal.addEventListener("abort", wake, { once: true });
     });
   }
@@ -201,7 +219,7 @@ export class PlannerCaches {
   #count(open: number): void {
     const was = this.#open;
     this.#open = open;
-    if (was > 0 && open === 0) { for (const wake of this.#drained.splice(0)) wake(); }
+    if (was > 0 && open === 0) { for (const wake of [...this.#wakers]) wake(); }
   }
 
   /** Stops both loops and waits for them. */

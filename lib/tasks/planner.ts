@@ -258,6 +258,14 @@ export class Planner {
   /**
    * Reconciles from one tick's reads. The pods are listed only when a task is open (recovery is
    * about open tasks only): a dead pod's task is open, so it is never skipped.
+   *
+   * Invariants kept with cached reads (`runLeader`): a cache lags, it never leads. A task it
+   * shows terminal is terminal (terminal states are final), so no open task hides behind a
+   * terminal entry; a task it has not seen yet is seen by its watch or, at the latest, its next
+   * relist. A stale entry only makes a write fail: every write is a compare-and-swap on the
+   * resourceVersion read, so a task is never moved or ended from an old version. A summary
+   * completes only when all `total` tasks are present and terminal, which a lagging cache can
+   * only delay.
    */
   async #reconcile(current: string, read: Reads, signal?: AbortSignal) {
     const { store, tasks } = this.#o;
@@ -381,15 +389,7 @@ export class Planner {
         }
         // The next tick comes after the interval, or as soon as no task is open any more, so
         // the end of a round is recorded at once (one extra tick per round, no extra request).
-        const nap = new AbortController();
-        const wake = () => nap.abort();
-        signal.addEventListener("abort", wake, { once: true });
-        await Promise.race([
-          this.#o.clock.sleep(interval, nap.signal).catch(() => {}),
-          caches.drained(nap.signal),
-        ]);
-        nap.abort();
-        signal.removeEventListener("abort", wake);
+        await caches.nap(interval, signal);
       }
       return undefined;
     } finally {
