@@ -208,3 +208,18 @@ Deno.test("an idle leader whose round is done sends no request at its ticks", as
     await leader.end();
   }
 });
+
+Deno.test("a leader with open tasks lists the pods once per tick, nothing else while they wait", async () => {
+  const leader = idleLeader(["lead", "pod-a"]);
+  try {
+    // Start: the caches, one pod list, the round planned (its summary and 10 tasks).
+    assert.deepEqual(await leader.during(0), { list: 2, watch: 2, listpods: 1, create: 11 });
+    // The tasks wait on a ready pod (not claimed yet, far from the never-claimed limit): each
+    // tick must look at the pods (the recovery of open tasks needs them), and does nothing else.
+    const ticks = 10;
+    assert.ok(ticks * TICK_MS < RESYNC_MS);
+    assert.deepEqual(await leader.during(ticks * TICK_MS), { listpods: ticks });
+  } finally {
+    await leader.end();
+  }
+});
