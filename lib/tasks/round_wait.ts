@@ -62,6 +62,13 @@ export async function waitForRound(
   };
   clock.sleep(tasks.roundDeadline, done.signal).then(() => end(ROUND_EXIT.deadline), () => {});
   try {
+    // A round already over is read by name first (as `roundIsOver` reads it), labels or not.
+    const now = await store.get(name, done.signal).catch((err) => {
+      if (!signal.aborted) {
+        log.warn("Reading round {name} failed: {error}", { name, error: String(err) });
+      }
+    });
+    if (now) see(now);
     await listWatch({
       store,
       clock,
