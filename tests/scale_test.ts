@@ -4,10 +4,14 @@
  * every request by verb while one leader plans a round, two workers run it, and the leader
  * reconciles it to completion; rounds of 100, 200 and 400 tasks must differ by exactly the same
  * number of requests per task, and the writes per task must stay at 3 (create, claim, record).
+ *
+ * An idle leader (its run loop over many ticks) costs exactly what its algorithm says: per tick, a
+ * pod list while a round waits for workers and nothing once the round is done; the task and
+ * summary caches cost one list and one watch each per resync period, whatever the ticks.
  */
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
-import { Planner } from "../lib/tasks/planner.ts";
+import { Planner, type PlannerOptions } from "../lib/tasks/planner.ts";
 import { roundName } from "../lib/tasks/contract.ts";
 import type { PodLister, TaskStore } from "../lib/tasks/store.ts";
 import { Worker } from "../lib/tasks/worker.ts";
@@ -106,5 +110,116 @@ Deno.test("a round's API requests grow linearly with its tasks: 3 writes per tas
   // Reads do not grow with the tasks at all: a fixed number of lists, gets and pod lists.
   for (const verb of ["list", "get", "listpods"]) {
     assert.equal(r400.counts[verb] ?? 0, r100.counts[verb] ?? 0, `${verb} requests`);
+  }
+});
+
+const TICK_MS = 2000;
+const RESYNC_MS = 30_000;
+/** Ticks counted per idle case (not a multiple of the resync period, on purpose). */
+const TICKS = 97;
+
+/** A leader's run loop in deployment mode (rounds of an hour), with every request counted. */
+function idleLeader(pods: string[], overrides: Partial<PlannerOptions> = {}) {
+  const clock = new FakeClock();
+  const memory = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of pods) memory.setPod({ name });
+  const { store, counts } = counting(memory);
+  const stop = new AbortController();
+  const planner = new Planner({
+    store,
+    pods: store,
+    clock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig({ leaderRunsTasks: false, interval: "1h" }),
+    signer: instantSigner("key"),
+    reconcileIntervalMs: TICK_MS,
+    resyncIntervalMs: RESYNC_MS,
+    ...overrides,
+  });
+  const running = planner.runLeader(specs(10), stop.signal);
+  let before: Record<string, number> = {};
+  /** The requests made since the last call, while the clock moves `ms` forward. */
+  const during = async (ms: number) => {
+    await clock.advance(ms);
+    const after = Object.fromEntries(counts);
+    const delta = Object.keys(after).map((v) => [v, after[v]! - (before[v] ?? 0)] as const);
+    before = after;
+    return Object.fromEntries(delta.filter(([, n]) => n !== 0));
+  };
+  const end = async () => {
+    stop.abort();
+    await running;
+  };
+  return { memory, store, clock, during, end };
+}
+
+/** Resyncs in a window of `ticks` ticks that starts right after a tick (and a resync). */
+const resyncs = (ticks: number) => Math.floor((ticks * TICK_MS) / RESYNC_MS);
+
+Deno.test("an idle leader waiting for workers lists only the pods at each tick", async () => {
+  const leader = idleLeader(["lead"]);
+  try {
+    // Start: one list and one watch per cache, then the first tick's pod list.
+    assert.deepEqual(await leader.during(0), { list: 2, watch: 2, listpods: 1 });
+    // No ready worker: each tick must list the pods (a worker may have come), and nothing else;
+    // the caches relist (one list, one watch each) once per resync period.
+    const r = resyncs(TICKS);
+    assert.deepEqual(await leader.during(TICKS * TICK_MS), {
+      listpods: TICKS,
+      list: 2 * r,
+      watch: 2 * r,
+    });
+    // A worker comes: the next tick plans the round (summary and tasks), from the same reads.
+    leader.memory.setPod({ name: "pod-a" });
+    const planned = await leader.during(TICK_MS);
+    assert.deepEqual(planned, { listpods: 1, create: 11 }, JSON.stringify(planned));
+  } finally {
+    await leader.end();
+  }
+});
+
+Deno.test("an idle leader whose round is done sends no request at its ticks", async () => {
+  const leader = idleLeader(["lead", "pod-a"]);
+  try {
+    await leader.during(0); // caches, the pod list, the round planned
+    // The worker runs every task it was given (its requests are not the leader's: not counted).
+    const worker = new Worker({
+      store: leader.memory,
+      clock: leader.clock,
+      identity: "pod-a",
+      tasks: tasksConfig({ leaderRunsTasks: false, interval: "1h" }),
+      signer: instantSigner("key"),
+      executor: (spec) => Promise.resolve(result(spec)),
+    });
+    const mine = await leader.memory.list("app=dz-mcall,task=true,assigned-to=pod-a");
+    for (const cm of mine.items) worker.consider(cm);
+    await worker.idle();
+    // The last open task closing wakes the loop at once (no tick to wait for): it completes the
+    // summary, its only request.
+    assert.deepEqual(await leader.during(0), { update: 1 });
+    const summaries = leader.memory.all().filter((cm) => cm.metadata.labels?.round === "true");
+    assert.deepEqual(summaries.map((s) => s.data?.phase), ["complete"]);
+    // Nothing open, nothing to plan: the ticks cost nothing, the resyncs what they always cost.
+    const r = resyncs(TICKS);
+    assert.deepEqual(await leader.during(TICKS * TICK_MS), { list: 2 * r, watch: 2 * r });
+  } finally {
+    await leader.end();
+  }
+});
+
+Deno.test("a leader with open tasks lists the pods once per tick, nothing else while they wait", async () => {
+  const leader = idleLeader(["lead", "pod-a"]);
+  try {
+    // Start: the caches, one pod list, the round planned (its summary and 10 tasks).
+    assert.deepEqual(await leader.during(0), { list: 2, watch: 2, listpods: 1, create: 11 });
+    // The tasks wait on a ready pod (not claimed yet, far from the never-claimed limit): each
+    // tick must look at the pods (the recovery of open tasks needs them), and does nothing else.
+    const ticks = 10;
+    assert.ok(ticks * TICK_MS < RESYNC_MS);
+    assert.deepEqual(await leader.during(ticks * TICK_MS), { listpods: ticks });
+  } finally {
+    await leader.end();
   }
 });

@@ -151,6 +151,14 @@ export function classify(
 ): KubeError {
   if (err instanceof KubeError) return err;
   const status = statusOf(err);
+  // The API server authorizes a request before it looks at the object: a 404, 409, 410 or 422
+  // proves the call is allowed as surely as a success (401, 403 and 429 are decided before).
+  const decided = code ?? status.code;
+  if (
+    decided !== undefined && decided >= 400 && decided < 500 && ![401, 403, 429].includes(decided)
+  ) {
+    noteGranted(verb, resource);
+  }
   return kubeErrorFromStatus(
     code === undefined ? status : { ...status, code },
     { verb, resource, namespace, allowedBefore: granted.has(`${verb} ${resource}`) },

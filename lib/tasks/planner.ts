@@ -45,7 +45,8 @@ import {
   viewTask,
 } from "./contract.ts";
 import type { OwnerReference } from "../kube/objects.ts";
-import type { ConfigMapLike, PodLister, TaskStore } from "./store.ts";
+import type { ConfigMapLike, PodInfo, PodLister, TaskStore } from "./store.ts";
+import { PlannerCaches } from "./informer.ts";
 
 /** Options of {@linkcode Planner}. */
 export interface PlannerOptions {
@@ -67,6 +68,11 @@ export interface PlannerOptions {
   /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
   readonly reconcileIntervalMs?: number;
   /**
+   * Safety-net relist period of {@linkcode Planner.runLeader}'s task and summary caches.
+   * Default {@linkcode PLANNER_RESYNC_MS}.
+   */
+  readonly resyncIntervalMs?: number;
+  /**
    * The owner stamped on every task and summary created (the chart's config ConfigMap), so the
    * garbage collector deletes them with it on `helm uninstall`. Default none.
    */
@@ -77,6 +83,16 @@ export interface PlannerOptions {
 
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
+
+/** Default safety-net relist period of the planner's caches (`resyncIntervalMs`). */
+export const PLANNER_RESYNC_MS = 30_000;
+
+/** What one tick reads: tasks and summaries, and the pods, listed at most once and on demand. */
+interface Reads {
+  readonly views: readonly TaskView[];
+  readonly summaries: readonly ConfigMapLike[];
+  readonly pods: () => Promise<PodInfo[]>;
+}
 
 /** Plans rounds and reconciles tasks while this pod leads. */
 export class Planner {
@@ -126,26 +142,41 @@ export class Planner {
   }
 
   /**
-   * Creates the round's summary and whichever of its tasks do not exist yet.
+   * Creates the round's summary and whichever of its tasks do not exist yet, reading the summary,
+   * the tasks and (only when some are missing) the pods fresh from the API server.
    *
    * @returns `true` when the round is fully planned; `false` when no pod could take tasks.
    * @throws {NotLeaderError} When leadership is lost.
    */
   async planRound(round: string, inputs: readonly InputSpec[], signal?: AbortSignal) {
-    const { store, pods, identity } = this.#o;
+    const { store } = this.#o;
     this.#guard.assertLeader();
-    const summaryName = roundName(this.#app, round);
-    const summary = await store.get(summaryName, signal);
+    const summary = await store.get(roundName(this.#app, round), signal);
+    const done = summary && (summary.data?.phase ?? "running") !== "running";
+    const views = done ? [] : (await store.list(tasksSelector(this.#app), signal)).items;
+    const read = { views: views.map(viewTask), summaries: summary ? [summary] : [] };
+    return await this.#plan(round, inputs, { ...read, pods: this.#podsOnce(signal) }, signal);
+  }
+
+  /**
+   * Plans `round` from one tick's reads: returns `true` when its summary is finished or every
+   * task and the summary exist (no pod list), else lists the pods and creates what is missing.
+   *
+   * Invariants kept here: no task is ever created twice, whatever the reads missed — names are
+   * deterministic and a create of an existing name fails (AlreadyExists: "already planned"), so a
+   * cache that lags behind the creates only costs failed creates. Only the holder of epoch N
+   * creates tasks stamped N: every create goes through the write guard.
+   */
+  async #plan(round: string, inputs: readonly InputSpec[], read: Reads, signal?: AbortSignal) {
+    const { store } = this.#o;
+    this.#guard.assertLeader();
+    const summary = read.summaries.find((s) => s.metadata.name === roundName(this.#app, round));
     if (summary && (summary.data?.phase ?? "running") !== "running") return true;
-    const all = (await store.list(tasksSelector(this.#app), signal)).items.map(viewTask);
+    const all = read.views;
     const existing = new Set(all.filter((t) => t.round === round).map((t) => t.name));
     const missing = inputs.filter((s) => !existing.has(taskName(this.#app, round, s.index)));
     if (missing.length === 0 && summary) return true;
-    const workers = eligibleWorkers(
-      await pods.listPods(this.#selector, signal),
-      identity,
-      this.#o.tasks.leaderRunsTasks,
-    );
+    const workers = await this.#workers(read);
     if (workers.length === 0) {
       if (this.#waitLogged !== round) {
         this.#waitLogged = round;
@@ -206,7 +237,8 @@ export class Planner {
   }
 
   /**
-   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection.
+   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection, reading
+   * the tasks, the summaries and (only when a task is open) the pods fresh from the API server.
    *
    * @param current The round being planned now; its summary completes only once all of its tasks
    *   exist.
@@ -214,21 +246,39 @@ export class Planner {
    * @throws {NotLeaderError} When leadership is lost.
    */
   async reconcile(current: string, signal?: AbortSignal): Promise<RoundPhase | undefined> {
-    const { store, pods, identity, tasks } = this.#o;
+    const { store } = this.#o;
     this.#guard.assertLeader();
     const views = (await store.list(tasksSelector(this.#app), signal)).items.map(viewTask);
-    const podList = await pods.listPods(this.#selector, signal);
-    const workers = eligibleWorkers(podList, identity, tasks.leaderRunsTasks);
-    await this.#recoverer.pass(views, podList, workers, signal);
-    this.#o.metrics?.open.set(views.filter((t) => isOpen(t.state)).length);
-
+    const pods = this.#podsOnce(signal);
+    if (views.some((t) => isOpen(t.state))) await pods();
     const summaries = (await store.list(roundsSelector(this.#app), signal)).items;
-    let phase: RoundPhase | undefined;
-    for (const summary of summaries) {
-      const p = await this.#updateSummary(summary, views, current, signal);
-      if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
-    }
-    this.#o.observe?.(views, summaries);
+    return await this.#reconcile(current, { views, summaries, pods }, signal);
+  }
+
+  /**
+   * Reconciles from one tick's reads. The pods are listed only when a task is open (recovery is
+   * about open tasks only): a dead pod's task is open, so it is never skipped.
+   *
+   * Invariants kept with cached reads (`runLeader`): a cache lags, it never leads. A task it
+   * shows terminal is terminal (terminal states are final), so no open task hides behind a
+   * terminal entry; a task it has not seen yet is seen by its watch or, at the latest, its next
+   * relist. A stale entry only makes a write fail: every write is a compare-and-swap on the
+   * resourceVersion read, so a task is never moved or ended from an old version. A summary
+   * completes only when all `total` tasks are present and terminal, which a lagging cache can
+   * only delay.
+   */
+  async #reconcile(current: string, read: Reads, signal?: AbortSignal) {
+    const { store, tasks } = this.#o;
+    this.#guard.assertLeader();
+    const { views, summaries } = read;
+    const open = views.filter((t) => isOpen(t.state)).length;
+    // With no open task the pass only forgets what it observed: no pod is looked at.
+    const pods = open > 0 ? await read.pods() : [];
+    await this.#recoverer.pass(views, pods, open > 0 ? await this.#workers(read) : [], signal);
+    this.#o.metrics?.open.set(open);
+
+    // Old rounds go before the summaries are written (both decided from the same reads): the
+    // write that ends a one-shot round lets every pod, this one too, exit at once.
     const garbage = planGarbage(this.#app, views, summaries, tasks);
     for (const selector of garbage.selectors) {
       this.#guard.assertLeader();
@@ -237,7 +287,23 @@ export class Planner {
     for (const name of garbage.summaries) {
       await this.#guard.write(["notFound"], () => store.delete(name, signal));
     }
+    let phase: RoundPhase | undefined;
+    for (const summary of summaries) {
+      const p = await this.#updateSummary(summary, views, current, signal);
+      if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
+    }
+    this.#o.observe?.(views, summaries);
     return phase;
+  }
+
+  /** A lister of the worker pods that lists once, on the first call. */
+  #podsOnce(signal?: AbortSignal): () => Promise<PodInfo[]> {
+    let listed: Promise<PodInfo[]> | undefined;
+    return () => listed ??= this.#o.pods.listPods(this.#selector, signal);
+  }
+
+  async #workers(read: Reads): Promise<string[]> {
+    return eligibleWorkers(await read.pods(), this.#o.identity, this.#o.tasks.leaderRunsTasks);
   }
 
   async #updateSummary(
@@ -271,6 +337,12 @@ export class Planner {
    * Plans and reconciles until the signal aborts, leadership is lost, or — in one-shot mode — the
    * round is over. Transient API errors are logged and retried on the next tick.
    *
+   * Each tick reads the tasks and the round summaries from two caches, each kept by one watch
+   * and relisted every `resyncIntervalMs` (`informer.ts`), and lists the pods only when it needs
+   * them (a round to plan, an open task to check): a tick where nothing is to be done costs no
+   * request at all. A tick waits until both caches are live; while one cannot list, the tick fails
+   * and is retried.
+   *
    * @param inputs The round's inputs.
    * @param signal Aborts the loop (e.g. when leadership is lost).
    * @returns The one-shot round's final phase, or `undefined` when the loop stopped otherwise.
@@ -280,39 +352,48 @@ export class Planner {
     signal: AbortSignal,
   ): Promise<RoundPhase | undefined> {
     const interval = this.#o.reconcileIntervalMs ?? 2000;
-    while (!signal.aborted && this.#o.isLeader()) {
-      try {
-        if (this.#o.tasks.round === "") {
-          await this.#schedule.learn(this.#o.store, this.#app, signal);
+    const caches = new PlannerCaches({
+      store: this.#o.store,
+      clock: this.#o.clock,
+      app: this.#app,
+      resyncMs: this.#o.resyncIntervalMs ?? PLANNER_RESYNC_MS,
+    }, signal);
+    try {
+      while (!signal.aborted && this.#o.isLeader()) {
+        try {
+          const read = { ...await caches.read(), pods: this.#podsOnce(signal) };
+          if (this.#o.tasks.round === "") this.#schedule.learn(read.summaries);
+          const round = this.currentRound();
+          if (!this.#planned.has(round) && await this.#plan(round, inputs, read, signal)) {
+            this.#planned.add(round);
+            this.#schedule.note(round);
+          }
+          const phase = await this.#reconcile(round, read, signal);
+          if (this.#failLogged !== undefined) {
+            this.#failLogged = undefined;
+            this.#log.info("Reconcile works again");
+          }
+          if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") {
+            return phase;
+          }
+        } catch (err) {
+          if (err instanceof NotLeaderError || signal.aborted) break;
+          const error = String(err);
+          if (this.#failLogged !== error) {
+            this.#failLogged = error;
+            this.#log.warn("Reconcile failed, retrying every {interval} ms: {error}", {
+              error,
+              interval,
+            });
+          }
         }
-        const round = this.currentRound();
-        if (!this.#planned.has(round) && await this.planRound(round, inputs, signal)) {
-          this.#planned.add(round);
-          this.#schedule.note(round);
-        }
-        const phase = await this.reconcile(round, signal);
-        if (this.#failLogged !== undefined) {
-          this.#failLogged = undefined;
-          this.#log.info("Reconcile works again");
-        }
-        if (this.#o.tasks.round !== "" && phase !== undefined && phase !== "running") return phase;
-      } catch (err) {
-        if (err instanceof NotLeaderError || signal.aborted) break;
-        const error = String(err);
-        if (this.#failLogged !== error) {
-          this.#failLogged = error;
-          this.#log.warn("Reconcile failed, retrying every {interval} ms: {error}", {
-            error,
-            interval,
-          });
-        }
+        // The next tick comes after the interval, or as soon as no task is open any more, so
+        // the end of a round is recorded at once (one extra tick per round, no extra request).
+        await caches.nap(interval, signal);
       }
-      try {
-        await this.#o.clock.sleep(interval, signal);
-      } catch {
-        break;
-      }
+      return undefined;
+    } finally {
+      await caches.stop();
     }
-    return undefined;
   }
 }

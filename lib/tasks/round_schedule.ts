@@ -3,12 +3,12 @@
  * containing the wall-clock time, but never a slot at or before the newest round already planned,
  * which stays current instead. A new leader reads that round from the summaries first, so a
  * changed interval takes effect from its first slot after the last planned round, and round ids
- * never go backwards. Pure but for the one summaries list it is handed.
+ * never go backwards. Pure: the planner hands it the summaries.
  *
  * @module
  */
-import { LABEL, roundIdAt, roundsSelector } from "./contract.ts";
-import type { TaskStore } from "./store.ts";
+import { LABEL, roundIdAt } from "./contract.ts";
+import type { ConfigMapLike } from "./store.ts";
 
 /** The shape of interval round ids (`roundIdAt`): they sort as they happen. */
 const INTERVAL_ROUND = /^\d{8}-\d{6}$/;
@@ -39,10 +39,9 @@ export class RoundSchedule {
   }
 
   /** Reads the newest planned round from the app's round summaries (once). */
-  async learn(store: TaskStore, app: string, signal?: AbortSignal): Promise<void> {
+  learn(summaries: readonly ConfigMapLike[]): void {
     if (this.#known) return;
-    const summaries = await store.list(roundsSelector(app), signal);
-    for (const s of summaries.items) this.note(s.metadata.labels?.[LABEL.roundId] ?? "");
+    for (const s of summaries) this.note(s.metadata.labels?.[LABEL.roundId] ?? "");
     this.#known = true;
   }
 }

@@ -8,8 +8,9 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
 import { ROUND_EXIT, type RoundExit, roundExitStatus } from "./round_exit.ts";
-import { roundName } from "./contract.ts";
-import type { TaskStore } from "./store.ts";
+import { LABEL, roundName, roundsSelector } from "./contract.ts";
+import { listWatch } from "./list_watch.ts";
+import type { ConfigMapLike, TaskStore } from "./store.ts";
 
 const over = (phase: string | undefined) => phase === "complete" || phase === "deadline-exceeded";
 
@@ -31,8 +32,10 @@ export async function roundIsOver(
 }
 
 /**
- * Waits for a one-shot round to end: polls the round summary until its phase is `complete` or
- * `deadline-exceeded`, or `tasks.roundDeadline` passes on this pod's clock.
+ * Waits for a one-shot round to end: watches the round summary (list, then watch; relisted every
+ * `tasks.pollInterval` as a safety net) until its phase is `complete` or `deadline-exceeded`, or
+ * `tasks.roundDeadline` passes on this pod's clock. A watch sees the end at once, where a poll
+ * saw it up to a poll interval later.
  *
  * @returns {@linkcode ROUND_EXIT}: `ok` when every task ran (checks may have failed),
  *   `infrastructure` when a task was dead or rejected, `deadline` when the deadline passed.
@@ -44,18 +47,45 @@ export async function waitForRound(
   signal: AbortSignal,
   log: Logger,
 ): Promise<RoundExit> {
-  const start = clock.now();
+  signal.throwIfAborted();
   const name = roundName(tasks.app, round);
-  for (;;) {
-    signal.throwIfAborted();
-    try {
-      const data = (await store.get(name, signal))?.data ?? {};
-      if (over(data.phase)) return roundExitStatus(data);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      log.warn("Reading round {name} failed: {error}", { name, error: String(err) });
-    }
-    if (clock.now() - start >= tasks.roundDeadline) return ROUND_EXIT.deadline;
-    await clock.sleep(Math.min(tasks.pollInterval, 2000), signal);
+  const done = new AbortController();
+  const stop = () => done.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  let exit: RoundExit | undefined;
+  const end = (status: RoundExit) => {
+    exit ??= status;
+    done.abort();
+  };
+  const see = (cm: ConfigMapLike) => {
+    if (cm.metadata.name === name && over(cm.data?.phase)) end(roundExitStatus(cm.data ?? {}));
+  };
+  clock.sleep(tasks.roundDeadline, done.signal).then(() => end(ROUND_EXIT.deadline), () => {});
+  try {
+    // A round already over is read by name first (as `roundIsOver` reads it), labels or not.
+    const now = await store.get(name, done.signal).catch((err) => {
+      if (!signal.aborted) {
+        log.warn("Reading round {name} failed: {error}", { name, error: String(err) });
+      }
+    });
+    if (now) see(now);
+    await listWatch({
+      store,
+      clock,
+      selector: `${roundsSelector(tasks.app)},${LABEL.roundId}=${round}`,
+      resyncMs: tasks.pollInterval,
+      retryMs: Math.min(tasks.pollInterval, 2000),
+      onList: (items) => items.forEach(see),
+      onEvent: (event) => {
+        if (event.type !== "DELETED") see(event.object);
+      },
+      onError: (err) =>
+        log.warn("Reading round {name} failed: {error}", { name, error: String(err) }),
+    }, done.signal);
+  } finally {
+    done.abort();
+    signal.removeEventListener("abort", stop);
   }
+  if (exit === undefined) throw signal.reason;
+  return exit;
 }

@@ -42,6 +42,7 @@ import {
   viewTask,
 } from "./contract.ts";
 import { isKubeError } from "../kube/errors.ts";
+import { listWatch } from "./list_watch.ts";
 import type { ConfigMapLike, TaskStore } from "./store.ts";
 
 /** Runs one input; must not throw (as `runInput`). */
@@ -73,8 +74,6 @@ export interface WorkerOptions {
   readonly drainMs?: number;
 }
 
-/** Shortest list-and-watch cycle. */
-const MIN_WATCH_MS = 1000;
 /** Cap of the executed-attempts memory. */
 const EXECUTED_MEMORY = 10_000;
 
@@ -132,33 +131,19 @@ export class Worker {
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
     const { store, clock, tasks } = this.#o;
-    while (!signal.aborted) {
-      const session = new AbortController();
-      const stop = () => session.abort();
-      signal.addEventListener("abort", stop, { once: true });
-      const startedAt = clock.now();
-      try {
-        const { items, resourceVersion } = await store.list(this.#selector, signal);
-        for (const cm of items) this.consider(cm);
-        clock.sleep(tasks.pollInterval, session.signal).then(stop, () => {});
-        await store.watch(this.#selector, resourceVersion, (event) => {
-          if (event.type !== "DELETED") this.consider(event.object);
-        }, session.signal);
-        // A watch the server ends at once must not turn into a tight list loop.
-        if (!session.signal.aborted && clock.now() - startedAt < MIN_WATCH_MS) {
-          await clock.sleep(MIN_WATCH_MS, signal).catch(() => {});
-        }
-      } catch (err) {
-        if (signal.aborted) break;
-        if (!isKubeError(err, "gone")) {
-          this.#log.warn("Task watch failed, relisting: {error}", { error: String(err) });
-          await clock.sleep(Math.min(tasks.pollInterval, 1000), signal).catch(() => {});
-        }
-      } finally {
-        session.abort();
-        signal.removeEventListener("abort", stop);
-      }
-    }
+    await listWatch({
+      store,
+      clock,
+      selector: this.#selector,
+      resyncMs: tasks.pollInterval,
+      retryMs: Math.min(tasks.pollInterval, 1000),
+      onList: (items) => items.forEach((cm) => this.consider(cm)),
+      onEvent: (event) => {
+        if (event.type !== "DELETED") this.consider(event.object);
+      },
+      onError: (err) =>
+        this.#log.warn("Task watch failed, relisting: {error}", { error: String(err) }),
+    }, signal);
     await this.#drain();
   }
 

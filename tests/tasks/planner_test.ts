@@ -451,6 +451,23 @@ Deno.test("Planner.reconcile() garbage-collects old rounds with deleteCollection
   assert.equal(store.writes.deleteCollection, 5, "at most one call per round and limit");
 });
 
+Deno.test("Planner.reconcile() deletes old rounds before the write that ends the current one", async () => {
+  // A one-shot round's end lets every pod exit at once: the old rounds go first.
+  const { store, planner, clock } = await setup({ historyLimit: 1, failedHistoryLimit: 0 });
+  for (const round of ["r1", "r2"]) {
+    await planner.planRound(round, specs(1));
+    setState(store, taskName("dz-mcall", round, 0), "succeeded");
+    await clock.advance(1000);
+    if (round === "r1") assert.equal(await planner.reconcile(round), "complete");
+  }
+  assert.equal(await planner.reconcile("r2"), "complete");
+  assert.deepEqual(store.writeLog.slice(-3).map((w) => w.replace(/,state in .*/, "")), [
+    "deleteCollection app=dz-mcall,task=true,round-id=r1",
+    `delete ${roundName("dz-mcall", "r1")}`,
+    `update ${roundName("dz-mcall", "r2")}`,
+  ]);
+});
+
 Deno.test("Planner.reconcile() rejects, never re-signs, forged tasks it would adopt or reassign", async () => {
   const { store, planner, state } = await setup();
   // A forged task of an earlier epoch (would be adopted) and one assigned to a pod that does

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../../lib/engine/input.ts";
 import { Planner } from "../../lib/tasks/planner.ts";
 import { ROUND_EXIT, type RoundExit, roundExitStatus } from "../../lib/tasks/round_exit.ts";
+import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
 import { HmacSigner, type TaskSigner } from "../../lib/tasks/signing.ts";
 import {
   newTaskConfigMap,
@@ -540,14 +541,20 @@ Deno.test("Worker.waitForRound() returns the exit status of a one-shot round", a
   for (const [data, expected] of cases) {
     const { store, worker, clock } = await setup({ round: "job-1" });
     const w = worker();
-    const name = roundName("dz-mcall", "job-1");
-    const summary = store.put({ metadata: { name }, data: { phase: "running" } });
+    const start = clock.wallNow();
+    const fresh = { app: "dz-mcall", round: "job-1", total: 2, epoch: 1, leader: "lead", start };
+    const summary = store.put(newRoundSummary(fresh));
+    // Another round's summary ending changes nothing.
+    const other = store.put(newRoundSummary({ ...fresh, round: "job-0" }));
     let status: RoundExit | undefined;
     const waiting = w.waitForRound("job-1", new AbortController().signal).then((s) => status = s);
     await clock.advance(5000);
+    store.put({ ...other, data: { phase: "complete" } });
+    await clock.advance(0);
     assert.equal(status, undefined);
+    // The summary's watch event ends the wait at once (no poll to wait for).
     store.put({ ...summary, data });
-    await clock.advance(2000);
+    await clock.advance(0);
     await waiting;
     assert.equal(status, expected);
   }
