@@ -16,7 +16,7 @@ import {
 } from "./convert.ts";
 import { isKubeError } from "./errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { classify, JsonApi, noteGranted } from "./requests.ts";
+import { classify, JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 import type { ConfigMapLike, PodInfo, PodLister, TaskStore, WatchEvent } from "../tasks/store.ts";
 
@@ -48,19 +48,13 @@ export class KubeTaskStore implements TaskStore {
     this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   }
 
-  async #call<T>(
+  #call<T>(
     verb: string,
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
   ): Promise<T> {
-    try {
-      const result = await this.#api.request<T>(method, this.#path + path, body);
-      noteGranted(verb, "configmaps");
-      return result;
-    } catch (err) {
-      throw classify(err, verb, "configmaps", this.#namespace);
-    }
+    return this.#api.call<T>(verb, "configmaps", this.#namespace, method, this.#path + path, body);
   }
 
   async list(labelSelector: string) {
@@ -121,7 +115,7 @@ export class KubeTaskStore implements TaskStore {
     const namespace = this.#namespace;
     return runWatch(
       this.#kc,
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
+      this.#path,
       { labelSelector, resourceVersion, allowWatchBookmarks: true },
       (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
       (err, code) => classify(err, "watch", "configmaps", namespace, code),
@@ -142,16 +136,13 @@ export class KubePodLister implements PodLister {
 
   async listPods(labelSelector: string): Promise<PodInfo[]> {
     const namespace = this.#namespace;
-    let list: ApiList<ApiPod>;
-    try {
-      list = await this.#api.request<ApiList<ApiPod>>(
-        "GET",
-        `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${selectorQuery(labelSelector)}`,
-      );
-      noteGranted("list", "pods");
-    } catch (err) {
-      throw classify(err, "list", "pods", namespace);
-    }
+    const list = await this.#api.call<ApiList<ApiPod>>(
+      "list",
+      "pods",
+      namespace,
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${selectorQuery(labelSelector)}`,
+    );
     return (list.items ?? []).map(toPodInfo).filter((p) => p.name !== "");
   }
 }

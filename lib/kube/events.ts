@@ -11,7 +11,7 @@
  * @module
  */
 import type { KubeConfig } from "./kubeconfig.ts";
-import { classify, JsonApi } from "./requests.ts";
+import { JsonApi } from "./requests.ts";
 import type { EventSink, PlannedEvent } from "../observe/task_events.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
 
@@ -54,25 +54,21 @@ export class KubeEventRecorder implements EventSink {
   async record(event: PlannedEvent): Promise<void> {
     const namespace = this.#namespace;
     const path = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
-    try {
-      await this.#api.request("POST", path, {
-        metadata: { name: event.name, namespace },
-        eventTime: microTime(this.#clock.wallNow()),
-        reportingController: REPORTING_CONTROLLER,
-        reportingInstance: this.#instance.slice(0, 128),
-        action: event.action,
-        reason: event.reason,
-        type: event.type,
-        note: event.note,
-        regarding: {
-          apiVersion: API_VERSION[event.regarding.kind],
-          kind: event.regarding.kind,
-          name: event.regarding.name,
-          namespace,
-        },
-      });
-    } catch (err) {
-      throw classify(err, "create", "events", namespace);
-    }
+    await this.#api.call("create", "events", namespace, "POST", path, {
+      metadata: { name: event.name, namespace },
+      eventTime: microTime(this.#clock.wallNow()),
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: this.#instance.slice(0, 128),
+      action: event.action,
+      reason: event.reason,
+      type: event.type,
+      note: event.note,
+      regarding: {
+        apiVersion: API_VERSION[event.regarding.kind],
+        kind: event.regarding.kind,
+        name: event.regarding.name,
+        namespace,
+      },
+    });
   }
 }

@@ -6,8 +6,12 @@
  */
 import type { LeaseClient, LeaseObject, LeaseWatchEvent } from "../election/lease_object_lock.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { classify, JsonApi, noteGranted } from "./requests.ts";
+import { classify, JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";
+
+/** The Leases of `namespace`, from the server root. */
+const leasesPath = (namespace: string) =>
+  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
 
 /** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
 export class KubeLeaseClient implements LeaseClient {
@@ -20,25 +24,16 @@ export class KubeLeaseClient implements LeaseClient {
   }
 
   /** One Lease request (plain JSON: the leader renews every retry period). */
-  async #call(
+  #call(
     verb: string,
     method: "GET" | "POST" | "PUT",
     namespace: string,
     name: string,
     body?: LeaseObject,
   ): Promise<LeaseObject> {
-    const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
-    try {
-      const lease = await this.#api.request<LeaseObject>(
-        method,
-        method === "POST" ? base : `${base}/${encodeURIComponent(name)}`,
-        body,
-      );
-      noteGranted(verb, "leases");
-      return lease;
-    } catch (err) {
-      throw classify(err, verb, "leases", namespace);
-    }
+    const base = leasesPath(namespace);
+    const path = method === "POST" ? base : `${base}/${encodeURIComponent(name)}`;
+    return this.#api.call<LeaseObject>(verb, "leases", namespace, method, path, body);
   }
 
   /**
@@ -55,7 +50,7 @@ export class KubeLeaseClient implements LeaseClient {
   ): Promise<void> {
     return runWatch(
       this.#kc,
-      `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
+      leasesPath(namespace),
       { fieldSelector: `metadata.name=${name}` },
       (type, obj) => onEvent({ type, object: obj as LeaseObject }),
       (err, code) => classify(err, "watch", "leases", namespace, code),

@@ -81,6 +81,32 @@ export class JsonApi {
     }
     return (text === "" ? {} : JSON.parse(text)) as T;
   }
+
+  /**
+   * One API call as RBAC sees it: {@linkcode JsonApi.request}, then {@linkcode noteGranted} when
+   * it succeeded; what it throws is {@linkcode classify}'d.
+   *
+   * @param verb The RBAC verb (`get`, `create`, `update`, `list`, `delete`, …).
+   * @param resource The resource (`configmaps`, `pods`, `leases`, `events`).
+   * @param namespace The namespace, for the `forbidden` message.
+   * @throws {KubeError} The classified failure.
+   */
+  async call<T>(
+    verb: string,
+    resource: string,
+    namespace: string,
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    try {
+      const result = await this.request<T>(method, path, body);
+      noteGranted(verb, resource);
+      return result;
+    } catch (err) {
+      throw classify(err, verb, resource, namespace);
+    }
+  }
 }
 
 /**
