@@ -9,10 +9,10 @@
  */
 import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
-import type { KubeConfig } from "./kubeconfig.ts";
+import { type KubeConfig, SERVICE_ACCOUNT_DIR } from "./kubeconfig.ts";
 
 /** Where a pod's service-account namespace is mounted. */
-const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+const SERVICE_ACCOUNT_NAMESPACE_FILE = `${SERVICE_ACCOUNT_DIR}/namespace`;
 
 /**
  * Whether connections offer HTTP/2 (ALPN `h2`, which kube-apiserver picks): on. Every request and
@@ -31,9 +31,17 @@ const POOL_MAX_IDLE = 32;
 /** The connection pools by API server and TLS settings: one `Deno.HttpClient` each. */
 const pools = new Map<string, Deno.HttpClient>();
 
+/** Pool keys by configuration: computed once per `KubeConfig`, not on every request. */
+const poolKeys = new WeakMap<KubeConfig, string>();
+
 /** The settings a pool is built for: the same server with other TLS material is another pool. */
 function poolKey(kc: KubeConfig): string {
-  return JSON.stringify([kc.server, kc.caCerts, kc.cert ?? "", kc.key ?? "", kc.proxy ?? ""]);
+  let key = poolKeys.get(kc);
+  if (key === undefined) {
+    key = JSON.stringify([kc.server, kc.caCerts, kc.cert ?? "", kc.key ?? "", kc.proxy ?? ""]);
+    poolKeys.set(kc, key);
+  }
+  return key;
 }
 
 /** The pool for `kc`'s API server, built on first use. */

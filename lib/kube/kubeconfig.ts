@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { parse } from "yaml";
 import { ConfigError } from "../config/layer.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
 
@@ -113,8 +112,13 @@ interface Entry {
 }
 
 /** Reads one kubeconfig file into `merged` (the first file to name something wins). */
-function mergeFile(merged: Merged, path: string, text: string): void {
-  const doc = parse(text) as unknown;
+function mergeFile(
+  merged: Merged,
+  path: string,
+  text: string,
+  parse: (text: string) => unknown,
+): void {
+  const doc = parse(text);
   if (doc === null || doc === undefined) return;
   if (typeof doc !== "object" || Array.isArray(doc)) throw new Error("not a YAML mapping");
   const obj = doc as Record<string, unknown>;
@@ -149,8 +153,12 @@ function dataOrFile(entry: Entry, name: string): string | undefined {
   }
   const file = entry.fields[name];
   if (typeof file !== "string" || file === "") return undefined;
-  const path = file.startsWith("/") ? file : `${entry.dir}/${file}`;
-  return Deno.readTextFileSync(path);
+  return Deno.readTextFileSync(pathIn(entry, file));
+}
+
+/** `file` as the kubeconfig that named it means it: relative paths are relative to that file. */
+function pathIn(entry: Entry, file: string): string {
+  return file.startsWith("/") ? file : `${entry.dir}/${file}`;
 }
 
 /**
@@ -218,8 +226,7 @@ async function fromKubeconfig(
     return { ...base, authorization: () => Promise.resolve(header) };
   }
   if (typeof f.tokenFile === "string" && f.tokenFile !== "") {
-    const path = f.tokenFile.startsWith("/") ? f.tokenFile : `${user.dir}/${f.tokenFile}`;
-    return { ...base, authorization: tokenFromFile(path, clock) };
+    return { ...base, authorization: tokenFromFile(pathIn(user, f.tokenFile), clock) };
   }
   if (typeof f.username === "string" && f.username !== "") {
     const header = `Basic ${btoa(`${f.username}:${String(f.password ?? "")}`)}`;
@@ -260,6 +267,8 @@ export async function loadKubeConfig(
         `set and ${home} does not exist)`,
     );
   }
+  // Only kubeconfig files are YAML: in a pod the parser is never loaded.
+  const { parse } = await import("yaml");
   const merged: Merged = {
     currentContext: "",
     clusters: new Map(),
@@ -271,7 +280,7 @@ export async function loadKubeConfig(
       throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
     }
     try {
-      mergeFile(merged, path, Deno.readTextFileSync(path));
+      mergeFile(merged, path, Deno.readTextFileSync(path), parse);
     } catch (err) {
       const reason = String((err as Error)?.message ?? err).split("\n")[0];
       throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);
