@@ -29,6 +29,13 @@ export async function apiServerPid(control: string | undefined): Promise<number 
   return undefined;
 }
 
+/** The testenv supervisor process (it embeds etcd), if found. */
+export async function supervisorPid(control: string | undefined): Promise<number | undefined> {
+  if (control === undefined) return undefined;
+  const status = await (await fetch(`${control}/status`)).json() as { pid?: number };
+  return status.pid || undefined;
+}
+
 /** CPU time (user + system) of a process so far, in ms; NaN without a pid. */
 export async function cpuMs(pid: number | undefined): Promise<number> {
   if (pid === undefined) return NaN;

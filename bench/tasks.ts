@@ -27,7 +27,7 @@ import { McallProcess } from "../tests/e2e/mcall_proc.ts";
 import { chartRoleRules } from "../tests/chart/helpers.ts";
 import { configuredInputs, runAll } from "../lib/modes/once.ts";
 import { loadConfig, readConfigFile } from "../lib/config/load.ts";
-import { apiServerPid, cpuMs, memoryMiB } from "./apiserver.ts";
+import { apiServerPid, cpuMs, memoryMiB, supervisorPid } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
 
 /** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
@@ -78,6 +78,17 @@ interface RoundResult {
   workerPeakMiB: number;
   /** Most dz-mcall ConfigMaps (tasks and summaries, any round) present at once during the round. */
   peakObjects: number;
+  /** CPU time (ms) used from workers ready to the round's end, by process group. */
+  cpu: Record<CpuPart, number>;
+}
+
+type CpuPart = "leader" | "workers" | "apiserver" | "etcd" | "bench";
+
+/** Pids of the processes whose CPU the round accounts for (see `RoundResult.cpu`). */
+interface CpuPids {
+  apiserver: number | undefined;
+  /** The testenv supervisor: embedded etcd and the control server. */
+  etcd: number | undefined;
 }
 
 /** Runs one one-shot round with 1 + WORKERS processes; resolves when all exited. */
@@ -89,6 +100,7 @@ async function runRound(
   keyFile: string,
   round: string,
   extraEnv: Record<string, string>,
+  pids: CpuPids,
 ): Promise<RoundResult> {
   const names = Array.from({ length: WORKERS + 1 }, (_, i) => `${round}-pod-${i}`);
   // Pods start not ready: nothing is planned until every worker process is up and watching.
@@ -173,6 +185,25 @@ async function runRound(
       return names.includes(l.spec?.holderIdentity ?? "") && l.spec!.holderIdentity!;
     }, { timeoutMs: 60_000, message: "a leader" });
     await new Promise((r) => setTimeout(r, 2000)); // workers' first list + watch
+    const cpuOf = async (): Promise<Record<CpuPart, number>> => {
+      const each = await Promise.all(procs.map((p) => cpuMs(p.child.pid).catch(() => 0)));
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      return {
+        leader: sum(each.filter((_, i) => names[i] === leader)),
+        workers: sum(each.filter((_, i) => names[i] !== leader)),
+        apiserver: await cpuMs(pids.apiserver),
+        etcd: await cpuMs(pids.etcd),
+        bench: await cpuMs(Deno.pid),
+      };
+    };
+    // The processes' CPU is read just before each exits (a reaped pid has no /proc entry).
+    const cpuStart = await cpuOf();
+    const lastCpu = new Map<string, number>();
+    const cpuSampling = setInterval(() => {
+      for (const p of procs) {
+        cpuMs(p.child.pid).then((ms) => lastCpu.set(p.name, ms), () => {});
+      }
+    }, 200);
     const t0 = performance.now();
     await Promise.all(names.filter((n) => n !== leader).map((n) => pods.get(n)!.setReady(true)));
     // Planned when a leader logs it (after its last create). Not from the watch below: a watch
@@ -190,6 +221,22 @@ async function runRound(
     );
     const planMs = plannedAt - t0;
     const codes = (await Promise.all(procs.map((p) => p.exited))).map((s) => s.code);
+    clearInterval(cpuSampling);
+    if (Deno.env.get("BENCH_TASKS_TRACE")) {
+      const wall = Date.now() - (performance.now() - t0);
+      for (const p of procs) {
+        for (const l of p.lines) {
+          console.error(p.name, Math.round(l.receivedAt - wall), l.level, l.message.slice(0, 160));
+        }
+      }
+    }
+    const cpuEnd = await cpuOf();
+    cpuEnd.leader = lastCpu.get(leader) ?? NaN;
+    cpuEnd.workers = names.filter((n) => n !== leader)
+      .reduce((a, n) => a + (lastCpu.get(n) ?? NaN), 0);
+    const cpu = Object.fromEntries(
+      Object.keys(cpuEnd).map((k) => [k, cpuEnd[k as CpuPart] - cpuStart[k as CpuPart]]),
+    ) as Record<CpuPart, number>;
     // The round ended when the summary said so; the processes notice within a poll.
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const summary = await core.readNamespacedConfigMap({
@@ -217,6 +264,7 @@ async function runRound(
       leaderPeakMiB,
       workerPeakMiB,
       peakObjects,
+      cpu,
     };
   } finally {
     clearInterval(sampling);
@@ -252,9 +300,10 @@ export async function benchTasks(): Promise<Row[]> {
     const local50 = await local(WORKER_NUMBER * WORKERS);
 
     const pid = await apiServerPid(h.control);
+    const pids: CpuPids = { apiserver: pid, etcd: await supervisorPid(h.control) };
     const before = await configMapWrites(h.kubeconfigPath);
     const cpuBefore = await cpuMs(pid);
-    const r1 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-1", {});
+    const r1 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-1", {}, pids);
     const cpuAfter = await cpuMs(pid);
     const after = await configMapWrites(h.kubeconfigPath);
     const writes = total(after) - total(before);
@@ -266,7 +315,7 @@ export async function benchTasks(): Promise<Row[]> {
     const r2 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-2", {
       MCALL_TASKS_HISTORY_LIMIT: "1",
       MCALL_TASKS_FAILED_HISTORY_LIMIT: "1",
-    });
+    }, pids);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const left = async (sel: string) =>
       (await core.listNamespacedConfigMap({ namespace: ns, labelSelector: sel })).items.length;
@@ -336,6 +385,15 @@ export async function benchTasks(): Promise<Row[]> {
         value: round((cpuAfter - cpuBefore) / TASKS, 2),
         unit: "ms",
         note: "kube-apiserver utime + stime over round 1 (/proc), divided by the tasks",
+      },
+      {
+        name: "CPU per task: leader / workers / API server / etcd / bench",
+        value: (["leader", "workers", "apiserver", "etcd", "bench"] as const)
+          .map((k) => round(r1.cpu[k] / TASKS, 2)).join(" / "),
+        unit: "ms",
+        note: `round 1, workers ready → every process exited; ${
+          round(Object.values(r1.cpu).reduce((a, b) => a + b, 0) / r1.durationMs, 2)
+        } of the 2 cores busy on average (etcd: the testenv supervisor that embeds it)`,
       },
       {
         name: "peak RSS: leader / busiest worker",

@@ -36,6 +36,7 @@ function counting(
     deleteCollection: (s) => (count("deletecollection"), store.deleteCollection(s)),
     watch: (s, rv, on, signal) => (count("watch"), store.watch(s, rv, on, signal)),
     listPods: (s) => (count("listpods"), store.listPods(s)),
+    watchPods: (s, on, signal) => (count("watchpods"), store.watchPods(s, on, signal)),
   };
   return { store: counted, counts };
 }
@@ -161,8 +162,9 @@ const resyncs = (ticks: number) => Math.floor((ticks * TICK_MS) / RESYNC_MS);
 Deno.test("an idle leader waiting for workers lists only the pods at each tick", async () => {
   const leader = idleLeader(["lead"]);
   try {
-    // Start: one list and one watch per cache, then the first tick's pod list.
-    assert.deepEqual(await leader.during(0), { list: 2, watch: 2, listpods: 1 });
+    // Start: one list and one watch per cache, then the first tick's pod list; the round waits,
+    // so one pod watch opens (and stays open).
+    assert.deepEqual(await leader.during(0), { list: 2, watch: 2, listpods: 1, watchpods: 1 });
     // No ready worker: each tick must list the pods (a worker may have come), and nothing else;
     // the caches relist (one list, one watch each) once per resync period.
     const r = resyncs(TICKS);
@@ -171,9 +173,10 @@ Deno.test("an idle leader waiting for workers lists only the pods at each tick",
       list: 2 * r,
       watch: 2 * r,
     });
-    // A worker comes: the next tick plans the round (summary and tasks), from the same reads.
+    // A worker comes: the pod watch wakes the loop, which plans the round (summary and tasks) at
+    // once, without waiting for the clock.
     leader.memory.setPod({ name: "pod-a" });
-    const planned = await leader.during(TICK_MS);
+    const planned = await leader.during(0);
     assert.deepEqual(planned, { listpods: 1, create: 11 }, JSON.stringify(planned));
   } finally {
     await leader.end();

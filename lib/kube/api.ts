@@ -5,7 +5,7 @@
  * `client.ts`, the configuration in `kubeconfig.ts`.
  *
  * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
- * update, delete, deletecollection), `pods` (list) and `leases` (get, create, update, and watch for
+ * update, delete, deletecollection), `pods` (list, watch) and `leases` (get, create, update, and watch for
  * faster failover).
  *
  * @module

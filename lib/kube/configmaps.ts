@@ -2,7 +2,7 @@
  * The tasks' ports over the API: {@linkcode KubeTaskStore} ({@linkcode TaskStore} over the
  * ConfigMaps of one namespace) and {@linkcode KubePodLister} ({@linkcode PodLister} over its pods).
  * The Role needs `configmaps` (get, list, watch, create, update, delete, deletecollection) and
- * `pods` (list).
+ * `pods` (list, watch).
  *
  * @module
  */
@@ -127,11 +127,36 @@ export class KubeTaskStore implements TaskStore {
 /** {@linkcode PodLister} over the pods of one namespace. */
 export class KubePodLister implements PodLister {
   readonly #api: JsonApi;
+  readonly #kc: KubeConfig;
   readonly #namespace: string;
+  readonly #path: string;
 
   constructor(kc: KubeConfig, namespace: string) {
     this.#api = new JsonApi(kc);
+    this.#kc = kc;
     this.#namespace = namespace;
+    this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+  }
+
+  watchPods(
+    labelSelector: string,
+    onPod: (pod: PodInfo) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const namespace = this.#namespace;
+    // No resourceVersion: the server first sends every matching pod as ADDED, then the changes.
+    return runWatch(
+      this.#kc,
+      this.#path,
+      { labelSelector, allowWatchBookmarks: true },
+      (type, obj) => {
+        if (type === "DELETED") return;
+        const pod = toPodInfo(obj as ApiPod);
+        if (pod.name !== "") onPod(pod);
+      },
+      (err, code) => classify(err, "watch", "pods", namespace, code),
+      signal,
+    );
   }
 
   async listPods(labelSelector: string): Promise<PodInfo[]> {
@@ -141,7 +166,7 @@ export class KubePodLister implements PodLister {
       "pods",
       namespace,
       "GET",
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${selectorQuery(labelSelector)}`,
+      this.#path + selectorQuery(labelSelector),
     );
     return (list.items ?? []).map(toPodInfo).filter((p) => p.name !== "");
   }

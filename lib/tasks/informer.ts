@@ -185,9 +185,15 @@ export class PlannerCaches {
 
   /**
    * Waits `ms` on the clock, or less: until the last open task of the cache stops being open (a
-   * round may be over), or `signal` aborts.
+   * round may be over), `also` resolves (e.g. a worker turned ready), or `signal` aborts.
+   *
+   * @param also Called with a signal that aborts when the nap ends.
    */
-  async nap(ms: number, signal: AbortSignal): Promise<void> {
+  async nap(
+    ms: number,
+    signal: AbortSignal,
+    also?: (signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
     const nap = new AbortController();
     const wake = () => nap.abort();
     signal.addEventListener("abort", wake, { once: true });
@@ -195,6 +201,7 @@ export class PlannerCaches {
       await Promise.race([
         this.#clock.sleep(ms, nap.signal).catch(() => {}),
         this.#drained(nap.signal),
+        ...(also ? [also(nap.signal)] : []),
       ]);
     } finally {
       nap.abort();

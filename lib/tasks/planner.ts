@@ -47,6 +47,7 @@ import {
 import type { OwnerReference } from "../kube/objects.ts";
 import type { ConfigMapLike, PodInfo, PodLister, TaskStore } from "./store.ts";
 import { PlannerCaches } from "./informer.ts";
+import { WorkerArrival } from "./worker_arrival.ts";
 
 /** Options of {@linkcode Planner}. */
 export interface PlannerOptions {
@@ -105,11 +106,9 @@ export class Planner {
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
   readonly #schedule = new RoundSchedule();
-  /**
-   * The waiting or failing state last logged (`undefined`: none). A state that does not change is
-   * logged once, not at every retry; a new state (another round, another error) is logged again.
-   */
-  #waitLogged: string | undefined;
+  /** Waits for workers (and logs the wait once). */
+  readonly #arrival: WorkerArrival;
+  /** The error last logged: an error that does not change is logged once, not at every retry. */
   #failLogged: string | undefined;
 
   /**
@@ -127,6 +126,7 @@ export class Planner {
     this.#selector = workerSelector(options.tasks);
     this.#guard = new WriteGuard(options.isLeader, options.owner);
     this.#recoverer = new Recoverer({ ...options, log: this.#log, guard: this.#guard });
+    this.#arrival = new WorkerArrival({ ...options, log: this.#log, selector: this.#selector });
   }
 
   /**
@@ -177,23 +177,8 @@ export class Planner {
     const missing = inputs.filter((s) => !existing.has(taskName(this.#app, round, s.index)));
     if (missing.length === 0 && summary) return true;
     const workers = await this.#workers(read);
-    if (workers.length === 0) {
-      if (this.#waitLogged !== round) {
-        this.#waitLogged = round;
-        this.#log.warn("No ready worker pod matches {selector}; round {round} waits", {
-          selector: this.#selector,
-          round,
-        });
-      }
-      return false;
-    }
-    if (this.#waitLogged !== undefined) {
-      this.#waitLogged = undefined;
-      this.#log.info("Ready worker pods: {workers}; planning round {round}", {
-        workers: workers.length,
-        round,
-      });
-    }
+    this.#arrival.noteWorkers(round, workers.length);
+    if (workers.length === 0) return false;
     const epoch = this.#o.epoch();
     if (!summary) {
       const created = this.#guard.owned(newRoundSummary({
@@ -358,8 +343,10 @@ export class Planner {
       app: this.#app,
       resyncMs: this.#o.resyncIntervalMs ?? PLANNER_RESYNC_MS,
     }, signal);
+    const arrival = this.#arrival;
     try {
       while (!signal.aborted && this.#o.isLeader()) {
+        arrival.reset();
         try {
           const read = { ...await caches.read(), pods: this.#podsOnce(signal) };
           if (this.#o.tasks.round === "") this.#schedule.learn(read.summaries);
@@ -387,12 +374,15 @@ export class Planner {
             });
           }
         }
-        // The next tick comes after the interval, or as soon as no task is open any more, so
-        // the end of a round is recorded at once (one extra tick per round, no extra request).
-        await caches.nap(interval, signal);
+        // The next tick comes after the interval, or at once when no task is open any more (the
+        // round's end is recorded at once) or, while a round waits, when a worker turns ready.
+        if (arrival.waiting) arrival.start(signal);
+        else arrival.stop();
+        await caches.nap(interval, signal, (s) => arrival.arrival(s));
       }
       return undefined;
     } finally {
+      arrival.stop();
       await caches.stop();
     }
   }

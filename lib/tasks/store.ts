@@ -75,7 +75,17 @@ export interface PodInfo {
   readonly restarts?: number;
 }
 
-/** Lists pods in the namespace. */
+/** Lists and watches pods in the namespace. */
 export interface PodLister {
   listPods(labelSelector: string, signal?: AbortSignal): Promise<PodInfo[]>;
+  /**
+   * Watches the pods matching `labelSelector`: first every pod that exists, then each pod added
+   * or changed, each passed to `onPod` (deletions are not reported). Resolves when the watch ends
+   * (the server's timeout, or `signal`); rejects when it fails.
+   */
+  watchPods(
+    labelSelector: string,
+    onPod: (pod: PodInfo) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }

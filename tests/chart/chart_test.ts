@@ -170,7 +170,7 @@ Deno.test("chart's Role grants exactly what the program needs", async () => {
       resourceNames: ["dz-mcall-leader"],
       verbs: ["get", "watch", "update"],
     },
-    { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
     {
       apiGroups: [""],
       resources: ["configmaps"],

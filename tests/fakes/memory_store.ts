@@ -72,6 +72,14 @@ export class MemoryStore implements TaskStore, PodLister {
   readonly #pods = new Map<string, PodInfo>();
   readonly #log: { rv: number; event: WatchEvent; labelsBefore?: Record<string, string> }[] = [];
   readonly #watchers = new Set<(rv: number) => void>();
+  readonly #podWatchers = new Set<(pod: PodInfo) => void>();
+  /** Pod watches opened so far (`watchPods` calls). */
+  podWatches = 0;
+
+  /** Pod watches open now. */
+  get openPodWatches(): number {
+    return this.#podWatchers.size;
+  }
   readonly #wallNow: () => Date;
   #rv = 0;
   #compactedRv = 0;
@@ -101,14 +109,16 @@ export class MemoryStore implements TaskStore, PodLister {
     this.#log.length = 0;
   }
 
-  /** Adds or replaces a pod. */
+  /** Adds or replaces a pod (reported to the pod watches). */
   setPod(pod: Partial<PodInfo> & { name: string }): void {
-    this.#pods.set(pod.name, {
+    const stored: PodInfo = {
       ready: true,
       terminating: false,
       labels: { app: "dz-mcall" },
       ...pod,
-    });
+    };
+    this.#pods.set(pod.name, stored);
+    for (const watcher of [...this.#podWatchers]) watcher(clone(stored));
   }
 
   /** Removes a pod. */
@@ -302,6 +312,32 @@ export class MemoryStore implements TaskStore, PodLister {
         resolve();
       }, { once: true });
       queueMicrotask(deliver);
+    });
+  }
+
+  watchPods(
+    labelSelector: string,
+    onPod: (pod: PodInfo) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.podWatches++;
+    try {
+      this.#fault("watchPods");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const match = parseSelector(labelSelector);
+    const watcher = (pod: PodInfo) => {
+      if (match(pod.labels)) onPod(pod);
+    };
+    for (const pod of this.#pods.values()) watcher(clone(pod));
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      this.#podWatchers.add(watcher);
+      signal.addEventListener("abort", () => {
+        this.#podWatchers.delete(watcher);
+        resolve();
+      }, { once: true });
     });
   }
 

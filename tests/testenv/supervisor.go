@@ -429,7 +429,7 @@ func (s *supervisor) apiServerArgs() []string {
 		"--service-account-signing-key-file=" + p.SAKeyFile,
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--allow-privileged=true",
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(os.Getenv("DZ_TESTENV_PROFILING") == "1"),
 		"--shutdown-delay-duration=0s",
 		"--v=" + strconv.Itoa(s.apiVerbose),
 	}

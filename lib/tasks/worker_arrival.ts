@@ -1,0 +1,130 @@
+/**
+ * A round waiting for workers: logged once when it starts waiting and once when it stops, and
+ * noticed the moment a worker turns ready — while a round waits, the leader keeps one watch on the
+ * worker pods ({@linkcode WorkerArrival}) and wakes its planning loop when an eligible pod is
+ * reported ready, instead of at its next reconcile.
+ *
+ * Invariant kept here: this only shortens a wait. The reconcile still lists the pods at every tick
+ * while a round waits, so a watch that fails, is forbidden or misses an event costs at most one
+ * reconcile interval, as before the watch existed.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Clock } from "../time/clock.ts";
+import type { PodInfo, PodLister } from "./store.ts";
+import { eligibleWorkers } from "./assign.ts";
+
+/** Options of {@linkcode WorkerArrival}. */
+export interface WorkerArrivalOptions {
+  readonly pods: PodLister;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The worker pods' label selector. */
+  readonly selector: string;
+  /** This pod's name. */
+  readonly identity: string;
+  /** `tasks.leaderRunsTasks`: whether this pod, once ready, counts as a worker. */
+  readonly tasks: { readonly leaderRunsTasks: boolean };
+}
+
+/** Longest pause between two failed watches. */
+const MAX_BACKOFF_MS = 30_000;
+
+/** One pod watch, open while a round waits for workers (see the module doc). */
+export class WorkerArrival {
+  readonly #o: WorkerArrivalOptions;
+  #watching: AbortController | undefined;
+  #arrived = false;
+  readonly #wakers = new Set<() => void>();
+  #failLogged = false;
+  /** The round that waits for workers, if one does (logged once per round, not at every tick). */
+  #waitingRound: string | undefined;
+
+  constructor(options: WorkerArrivalOptions) {
+    this.#o = options;
+  }
+
+  /** Whether a round waits for workers (the last {@linkcode noteWorkers} found none). */
+  get waiting(): boolean {
+    return this.#waitingRound !== undefined;
+  }
+
+  /** Notes how many workers could take `round`'s tasks; logs when the round starts or stops waiting. */
+  noteWorkers(round: string, workers: number): void {
+    const { log, selector } = this.#o;
+    if (workers === 0 && this.#waitingRound !== round) {
+      this.#waitingRound = round;
+      log.warn("No ready worker pod matches {selector}; round {round} waits", { selector, round });
+    } else if (workers > 0 && this.#waitingRound !== undefined) {
+      this.#waitingRound = undefined;
+      log.info("Ready worker pods: {workers}; planning round {round}", { workers, round });
+    }
+  }
+
+  /** Opens the watch unless it is open; it stops with {@linkcode stop} or `signal`. */
+  start(signal: AbortSignal): void {
+    if (this.#watching !== undefined || signal.aborted) return;
+    const watching = this.#watching = new AbortController();
+    const stop = () => watching.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    this.#loop(watching.signal).finally(() => signal.removeEventListener("abort", stop));
+  }
+
+  /** Closes the watch (a round no longer waits). */
+  stop(): void {
+    this.#watching?.abort();
+    this.#watching = undefined;
+  }
+
+  /**
+   * Forgets earlier arrivals: called when a tick is about to read the pods, which then sees every
+   * pod that arrived so far.
+   */
+  reset(): void {
+    this.#arrived = false;
+  }
+
+  /** Resolves when an eligible pod has turned ready since the last {@linkcode reset}, or `signal`. */
+  arrival(signal: AbortSignal): Promise<void> {
+    if (this.#arrived || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#wakers.delete(wake);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      this.#wakers.add(wake);
+      signal.addEventListener("abort", wake, { once: true });
+    });
+  }
+
+  async #loop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await this.#o.pods.watchPods(this.#o.selector, (pod) => this.#seen(pod), signal);
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!this.#failLogged) {
+          this.#failLogged = true;
+          this.#o.log.warn(
+            "Worker pod watch failed, noticing ready workers at each reconcile instead: {error}",
+            { error: String(err) },
+          );
+        }
+        failures++;
+        const pause = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures, 5));
+        await this.#o.clock.sleep(pause, signal).catch(() => {});
+      }
+    }
+  }
+
+  #seen(pod: PodInfo): void {
+    const { identity, tasks } = this.#o;
+    if (eligibleWorkers([pod], identity, tasks.leaderRunsTasks).length === 0) return;
+    this.#arrived = true;
+    for (const wake of [...this.#wakers]) wake();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The leader's pod watch on the real API server, with the chart's rendered Role: a round waiting
+ * for workers is planned the moment a worker pod turns ready. The planner's tick runs on a fake
+ * clock that never moves, so only the watch can wake it (without `watch` on pods in the Role, or
+ * with pod events the adapter misreads, nothing is planned and the test fails).
+ */
+import assert from "node:assert/strict";
+import { e2eTest, waitFor } from "./harness.ts";
+import { chartRoleRules } from "../chart/helpers.ts";
+import { KubeApi } from "../../lib/kube/api.ts";
+import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
+import { Planner } from "../../lib/tasks/planner.ts";
+import { setupLogging } from "../../lib/log/log.ts";
+import { FakeClock } from "../fakes/clock.ts";
+import { instantSigner, specs, tasksConfig } from "../fakes/memory_store.ts";
+
+e2eTest(
+  "tasks: a waiting round is planned when a worker pod turns ready (pod watch, chart Role)",
+  async (env) => {
+    const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
+    const kc = await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath });
+    const api = new KubeApi(kc, env.ns);
+    await env.startFakePod({ name: "lead", labels: { app: "dz-mcall" } });
+    const worker = await env.startFakePod({
+      name: "worker",
+      labels: { app: "dz-mcall" },
+      ready: false,
+    });
+    const messages: string[] = [];
+    setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
+    const clock = new FakeClock();
+    const stop = new AbortController();
+    const planner = new Planner({
+      store: api.taskStore(),
+      pods: api.podLister(),
+      clock,
+      isLeader: () => true,
+      epoch: () => 1,
+      identity: "lead",
+      tasks: tasksConfig({ round: "arrival", leaderRunsTasks: false }),
+      signer: instantSigner("key"),
+    });
+    const running = planner.runLeader(specs(2), stop.signal);
+    try {
+      const store = api.taskStore();
+      const tasks = async () => (await store.list("app=dz-mcall,task=true")).items;
+      await waitFor(() => messages.some((m) => m.startsWith("No ready worker pod")), {
+        timeoutMs: 20_000,
+        message: "the round waits",
+      });
+      assert.equal((await tasks()).length, 0);
+      await worker.setReady(true);
+      // The clock never moves: no tick comes, only the watch's wake.
+      const planned = await waitFor(async () => {
+        const items = await tasks();
+        return items.length === 2 && items;
+      }, { timeoutMs: 20_000, message: "planned after the worker turned ready" });
+      assert.deepEqual(planned.map((t) => t.metadata.labels?.["assigned-to"]), [
+        "worker",
+        "worker",
+      ]);
+      assert.equal(clock.now(), 0);
+      // What operators see as the writer of a task (the User-Agent names the field manager).
+      const task = await env.core.readNamespacedConfigMap({
+        name: planned[0]!.metadata.name,
+        namespace: env.ns,
+      });
+      assert.deepEqual(task.metadata?.managedFields?.map((f) => f.manager), ["dz-mcall"]);
+      assert.ok(
+        !messages.some((m) => m.startsWith("Worker pod watch failed")),
+        messages.join("\n"),
+      );
+    } finally {
+      stop.abort();
+      await clock.advance(60_000);
+      await running;
+      setupLogging({ level: "error" });
+    }
+  },
+);

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { setupLogging } from "../../lib/log/log.ts";
+import { Planner } from "../../lib/tasks/planner.ts";
+import { FakeClock } from "../fakes/clock.ts";
+import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+
+const ROUND = "job-1";
+const TICK_MS = 2000;
+
+/** A one-shot leader whose workers are not ready yet; its log messages are collected. */
+function waitingLeader(tasks: Record<string, unknown> = {}) {
+  const clock = new FakeClock();
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  store.setPod({ name: "lead" });
+  store.setPod({ name: "pod-a", ready: false });
+  const messages: string[] = [];
+  setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
+  const planner = new Planner({
+    store,
+    pods: store,
+    clock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig({ round: ROUND, leaderRunsTasks: false, ...tasks }),
+    signer: instantSigner("key"),
+    reconcileIntervalMs: TICK_MS,
+  });
+  const stop = new AbortController();
+  const running = planner.runLeader(specs(3), stop.signal);
+  const tasksCreated = () => store.all().filter((cm) => cm.metadata.labels?.task === "true").length;
+  const finish = async () => {
+    stop.abort();
+    await clock.advance(TICK_MS);
+    await running;
+    setupLogging({ level: "error" });
+  };
+  return { clock, store, messages, tasksCreated, finish };
+}
+
+/** Lets every pending promise run without moving the clock. */
+async function settle(clock: FakeClock) {
+  for (let i = 0; i < 5; i++) await clock.advance(0);
+}
+
+Deno.test("WorkerArrival: a round that waits is planned the moment a worker turns ready, not at the next tick", async () => {
+  const l = waitingLeader();
+  try {
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 0, "no ready worker: nothing planned");
+    assert.equal(l.store.openPodWatches, 1, "the waiting leader watches the pods");
+    const ticksBefore = l.clock.now();
+    l.store.setPod({ name: "pod-a", ready: true });
+    await settle(l.clock);
+    assert.equal(l.clock.now(), ticksBefore, "the clock did not move");
+    assert.equal(l.tasksCreated(), 3, "planned at once");
+    assert.equal(l.store.openPodWatches, 0, "the watch closes once nothing waits");
+    assert.equal(l.messages.filter((m) => m.startsWith("No ready worker pod")).length, 1);
+    assert.ok(l.messages.some((m) => m.startsWith("Ready worker pods")));
+  } finally {
+    await l.finish();
+  }
+});
+
+Deno.test("WorkerArrival: pods that cannot take tasks do not wake the planner", async () => {
+  const l = waitingLeader();
+  try {
+    await settle(l.clock);
+    l.store.setPod({ name: "lead", ready: true }); // the leader itself, with leaderRunsTasks false
+    l.store.setPod({ name: "pod-a", ready: true, terminating: true });
+    l.store.setPod({ name: "other", ready: true, labels: { app: "someone-else" } });
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 0, "no eligible worker reported: still waiting");
+    l.store.setPod({ name: "pod-b", ready: true });
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 3);
+  } finally {
+    await l.finish();
+  }
+});
+
+Deno.test("WorkerArrival: a failing pod watch is logged once and the reconcile still finds the worker", async () => {
+  const l = waitingLeader();
+  l.store.failNext("watchPods", "forbidden", 3);
+  try {
+    await settle(l.clock);
+    l.store.setPod({ name: "pod-a", ready: true });
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 0, "no watch: the wake waits for the tick");
+    await l.clock.advance(TICK_MS);
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 3, "the next reconcile lists the pods and plans");
+    const failures = l.messages.filter((m) => m.startsWith("Worker pod watch failed"));
+    assert.equal(failures.length, 1, l.messages.join("\n"));
+  } finally {
+    await l.finish();
+  }
+});
