@@ -60,9 +60,15 @@ export async function runWatch(
   for (const [k, v] of Object.entries({ ...query, timeoutSeconds })) params.set(k, String(v));
   const timer = new RequestTimer(WATCH_IDLE_MS);
   let ended = false;
+  let reader: ReadableStreamDefaultReader<string> | undefined;
   const end = () => {
     ended = true;
     timer.abort();
+    // Aborting the request does not always end a pending read of its body: a busy HTTP/2 watch
+    // stream was seen to leave `read()` pending after the abort until the process exited, which
+    // kept a leader's term from ending (bench/tasks.ts, round 2). Cancelling the reader resolves
+    // the pending read at once, whatever the body does.
+    reader?.cancel().catch(() => {});
   };
   const deadline = setTimeout(end, deadlineMs);
   signal.addEventListener("abort", end, { once: true });
@@ -73,7 +79,11 @@ export async function runWatch(
       throw toError(new ApiError(response.status, "GET", path, text));
     }
     timer.reset();
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    if (ended) {
+      await reader.cancel().catch(() => {});
+      return;
+    }
     let buffer = "";
     for (;;) {
       const { done, value } = await reader.read();
