@@ -163,7 +163,7 @@ async function wholeProcess(helper: { dir?: string; why?: string }): Promise<Row
     });
     const env = withPath(helper.dir ? [helper.dir] : []);
     const setsid = helper.dir
-      ? `dz-mcall-setsid (${helper.dir})`
+      ? "dz-mcall-setsid (scripts/setsid.sh build: static, musl)"
       : `first on PATH, no dz-mcall-setsid (${helper.why})`;
     // For comparison: busybox's applet, what the default image ran before.
     const busybox = await busyboxSetsid(`${dir}/busybox`);
@@ -293,7 +293,9 @@ export async function benchEngine(): Promise<Row[]> {
       name: `engine: ${PROCESSES} × true, concurrency ${PROCESS_CONCURRENCY}`,
       value: round(engineMs),
       unit: "ms",
-      note: `runPool + runInput (no shell), launcher ${launcher ?? "none (detached: true)"}`,
+      note: `runPool + runInput (no shell), launcher ${
+        launcher?.slice(launcher.lastIndexOf("/") + 1) ?? "none (detached: true)"
+      }`,
     },
     {
       name: `xargs -P ${PROCESS_CONCURRENCY}: ${PROCESSES} × true`,
