@@ -15,13 +15,18 @@
  *   - setsid(2) failure (the caller is already a group leader): a one-line error, exit 126 and
  *     PROGRAM never runs. util-linux forks in that case; forking would break the pid contract.
  *   - no PROGRAM: a usage line, exit 2.
+ *   - PROGRAM is looked up and run as glibc's execvp(3) does, a script without "#!" by /bin/sh
+ *     (see run() below).
  * Signal dispositions, the signal mask, the environment and every open descriptor pass through
  * to PROGRAM untouched.
  *
  * Built static against musl (scripts/setsid.sh): no dynamic loader and no CPU-feature probing at
  * start-up, so the extra exec costs little more than the exec(2) itself.
  */
+#define _GNU_SOURCE /* strchrnul */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,6 +48,70 @@ static void complain(const char *what, const char *subject, int err) {
   (void)ignored;
 }
 
+/*
+ * Runs `file` with `argv` (argv[0] is file's name) as glibc's execvp(3) does, which util-linux
+ * `setsid` calls: a name with a slash is a path, any other is looked up on PATH (default
+ * "/bin:/usr/bin"; an empty entry is the current directory), and a file the kernel cannot run
+ * (ENOEXEC: a script without "#!") is run by /bin/sh. musl's execvp has no /bin/sh fallback, hence
+ * this loop. Returns only on failure, with errno set as execvp leaves it.
+ */
+static void run(const char *file, char *argv[], int argc) {
+  char *script_argv[argc + 2]; /* "/bin/sh", the file, argv[1..], NULL */
+  script_argv[0] = "/bin/sh";
+  for (int i = 1; i <= argc; i++) script_argv[i + 1] = argv[i];
+  if (file[0] == '\0') {
+    errno = ENOENT;
+    return;
+  }
+  if (strchr(file, '/') != NULL) {
+    execv(file, argv);
+    if (errno == ENOEXEC) {
+      script_argv[1] = (char *)file;
+      execv("/bin/sh", script_argv);
+    }
+    return;
+  }
+  const char *path = getenv("PATH");
+  if (path == NULL) path = "/bin:/usr/bin";
+  size_t file_len = strlen(file);
+  int denied = 0;
+  for (const char *dir = path;; dir++) {
+    const char *end = strchrnul(dir, ':');
+    size_t dir_len = (size_t)(end - dir);
+    char candidate[PATH_MAX];
+    if (dir_len + 1 + file_len + 1 > sizeof candidate) {
+      errno = ENAMETOOLONG;
+    } else {
+      memcpy(candidate, dir, dir_len);
+      size_t n = dir_len;
+      if (n > 0) candidate[n++] = '/';
+      memcpy(candidate + n, file, file_len + 1);
+      execv(candidate, argv);
+      if (errno == ENOEXEC) {
+        script_argv[1] = candidate;
+        execv("/bin/sh", script_argv);
+      }
+    }
+    switch (errno) {
+    case EACCES:
+      denied = 1;
+      /* fall through */
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case ESTALE:
+    case ENODEV:
+    case ETIMEDOUT:
+      break;
+    default:
+      return;
+    }
+    if (*end == '\0') break;
+    dir = end;
+  }
+  if (denied) errno = EACCES;
+}
+
 int main(int argc, char *argv[]) {
   if (argc < 2) {
     static const char usage[] = "usage: " NAME " PROGRAM [ARGS...]\n";
@@ -54,7 +123,7 @@ int main(int argc, char *argv[]) {
     complain("setsid failed", "", errno);
     return 126;
   }
-  execvp(argv[1], argv + 1);
+  run(argv[1], argv + 1, argc - 1);
   int err = errno;
   complain("failed to execute ", argv[1], err);
   return err == ENOENT ? 127 : 126;

@@ -24,6 +24,8 @@ export interface Probe {
   moved: { errorCode: string; result: string; error?: string | undefined }[];
   /** The same, removed altogether: the second run's error. */
   removed?: string | undefined;
+  /** The output of a script without "#!" (run by /bin/sh). */
+  script: string;
 }
 
 const launcher = sessionLauncher(systemClock);
@@ -52,6 +54,8 @@ try {
   moved.push(await runInput(cmdSpec("dzprog")));
   await Deno.remove(`${dir}/b/dzprog`);
   const removed = (await runInput(cmdSpec("dzprog"))).error;
+  await Deno.writeTextFile(`${dir}/a/noshebang`, 'echo "no #! $1"\n', { mode: 0o755 });
+  const noShebang = await runInput(cmdSpec("noshebang arg"));
   const probe: Probe = {
     launcher,
     ids: ids.result.trim(),
@@ -59,6 +63,7 @@ try {
     missing,
     moved: moved.map(({ errorCode, result, error }) => ({ errorCode, result, error })),
     removed,
+    script: noShebang.result,
   };
   console.log(JSON.stringify(probe));
 } finally {

@@ -126,15 +126,23 @@ for (const variant of variants) {
         { errorCode: "0", result: "second\n" },
       ]);
       assert.equal(probe.removed, 'program "dzprog" not found');
+      assert.equal(probe.script, "no #! arg\n", "a script without #! runs through /bin/sh");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   });
 }
 
-/** Runs `argv` and returns its exit code and stderr. */
-async function run(argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  const r = await new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "null" }).output();
+/** Runs `argv` (with `path` as PATH when given) and returns its exit code, stdout and stderr. */
+async function run(
+  argv: string[],
+  path?: string,
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const r = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    ...(path === undefined ? {} : { env: { PATH: path } }),
+  }).output();
   return { code: r.code, stderr: dec.decode(r.stderr), stdout: dec.decode(r.stdout) };
 }
 
@@ -157,24 +165,52 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    `${HELPER}: exit codes and messages as util-linux setsid's (127 missing, 126 not executable)`,
+  name: `${HELPER}: finds and runs programs, exit codes and messages as util-linux setsid's`,
   ignore: helper.path === undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {
+      await Deno.mkdir(`${dir}/deny`);
+      await Deno.mkdir(`${dir}/bin`);
       await Deno.writeTextFile(`${dir}/plain`, "echo hi\n", { mode: 0o644 });
-      const cases = [[`${dir}/none`, 127], [`${dir}/plain`, 126], [dir, 126], ["nosuchprog", 127]];
-      for (const [program, code] of cases) {
-        const got = await run([helper.path!, String(program), "arg"]);
-        assert.equal(got.code, code, `${program}: ${got.stderr}`);
-        assert.equal(got.stdout, "");
-        if (utilLinux === undefined) {
-          assert.match(got.stderr, new RegExp(`^${HELPER}: failed to execute ${program}: .+\n$`));
-        } else {
-          const want = await run([utilLinux, String(program), "arg"]);
-          assert.equal(got.code, want.code, `${program}: util-linux ${want.stderr}`);
-          assert.equal(got.stderr, want.stderr.replace(/^setsid:/, `${HELPER}:`));
+      await Deno.writeTextFile(`${dir}/script`, 'echo "script $0 $1"\n', { mode: 0o755 });
+      await Deno.writeTextFile(`${dir}/deny/x`, "#!/bin/sh\necho denied\n", { mode: 0o644 });
+      await Deno.writeTextFile(`${dir}/bin/x`, "#!/bin/sh\necho later\n", { mode: 0o755 });
+      const failed = (program: string, why: string) =>
+        `${HELPER}: failed to execute ${program}: ${why}\n`;
+      const cases: { argv: string[]; path?: string; code: number; out?: string; err?: string }[] = [
+        {
+          argv: [`${dir}/none`],
+          code: 127,
+          err: failed(`${dir}/none`, "No such file or directory"),
+        },
+        { argv: ["nosuchprog"], code: 127, err: failed("nosuchprog", "No such file or directory") },
+        { argv: [""], code: 127, err: failed("", "No such file or directory") },
+        { argv: [`${dir}/plain`], code: 126, err: failed(`${dir}/plain`, "Permission denied") },
+        { argv: [dir], code: 126, err: failed(dir, "Permission denied") },
+        { argv: ["plain"], path: dir, code: 126, err: failed("plain", "Permission denied") },
+        // Not executable in the first PATH directory, executable in a later one: runs that.
+        { argv: ["x"], path: `${dir}/deny:${dir}/bin`, code: 0, out: "later\n" },
+        // No "#!": /bin/sh runs it, as glibc's execvp does (musl's would refuse).
+        { argv: [`${dir}/script`, "a"], code: 0, out: `script ${dir}/script a\n` },
+        {
+          argv: ["script", "a"],
+          path: `${dir}:/usr/bin:/bin`,
+          code: 0,
+          out: `script ${dir}/script a\n`,
+        },
+      ];
+      for (const { argv, path, code, out = "", err = "" } of cases) {
+        const what = `${JSON.stringify(argv)} with PATH=${path ?? "(inherited)"}`;
+        const got = await run([helper.path!, ...argv], path);
+        assert.deepEqual(got, { code, stdout: out, stderr: err }, what);
+        if (utilLinux !== undefined) {
+          const want = await run([utilLinux, ...argv], path);
+          assert.deepEqual(
+            got,
+            { ...want, stderr: want.stderr.replace(/^setsid:/, `${HELPER}:`) },
+            `${what}: util-linux setsid differs`,
+          );
         }
       }
     } finally {
