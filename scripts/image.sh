@@ -19,7 +19,8 @@
 #
 # Cache: ${DZ_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dz-mcall/image}/<key>/ where <key> =
 # sha256 of this script, the program's files, the permissions, the deno binary, dz-mcall-setsid
-# and the Debian package versions copied in. A hit rebuilds nothing; older keys are removed after a build.
+# and the Debian package versions copied in. A hit rebuilds nothing; older keys are removed after
+# a build.
 #
 # Exit codes: 0 ok, 1 build failed, 2 usage, 3 tools missing (umoci, jq, busybox-static,
 # ca-certificates, unshare, musl-tools: run scripts/node-deps.sh).
