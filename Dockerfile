@@ -60,7 +60,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY native/setsid.c ./native/
 COPY scripts/setsid.sh ./scripts/
-RUN mkdir -p /out && cp "$(DZ_SETSID_CACHE=/tmp/setsid bash scripts/setsid.sh build)" /out/dz-mcall-setsid
+RUN mkdir -p /out \
+ && cp "$(DZ_SETSID_CACHE=/tmp/setsid bash scripts/setsid.sh build)" /out/dz-mcall-setsid
 
 # --- runtime-slim: the binary alone (cmd tasks can only run programs you add) -------------------
 FROM ${DISTROLESS} AS runtime-slim

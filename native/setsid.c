@@ -32,7 +32,7 @@
 
 #define NAME "dz-mcall-setsid"
 
-/* Writes the pieces to stderr as one line (a single write, so lines of concurrent runs never mix). */
+/* Writes the pieces to stderr as one line, in one write (lines of concurrent runs never mix). */
 static void complain(const char *what, const char *subject, int err) {
   char line[512];
   size_t n = 0;

@@ -195,7 +195,8 @@ pack() {
   umoci init --layout "$layout"
   umoci new --image "$layout:$tag"
   umoci insert --image "$layout:$tag" --history.created_by "scripts/image.sh" \
-    --history.comment "deno, glibc, busybox, dz-mcall-setsid, CA bundle, /app, /deno-dir" "$rootfs" / >/dev/null
+    --history.comment "deno, glibc, busybox, dz-mcall-setsid, CA bundle, /app, /deno-dir" \
+    "$rootfs" / >/dev/null
   umoci config --image "$layout:$tag" --no-history \
     --config.entrypoint "$APP/dz-mcall" --config.cmd --help \
     --config.user 65532:65532 --config.workingdir /tmp \
