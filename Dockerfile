@@ -49,6 +49,20 @@ RUN mkdir -p /rootfs/usr/local/bin /rootfs/bin \
  && ln -s /usr/local/bin/busybox /rootfs/bin/sh \
  && /rootfs/usr/local/bin/busybox echo "busybox: $(/bin/busybox --list | wc -l) applets"
 
+# --- setsid: dz-mcall-setsid, the session launcher every cmd task is spawned through ----------
+# native/setsid.c (setsid(2), then exec in place), built static against musl by scripts/setsid.sh
+# (the flags live there): no dynamic loader and no CPU-feature probing, so a task pays one tiny
+# exec instead of a second glibc start-up. Built here, never at run time.
+FROM debian:12-slim AS setsid
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc musl-tools \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY native/setsid.c ./native/
+COPY scripts/setsid.sh ./scripts/
+RUN mkdir -p /out \
+ && cp "$(DZ_SETSID_CACHE=/tmp/setsid bash scripts/setsid.sh build)" /out/dz-mcall-setsid
+
 # --- runtime-slim: the binary alone (cmd tasks can only run programs you add) -------------------
 FROM ${DISTROLESS} AS runtime-slim
 ARG DENO_VERSION
@@ -59,6 +73,8 @@ LABEL org.opencontainers.image.title="dz-mcall" \
 # and any temporary files go there.
 ENV TMPDIR=/tmp HOME=/tmp
 COPY --from=build --chown=0:0 --chmod=0755 /out/dz-mcall /app/dz-mcall
+# Found on PATH before any `setsid` (lib/engine/command.ts); read-only, owned by root.
+COPY --from=setsid --chown=0:0 --chmod=0555 /out/dz-mcall-setsid /usr/local/bin/dz-mcall-setsid
 USER 65532:65532
 WORKDIR /tmp
 EXPOSE 8080
@@ -66,5 +82,6 @@ ENTRYPOINT ["/app/dz-mcall"]
 CMD ["--help"]
 
 # --- runtime (default): slim + busybox ------------------------------------------------------------
+# (busybox's tree adds applets next to dz-mcall-setsid in /usr/local/bin and keeps it.)
 FROM runtime-slim AS runtime
 COPY --from=busybox /rootfs/ /

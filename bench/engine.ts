@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { sessionLauncher } from "../lib/engine/command.ts";
 import { runInput } from "../lib/engine/exec.ts";
+import { systemClock } from "../lib/time/clock.ts";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
 import { runPool } from "../lib/engine/pool.ts";
 import { programPermissions, programV8Flags } from "../tests/permissions.ts";
@@ -91,22 +93,45 @@ function peakRssMiB(): number {
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
+/** Whether `path` is a file. */
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Links `dir/bin/setsid` to busybox's static binary when it is installed (Debian `busybox-static`,
- * the same applet the default image ships); the program takes the first `setsid` on PATH.
+ * The session launcher both images put first on PATH: `dz-mcall-setsid`, from
+ * `scripts/setsid.sh build` (cached; built when musl-gcc is there).
+ *
+ * @returns The directory holding it, or the reason there is none.
+ */
+async function helperSetsid(): Promise<{ dir?: string; why?: string }> {
+  const script = new URL("../scripts/setsid.sh", import.meta.url).pathname;
+  const r = await new Deno.Command("bash", { args: [script, "build"], stderr: "piped" }).output();
+  if (!r.success) return { why: new TextDecoder().decode(r.stderr).trim() };
+  const path = new TextDecoder().decode(r.stdout).trim();
+  return { dir: path.slice(0, path.lastIndexOf("/")) };
+}
+
+/**
+ * Links `dir/setsid` to busybox's static binary when it is installed (Debian `busybox-static`,
+ * the applet the default image shipped before `dz-mcall-setsid`), for the comparison row.
  *
  * @returns The busybox path, or `undefined` when there is none.
  */
-async function imageSetsid(dir: string): Promise<string | undefined> {
+async function busyboxSetsid(dir: string): Promise<string | undefined> {
   for (const busybox of ["/bin/busybox", "/usr/bin/busybox"]) {
     try {
       if (!(await Deno.stat(busybox)).isFile) continue;
     } catch {
       continue;
     }
-    await Deno.mkdir(`${dir}/bin`, { recursive: true });
-    await Deno.symlink(busybox, `${dir}/bin/setsid`);
-    return `busybox (${busybox})`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.symlink(busybox, `${dir}/setsid`);
+    return busybox;
   }
   return undefined;
 }
@@ -116,7 +141,7 @@ async function imageSetsid(dir: string): Promise<string | undefined> {
  * `xargs -P 10 -n 1 true` over as many lines, each run as a process: wall and peak RSS,
  * interleaved `BENCH_ENGINE_RUNS` times (default 5); medians and paired ratios.
  */
-async function wholeProcess(): Promise<Row[]> {
+async function wholeProcess(helper: { dir?: string; why?: string }): Promise<Row[]> {
   const runs = Math.max(1, Number(Deno.env.get("BENCH_ENGINE_RUNS") ?? "5") || 5);
   const dir = await Deno.makeTempDir({ prefix: "dz-bench-engine-" });
   try {
@@ -129,13 +154,21 @@ async function wholeProcess(): Promise<Row[]> {
     const main = new URL("../main.ts", import.meta.url).pathname;
     // The program's own permissions (etc/deno-permissions), as users run it.
     const permissions = programPermissions();
-    // The `setsid` the default image puts first on PATH: busybox's statically linked applet.
-    const setsid = await imageSetsid(dir);
-    const env = {
+    // The launcher the images put first on PATH: dz-mcall-setsid (none on PATH here otherwise).
+    const path = (Deno.env.get("PATH") ?? "").split(":")
+      .filter((d) => !isFile(`${d}/dz-mcall-setsid`));
+    const withPath = (first: string[]) => ({
       ...Deno.env.toObject(),
-      ...(setsid ? { PATH: `${dir}/bin:${Deno.env.get("PATH")}` } : {}),
-    };
-    const mcall = (v8: readonly string[]) => async () => {
+      PATH: [...first, ...path].join(":"),
+    });
+    const env = withPath(helper.dir ? [helper.dir] : []);
+    const setsid = helper.dir
+      ? "dz-mcall-setsid (scripts/setsid.sh build: static, musl)"
+      : `first on PATH, no dz-mcall-setsid (${helper.why})`;
+    // For comparison: busybox's applet, what the default image ran before.
+    const busybox = await busyboxSetsid(`${dir}/busybox`);
+    const busyboxEnv = withPath([`${dir}/busybox`]);
+    const mcall = (v8: readonly string[], env: Record<string, string>) => async () => {
       const r = await measureProcess([
         Deno.execPath(),
         "run",
@@ -153,12 +186,13 @@ async function wholeProcess(): Promise<Row[]> {
     };
     const s = await interleaved({
       // As users run it: with etc/deno-v8-flags (the image and `deno task start` use them).
-      mcall: mcall(programV8Flags()),
+      mcall: mcall(programV8Flags(), env),
       xargs: () =>
         measureProcess(["xargs", "-P", String(PROCESS_CONCURRENCY), "-n", "1", "true"], {
           stdin: "x\n".repeat(WHOLE_INPUTS),
         }),
-      noFlags: mcall([]),
+      noFlags: mcall([], env),
+      ...(busybox ? { busybox: mcall(programV8Flags(), busyboxEnv) } : {}),
     }, runs);
     const ratio = round(pairedRatio(s.mcall!, s.xargs!), 2);
     const rss = round(median(s.mcall!.map((x) => x.peakRssMiB)));
@@ -170,9 +204,7 @@ async function wholeProcess(): Promise<Row[]> {
         unit: "ms",
         note: `main.ts -c (JSON config), ${
           programV8Flags().join(" ")
-        } (etc/deno-v8-flags), setsid: ${
-          setsid ?? "first on PATH (busybox-static not installed)"
-        }; ${runs} runs interleaved with xargs, medians`,
+        } (etc/deno-v8-flags), setsid: ${setsid}; ${runs} runs interleaved with xargs, medians`,
       },
       {
         name: `xargs -P ${PROCESS_CONCURRENCY}: ${WHOLE_INPUTS} × true`,
@@ -195,6 +227,15 @@ async function wholeProcess(): Promise<Row[]> {
           round(pairedRatio(s.noFlags!, s.xargs!), 2)
         }× xargs`,
       },
+      ...(s.busybox
+        ? [{
+          name: "  the same with busybox setsid instead: dz-mcall / xargs",
+          value: round(pairedRatio(s.busybox, s.xargs!), 2),
+          unit: "ratio",
+          note: `for comparison: ${busybox}'s applet first on PATH, the default image's before ` +
+            `dz-mcall-setsid; wall ${round(median(s.busybox.map((x) => x.wallMs)))} ms`,
+        }]
+        : []),
     ];
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -218,6 +259,9 @@ async function wholeProcess(): Promise<Row[]> {
  * ```
  */
 export async function benchEngine(): Promise<Row[]> {
+  // The in-process engine rows spawn through the same launcher as the program: dz-mcall-setsid.
+  const helper = await helperSetsid();
+  if (helper.dir) Deno.env.set("PATH", `${helper.dir}:${Deno.env.get("PATH") ?? ""}`);
   const trueSpecs = Array.from({ length: PROCESSES }, (_, i) => input("true", "cmd", i));
   // Warm up both paths (JIT, page cache) before measuring.
   await engineRun(trueSpecs.slice(0, 20), PROCESS_CONCURRENCY);
@@ -241,14 +285,17 @@ export async function benchEngine(): Promise<Row[]> {
     await server.shutdown();
   }
 
-  const whole = await wholeProcess();
+  const whole = await wholeProcess(helper);
+  const launcher = sessionLauncher(systemClock);
   return [
     ...whole,
     {
       name: `engine: ${PROCESSES} × true, concurrency ${PROCESS_CONCURRENCY}`,
       value: round(engineMs),
       unit: "ms",
-      note: "runPool + runInput (setsid, no shell)",
+      note: `runPool + runInput (no shell), launcher ${
+        launcher?.slice(launcher.lastIndexOf("/") + 1) ?? "none (detached: true)"
+      }`,
     },
     {
       name: `xargs -P ${PROCESS_CONCURRENCY}: ${PROCESSES} × true`,

@@ -11,17 +11,19 @@
 #
 # Same runtime contract as the Dockerfile's default target (`runtime`): entrypoint /app/dz-mcall,
 # CMD --help, user 65532:65532 (in /etc/passwd and /etc/group), workdir /tmp, TMPDIR=HOME=/tmp,
-# read-only root, busybox-static for /bin/sh and the coreutils (/usr/local/bin), the Debian CA
-# bundle, and the permissions of etc/deno-permissions. /app/dz-mcall is a sh launcher running
+# read-only root, busybox-static for /bin/sh and the coreutils (/usr/local/bin),
+# /usr/local/bin/dz-mcall-setsid (scripts/setsid.sh; root, 0555), the Debian CA bundle, and the
+# permissions of etc/deno-permissions. /app/dz-mcall is a sh launcher running
 # the pinned deno (scripts/deno) on /app/main.ts with --cached-only against /deno-dir, filled at
 # build time and read-only at run time.
 #
 # Cache: ${DZ_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dz-mcall/image}/<key>/ where <key> =
-# sha256 of this script, the program's files, the permissions, the deno binary and the Debian
-# package versions copied in. A hit rebuilds nothing; older keys are removed after a build.
+# sha256 of this script, the program's files, the permissions, the deno binary, dz-mcall-setsid
+# and the Debian package versions copied in. A hit rebuilds nothing; older keys are removed after
+# a build.
 #
 # Exit codes: 0 ok, 1 build failed, 2 usage, 3 tools missing (umoci, jq, busybox-static,
-# ca-certificates, unshare: run scripts/node-deps.sh).
+# ca-certificates, unshare, musl-tools: run scripts/node-deps.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +53,7 @@ check_tools() {
   done
   [ -x "$(busybox_path)" ] || missing+=(busybox-static)
   [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+  "$ROOT/scripts/setsid.sh" check 2>/dev/null || missing+=(musl-tools)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "image: missing ${missing[*]} (run scripts/node-deps.sh)" >&2
     return 3
@@ -89,7 +92,7 @@ deno_libs() {
 }
 
 cache_key() {
-  local deno="$1"
+  local deno="$1" setsid="$2"
   {
     cat "$ROOT/scripts/image.sh"
     permissions
@@ -99,6 +102,7 @@ cache_key() {
       cat "$ROOT/$f"
     done < <(app_files)
     "$deno" --version
+    sha256sum <"$setsid"
     dpkg-query -W busybox-static ca-certificates libc6 libgcc-s1 umoci 2>/dev/null
   } | sha256sum | cut -c1-16
 }
@@ -116,7 +120,7 @@ EOF
 
 # Lays out the image's root file system in $1 (a fresh directory).
 assemble() {
-  local rootfs="$1" deno="$2"
+  local rootfs="$1" deno="$2" setsid="$3"
   mkdir -p "$rootfs"/{app,etc/ssl/certs,proc,dev,sys,usr/local/bin,bin,deno-dir}
   install -d -m 1777 "$rootfs/tmp"
 
@@ -137,6 +141,9 @@ assemble() {
     [ "$applet" = busybox ] || ln -s busybox "$rootfs/usr/local/bin/$applet"
   done
   ln -s /usr/local/bin/busybox "$rootfs/bin/sh"
+
+  # The session launcher, as the Dockerfile's runtime-slim stage copies it (mode set below).
+  cp "$setsid" "$rootfs/usr/local/bin/dz-mcall-setsid"
 
   # deno and the glibc/libgcc files it links, at the paths ldd resolves them to.
   cp "$deno" "$rootfs$APP/deno"
@@ -176,6 +183,7 @@ assemble() {
   chmod -R u+rwX,go+rX,go-w "$rootfs"
   chmod 1777 "$rootfs/tmp"
   chmod 0755 "$rootfs$APP/dz-mcall" "$rootfs$APP/deno"
+  chmod 0555 "$rootfs/usr/local/bin/dz-mcall-setsid"
 }
 
 # Packs $1 (root file system) into an OCI layout tar at $2.
@@ -187,7 +195,8 @@ pack() {
   umoci init --layout "$layout"
   umoci new --image "$layout:$tag"
   umoci insert --image "$layout:$tag" --history.created_by "scripts/image.sh" \
-    --history.comment "deno, glibc, busybox, CA bundle, /app, /deno-dir" "$rootfs" / >/dev/null
+    --history.comment "deno, glibc, busybox, dz-mcall-setsid, CA bundle, /app, /deno-dir" \
+    "$rootfs" / >/dev/null
   umoci config --image "$layout:$tag" --no-history \
     --config.entrypoint "$APP/dz-mcall" --config.cmd --help \
     --config.user 65532:65532 --config.workingdir /tmp \
@@ -233,9 +242,10 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
 build() {
   check_tools || exit $?
-  local deno key dir out
+  local deno setsid key dir out
   deno="$(deno_binary)"
-  key="$(cache_key "$deno")"
+  setsid="$("$ROOT/scripts/setsid.sh" build)" || die "building dz-mcall-setsid failed"
+  key="$(cache_key "$deno" "$setsid")"
   dir="$CACHE_ROOT/$key"
   out="$dir/$REPO-$(version).oci.tar"
   local start=$SECONDS
@@ -249,7 +259,7 @@ build() {
     echo "image: building $(image_name) (key $key)" >&2
     rm -rf "$dir"
     mkdir -p "$dir"
-    assemble "$dir/rootfs" "$deno" || die "assembling the root file system failed"
+    assemble "$dir/rootfs" "$deno" "$setsid" || die "assembling the root file system failed"
     pack "$dir/rootfs" "$out" || die "packing with umoci failed"
     rm -rf "$dir/rootfs"
     sizes "$out" >"$dir/sizes"

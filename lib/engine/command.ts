@@ -3,15 +3,22 @@
  * syntax without `shell: true` or a timeout all become the attempt's one-line `error`.
  *
  * Commands run without a shell (argv from `splitCommand`), or through `/bin/sh -c` with
- * `shell: true`. Each runs in its own process group so a timeout kills its children too. The argv
- * is prefixed with util-linux `setsid`, which — because a freshly spawned child is never a group
- * leader — calls setsid(2) and execs the program in place, without forking. The pid Deno reports
- * is therefore the program's own pid and also its process-group id (verified on Linux), and
- * `Deno.kill(-pid, signal)` reaches every process of the input that did not leave the group
- * itself. Without a `setsid` binary, `Deno.Command`'s `detached: true` does the same, but Deno
- * then forks the whole runtime instead of posix_spawn-ing, which measured 2–3× slower per command
- * (see `bench/engine.ts`) — hence the extra exec of `setsid` is the default. That exec is now
- * most of the engine's cost per command (about as much CPU as `true` itself; see `bench/engine.ts`).
+ * `shell: true`. Each runs in a session and process group of its own so a timeout kills its
+ * children too. The argv is prefixed with a session launcher, the first of these on PATH:
+ *
+ * 1. `dz-mcall-setsid` (`native/setsid.c`, built static against musl by `scripts/setsid.sh`; both
+ *    images ship it read-only in /usr/local/bin);
+ * 2. `setsid` (util-linux, or busybox's applet).
+ *
+ * Because a freshly spawned child is never a group leader, either calls setsid(2) and execs the
+ * program in place, without forking. The pid Deno reports is therefore the program's own pid and
+ * also its process-group id (verified on Linux), and `Deno.kill(-pid, signal)` reaches every
+ * process of the input that did not leave the group itself. Both exit 127 when the program is not
+ * there (a PATH lookup gone stale, retried below) and 126 when it cannot be executed. Without
+ * either, `Deno.Command`'s `detached: true` does the same, but Deno then forks the whole runtime
+ * instead of posix_spawn-ing, which measured 2–3× slower per command (see `bench/engine.ts`).
+ * The launcher's exec is most of the engine's cost per command beyond Deno's own spawn: util-linux
+ * and busybox spend ~0.6–0.8 ms of CPU starting glibc, `dz-mcall-setsid` ~0.04 ms.
  * A program's PATH lookup is reused for a second; a program removed since is looked up again
  * (`program.ts` in this folder).
  *
@@ -56,10 +63,10 @@ export async function runCommand(spec: InputSpec, limits: Limits, fresh = false)
   const output = readOutput(child, limits);
   const { status, stopped } = await waitForExit(child, spec, limits);
   await output.close(limits.drainMs, () => signalGroup(child, "SIGKILL"));
-  // `setsid` exits 127 when it cannot exec the program: if that is because a cached PATH lookup
-  // names a program removed since, look again and run what is there now (it never started).
+  // The launcher exits 127 when it cannot exec the program: if that is because a cached PATH
+  // lookup names a program removed since, look again and run what is there now (it never started).
   if (
-    status.code === 127 && setsidPath !== null && !fresh && !argv[0]!.includes("/") &&
+    status.code === 127 && launcher !== null && !fresh && !argv[0]!.includes("/") &&
     stopped === undefined && !isExecutable(program)
   ) {
     return runCommand(spec, limits, true);
@@ -72,14 +79,29 @@ function failed(error: string, final = true): Attempt {
   return { output: "", truncated: false, exitCode: null, status: null, error, final };
 }
 
-/** util-linux `setsid`, looked up on first use; null when absent. */
-let setsidPath: string | null | undefined;
+/** The session launcher (see the module doc), looked up once, on first use; null when absent. */
+let launcher: string | null | undefined;
 
-/** Spawns `program` with `argv`'s arguments in a process group of its own (see the module doc). */
+/**
+ * The session launcher every command is spawned through: the path of `dz-mcall-setsid`, else of
+ * `setsid`, the first on PATH when first asked (the answer is kept for the process's life); null
+ * when there is neither and commands are spawned with `detached: true`.
+ *
+ * @param clock Times the reuse of PATH lookups (`program.ts`).
+ * @returns The launcher's path, or null.
+ */
+export function sessionLauncher(clock: Clock): string | null {
+  if (launcher === undefined) {
+    launcher = findProgram("dz-mcall-setsid", clock) ?? findProgram("setsid", clock) ?? null;
+  }
+  return launcher;
+}
+
+/** Spawns `program` with `argv`'s arguments in a session of its own (see the module doc). */
 function spawn(program: string, argv: string[]): Deno.ChildProcess {
-  return new Deno.Command(setsidPath ?? program, {
-    args: setsidPath === null ? argv.slice(1) : [program, ...argv.slice(1)],
-    detached: setsidPath === null,
+  return new Deno.Command(launcher ?? program, {
+    args: launcher === null ? argv.slice(1) : [program, ...argv.slice(1)],
+    detached: launcher === null,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -98,7 +120,7 @@ async function start(
   fresh: boolean,
 ): Promise<{ child: Deno.ChildProcess; program: string } | Attempt> {
   const name = argv[0]!;
-  if (setsidPath === undefined) setsidPath = findProgram("setsid", clock) ?? null;
+  sessionLauncher(clock);
   const notFound = () => failed(`program ${JSON.stringify(name)} ${whyNotRunnable(name)}`);
   let program = findProgram(name, clock, fresh);
   if (program === undefined) return notFound();

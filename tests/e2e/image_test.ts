@@ -49,6 +49,25 @@ Deno.test("image: scripts/image.sh refuses an unknown subcommand with its usage,
   assert.equal(r.stderr, "usage: scripts/image.sh [build|name|launcher|check]\n");
 });
 
+Deno.test("image: the Dockerfile ships dz-mcall-setsid in both targets as scripts/image.sh does", () => {
+  const dockerfile = Deno.readTextFileSync(`${ROOT}Dockerfile`)
+    .split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+  const stages = new Map(
+    dockerfile.split(/^(?=FROM )/m).map((stage) => [/^FROM \S+ AS (\S+)/.exec(stage)?.[1], stage]),
+  );
+  // Built from native/setsid.c by scripts/setsid.sh (its flags), both in the build context.
+  assert.match(stages.get("setsid") ?? "", /COPY native\/setsid\.c .*\nCOPY scripts\/setsid\.sh /);
+  assert.match(stages.get("setsid")!, /scripts\/setsid\.sh build\)" \/out\/dz-mcall-setsid$/m);
+  const ignore = Deno.readTextFileSync(`${ROOT}.dockerignore`).split("\n");
+  assert.ok(ignore.includes("!native/setsid.c") && ignore.includes("!scripts/setsid.sh"));
+  // runtime-slim copies it read-only, root's; the default target is built FROM runtime-slim.
+  assert.match(
+    stages.get("runtime-slim") ?? "",
+    /^COPY --from=setsid --chown=0:0 --chmod=0555 \/out\/dz-mcall-setsid \/usr\/local\/bin\/dz-mcall-setsid$/m,
+  );
+  assert.match(stages.get("runtime") ?? "", /^FROM runtime-slim AS runtime$/m);
+});
+
 const missing = unavailable();
 const testName = "image: scripts/image.sh builds an image that runs as the Dockerfile's runtime";
 if (missing !== undefined) {
@@ -200,6 +219,46 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
       ].join("\n"),
     );
   });
+
+  await t.step(
+    "dz-mcall-setsid: root's, 0555, read-only; cmd tasks are spawned through it",
+    async () => {
+      const helper = "/usr/local/bin/dz-mcall-setsid";
+      const info = Deno.statSync(`${bundleDir}/rootfs${helper}`);
+      assert.equal(info.uid, 0);
+      assert.equal(info.mode! & 0o7777, 0o555);
+      // The bytes scripts/setsid.sh builds (from native/setsid.c), not a copy made for the test.
+      const built = (await ok("bash", [`${ROOT}scripts/setsid.sh`, "path"])).trim();
+      assert.deepEqual(
+        Deno.readFileSync(`${bundleDir}/rootfs${helper}`),
+        Deno.readFileSync(built),
+      );
+      // As the pod's user: not writable, not replaceable; the program it runs leads a session
+      // of its own (as PID 1, a session leader already, it would refuse: exit 126).
+      const r = await box.ok([
+        "/bin/sh",
+        "-c",
+        `if [ -w ${helper} ] || cp /bin/sh ${helper} 2>/dev/null; then echo writable; ` +
+        `else echo read-only; fi; ${helper} /bin/sh -c ` +
+        `'read -r pid comm state ppid pgrp sid rest </proc/$$/stat; [ $pid = $pgrp ] && ` +
+        `[ $pid = $sid ] && echo own session'; echo "exit $?"`, // not last: sh would exec it
+      ]);
+      assert.equal(r.stdout, "read-only\nown session\nexit 0\n");
+      // The engine's launcher names itself when it cannot exec a program (busybox's setsid would
+      // say "setsid: can't execute"): a script whose interpreter does not exist.
+      const bad = await box.run([
+        "/bin/sh",
+        "-c",
+        "printf '#!/nonexistent\\n' >/tmp/bad && chmod 755 /tmp/bad && exec /app/dz-mcall -i /tmp/bad",
+      ]);
+      const [result] = JSON.parse(bad.stdout);
+      assert.equal(result.exitCode, 127, bad.stdout);
+      assert.match(
+        result.result,
+        /^dz-mcall-setsid: failed to execute \/tmp\/bad: No such file or directory\n$/,
+      );
+    },
+  );
 
   await t.step("the chart's own mcall.yaml runs its tasks (one-shot, no election)", async () => {
     const objects = await render();

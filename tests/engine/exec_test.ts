@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import { runInput } from "../../lib/engine/exec.ts";
 import { cmdSpec } from "./cmd_spec.ts";
+import { stillRunning } from "./processes.ts";
 
 const spec = cmdSpec;
 
 /** True once the process is gone or a zombie (killed, waiting to be reaped). */
-async function gone(pid: number, withinMs = 2000): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    try {
-      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return true;
-    } catch {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+async function gone(pid: number): Promise<boolean> {
+  return (await stillRunning([pid])).length === 0;
 }
 
 Deno.test("runInput() runs a command with quoted arguments, without a shell", async () => {
