@@ -108,7 +108,7 @@ function isFile(path: string): boolean {
  *
  * @returns The directory holding it, or the reason there is none.
  */
-async function helperSetsid(): Promise<{ dir?: string; why?: string }> {
+export async function helperSetsid(): Promise<{ dir?: string; why?: string }> {
   const script = new URL("../scripts/setsid.sh", import.meta.url).pathname;
   const r = await new Deno.Command("bash", { args: [script, "build"], stderr: "piped" }).output();
   if (!r.success) return { why: new TextDecoder().decode(r.stderr).trim() };

@@ -29,6 +29,7 @@ import { configuredInputs, runAll } from "../lib/modes/once.ts";
 import { loadConfig, readConfigFile } from "../lib/config/load.ts";
 import { apiServerPid, cpuMs, memoryMiB, supervisorPid } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
+import { helperSetsid } from "./engine.ts";
 
 /** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
 const TASKS = Math.max(10, Number(Deno.env.get("BENCH_TASKS") ?? "1000") || 1000);
@@ -269,6 +270,10 @@ async function runRound(
 
 /** The benchmark (see the module doc). */
 export async function benchTasks(): Promise<Row[]> {
+  // Every process here (the pure-execution rows in this one, the workers) spawns through the
+  // session launcher the images put first on PATH.
+  const launcher = await helperSetsid();
+  if (launcher.dir) Deno.env.set("PATH", `${launcher.dir}:${Deno.env.get("PATH") ?? ""}`);
   const h = await harness();
   const kc = h.kubeConfig();
   const ns = await createNamespace(kc, "bench-tasks");
@@ -350,7 +355,9 @@ export async function benchTasks(): Promise<Row[]> {
         name: "pure execution, engine, 10 at once",
         value: local10 / 1000,
         unit: "s",
-        note: "runAll in one process",
+        note: `runAll in one process; launcher: ${
+          launcher.dir ? "dz-mcall-setsid" : `setsid on PATH (${launcher.why})`
+        }`,
       },
       {
         name: "pure execution, engine, 50 at once",

@@ -27,8 +27,8 @@ const selectorQuery = (labelSelector: string) =>
 /**
  * {@linkcode TaskStore} over the ConfigMaps of one namespace.
  *
- * Requests are short and are not cancelled by `signal`;
- * the watch is.
+ * Requests are short and are not cancelled by `signal`, but for `deleteCollection` (the server
+ * deletes one object after another, which takes seconds for a large round) and the watch.
  */
 export class KubeTaskStore implements TaskStore {
   readonly #api: JsonApi;
@@ -53,8 +53,10 @@ export class KubeTaskStore implements TaskStore {
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
+    signal?: AbortSignal,
   ): Promise<T> {
-    return this.#api.call<T>(verb, "configmaps", this.#namespace, method, this.#path + path, body);
+    const url = this.#path + path;
+    return this.#api.call<T>(verb, "configmaps", this.#namespace, method, url, body, signal);
   }
 
   async list(labelSelector: string) {
@@ -94,8 +96,8 @@ export class KubeTaskStore implements TaskStore {
     return toConfigMapLike(await this.#call<ApiConfigMap>("update", "PUT", path, body));
   }
 
-  async deleteCollection(labelSelector: string): Promise<void> {
-    await this.#call("deletecollection", "DELETE", selectorQuery(labelSelector));
+  async deleteCollection(labelSelector: string, signal?: AbortSignal): Promise<void> {
+    await this.#call("deletecollection", "DELETE", selectorQuery(labelSelector), undefined, signal);
   }
 
   async delete(name: string): Promise<void> {

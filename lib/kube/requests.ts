@@ -58,12 +58,21 @@ export class JsonApi {
 
   /**
    * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
+   * @param signal Aborts the request; it then throws `signal.reason`.
    * @returns The parsed response body.
    * @throws {ApiError} For an HTTP error status; `fetch`'s errors (or the timeout's
    *   `TimeoutError`) for network failures.
    */
-  async request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown) {
+  async request<T>(
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ) {
     const timer = new RequestTimer(REQUEST_TIMEOUT_MS);
+    const abort = () => timer.abort();
+    if (signal?.aborted) abort();
+    signal?.addEventListener("abort", abort, { once: true });
     let response: Response;
     let text: string;
     try {
@@ -72,9 +81,10 @@ export class JsonApi {
       timer.reset();
       text = await readText(response, timer);
     } catch (err) {
-      throw failed(this.#kc, timer.signal, err);
+      throw signal?.aborted ? signal.reason : failed(this.#kc, timer.signal, err);
     } finally {
       timer.clear();
+      signal?.removeEventListener("abort", abort);
     }
     if (response.status >= 400) {
       throw new ApiError(response.status, method, path.split("?")[0]!, text);
@@ -98,9 +108,10 @@ export class JsonApi {
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
+    signal?: AbortSignal,
   ): Promise<T> {
     try {
-      const result = await this.request<T>(method, path, body);
+      const result = await this.request<T>(method, path, body, signal);
       noteGranted(verb, resource);
       return result;
     } catch (err) {

@@ -28,6 +28,7 @@ import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import { requireSigningKey, signatureFor, type TaskSigner } from "./signing.ts";
 import { assignTasks, countOpen, eligibleWorkers, workerSelector } from "./assign.ts";
 import { planGarbage } from "./gc.ts";
+import { GarbageCollector } from "./collector.ts";
 import type { TaskMetrics } from "./metrics.ts";
 import { Recoverer } from "./recoverer.ts";
 import { NotLeaderError, WriteGuard } from "./write_guard.ts";
@@ -103,6 +104,7 @@ export class Planner {
   readonly #selector: string;
   readonly #guard: WriteGuard;
   readonly #recoverer: Recoverer;
+  readonly #collector: GarbageCollector;
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
   readonly #schedule = new RoundSchedule();
@@ -126,6 +128,7 @@ export class Planner {
     this.#selector = workerSelector(options.tasks);
     this.#guard = new WriteGuard(options.isLeader, options.owner);
     this.#recoverer = new Recoverer({ ...options, log: this.#log, guard: this.#guard });
+    this.#collector = new GarbageCollector(options.store, this.#guard, this.#log);
     this.#arrival = new WorkerArrival({ ...options, log: this.#log, selector: this.#selector });
   }
 
@@ -222,7 +225,7 @@ export class Planner {
   }
 
   /**
-   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection, reading
+   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection (awaited), reading
    * the tasks, the summaries and (only when a task is open) the pods fresh from the API server.
    *
    * @param current The round being planned now; its summary completes only once all of its tasks
@@ -237,7 +240,9 @@ export class Planner {
     const pods = this.#podsOnce(signal);
     if (views.some((t) => isOpen(t.state))) await pods();
     const summaries = (await store.list(roundsSelector(this.#app), signal)).items;
-    return await this.#reconcile(current, { views, summaries, pods }, signal);
+    const phase = await this.#reconcile(current, { views, summaries, pods }, signal);
+    await this.#collector.settle(); // this one-pass API returns with its deletes done
+    return phase;
   }
 
   /**
@@ -253,7 +258,7 @@ export class Planner {
    * only delay.
    */
   async #reconcile(current: string, read: Reads, signal?: AbortSignal) {
-    const { store, tasks } = this.#o;
+    const { tasks } = this.#o;
     this.#guard.assertLeader();
     const { views, summaries } = read;
     const open = views.filter((t) => isOpen(t.state)).length;
@@ -262,16 +267,8 @@ export class Planner {
     await this.#recoverer.pass(views, pods, open > 0 ? await this.#workers(read) : [], signal);
     this.#o.metrics?.open.set(open);
 
-    // Old rounds go before the summaries are written (both decided from the same reads): the
-    // write that ends a one-shot round lets every pod, this one too, exit at once.
-    const garbage = planGarbage(this.#app, views, summaries, tasks);
-    for (const selector of garbage.selectors) {
-      this.#guard.assertLeader();
-      await store.deleteCollection(selector, signal);
-    }
-    for (const name of garbage.summaries) {
-      await this.#guard.write(["notFound"], () => store.delete(name, signal));
-    }
+    // Old rounds are deleted in the background (`collector.ts`), decided from the same reads.
+    this.#collector.collect(planGarbage(this.#app, views, summaries, tasks), signal);
     let phase: RoundPhase | undefined;
     for (const summary of summaries) {
       const p = await this.#updateSummary(summary, views, current, signal);
@@ -383,6 +380,8 @@ export class Planner {
       return undefined;
     } finally {
       arrival.stop();
+      // The term's work ends only once no delete is in flight (the signal aborts it, if aborted).
+      await this.#collector.settle();
       await caches.stop();
     }
   }
