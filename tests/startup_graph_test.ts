@@ -63,9 +63,11 @@ function npmPackages(modules: Set<string>): string[] {
   return [...new Set(names)].sort();
 }
 
-Deno.test("--help and --version load no npm package and no configuration schema", () => {
+Deno.test("--help and --version load no npm package, no Node built-in and no configuration schema", () => {
   const graph = staticClosure([MAIN]);
   assert.deepEqual(npmPackages(graph), []);
+  // Importing any `node:` module boots Deno's Node compatibility layer (~6 ms).
+  assert.deepEqual([...graph].filter((s) => s.startsWith("node:")), []);
   assert.ok(
     !graph.has(lib("config/load.ts")),
     "main.ts must not import lib/config/load.ts statically",

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "../config/layer.ts";
 import { parseDurationMs } from "../time/duration.ts";
 import { splitInputList } from "../engine/input.ts";
+import { type OptionSpec, parseArgv } from "./argv.ts";
 
 /** What the command line asks for, besides configuration. */
 export interface Cli {
@@ -235,6 +235,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { long: "version", short: "v", type: "boolean", help: "print the version" },
 ];
 
+/** FLAGS as {@linkcode parseArgv} reads them. */
+const OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
+  FLAGS.map((f) => [f.long, { type: f.type, ...(f.short ? { short: f.short } : {}) }]),
+);
+
 /**
  * Parses argv.
  *
@@ -244,19 +249,7 @@ export const FLAGS: readonly FlagSpec[] = [
  */
 export function parseCli(args: readonly string[]): Cli {
   const { normalised, booleans } = goStyle(args);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: normalised,
-      allowPositionals: true,
-      strict: true,
-      options: Object.fromEntries(
-        FLAGS.map((f) => [f.long, { type: f.type, ...(f.short ? { short: f.short } : {}) }]),
-      ),
-    });
-  } catch (err) {
-    throw new ConfigError(describeParseError(err as Error));
-  }
+  const parsed = parseArgv(normalised, OPTIONS);
   const { positionals } = parsed;
   const values: Record<string, string | boolean | undefined> = { ...parsed.values, ...booleans };
   const command = positionals[0] ?? "run";
@@ -323,21 +316,11 @@ function convert(value: string | boolean, flag: FlagSpec, name: string): unknown
   }
 }
 
-/** One line for a parseArgs error, without its advice about `--` (it rarely applies). */
-function describeParseError(err: Error): string {
-  const line = err.message.split("\n")[0]!;
-  const unknown = /^Unknown option '([^']*)'/.exec(line);
-  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
-  const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(line);
-  if (missing) return `${missing[1]}: needs a value`;
-  return line.replace(/\. To specify a positional argument.*$/, "");
-}
-
 /**
  * Go's flag package spellings, as the original's README writes them: `-worker 3`, `-lf x`,
  * `-i="echo x"`, `-f=plain`, `--port=3000`, `-w=true`. Every flag, by its short, alias or long
  * name, with one or two dashes, takes `=value`; a boolean's `=value` is read as true/false.
- * Rewritten to `--long value` for parseArgs; booleans given a value come back separately.
+ * Rewritten to `--long value` for {@linkcode parseArgv}; booleans given a value come back separately.
  * Nothing after `--` is touched.
  *
  * @throws {ConfigError} For a boolean whose `=value` is not true or false.
