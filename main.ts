@@ -61,7 +61,6 @@ export async function main(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
 ): Promise<number> {
-  let dispose: (() => Promise<void>) | undefined;
   try {
     const cli = parseCli(args);
     if (cli.help) {
@@ -72,30 +71,16 @@ export async function main(
       console.log(`dz-mcall ${VERSION}`);
       return EXIT_CODES.ok;
     }
-    const [
-      { loadConfig, readConfigFile, readEnvLayer },
-      { logger, setupLogging },
-      logtape,
-      { run },
-    ] = await Promise.all([
+    const [{ loadConfig, readConfigFile, readEnvLayer }, { run }] = await Promise.all([
       import("./lib/config/load.ts"),
-      import("./lib/log/log.ts"),
-      import("@logtape/logtape"),
       import("./lib/cli/run.ts"),
     ]);
-    dispose = logtape.dispose;
     const layers: Layer[] = [];
     const configPath = cli.configPath ?? env.MCALL_CONFIG;
     if (configPath) layers.push(await readConfigFile(configPath));
     layers.push(await readEnvLayer(env), cli.layer);
     const warnings: string[] = [];
     const config = loadConfig({ layers, warn: (w) => warnings.push(w) });
-    setupLogging({
-      level: config.log.level,
-      ...(config.log.file ? { file: config.log.file } : {}),
-    });
-    // Doubled braces: logtape would read `{x}` in the text as a placeholder.
-    for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
     return exitCode(
       await run(config, {
         command: cli.command,
@@ -103,6 +88,7 @@ export async function main(
         env,
         signal,
         version: VERSION,
+        warnings,
         ...(cli.output ? { output: cli.output } : {}),
       }),
     );
@@ -114,8 +100,6 @@ export async function main(
     // Never a stack trace: one line, exit 1 (a bug if it happens; the line says what).
     console.error(`dz-mcall: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
     return EXIT_CODES.error;
-  } finally {
-    await dispose?.();
   }
 }
 

@@ -75,14 +75,18 @@ Deno.test("--help and --version load no npm package, no Node built-in and no con
   assert.ok(graph.has(lib("cli/args.ts")));
 });
 
-Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, nor leader mode", () => {
+Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, logging, nor leader mode", () => {
   // What main.ts imports once the command line asks for a run, whatever the mode.
   const forRun = edges.get(MAIN)!.filter((e) => e.dynamic).map((e) => e.to);
   assert.ok(forRun.includes(lib("cli/run.ts")), "main.ts imports lib/cli/run.ts when it runs");
   const graph = staticClosure([MAIN, ...forRun]);
-  assert.deepEqual(npmPackages(graph), ["@logtape/logtape", "zod"]);
+  assert.deepEqual(npmPackages(graph), ["zod"]);
+  // No Node built-in either: the first `node:` import boots Deno's Node layer (logtape imports
+  // node:util; lib/cli/run.ts imports logging only when something can log).
+  assert.deepEqual([...graph].filter((s) => s.startsWith("node:")), []);
   for (
     const heavy of [
+      "log/log.ts",
       "modes/leader.ts",
       "kube/api.ts",
       "modes/serve.ts",
