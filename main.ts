@@ -5,15 +5,15 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { parseCli } from "./lib/cli/args.ts";
-import { helpText } from "./lib/cli/help.ts";
+import { printOnly } from "./lib/cli/flags.ts";
 import { ConfigError, type Layer } from "./lib/config/layer.ts";
 import { Interrupted } from "./lib/cli/interrupted.ts";
 import type { Outcome } from "./lib/modes/outcome.ts";
 
-// Invariant: this module statically imports only what `--help` and `--version` need (no zod,
-// YAML, logging or engine), so they start as fast as a bare `deno run`; the rest is imported once
-// the command line asks for a run (bench/startup.ts; tests/startup_graph_test.ts checks it).
+// Invariant: this module statically imports only what a lone `--version` needs (the flag table,
+// no parser, zod, YAML, logging or engine), so it starts as fast as a bare `deno run`; `--help`
+// adds its text, and the rest is imported once the command line asks for a run
+// (bench/startup.ts; tests/startup_graph_test.ts checks it).
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -62,13 +62,15 @@ export async function main(
   signal: AbortSignal,
 ): Promise<number> {
   try {
-    const cli = parseCli(args);
-    if (cli.help) {
-      console.log(helpText(VERSION));
-      return EXIT_CODES.ok;
-    }
-    if (cli.version) {
-      console.log(`dz-mcall ${VERSION}`);
+    // A lone --version or --help needs no parser (printOnly says what parseCli would).
+    const only = printOnly(args);
+    const cli = only === undefined ? (await import("./lib/cli/args.ts")).parseCli(args) : undefined;
+    if (cli === undefined || cli.help || cli.version) {
+      console.log(
+        only === "help" || cli?.help
+          ? (await import("./lib/cli/help.ts")).helpText(VERSION)
+          : `dz-mcall ${VERSION}`,
+      );
       return EXIT_CODES.ok;
     }
     const [{ loadConfig, readConfigFile, readEnvLayer }, { run }] = await Promise.all([

@@ -13,7 +13,7 @@ import { z } from "zod/mini";
 import { ConfigSchema, InputSchema } from "../lib/config/schema.ts";
 import { type Field, fields } from "../lib/config/fields.ts";
 import { ENV_ALIASES, envName, ORIGINAL_ENV } from "../lib/config/load.ts";
-import { FLAGS } from "../lib/cli/args.ts";
+import { FLAGS } from "../lib/cli/flags.ts";
 import { formatDurationMs } from "../lib/time/duration.ts";
 
 /** Where the generated file lives, from the repository root. */
