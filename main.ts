@@ -5,15 +5,15 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { parseCli } from "./lib/cli/args.ts";
-import { helpText } from "./lib/cli/help.ts";
+import { printOnly } from "./lib/cli/flags.ts";
 import { ConfigError, type Layer } from "./lib/config/layer.ts";
 import { Interrupted } from "./lib/cli/interrupted.ts";
 import type { Outcome } from "./lib/modes/outcome.ts";
 
-// Invariant: this module statically imports only what `--help` and `--version` need (no zod,
-// YAML, logging or engine), so they start as fast as a bare `deno run`; the rest is imported once
-// the command line asks for a run (bench/startup.ts; tests/startup_graph_test.ts checks it).
+// Invariant: this module statically imports only what a lone `--version` needs (the flag table,
+// no parser, zod, YAML, logging or engine), so it starts as fast as a bare `deno run`; `--help`
+// adds its text, and the rest is imported once the command line asks for a run
+// (bench/startup.ts; tests/startup_graph_test.ts checks it).
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -61,41 +61,28 @@ export async function main(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
 ): Promise<number> {
-  let dispose: (() => Promise<void>) | undefined;
   try {
-    const cli = parseCli(args);
-    if (cli.help) {
-      console.log(helpText(VERSION));
+    // A lone --version or --help needs no parser (printOnly says what parseCli would).
+    const only = printOnly(args);
+    const cli = only === undefined ? (await import("./lib/cli/args.ts")).parseCli(args) : undefined;
+    if (cli === undefined || cli.help || cli.version) {
+      console.log(
+        only === "help" || cli?.help
+          ? (await import("./lib/cli/help.ts")).helpText(VERSION)
+          : `dz-mcall ${VERSION}`,
+      );
       return EXIT_CODES.ok;
     }
-    if (cli.version) {
-      console.log(`dz-mcall ${VERSION}`);
-      return EXIT_CODES.ok;
-    }
-    const [
-      { loadConfig, readConfigFile, readEnvLayer },
-      { logger, setupLogging },
-      logtape,
-      { run },
-    ] = await Promise.all([
+    const [{ loadConfig, readConfigFile, readEnvLayer }, { run }] = await Promise.all([
       import("./lib/config/load.ts"),
-      import("./lib/log/log.ts"),
-      import("@logtape/logtape"),
       import("./lib/cli/run.ts"),
     ]);
-    dispose = logtape.dispose;
     const layers: Layer[] = [];
     const configPath = cli.configPath ?? env.MCALL_CONFIG;
     if (configPath) layers.push(await readConfigFile(configPath));
     layers.push(await readEnvLayer(env), cli.layer);
     const warnings: string[] = [];
     const config = loadConfig({ layers, warn: (w) => warnings.push(w) });
-    setupLogging({
-      level: config.log.level,
-      ...(config.log.file ? { file: config.log.file } : {}),
-    });
-    // Doubled braces: logtape would read `{x}` in the text as a placeholder.
-    for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
     return exitCode(
       await run(config, {
         command: cli.command,
@@ -103,6 +90,7 @@ export async function main(
         env,
         signal,
         version: VERSION,
+        warnings,
         ...(cli.output ? { output: cli.output } : {}),
       }),
     );
@@ -114,8 +102,6 @@ export async function main(
     // Never a stack trace: one line, exit 1 (a bug if it happens; the line says what).
     console.error(`dz-mcall: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
     return EXIT_CODES.error;
-  } finally {
-    await dispose?.();
   }
 }
 

@@ -9,11 +9,11 @@
  *
  * @module
  */
-import type { z } from "zod";
+import { z } from "zod/mini";
 import { ConfigSchema, InputSchema } from "../lib/config/schema.ts";
 import { type Field, fields } from "../lib/config/fields.ts";
 import { ENV_ALIASES, envName, ORIGINAL_ENV } from "../lib/config/load.ts";
-import { FLAGS } from "../lib/cli/args.ts";
+import { FLAGS } from "../lib/cli/flags.ts";
 import { formatDurationMs } from "../lib/time/duration.ts";
 
 /** Where the generated file lives, from the repository root. */
@@ -70,8 +70,33 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
     .join("\n");
 }
 
-type CheckDef = { check: string; format?: string; pattern?: RegExp };
-type Def = { type: string; entries?: Record<string, string>; in?: z.ZodType; out?: z.ZodType };
+type CheckDef = {
+  check: string;
+  format?: string;
+  pattern?: RegExp;
+  value?: number;
+  inclusive?: boolean;
+  minimum?: number;
+  maximum?: number;
+};
+
+/** A number's or a length's bounds and a number's format, folded from a schema's checks. */
+function bounds(schema: z.ZodMiniType) {
+  const checks = (schema._zod.def as { checks?: { _zod: { def: CheckDef } }[] }).checks ?? [];
+  const out: { minimum?: number; maximum?: number; isInt?: boolean; patterns: RegExp[] } = {
+    patterns: [],
+  };
+  for (const { _zod: { def } } of checks) {
+    if (def.check === "number_format" && def.format?.includes("int")) out.isInt = true;
+    if (def.check === "greater_than" && def.inclusive) out.minimum = def.value!;
+    if (def.check === "less_than" && def.inclusive) out.maximum = def.value!;
+    if (def.check === "min_length") out.minimum = def.minimum!;
+    if (def.check === "max_length") out.maximum = def.maximum!;
+    if (def.format === "regex") out.patterns.push(def.pattern!);
+  }
+  return out;
+}
+type Def = { type: string; entries?: Record<string, string> };
 
 /** The values of the first enum among a field's schemas. */
 function enumValues(field: Field): string[] | undefined {
@@ -84,40 +109,34 @@ function enumValues(field: Field): string[] | undefined {
 
 /** A field's type with its bounds or pattern. */
 function typeOf(field: Field): string {
-  const inner = field.inner as z.ZodType & {
-    minValue?: number | null;
-    maxValue?: number | null;
-    isInt?: boolean;
-    minLength?: number | null;
-    maxLength?: number | null;
-  };
+  const inner = field.inner;
+  const bag = bounds(inner);
   const values = enumValues(field);
   if (values) return values.map((v) => code(v === "" ? '""' : v)).join(" | ");
   switch (field.kind) {
     case "boolean":
       return "boolean";
     case "duration": {
-      const meta = field.layers.map((l) => l.meta()?.durationMs as { min: number; max: number })
+      const meta = field.layers
+        .map((l) => z.globalRegistry.get(l)?.durationMs as { min: number; max: number })
         .find((m) => m);
       if (!meta) throw new Error(`${field.path}: a duration without its bounds`);
       return `duration, ${formatDurationMs(meta.min)} to ${formatDurationMs(meta.max)}`;
     }
     case "number": {
-      const kind = inner.isInt ? "integer" : "number";
-      const { minValue: min, maxValue: max } = inner;
+      const kind = bag.isInt ? "integer" : "number";
+      const { minimum: min, maximum: max } = bag;
       return min != null && max != null ? `${kind}, ${min} to ${max}` : kind;
     }
     case "list":
       return "list of inputs (below)";
   }
   if (inner._zod.def.type === "record") return "map of string to string";
-  const checks = (inner._zod.def as { checks?: { _zod: { def: CheckDef } }[] }).checks ?? [];
-  const patterns = checks.map((c) => c._zod.def).filter((d) => d.format === "regex")
-    .map((d) => d.pattern!);
+  const { patterns } = bag;
   const parts = ["string"];
   if (patterns.length > 0) parts.push(`matching ${patterns.map((p) => code(p.source)).join(", ")}`);
-  if (inner.minLength != null && inner.minLength > 0) parts.push(`at least ${inner.minLength}`);
-  if (inner.maxLength != null) parts.push(`at most ${inner.maxLength} characters`);
+  if (bag.minimum !== undefined && bag.minimum > 0) parts.push(`at least ${bag.minimum}`);
+  if (bag.maximum !== undefined) parts.push(`at most ${bag.maximum} characters`);
   return parts.join(", ");
 }
 

@@ -63,24 +63,40 @@ function npmPackages(modules: Set<string>): string[] {
   return [...new Set(names)].sort();
 }
 
-Deno.test("--help and --version load no npm package and no configuration schema", () => {
+Deno.test("a lone --version loads only the flag table; --help adds its text: no parser, npm package, Node built-in or configuration schema", () => {
   const graph = staticClosure([MAIN]);
-  assert.deepEqual(npmPackages(graph), []);
-  assert.ok(
-    !graph.has(lib("config/load.ts")),
-    "main.ts must not import lib/config/load.ts statically",
-  );
-  assert.ok(graph.has(lib("cli/args.ts")));
+  const local = [...graph].filter((s) => s !== MAIN).map((s) =>
+    s.slice(new URL(".", MAIN).href.length)
+  )
+    .sort();
+  assert.deepEqual(local, [
+    "deno.json",
+    "lib/cli/flags.ts",
+    "lib/cli/interrupted.ts",
+    "lib/config/layer.ts",
+  ]);
+  const forHelp = edges.get(MAIN)!.filter((e) => e.dynamic).map((e) => e.to);
+  assert.ok(forHelp.includes(lib("cli/help.ts")), "main.ts imports lib/cli/help.ts for --help");
+  const help = staticClosure([lib("cli/help.ts")]);
+  assert.deepEqual(npmPackages(help), []);
+  // Importing any `node:` module boots Deno's Node compatibility layer (~6 ms).
+  assert.deepEqual([...help].filter((s) => s.startsWith("node:")), []);
+  assert.ok(!help.has(lib("cli/args.ts")), "--help must not load the parser");
+  assert.ok(!help.has(lib("config/load.ts")));
 });
 
-Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, nor leader mode", () => {
+Deno.test("a one-shot run loads neither the Kubernetes client, metrics, YAML, logging, nor leader mode", () => {
   // What main.ts imports once the command line asks for a run, whatever the mode.
   const forRun = edges.get(MAIN)!.filter((e) => e.dynamic).map((e) => e.to);
   assert.ok(forRun.includes(lib("cli/run.ts")), "main.ts imports lib/cli/run.ts when it runs");
   const graph = staticClosure([MAIN, ...forRun]);
-  assert.deepEqual(npmPackages(graph), ["@logtape/logtape", "zod"]);
+  assert.deepEqual(npmPackages(graph), ["zod"]);
+  // No Node built-in either: the first `node:` import boots Deno's Node layer (logtape imports
+  // node:util; lib/cli/run.ts imports logging only when something can log).
+  assert.deepEqual([...graph].filter((s) => s.startsWith("node:")), []);
   for (
     const heavy of [
+      "log/log.ts",
       "modes/leader.ts",
       "kube/api.ts",
       "modes/serve.ts",

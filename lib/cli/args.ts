@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { ConfigError, type Layer, parseBool, type RawLayer, setPath } from "../config/layer.ts";
 import { parseDurationMs } from "../time/duration.ts";
 import { splitInputList } from "../engine/input.ts";
+import { type OptionSpec, parseArgv } from "./argv.ts";
+import { FLAGS, type FlagSpec } from "./flags.ts";
 
 /** What the command line asks for, besides configuration. */
 export interface Cli {
@@ -24,216 +25,10 @@ export interface Cli {
   readonly layer: Layer;
 }
 
-interface FlagSpec {
-  readonly long: string;
-  readonly short?: string;
-  /** Go-style single-dash long aliases of the original (`-worker`, `-lf`). */
-  readonly alias?: string;
-  readonly type: "string" | "boolean";
-  /** Config path the flag sets; absent for CLI-only flags. */
-  readonly path?: string;
-  readonly kind?: "int" | "duration" | "bool-text";
-  readonly arg?: string;
-  readonly help: string;
-}
-
-/** Every flag, in the order `--help` lists them. */
-export const FLAGS: readonly FlagSpec[] = [
-  {
-    long: "input",
-    short: "i",
-    type: "string",
-    arg: "LIST",
-    help: "inputs, comma-separated (commas inside quotes kept)",
-  },
-  {
-    long: "type",
-    short: "t",
-    type: "string",
-    path: "request.type",
-    arg: "TYPE",
-    help: "type of -i inputs: cmd | get | post (default cmd)",
-  },
-  {
-    long: "name",
-    short: "n",
-    type: "string",
-    path: "request.name",
-    arg: "NAME",
-    help: "result name for inputs without one",
-  },
-  {
-    long: "config",
-    short: "c",
-    type: "string",
-    arg: "FILE",
-    help: "mcall.yaml config file (env MCALL_CONFIG)",
-  },
-  {
-    long: "web",
-    short: "w",
-    type: "boolean",
-    path: "webserver.enable",
-    help: "serve the mcall HTTP API instead of running once",
-  },
-  {
-    long: "host",
-    type: "string",
-    path: "webserver.host",
-    arg: "ADDR",
-    help: "serve mode bind address (default 127.0.0.1)",
-  },
-  {
-    long: "port",
-    short: "p",
-    type: "string",
-    path: "webserver.port",
-    kind: "int",
-    arg: "PORT",
-    help: "serve mode port (default 3000)",
-  },
-  {
-    long: "token-file",
-    type: "string",
-    path: "webserver.tokenFile",
-    arg: "FILE",
-    help: "bearer token for serve mode (or env MCALL_WEBSERVER_TOKEN)",
-  },
-  {
-    long: "format",
-    short: "f",
-    type: "string",
-    path: "response.format",
-    arg: "FMT",
-    help: "json | plain (default json)",
-  },
-  {
-    long: "encoding",
-    short: "e",
-    type: "string",
-    path: "response.encoding.type",
-    arg: "ENC",
-    help: "base64-encode results: std | url",
-  },
-  {
-    long: "worker",
-    alias: "worker",
-    type: "string",
-    path: "worker.number",
-    kind: "int",
-    arg: "N",
-    help: "how many inputs run at once (default 10)",
-  },
-  {
-    long: "subject",
-    type: "string",
-    path: "request.subject",
-    arg: "TEXT",
-    help: "copied into every result",
-  },
-  {
-    long: "timeout",
-    type: "string",
-    path: "request.timeout",
-    kind: "duration",
-    arg: "DUR",
-    help: "per-input timeout, e.g. 10s (default 10s)",
-  },
-  {
-    long: "shell",
-    type: "boolean",
-    path: "request.shell",
-    help: "run every cmd through /bin/sh -c",
-  },
-  {
-    long: "max-output-bytes",
-    type: "string",
-    path: "request.maxOutputBytes",
-    kind: "int",
-    arg: "N",
-    help: "cap on captured output per input (default 65536)",
-  },
-  {
-    long: "log-level",
-    short: "l",
-    type: "string",
-    path: "log.level",
-    arg: "LEVEL",
-    help: "debug | info | warning | error (default info)",
-  },
-  {
-    long: "log-file",
-    alias: "lf",
-    type: "string",
-    path: "log.file",
-    arg: "FILE",
-    help: "also append JSON log lines to FILE",
-  },
-  {
-    long: "elect",
-    type: "boolean",
-    path: "election.enabled",
-    help: "leader mode (env LEADER_ELECTION=true)",
-  },
-  {
-    long: "lease-name",
-    type: "string",
-    path: "election.leaseName",
-    arg: "NAME",
-    help: "Lease name (default dz-mcall-leader)",
-  },
-  {
-    long: "namespace",
-    type: "string",
-    path: "election.namespace",
-    arg: "NS",
-    help: "namespace (env NAMESPACE)",
-  },
-  {
-    long: "identity",
-    type: "string",
-    path: "election.identity",
-    arg: "ID",
-    help: "this pod's identity (env HOSTNAME)",
-  },
-  {
-    long: "round",
-    type: "string",
-    path: "tasks.round",
-    arg: "ID",
-    help: "run one round with this id, then exit (CronJob mode)",
-  },
-  {
-    long: "signing-key-file",
-    type: "string",
-    path: "tasks.signingKeyFile",
-    arg: "FILE",
-    help: "task-signing key file",
-  },
-  {
-    long: "insecure-unsigned-tasks",
-    type: "boolean",
-    path: "tasks.insecureUnsignedTasks",
-    help: "allow leader mode without a signing key",
-  },
-  {
-    long: "metrics-port",
-    type: "string",
-    path: "metrics.port",
-    kind: "int",
-    arg: "PORT",
-    help: "/healthz /readyz /metrics port (default 8080)",
-  },
-  {
-    long: "output",
-    short: "o",
-    type: "string",
-    arg: "FMT",
-    help: "status output: table | json (default table)",
-  },
-  { long: "help", short: "h", type: "boolean", help: "show this help" },
-  { long: "version", short: "v", type: "boolean", help: "print the version" },
-];
+/** FLAGS as {@linkcode parseArgv} reads them. */
+const OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
+  FLAGS.map((f) => [f.long, { type: f.type, ...(f.short ? { short: f.short } : {}) }]),
+);
 
 /**
  * Parses argv.
@@ -244,19 +39,7 @@ export const FLAGS: readonly FlagSpec[] = [
  */
 export function parseCli(args: readonly string[]): Cli {
   const { normalised, booleans } = goStyle(args);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: normalised,
-      allowPositionals: true,
-      strict: true,
-      options: Object.fromEntries(
-        FLAGS.map((f) => [f.long, { type: f.type, ...(f.short ? { short: f.short } : {}) }]),
-      ),
-    });
-  } catch (err) {
-    throw new ConfigError(describeParseError(err as Error));
-  }
+  const parsed = parseArgv(normalised, OPTIONS);
   const { positionals } = parsed;
   const values: Record<string, string | boolean | undefined> = { ...parsed.values, ...booleans };
   const command = positionals[0] ?? "run";
@@ -323,21 +106,11 @@ function convert(value: string | boolean, flag: FlagSpec, name: string): unknown
   }
 }
 
-/** One line for a parseArgs error, without its advice about `--` (it rarely applies). */
-function describeParseError(err: Error): string {
-  const line = err.message.split("\n")[0]!;
-  const unknown = /^Unknown option '([^']*)'/.exec(line);
-  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
-  const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(line);
-  if (missing) return `${missing[1]}: needs a value`;
-  return line.replace(/\. To specify a positional argument.*$/, "");
-}
-
 /**
  * Go's flag package spellings, as the original's README writes them: `-worker 3`, `-lf x`,
  * `-i="echo x"`, `-f=plain`, `--port=3000`, `-w=true`. Every flag, by its short, alias or long
  * name, with one or two dashes, takes `=value`; a boolean's `=value` is read as true/false.
- * Rewritten to `--long value` for parseArgs; booleans given a value come back separately.
+ * Rewritten to `--long value` for {@linkcode parseArgv}; booleans given a value come back separately.
  * Nothing after `--` is touched.
  *
  * @throws {ConfigError} For a boolean whose `=value` is not true or false.

@@ -1,9 +1,9 @@
 /**
- * The `--help` text, built from the flag table of `args.ts`.
+ * The `--help` text, built from the flag table of `flags.ts`.
  *
  * @module
  */
-import { FLAGS } from "./args.ts";
+import { FLAGS } from "./flags.ts";
 
 /** The `--help` text. */
 export function helpText(version: string): string {

@@ -29,6 +29,8 @@ export interface RunContext {
   readonly write?: (text: string) => void;
   /** The exit code `main.ts` gives an outcome (leader mode logs it when a round is over). */
   readonly exitCode: (outcome: Outcome) => number;
+  /** Configuration warnings, logged once logging is set up. */
+  readonly warnings?: readonly string[];
 }
 
 /**
@@ -36,9 +38,56 @@ export interface RunContext {
  *
  * @returns How the run ended; `main.ts` turns it into the exit code.
  * @throws {ConfigError} for configuration that only shows up as wrong at start (e.g. a
- *   non-loopback bind without a token, no namespace in leader mode).
+ *   non-loopback bind without a token, no namespace in leader mode, a log file that cannot be
+ *   opened).
  */
 export async function run(config: Config, ctx: RunContext): Promise<Outcome> {
+  const oneShot = ctx.command === "run" && !config.election.enabled && !config.webserver.enable;
+  const dispose = await startLogging(config, ctx.warnings ?? [], oneShot);
+  try {
+    return await runMode(config, ctx);
+  } finally {
+    await dispose();
+  }
+}
+
+/**
+ * Configures logging (`lib/log/log.ts`), logs the configuration warnings, and returns what
+ * flushes the sinks at the end.
+ *
+ * Invariant: one-shot mode logs nothing of its own (no module on its path imports
+ * `lib/log/log.ts`; tests/startup_graph_test.ts checks it), so a one-shot run with no warning to
+ * log and no log file to open never loads logtape, nor the Node compatibility layer logtape's
+ * `node:util` import boots (~10 ms of start-up, bench/startup.ts).
+ *
+ * @throws {ConfigError} When `log.file` cannot be opened.
+ */
+async function startLogging(
+  config: Config,
+  warnings: readonly string[],
+  oneShot: boolean,
+): Promise<() => Promise<void>> {
+  if (oneShot && warnings.length === 0 && !config.log.file) return () => Promise.resolve();
+  const [{ logger, setupLogging }, { dispose }] = await Promise.all([
+    import("../log/log.ts"),
+    import("@logtape/logtape"),
+  ]);
+  try {
+    setupLogging({
+      level: config.log.level,
+      ...(config.log.file ? { file: config.log.file } : {}),
+    });
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  // Doubled braces: logtape would read `{x}` in the text as a placeholder.
+  for (const w of warnings) logger("config").warn(w.replaceAll("{", "{{").replaceAll("}", "}}"));
+  return dispose;
+}
+
+/** Runs the mode the configuration asks for, logging already set up. */
+async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
   if (ctx.command === "status") {

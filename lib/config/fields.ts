@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "zod/mini";
 
 /** What environment text of a field coerces to. */
 export type LeafKind = "boolean" | "number" | "string" | "duration" | "list";
@@ -16,16 +16,16 @@ export interface Field {
   readonly path: string;
   readonly kind: LeafKind;
   /** The value's schema under its default/optional wrappers and pipes. */
-  readonly inner: z.ZodType;
+  readonly inner: z.ZodMiniType;
   /** Every schema from the field's own down to `inner` (wrappers, pipes' both sides). */
-  readonly layers: readonly z.ZodType[];
+  readonly layers: readonly z.ZodMiniType[];
   /** The `.describe()` text, if any. */
   readonly description: string | undefined;
   /** Whether the field has a default, and which. */
   readonly default: { readonly value: unknown } | undefined;
 }
 
-type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; out?: z.ZodType };
+type Def = { type: string; innerType?: z.ZodMiniType; in?: z.ZodMiniType; out?: z.ZodMiniType };
 
 /**
  * Every leaf of an object schema, depth first in the schema's key order.
@@ -33,12 +33,12 @@ type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; out?: z.ZodTyp
  * @param schema The object schema (wrappers allowed).
  * @param prefix The path of `schema` itself.
  */
-export function fields(schema: z.ZodType, prefix = ""): Field[] {
+export function fields(schema: z.ZodMiniType, prefix = ""): Field[] {
   const out: Field[] = [];
-  const walk = (node: z.ZodType, path: string) => {
+  const walk = (node: z.ZodMiniType, path: string) => {
     const { inner, layers } = unwrap(node);
     if (inner._zod.def.type === "object") {
-      const shape = (inner as unknown as { shape: Record<string, z.ZodType> }).shape;
+      const shape = (inner as unknown as { shape: Record<string, z.ZodMiniType> }).shape;
       for (const [key, child] of Object.entries(shape)) walk(child, path ? `${path}.${key}` : key);
       return;
     }
@@ -59,8 +59,8 @@ export function fields(schema: z.ZodType, prefix = ""): Field[] {
 }
 
 /** Strips default/prefault/optional/nullable wrappers and follows pipes to their input. */
-function unwrap(schema: z.ZodType): { inner: z.ZodType; layers: z.ZodType[] } {
-  const layers: z.ZodType[] = [];
+function unwrap(schema: z.ZodMiniType): { inner: z.ZodMiniType; layers: z.ZodMiniType[] } {
+  const layers: z.ZodMiniType[] = [];
   let s = schema;
   for (;;) {
     layers.push(s);
@@ -76,7 +76,7 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; layers: z.ZodType[] } {
   }
 }
 
-function kindOf(schema: z.ZodType): LeafKind {
+function kindOf(schema: z.ZodMiniType): LeafKind {
   switch (schema._zod.def.type) {
     case "boolean":
       return "boolean";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { ConfigSchema } from "./schema.ts";
 import type { RawLayer } from "./layer.ts";
 

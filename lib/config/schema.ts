@@ -8,17 +8,40 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "zod/mini";
 import { parseDurationMs } from "../time/duration.ts";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../engine/capture.ts";
 import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
 import { DEFAULT_LEASE_TIMINGS } from "../election/timings.ts";
 
+// zod/mini, not classic zod: the same validation core and messages, half the import and build
+// cost (bench/startup.ts). It loads no locale of its own: English, as classic zod uses, for the
+// messages issues.ts passes on. Every zod user in lib/ imports this module, so both settings hold
+// wherever zod parses.
+z.config(z.locales.en());
 // Interpret schemas instead of compiling each object schema with `new Function` on its first
 // parse: a run parses its configuration once, and the compile cost half of that parse
 // (bench/startup.ts); later parses (HTTP requests, task specs) take microseconds either way.
 z.config({ jitless: true });
+
+/**
+ * `schema` with its description for the generated docs (the global registry, as classic zod's
+ * `.describe()` keeps it); returns `schema` itself.
+ */
+export function described<T extends z.ZodMiniType>(schema: T, description: string): T {
+  z.globalRegistry.add(schema as z.ZodMiniType, { description });
+  return schema;
+}
+
+/** An integer between `min` and `max` (inclusive; no upper bound when `max` is absent). */
+export function integer(min: number, max?: number) {
+  return z.number().check(
+    z.int(),
+    z.minimum(min),
+    ...(max === undefined ? [] : [z.maximum(max)]),
+  );
+}
 
 /** The kinds of input the engine runs. */
 export const INPUT_TYPES = ["cmd", "get", "post"] as const;
@@ -35,219 +58,327 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
  */
 export function duration(opts: { minMs?: number; maxMs?: number } = {}) {
   const { minMs = 0, maxMs = 7 * 24 * 3_600_000 } = opts;
-  return z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = parseDurationMs(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: "is not a duration (use e.g. 10s, 5m, 1h30m)" });
-      return z.NEVER;
-    }
-    if (ms < minMs || ms > maxMs) {
-      ctx.addIssue({
-        code: "custom",
-        message: `must be between ${minMs}ms and ${maxMs}ms`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  }).meta({ durationMs: { min: minMs, max: maxMs } });
+  return z.pipe(
+    z.union([z.string(), z.number()]),
+    z.transform((value: string | number, ctx) => {
+      const ms = parseDurationMs(value);
+      if (ms === undefined) {
+        ctx.issues.push({
+          code: "custom",
+          message: "is not a duration (use e.g. 10s, 5m, 1h30m)",
+          input: value,
+        });
+        return z.NEVER;
+      }
+      if (ms < minMs || ms > maxMs) {
+        ctx.issues.push({
+          code: "custom",
+          message: `must be between ${minMs}ms and ${maxMs}ms`,
+          input: value,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  ).register(z.globalRegistry, { durationMs: { min: minMs, max: maxMs } });
 }
 
-const port = z.number().int().min(0).max(65535);
+const port = integer(0, 65535);
+const { optional, _default: withDefault, prefault, strictObject, string, boolean } = z;
 
 /** One input as written in `request.inputs` (or in the original `request.input` JSON). */
-export const InputSchema = z.strictObject({
-  input: z.string().trim().min(1, "must not be empty").describe(
+export const InputSchema = strictObject({
+  input: described(
+    string().check(z.trim(), z.minLength(1, "must not be empty")),
     "The command line, or the URL for get and post.",
   ),
-  type: z.enum(INPUT_TYPES).optional().describe("The input's type; defaults to `request.type`."),
-  name: z.string().optional().describe("A label for the result; defaults to the input text."),
-  expect: z.string().superRefine((text, ctx) => {
-    try {
-      parseExpect(text);
-    } catch (err) {
-      // parseExpect's message starts with `expect "<text>"`; the path already names the field.
-      const reason = (err as Error).message.replace(/^expect ".*?"\s*:?\s*/, "");
-      ctx.addIssue({ code: "custom", message: reason });
-    }
-  }).optional().describe(
+  type: described(
+    optional(z.enum(INPUT_TYPES)),
+    "The input's type; defaults to `request.type`.",
+  ),
+  name: described(
+    optional(string()),
+    "A label for the result; defaults to the input text.",
+  ),
+  expect: described(
+    optional(
+      string().check(z.superRefine((text, ctx) => {
+        try {
+          parseExpect(text);
+        } catch (err) {
+          // parseExpect's message starts with `expect "<text>"`; the path already names the field.
+          const reason = (err as Error).message.replace(/^expect ".*?"\s*:?\s*/, "");
+          ctx.addIssue({ code: "custom", message: reason });
+        }
+      })),
+    ),
     "A check on the output ([commands.md](commands.md#expect-when-an-input-counts-as-success)).",
   ),
-  timeout: duration({ minMs: 1 }).optional().describe(
+  timeout: described(
+    optional(duration({ minMs: 1 })),
     "Per-input timeout; defaults to `request.timeout`.",
   ),
-  shell: z.boolean().optional().describe(
+  shell: described(
+    optional(boolean()),
     "Run a cmd through `/bin/sh -c`; defaults to `request.shell`.",
   ),
-  body: z.string().optional().describe("Request body for post (and get, if given)."),
-  headers: z.record(z.string(), z.string()).superRefine((headers, ctx) => {
-    for (const [name, value] of Object.entries(headers)) {
-      const problem = headerProblem(name, value);
-      if (problem !== undefined) {
-        const input = problem.includes("header name") ? name : value;
-        ctx.addIssue({ code: "custom", message: problem, path: [name], input });
-        return;
-      }
-    }
-  }).optional().describe("Request headers for get/post."),
-  retries: z.number().int().min(0).max(10).optional().describe(
+  body: described(optional(string()), "Request body for post (and get, if given)."),
+  headers: described(
+    optional(
+      z.record(string(), string()).check(z.superRefine((headers, ctx) => {
+        for (const [name, value] of Object.entries(headers)) {
+          const problem = headerProblem(name, value);
+          if (problem !== undefined) {
+            const input = problem.includes("header name") ? name : value;
+            ctx.addIssue({ code: "custom", message: problem, path: [name], input });
+            return;
+          }
+        }
+      })),
+    ),
+    "Request headers for get/post.",
+  ),
+  retries: described(
+    optional(integer(0, 10)),
     "How often a failing check is retried inside one task attempt (default 0).",
   ),
-  id: z.string().optional().describe(
+  id: described(
+    optional(string()),
     "Original fields some configs carry (`id`, `pswd`); accepted and ignored.",
   ),
-  pswd: z.string().optional().describe("Original field; accepted and ignored."),
+  pswd: described(optional(string()), "Original field; accepted and ignored."),
 });
 /** An input as written in configuration. */
 export type InputConfig = z.output<typeof InputSchema>;
 
+/** A section of the file: a strict object whose absence means all its defaults. */
+function section<T extends z.core.$ZodLooseShape>(shape: T) {
+  // Every key of a section has a default or is optional, so `{}` is valid input (the generic
+  // shape hides that from the type checker).
+  return prefault(strictObject(shape), {} as never);
+}
+
 /** The whole `mcall.yaml`. Every key has a default, so an empty file is valid. */
-export const ConfigSchema = z.strictObject({
-  request: z.strictObject({
-    subject: z.string().default("").describe("Copied into every result as `subject`."),
-    timeout: duration({ minMs: 1 }).default(DEFAULT_TIMEOUT_MS).describe(
+export const ConfigSchema = strictObject({
+  request: section({
+    subject: described(withDefault(string(), ""), "Copied into every result as `subject`."),
+    timeout: described(
+      withDefault(duration({ minMs: 1 }), DEFAULT_TIMEOUT_MS),
       "Default per-input timeout.",
     ),
-    input: z.string().optional().describe(
+    input: described(
+      optional(string()),
       'The original layout: a JSON string `{"inputs":[...]}` (use one of `input`, `inputs`).',
     ),
-    inputs: z.array(InputSchema).optional().describe(
+    inputs: described(
+      optional(z.array(InputSchema)),
       "The inputs as a YAML list (what the Helm chart writes).",
     ),
-    type: z.enum(INPUT_TYPES).default("cmd").describe("Default input type."),
-    name: z.string().default("").describe("Default result name when an input has none."),
-    shell: z.boolean().default(false).describe(
+    type: described(withDefault(z.enum(INPUT_TYPES), "cmd"), "Default input type."),
+    name: described(withDefault(string(), ""), "Default result name when an input has none."),
+    shell: described(
+      withDefault(boolean(), false),
       "Run every cmd through `/bin/sh -c` unless the input says otherwise.",
     ),
-    maxOutputBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(
-      DEFAULT_MAX_OUTPUT_BYTES,
-    ).describe("Cap on captured output per input, in bytes."),
-  }).prefault({}),
-  response: z.strictObject({
-    format: z.enum(["json", "plain", "plan"]).transform((f) => f === "plan" ? "plain" : f)
-      .default("json").describe("Output format; `plan` is the original's typo for `plain`."),
-    encoding: z.strictObject({
-      type: z.enum(["", "std", "url"]).default("").describe(
+    maxOutputBytes: described(
+      withDefault(integer(1024, 16 * 1024 * 1024), DEFAULT_MAX_OUTPUT_BYTES),
+      "Cap on captured output per input, in bytes.",
+    ),
+  }),
+  response: section({
+    format: described(
+      withDefault(
+        z.pipe(
+          z.enum(["json", "plain", "plan"]),
+          z.transform((f: "json" | "plain" | "plan") => f === "plan" ? "plain" : f),
+        ),
+        "json",
+      ),
+      "Output format; `plan` is the original's typo for `plain`.",
+    ),
+    encoding: section({
+      type: described(
+        withDefault(z.enum(["", "std", "url"]), ""),
         "Base64-encode each result with the `std` or `url` alphabet; empty: off.",
       ),
-    }).prefault({}),
-  }).prefault({}),
-  worker: z.strictObject({
-    number: z.number().int().min(1).max(1000).default(10).describe("How many inputs run at once."),
-    terminationGracePeriod: duration({ minMs: 0, maxMs: 24 * 3_600_000 }).default(30_000).describe(
+    }),
+  }),
+  worker: section({
+    number: described(withDefault(integer(1, 1000), 10), "How many inputs run at once."),
+    terminationGracePeriod: described(
+      withDefault(duration({ minMs: 0, maxMs: 24 * 3_600_000 }), 30_000),
       "The pod's `terminationGracePeriodSeconds` (the chart passes it): on SIGTERM running tasks get this minus a margin to finish, then are handed back (leader mode).",
     ),
-  }).prefault({}),
-  log: z.strictObject({
-    level: z.string().toLowerCase().pipe(
-      z.enum(["debug", "info", "warning", "warn", "error", "fatal", "trace"]),
-    ).transform((l) => l === "warn" ? "warning" : l).default("info").describe(
+  }),
+  log: section({
+    level: described(
+      withDefault(
+        z.pipe(
+          z.pipe(
+            string().check(z.toLowerCase()),
+            z.enum(["debug", "info", "warning", "warn", "error", "fatal", "trace"]),
+          ),
+          z.transform((l: "debug" | "info" | "warning" | "warn" | "error" | "fatal" | "trace") =>
+            l === "warn" ? "warning" : l
+          ),
+        ),
+        "info",
+      ),
       "Log level, in any case (the original writes `DEBUG`, `WARNING`, …); `warn` means `warning`.",
     ),
-    file: z.string().default("").describe("Also append JSON log lines to this file."),
-  }).prefault({}),
-  webserver: z.strictObject({
-    enable: z.boolean().default(false).describe(
+    file: described(withDefault(string(), ""), "Also append JSON log lines to this file."),
+  }),
+  webserver: section({
+    enable: described(
+      withDefault(boolean(), false),
       "Serve the mcall HTTP API instead of running once.",
     ),
-    host: z.string().min(1).default("127.0.0.1").describe(
+    host: described(
+      withDefault(string().check(z.minLength(1)), "127.0.0.1"),
       "Bind address; anything but loopback requires a token.",
     ),
-    port: port.default(3000).describe("Port of the mcall HTTP API."),
-    tokenFile: z.string().default("").describe(
+    port: described(withDefault(port, 3000), "Port of the mcall HTTP API."),
+    tokenFile: described(
+      withDefault(string(), ""),
       "File holding the bearer token (or the token itself in env `MCALL_WEBSERVER_TOKEN`).",
     ),
-  }).prefault({}),
-  election: z.strictObject({
-    enabled: z.boolean().default(false).describe(
+  }),
+  election: section({
+    enabled: described(
+      withDefault(boolean(), false),
       "Leader mode: campaign for the Lease, plan rounds of tasks as leader, run them as worker.",
     ),
-    leaseName: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a valid object name")
-      .max(253).default("dz-mcall-leader").describe("The Lease's name."),
-    namespace: z.string().default("").describe(
+    leaseName: described(
+      withDefault(
+        string().check(
+          z.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "is not a valid object name"),
+          z.maxLength(253),
+        ),
+        "dz-mcall-leader",
+      ),
+      "The Lease's name.",
+    ),
+    namespace: described(
+      withDefault(string(), ""),
       "Namespace of the Lease and the tasks; empty: the in-cluster service-account namespace.",
     ),
-    identity: z.string().default("").describe("This candidate's identity (the pod name)."),
-    leaseDuration: duration({ minMs: 1000 }).default(DEFAULT_LEASE_TIMINGS.leaseDurationMs)
-      .describe(
-        "How long a lease is valid without renewal.",
-      ),
-    renewDeadline: duration({ minMs: 500 }).default(DEFAULT_LEASE_TIMINGS.renewDeadlineMs).describe(
+    identity: described(withDefault(string(), ""), "This candidate's identity (the pod name)."),
+    leaseDuration: described(
+      withDefault(duration({ minMs: 1000 }), DEFAULT_LEASE_TIMINGS.leaseDurationMs),
+      "How long a lease is valid without renewal.",
+    ),
+    renewDeadline: described(
+      withDefault(duration({ minMs: 500 }), DEFAULT_LEASE_TIMINGS.renewDeadlineMs),
       "How long the leader keeps retrying a renewal before it gives up.",
     ),
-    retryPeriod: duration({ minMs: 100 }).default(DEFAULT_LEASE_TIMINGS.retryPeriodMs).describe(
+    retryPeriod: described(
+      withDefault(duration({ minMs: 100 }), DEFAULT_LEASE_TIMINGS.retryPeriodMs),
       "How often candidates retry (with jitter up to ×1.2).",
     ),
-    releaseOnCancel: z.boolean().default(true).describe(
+    releaseOnCancel: described(
+      withDefault(boolean(), true),
       "Release the lease on shutdown so another pod takes over at once.",
     ),
-  }).prefault({}),
-  tasks: z.strictObject({
-    app: z.string().regex(
-      /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-      "is not a valid label value",
-    )
-      .max(63).default("dz-mcall").describe("The `app` label on task ConfigMaps."),
-    workerSelector: z.string().default("").describe(
+  }),
+  tasks: section({
+    app: described(
+      withDefault(
+        string().check(
+          z.regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "is not a valid label value"),
+          z.maxLength(63),
+        ),
+        "dz-mcall",
+      ),
+      "The `app` label on task ConfigMaps.",
+    ),
+    workerSelector: described(
+      withDefault(string(), ""),
       "Label selector of the worker pods. Defaults to `app=<tasks.app>`.",
     ),
-    owner: z.string().default("").describe(
+    owner: described(
+      withDefault(string(), ""),
       "A ConfigMap in the namespace that owns the Lease, task ConfigMaps and round summaries, so Kubernetes deletes them with it (the chart names its config ConfigMap). Empty: no owner.",
     ),
-    interval: duration({ minMs: 1000 }).default(300_000).describe(
+    interval: described(
+      withDefault(duration({ minMs: 1000 }), 300_000),
       "Time between rounds in deployment mode.",
     ),
-    pollInterval: duration({ minMs: 100 }).default(30_000).describe(
+    pollInterval: described(
+      withDefault(duration({ minMs: 100 }), 30_000),
       "Safety-net resync of a worker's tasks (watch is the fast path).",
     ),
-    historyLimit: z.number().int().min(1).max(100).default(3).describe(
+    historyLimit: described(
+      withDefault(integer(1, 100), 3),
       "Rounds whose finished tasks are kept.",
     ),
-    failedHistoryLimit: z.number().int().min(0).max(100).default(1).describe(
+    failedHistoryLimit: described(
+      withDefault(integer(0, 100), 1),
       "Failed/dead/rejected tasks are kept for the last N rounds that had one.",
     ),
-    maxAttempts: z.number().int().min(1).max(20).default(3).describe(
-      "Attempts before a task is dead.",
-    ),
-    stuckGrace: duration({ minMs: 0 }).default(30_000).describe(
+    maxAttempts: described(withDefault(integer(1, 20), 3), "Attempts before a task is dead."),
+    stuckGrace: described(
+      withDefault(duration({ minMs: 0 }), 30_000),
       "Grace beyond a task's timeout before the leader calls it stuck.",
     ),
-    leaderRunsTasks: z.boolean().default(true).describe(
+    leaderRunsTasks: described(
+      withDefault(boolean(), true),
       "Let the leader run tasks itself when it is the only ready pod.",
     ),
-    signingKeyFile: z.string().default("").describe("File holding the HMAC key that signs tasks."),
-    insecureUnsignedTasks: z.boolean().default(false).describe(
+    signingKeyFile: described(
+      withDefault(string(), ""),
+      "File holding the HMAC key that signs tasks.",
+    ),
+    insecureUnsignedTasks: described(
+      withDefault(boolean(), false),
       "Allow leader mode without a signing key (logs a warning).",
     ),
-    round: z.string().default("").describe(
+    round: described(
+      withDefault(string(), ""),
       "One-shot round id (the CronJob's Job name); empty means deployment mode.",
     ),
-    roundDeadline: duration({ minMs: 1000 }).default(600_000).describe(
+    roundDeadline: described(
+      withDefault(duration({ minMs: 1000 }), 600_000),
       "Give up a one-shot round after this long.",
     ),
-  }).prefault({}),
-  metrics: z.strictObject({
-    enable: z.boolean().optional().describe(
-      "Serve /healthz, /readyz and /metrics in leader mode (default on; false turns them off).",
-    ),
-    host: z.string().default("").describe(
-      "Probe bind address; empty means 0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST), else 127.0.0.1.",
-    ),
-    port: port.default(8080).describe("Port of /healthz, /readyz and /metrics."),
-    pushgateway: z.strictObject({
-      url: z.string().regex(/^(https?:\/\/[^/\s]+\S*)?$/, "must be an http:// or https:// URL")
-        .default("").describe(
-          "One-shot (CronJob) rounds: the round's leader pushes the per-check series to this " +
-            "base URL, such as `http://pushgateway.monitoring:9091` ([metrics.md](metrics.md)); " +
-            "empty turns pushing off.",
-        ),
-      job: z.string().min(1).default("dz-mcall").describe(
-        "The `job` grouping label (with `namespace` and `app`: one group per release).",
+  }),
+  metrics: described(
+    section({
+      enable: described(
+        optional(boolean()),
+        "Serve /healthz, /readyz and /metrics in leader mode (default on; false turns them off).",
       ),
-      timeout: duration({ minMs: 100, maxMs: 60_000 }).default(5_000).describe(
-        "Gives up the push after this long (a warning; the round's result is unchanged).",
+      host: described(
+        withDefault(string(), ""),
+        "Probe bind address; empty means 0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST), else 127.0.0.1.",
       ),
-    }).prefault({}).describe("Pushing one-shot rounds' per-check series to a Pushgateway."),
-  }).prefault({}).describe("The probes and metrics of leader mode."),
+      port: described(withDefault(port, 8080), "Port of /healthz, /readyz and /metrics."),
+      pushgateway: described(
+        section({
+          url: described(
+            withDefault(
+              string().check(
+                z.regex(/^(https?:\/\/[^/\s]+\S*)?$/, "must be an http:// or https:// URL"),
+              ),
+              "",
+            ),
+            "One-shot (CronJob) rounds: the round's leader pushes the per-check series to this " +
+              "base URL, such as `http://pushgateway.monitoring:9091` ([metrics.md](metrics.md)); " +
+              "empty turns pushing off.",
+          ),
+          job: described(
+            withDefault(string().check(z.minLength(1)), "dz-mcall"),
+            "The `job` grouping label (with `namespace` and `app`: one group per release).",
+          ),
+          timeout: described(
+            withDefault(duration({ minMs: 100, maxMs: 60_000 }), 5_000),
+            "Gives up the push after this long (a warning; the round's result is unchanged).",
+          ),
+        }),
+        "Pushing one-shot rounds' per-check series to a Pushgateway.",
+      ),
+    }),
+    "The probes and metrics of leader mode.",
+  ),
 });
 
 /** The validated configuration, every default applied. */

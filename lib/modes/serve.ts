@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "zod/mini";
 import { ConfigError } from "../config/layer.ts";
 import { describeIssue } from "../config/issues.ts";
 import { type Config, INPUT_TYPES, InputSchema } from "../config/schema.ts";
@@ -34,7 +34,7 @@ export const MAX_QUEUED_INPUTS = 1000;
 export const RETRY_AFTER_S = 1;
 
 const RequestSchema = z.strictObject({
-  inputs: z.array(InputSchema).min(1).max(MAX_INPUTS_PER_REQUEST),
+  inputs: z.array(InputSchema).check(z.minLength(1), z.maxLength(MAX_INPUTS_PER_REQUEST)),
 });
 
 /** Shortest bearer token serve mode accepts (after trimming whitespace). */

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { z } from "zod";
-import { INPUT_TYPES } from "../config/schema.ts";
+import { z } from "zod/mini";
+import { INPUT_TYPES, integer } from "../config/schema.ts";
 import { capUtf8 } from "../engine/capture.ts";
 import type { InputSpec, Result } from "../engine/input.ts";
 import type { ConfigMapLike } from "./store.ts";
@@ -156,16 +156,16 @@ export function canonicalJson(value: unknown): string {
 }
 
 const SpecSchema = z.strictObject({
-  index: z.number().int().min(0),
-  input: z.string().min(1),
+  index: integer(0),
+  input: z.string().check(z.minLength(1)),
   type: z.enum(INPUT_TYPES),
   name: z.string(),
-  expect: z.string().optional(),
-  timeoutMs: z.number().int().min(1),
+  expect: z.optional(z.string()),
+  timeoutMs: integer(1),
   shell: z.boolean(),
-  body: z.string().optional(),
+  body: z.optional(z.string()),
   headers: z.record(z.string(), z.string()),
-  retries: z.number().int().min(0).max(10),
+  retries: integer(0, 10),
 });
 
 /** The `spec` data key: canonical JSON of the input. */

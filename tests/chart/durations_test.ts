@@ -14,6 +14,7 @@
  * schema and checks the chart at each minimum and one millisecond below.
  */
 import assert from "node:assert/strict";
+import { z } from "zod/mini";
 import { fields } from "../../lib/config/fields.ts";
 import { setPath } from "../../lib/config/layer.ts";
 import { loadConfig } from "../../lib/config/load.ts";
@@ -138,7 +139,8 @@ const MINIMUMS: Readonly<Record<string, string>> = {
 Deno.test("durations: the chart's minimums are the schema's", async () => {
   const bounds = new Map(fields(ConfigSchema).map((f) => [f.path, f.layers]));
   for (const [value, path] of Object.entries(MINIMUMS)) {
-    const min = bounds.get(path)!.map((l) => l.meta()?.durationMs as { min: number } | undefined)
+    const min = bounds.get(path)!
+      .map((l) => z.globalRegistry.get(l)?.durationMs as { min: number } | undefined)
       .find((m) => m)!.min;
     assert.ok(min > 0, path);
     for (const ms of [min - 1, min]) {

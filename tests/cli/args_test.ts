@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { FLAGS, parseCli } from "../../lib/cli/args.ts";
+import { parseCli } from "../../lib/cli/args.ts";
+import { FLAGS, printOnly } from "../../lib/cli/flags.ts";
 import { helpText } from "../../lib/cli/help.ts";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { loadConfig } from "../../lib/config/load.ts";
@@ -116,6 +117,35 @@ for (const [args, pattern] of bad) {
     });
   });
 }
+
+Deno.test("printOnly() says what parseCli() says for every lone spelling of every flag", () => {
+  const spellings = FLAGS.flatMap((f) => [
+    `--${f.long}`,
+    `-${f.long}`,
+    ...(f.short ? [`-${f.short}`, `--${f.short}`] : []),
+    ...(f.alias ? [`-${f.alias}`, `--${f.alias}`] : []),
+    `--${f.long}=true`,
+  ]);
+  let printing = 0;
+  for (const arg of [...spellings, "run", "status", "-", "--", "-hv", "-vh", "--HELP"]) {
+    let expected: string | undefined;
+    try {
+      const cli = parseCli([arg]);
+      expected = cli.help ? "help" : cli.version ? "version" : undefined;
+    } catch {
+      expected = undefined;
+    }
+    const only = printOnly([arg]);
+    // printOnly may leave a printing spelling to the parser, never claim one the parser refuses.
+    if (only !== undefined) {
+      assert.equal(only, expected, arg);
+      printing++;
+    }
+  }
+  assert.equal(printing, 6, "-h --help -help -v --version -version");
+  assert.equal(printOnly(["--help", "--bogus"]), undefined);
+  assert.equal(printOnly([]), undefined);
+});
 
 Deno.test("helpText() lists every flag", () => {
   const text = helpText("9.9.9");
