@@ -267,8 +267,14 @@ export class Planner {
     await this.#recoverer.pass(views, pods, open > 0 ? await this.#workers(read) : [], signal);
     this.#o.metrics?.open.set(open);
 
-    // Old rounds are deleted in the background (`collector.ts`), decided from the same reads.
-    this.#collector.collect(planGarbage(this.#app, views, summaries, tasks), signal);
+    // Old rounds are deleted in the background (`collector.ts`), decided from the same reads —
+    // but before the write that ends a one-shot round, which lets every pod, this one too, exit.
+    const garbage = planGarbage(this.#app, views, summaries, tasks);
+    if (tasks.round !== "" && !views.some((t) => t.round === current && isOpen(t.state))) {
+      await this.#collector.settle();
+      this.#collector.collect(garbage, signal);
+      await this.#collector.settle();
+    } else this.#collector.collect(garbage, signal);
     let phase: RoundPhase | undefined;
     for (const summary of summaries) {
       const p = await this.#updateSummary(summary, views, current, signal);

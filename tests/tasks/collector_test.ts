@@ -4,7 +4,10 @@ import { setupLogging } from "../../lib/log/log.ts";
 import { GarbageCollector } from "../../lib/tasks/collector.ts";
 import { WriteGuard } from "../../lib/tasks/write_guard.ts";
 import type { TaskStore } from "../../lib/tasks/store.ts";
-import { MemoryStore } from "../fakes/memory_store.ts";
+import { Planner } from "../../lib/tasks/planner.ts";
+import { patched, roundName, taskName } from "../../lib/tasks/contract.ts";
+import { FakeClock } from "../fakes/clock.ts";
+import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
 
 /** `store` whose deleteCollection waits until released (or its signal aborts). */
 function slowDeletes(store: MemoryStore) {
@@ -104,4 +107,42 @@ Deno.test("GarbageCollector logs a failure that does not change once", async () 
   } finally {
     setupLogging({ level: "error" });
   }
+});
+
+Deno.test("Planner: the write that ends a one-shot round waits for the collection of old rounds", async () => {
+  const clock = new FakeClock();
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", "pod-a"]) store.setPod({ name });
+  const options = (s: TaskStore) => ({
+    store: s,
+    pods: store,
+    clock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig({ round: "job-2", historyLimit: 1 }),
+    signer: instantSigner("key"),
+  });
+  // An old round, complete, then this round's tasks, all run.
+  const setup = new Planner(options(store));
+  for (const round of ["job-1", "job-2"]) {
+    await setup.planRound(round, specs(2));
+    for (const i of [0, 1]) {
+      const cm = store.peek(taskName("dz-mcall", round, i))!;
+      store.put(patched(cm, { labels: { state: "succeeded" } }));
+    }
+    if (round === "job-1") await setup.reconcile(round);
+    await clock.advance(1000);
+  }
+  const phase = () => store.peek(roundName("dz-mcall", "job-2"))!.data?.phase;
+  const { slow, pending } = slowDeletes(store);
+  const stop = new AbortController();
+  const running = new Planner(options(slow)).runLeader(specs(2), stop.signal);
+  for (let i = 0; i < 5; i++) await clock.advance(0);
+  assert.equal(pending.length, 1, "job-1's tasks are being deleted");
+  assert.equal(phase(), "running", "the round is not ended before the collection is done");
+  pending[0]!.release();
+  assert.equal(await running, "complete");
+  assert.equal(store.peek(taskName("dz-mcall", "job-1", 0)), undefined);
+  assert.equal(phase(), "complete");
 });
