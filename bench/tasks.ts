@@ -34,6 +34,8 @@ import { helperSetsid } from "./engine.ts";
 /** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
 const TASKS = Math.max(10, Number(Deno.env.get("BENCH_TASKS") ?? "1000") || 1000);
 const WORKERS = 5;
+/** `BENCH_TASKS_TRACE=1`: every process's log lines and RSS samples on stderr. */
+const TRACE = Boolean(Deno.env.get("BENCH_TASKS_TRACE"));
 const WORKER_NUMBER = 10;
 const LEASE = "dz-mcall-leader";
 
@@ -136,6 +138,7 @@ async function runRound(
     for (const p of procs) {
       memoryMiB(p.child.pid).then((m) => {
         peaks.set(p.name, Math.max(peaks.get(p.name) ?? 0, m.rss));
+        if (TRACE) console.error(`rss ${p.name} ${Math.round(m.rss)} MiB`);
       }, () => {});
     }
   }, 1000);
@@ -217,7 +220,7 @@ async function runRound(
     const planMs = plannedAt - t0;
     const codes = (await Promise.all(procs.map((p) => p.exited))).map((s) => s.code);
     clearInterval(cpuSampling);
-    if (Deno.env.get("BENCH_TASKS_TRACE")) {
+    if (TRACE) {
       const wall = Date.now() - (performance.now() - t0);
       for (const p of procs) {
         for (const l of p.lines) {
