@@ -41,7 +41,8 @@ export interface ApiPod {
 /** A list response. */
 export interface ApiList<T> {
   items?: T[];
-  metadata?: { resourceVersion?: string };
+  /** `continue`: the token of the next page of a paginated list (absent on the last). */
+  metadata?: { resourceVersion?: string; continue?: string };
 }
 
 function toDate(value: unknown): Date | undefined {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
+import { LIST_PAGE_SIZE } from "../../lib/kube/configmaps.ts";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { runPool } from "../../lib/engine/pool.ts";
 import { PlannerCaches } from "../../lib/tasks/informer.ts";
@@ -33,6 +34,12 @@ e2eTest("the planner's caches stop at once after a burst of DELETED events", asy
     });
   });
   await waitFor(async () => await cached() === OBJECTS, { timeoutMs: 60_000, message: "cached" });
+  // A list of more than one page (LIST_PAGE_SIZE) returns every object once, and a
+  // resourceVersion a watch can start from.
+  const listed = await store.list("app=burst,task=true");
+  assert.ok(OBJECTS > LIST_PAGE_SIZE);
+  assert.equal(new Set(listed.items.map((cm) => cm.metadata.name)).size, OBJECTS);
+  assert.notEqual(listed.resourceVersion, "");
   await store.deleteCollection("app=burst,task=true");
   await waitFor(async () => await cached() === 0, { timeoutMs: 60_000, message: "all deleted" });
   term.abort();
