@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
+import { ARRIVAL_QUIET_MS } from "../lib/tasks/worker_arrival.ts";
 import { Planner, type PlannerOptions } from "../lib/tasks/planner.ts";
 import { roundName } from "../lib/tasks/contract.ts";
 import type { PodLister, TaskStore } from "../lib/tasks/store.ts";
@@ -173,10 +174,10 @@ Deno.test("an idle leader waiting for workers lists only the pods at each tick",
       list: 2 * r,
       watch: 2 * r,
     });
-    // A worker comes: the pod watch wakes the loop, which plans the round (summary and tasks) at
-    // once, without waiting for the clock.
+    // A worker comes: the pod watch wakes the loop, which plans the round (summary and tasks)
+    // once no other pod turned ready for ARRIVAL_QUIET_MS, before the next tick.
     leader.memory.setPod({ name: "pod-a" });
-    const planned = await leader.during(0);
+    const planned = await leader.during(ARRIVAL_QUIET_MS);
     assert.deepEqual(planned, { listpods: 1, create: 11 }, JSON.stringify(planned));
   } finally {
     await leader.end();

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { setupLogging } from "../../lib/log/log.ts";
 import { Planner } from "../../lib/tasks/planner.ts";
+import { ARRIVAL_QUIET_MS } from "../../lib/tasks/worker_arrival.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
 
 const ROUND = "job-1";
-const TICK_MS = 2000;
+/** Far longer than the quiet period: a plan before it is the watch's doing. */
+const TICK_MS = 60_000;
 
 /** A one-shot leader whose workers are not ready yet; its log messages are collected. */
 function waitingLeader(tasks: Record<string, unknown> = {}) {
@@ -43,20 +45,44 @@ async function settle(clock: FakeClock) {
   for (let i = 0; i < 5; i++) await clock.advance(0);
 }
 
-Deno.test("WorkerArrival: a round that waits is planned the moment a worker turns ready, not at the next tick", async () => {
+Deno.test("WorkerArrival: a round that waits is planned once a worker turned ready and the pods are quiet, not at the next tick", async () => {
   const l = waitingLeader();
   try {
     await settle(l.clock);
     assert.equal(l.tasksCreated(), 0, "no ready worker: nothing planned");
     assert.equal(l.store.openPodWatches, 1, "the waiting leader watches the pods");
-    const ticksBefore = l.clock.now();
     l.store.setPod({ name: "pod-a", ready: true });
     await settle(l.clock);
-    assert.equal(l.clock.now(), ticksBefore, "the clock did not move");
-    assert.equal(l.tasksCreated(), 3, "planned at once");
+    assert.equal(l.tasksCreated(), 0, "planned only after the quiet period");
+    await l.clock.advance(ARRIVAL_QUIET_MS);
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 3, "planned well before the next tick");
+    assert.ok(l.clock.now() < TICK_MS);
     assert.equal(l.store.openPodWatches, 0, "the watch closes once nothing waits");
     assert.equal(l.messages.filter((m) => m.startsWith("No ready worker pod")).length, 1);
     assert.ok(l.messages.some((m) => m.startsWith("Ready worker pods")));
+  } finally {
+    await l.finish();
+  }
+});
+
+Deno.test("WorkerArrival: pods turning ready together are planned once, over all of them", async () => {
+  const l = waitingLeader();
+  try {
+    await settle(l.clock);
+    l.store.setPod({ name: "pod-a", ready: true });
+    await l.clock.advance(ARRIVAL_QUIET_MS - 100);
+    l.store.setPod({ name: "pod-b", ready: true });
+    await l.clock.advance(ARRIVAL_QUIET_MS - 100);
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 0, "pod-b's arrival restarted the quiet period");
+    await l.clock.advance(100);
+    await settle(l.clock);
+    const assignees = new Set(
+      l.store.all().filter((cm) => cm.metadata.labels?.task === "true")
+        .map((cm) => cm.metadata.labels?.["assigned-to"]),
+    );
+    assert.deepEqual([...assignees].sort(), ["pod-a", "pod-b"]);
   } finally {
     await l.finish();
   }
@@ -70,8 +96,11 @@ Deno.test("WorkerArrival: pods that cannot take tasks do not wake the planner", 
     l.store.setPod({ name: "pod-a", ready: true, terminating: true });
     l.store.setPod({ name: "other", ready: true, labels: { app: "someone-else" } });
     await settle(l.clock);
+    await l.clock.advance(ARRIVAL_QUIET_MS);
+    await settle(l.clock);
     assert.equal(l.tasksCreated(), 0, "no eligible worker reported: still waiting");
     l.store.setPod({ name: "pod-b", ready: true });
+    await l.clock.advance(ARRIVAL_QUIET_MS);
     await settle(l.clock);
     assert.equal(l.tasksCreated(), 3);
   } finally {
@@ -85,6 +114,7 @@ Deno.test("WorkerArrival: a failing pod watch is logged once and the reconcile s
   try {
     await settle(l.clock);
     l.store.setPod({ name: "pod-a", ready: true });
+    await l.clock.advance(ARRIVAL_QUIET_MS);
     await settle(l.clock);
     assert.equal(l.tasksCreated(), 0, "no watch: the wake waits for the tick");
     await l.clock.advance(TICK_MS);
