@@ -46,6 +46,16 @@ export class GarbageCollector {
     await this.#running;
   }
 
+  /**
+   * Deletes `garbage` and waits: after the collection still running, if any (decided from older
+   * reads), then this one. For the write that ends a one-shot round.
+   */
+  async collectNow(garbage: Garbage, signal?: AbortSignal): Promise<void> {
+    await this.settle();
+    this.collect(garbage, signal);
+    await this.settle();
+  }
+
   async #delete(garbage: Garbage, signal?: AbortSignal): Promise<void> {
     const store = this.#store;
     try {

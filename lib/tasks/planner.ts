@@ -225,8 +225,9 @@ export class Planner {
   }
 
   /**
-   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection (awaited), reading
-   * the tasks, the summaries and (only when a task is open) the pods fresh from the API server.
+   * One pass of recovery (reassign, adopt, dead), round summaries and garbage collection (awaited),
+   * reading the tasks, the summaries and (only when a task is open) the pods fresh from the API
+   * server.
    *
    * @param current The round being planned now; its summary completes only once all of its tasks
    *   exist.
@@ -271,9 +272,7 @@ export class Planner {
     // but before the write that ends a one-shot round, which lets every pod, this one too, exit.
     const garbage = planGarbage(this.#app, views, summaries, tasks);
     if (tasks.round !== "" && !views.some((t) => t.round === current && isOpen(t.state))) {
-      await this.#collector.settle();
-      this.#collector.collect(garbage, signal);
-      await this.#collector.settle();
+      await this.#collector.collectNow(garbage, signal);
     } else this.#collector.collect(garbage, signal);
     let phase: RoundPhase | undefined;
     for (const summary of summaries) {
