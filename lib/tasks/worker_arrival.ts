@@ -15,6 +15,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { PodInfo, PodLister } from "./store.ts";
 import { eligibleWorkers } from "./assign.ts";
+import { MIN_WATCH_MS } from "./list_watch.ts";
 
 /** Options of {@linkcode WorkerArrival}. */
 export interface WorkerArrivalOptions {
@@ -123,9 +124,14 @@ export class WorkerArrival {
   async #loop(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
+      const startedAt = this.#o.clock.now();
       try {
         await this.#o.pods.watchPods(this.#o.selector, (pod) => this.#seen(pod), signal);
         failures = 0;
+        // A watch the server ends at once must not turn into a tight loop (as in list_watch.ts).
+        if (!signal.aborted && this.#o.clock.now() - startedAt < MIN_WATCH_MS) {
+          await this.#o.clock.sleep(MIN_WATCH_MS, signal).catch(() => {});
+        }
       } catch (err) {
         if (signal.aborted) return;
         if (!this.#failLogged) {

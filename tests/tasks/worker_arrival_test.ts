@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { setupLogging } from "../../lib/log/log.ts";
 import { Planner } from "../../lib/tasks/planner.ts";
 import { ARRIVAL_QUIET_MS } from "../../lib/tasks/worker_arrival.ts";
+import { MIN_WATCH_MS } from "../../lib/tasks/list_watch.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
 
@@ -122,6 +123,25 @@ Deno.test("WorkerArrival: a failing pod watch is logged once and the reconcile s
     assert.equal(l.tasksCreated(), 3, "the next reconcile lists the pods and plans");
     const failures = l.messages.filter((m) => m.startsWith("Worker pod watch failed"));
     assert.equal(failures.length, 1, l.messages.join("\n"));
+  } finally {
+    await l.finish();
+  }
+});
+
+Deno.test("WorkerArrival: a pod watch the server ends at once is not reopened in a tight loop", async () => {
+  const l = waitingLeader();
+  const watchPods = l.store.watchPods.bind(l.store);
+  // Every watch ends as soon as it has reported the pods that exist.
+  l.store.watchPods = (selector, onPod, _signal) => watchPods(selector, onPod, AbortSignal.abort());
+  try {
+    await settle(l.clock);
+    const opened = l.store.podWatches;
+    assert.ok(opened >= 1);
+    await settle(l.clock);
+    assert.equal(l.store.podWatches, opened, "no new watch without the clock moving");
+    await l.clock.advance(MIN_WATCH_MS);
+    await settle(l.clock);
+    assert.equal(l.store.podWatches, opened + 1, "one new watch per MIN_WATCH_MS");
   } finally {
     await l.finish();
   }
