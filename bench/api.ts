@@ -26,7 +26,7 @@ import { KubeApi } from "../lib/kube/api.ts";
 import { HTTP2 } from "../lib/kube/client.ts";
 import { fromClientNode } from "../lib/kube/client_node.ts";
 import { logger } from "../lib/log/log.ts";
-import { PLAN_CONCURRENCY, Planner } from "../lib/tasks/planner.ts";
+import { PLAN_CONCURRENCY, Planner } from "../lib/planner/planner.ts";
 import { runPool } from "../lib/engine/pool.ts";
 import { HmacSigner } from "../lib/tasks/signing.ts";
 import {

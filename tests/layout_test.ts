@@ -122,6 +122,17 @@ Deno.test("layout: every import across folders is one the importing folder's REA
   assert.deepEqual(problems, [], "imports the folders' README.md files do not allow");
 });
 
+Deno.test("layout: the task protocol's two roles never import each other", () => {
+  // planner/ (the leader's side) and worker/ (every pod's) meet only in tasks/' contract.
+  for (const [a, b] of [["planner", "worker"], ["worker", "planner"]] as const) {
+    assert.ok(RULES.has(a), `lib/${a}/ is missing`);
+    assert.equal(RULES.get(a)!.allowed.has(b), false, `lib/${a}/README.md allows ${b}`);
+    assert.ok(RULES.get(a)!.allowed.has("tasks"), `lib/${a}/README.md should allow tasks`);
+  }
+  assert.equal(RULES.get("tasks")!.allowed.has("planner"), false);
+  assert.equal(RULES.get("tasks")!.allowed.has("worker"), false);
+});
+
 Deno.test("layout: the folders form no cycle (the README order, bottom up)", () => {
   // Edges from the May import lines; a DFS finds any cycle.
   const seen = new Map<string, "open" | "done">();

@@ -11,11 +11,11 @@
  */
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
-import { ARRIVAL_QUIET_MS } from "../lib/tasks/worker_arrival.ts";
-import { Planner, type PlannerOptions } from "../lib/tasks/planner.ts";
+import { ARRIVAL_QUIET_MS } from "../lib/planner/worker_arrival.ts";
+import { Planner, type PlannerOptions } from "../lib/planner/planner.ts";
 import { roundName } from "../lib/tasks/contract.ts";
 import type { PodLister, TaskStore } from "../lib/tasks/store.ts";
-import { Worker } from "../lib/tasks/worker.ts";
+import { Worker } from "../lib/worker/worker.ts";
 import { FakeClock } from "./fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "./fakes/memory_store.ts";
 

@@ -10,7 +10,7 @@
 import type { Clock } from "../time/clock.ts";
 import type { Callbacks } from "./callbacks.ts";
 import { withDeadline } from "./deadline.ts";
-import { isKubeError } from "../kube/errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { LeaseLock, LeaseSnapshot } from "./lease_lock.ts";
 import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { LeaseWatcher, WAKE_JITTER_FACTOR, Waker } from "./lease_watch.ts";

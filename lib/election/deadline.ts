@@ -6,7 +6,7 @@
  * @module
  */
 import type { Clock } from "../time/clock.ts";
-import { KubeError } from "../kube/errors.ts";
+import { KubeError } from "../apimachinery/errors.ts";
 import type { LeaseLock } from "./lease_lock.ts";
 
 /**

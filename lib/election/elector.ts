@@ -91,7 +91,7 @@
 import { Callbacks } from "./callbacks.ts";
 import { Campaign } from "./campaign.ts";
 import { withDeadline } from "./deadline.ts";
-import { isKubeError } from "../kube/errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { LeaseLock } from "./lease_lock.ts";
 import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { ObservedLease } from "./observed.ts";
@@ -116,7 +116,7 @@ import { Term } from "./term.ts";
  * ```ts
  * import { Elector } from "./elector.ts";
  * import { type LeaseObject, LeaseObjectLock } from "./lease_object_lock.ts";
- * import { KubeError } from "../kube/errors.ts";
+ * import { KubeError } from "../apimachinery/errors.ts";
  * import assert from "node:assert/strict";
  * let stored: LeaseObject | undefined;
  * const lock = new LeaseObjectLock({

@@ -8,7 +8,7 @@
  *   `coordination.k8s.io/v1` Lease's spec that means something to the algorithm), its conversions
  *   and the MicroTime text format live in `lib/election/lease_record.ts`.
  * - `LeaseObjectLock` (`lib/election/lease_object_lock.ts`) implements it over a Lease object.
- * - Failed calls throw `KubeError` (`lib/kube/errors.ts`), whose kind decides how the elector
+ * - Failed calls throw `KubeError` (`lib/apimachinery/errors.ts`), whose kind decides how the elector
  *   reacts.
  *
  * Nothing here imports a Kubernetes client; `lib/kube/leases.ts` adapts the API.

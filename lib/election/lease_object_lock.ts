@@ -2,13 +2,13 @@
  * {@linkcode LeaseObjectLock}, client-go's `LeaseLock`: the {@linkcode LeaseLock} over a
  * `coordination.k8s.io/v1` Lease object, through any {@linkcode LeaseClient} — three calls (read,
  * create, replace) and an optional watch that a Kubernetes client adapter (`lib/kube/leases.ts`)
- * supplies, each throwing `KubeError` (`lib/kube/errors.ts`).
+ * supplies, each throwing `KubeError` (`lib/apimachinery/errors.ts`).
  *
  * @module
  */
 
-import { isKubeError, KubeError } from "../kube/errors.ts";
-import type { OwnerReference } from "../kube/objects.ts";
+import { isKubeError, KubeError } from "../apimachinery/errors.ts";
+import type { OwnerReference } from "../apimachinery/objects.ts";
 import { DEFAULT_LEASE_NAME, type LeaseLock, type LeaseSnapshot } from "./lease_lock.ts";
 import {
   type LeaderElectionRecord,

@@ -22,7 +22,7 @@
  */
 import type { Clock } from "../time/clock.ts";
 import { describeError, type ElectionLogger } from "./options.ts";
-import { isKubeError } from "../kube/errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { LeaseSnapshot } from "./lease_lock.ts";
 
 /** A watching standby wakes at expiry plus `rand × WAKE_JITTER_FACTOR × retryPeriod`. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../time/clock.ts";
-import { KubeError } from "../kube/errors.ts";
+import { KubeError } from "../apimachinery/errors.ts";
 import type { LeaseLock } from "./lease_lock.ts";
 import type { LeaderElectionRecord } from "./lease_record.ts";
 import { DEFAULT_LEASE_TIMINGS, LEASE_JITTER_FACTOR, leaseTimingViolation } from "./timings.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 import { KubePodLister, KubeTaskStore } from "./configmaps.ts";
-import { isKubeError } from "./errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 import { KubeLeaseClient } from "./leases.ts";
 

@@ -14,7 +14,7 @@ import {
   toPodInfo,
   toV1ConfigMap,
 } from "./convert.ts";
-import { isKubeError } from "./errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 import { classify, JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";

@@ -2,12 +2,12 @@
  * Plain JSON requests to the API server ({@linkcode JsonApi}) and what a failed one means:
  * {@linkcode classify} reads the HTTP status of an {@linkcode ApiError} (`statusOf`) and remembers
  * which calls this process was allowed ({@linkcode noteGranted}), then hands both to the one
- * classifier, `kubeErrorFromStatus` (`lib/kube/errors.ts`).
+ * classifier, `kubeErrorFromStatus` (`lib/apimachinery/errors.ts`).
  *
  * @module
  */
 import { failed, RequestTimer, send } from "./client.ts";
-import { type HttpStatus, KubeError, kubeErrorFromStatus } from "./errors.ts";
+import { type HttpStatus, KubeError, kubeErrorFromStatus } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 
 /** Longest wait for a response's headers, and between two chunks of its body. */
@@ -153,7 +153,7 @@ const granted = new Set<string>();
 
 /**
  * Notes that a call of `verb` on `resource` succeeded, so a later 403 for it means the
- * permission was taken away (see `forbiddenHint` in `lib/kube/errors.ts`).
+ * permission was taken away (see `forbiddenHint` in `lib/apimachinery/errors.ts`).
  */
 export function noteGranted(verb: string, resource: string): void {
   granted.add(`${verb} ${resource}`);

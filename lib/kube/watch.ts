@@ -6,7 +6,7 @@
  * @module
  */
 import { failed, RequestTimer, send } from "./client.ts";
-import { KubeError } from "./errors.ts";
+import { KubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 import { ApiError, readText } from "./requests.ts";
 

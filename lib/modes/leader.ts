@@ -21,14 +21,14 @@ import type { Config } from "../config/schema.ts";
 import { KubeApi } from "../kube/api.ts";
 import { resolveNamespace } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
-import { isKubeError } from "../kube/errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import { logger } from "../log/log.ts";
 import { FAILED, OK, type Outcome } from "./outcome.ts";
-import type { RoundExit } from "../tasks/round_exit.ts";
+import type { RoundExit } from "../worker/round_exit.ts";
 import { serveProbes } from "./probes.ts";
 import { signerFromConfig } from "../tasks/signing.ts";
-import type { OwnerReference } from "../kube/objects.ts";
+import type { OwnerReference } from "../apimachinery/objects.ts";
 import type { TaskStore } from "../tasks/store.ts";
 import { type LeaderCluster, type LeaderDeps, wireLeader } from "./leader_wiring.ts";
 

@@ -15,16 +15,16 @@ import { LeaderObserver } from "../observe/leader_observer.ts";
 import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { configuredInputs } from "./once.ts";
-import { Planner } from "../tasks/planner.ts";
-import { workerSelector } from "../tasks/assign.ts";
+import { Planner } from "../planner/planner.ts";
+import { workerSelector } from "../planner/assign.ts";
 import { pushRound } from "../observe/pushgateway.ts";
 import type { EventSink } from "../observe/task_events.ts";
 import type { Probes } from "./probes.ts";
 import type { TaskSigner } from "../tasks/signing.ts";
 import { createTaskMetrics } from "../tasks/metrics.ts";
-import type { OwnerReference } from "../kube/objects.ts";
+import type { OwnerReference } from "../apimachinery/objects.ts";
 import type { PodLister, TaskStore } from "../tasks/store.ts";
-import { Worker } from "../tasks/worker.ts";
+import { Worker } from "../worker/worker.ts";
 
 /** What a pod keeps of its grace period after draining: for hand backs, the lease, exiting. */
 export const DRAIN_MARGIN_MS = 5_000;

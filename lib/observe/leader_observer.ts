@@ -24,7 +24,7 @@ import {
   type PlannedEvent,
   taskEvents,
 } from "./task_events.ts";
-import { isKubeError } from "../kube/errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { TaskView } from "../tasks/contract.ts";
 import type { ConfigMapLike } from "../tasks/store.ts";
 

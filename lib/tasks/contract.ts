@@ -4,7 +4,7 @@
  * API (documented in `docs/tasks.md`).
  *
  * Also {@linkcode viewTask}, which reads a task ConfigMap without ever throwing on missing or
- * garbled fields. The store interfaces live in `store.ts`, `KubeError` in `lib/kube/errors.ts`.
+ * garbled fields. The store interfaces live in `store.ts`, `KubeError` in `lib/apimachinery/errors.ts`.
  *
  * @module
  */

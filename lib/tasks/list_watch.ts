@@ -8,7 +8,7 @@
  * @module
  */
 import type { Clock } from "../time/clock.ts";
-import { isKubeError } from "../kube/errors.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
 import type { ConfigMapLike, TaskStore, WatchEvent } from "./store.ts";
 
 /** Shortest list-and-watch cycle. */

@@ -1,11 +1,11 @@
 /**
  * The two small interfaces the planner and worker talk to ({@linkcode TaskStore} over ConfigMaps,
  * {@linkcode PodLister} over pods) and the ConfigMap shape they exchange. Their implementations
- * throw `KubeError` (`lib/kube/errors.ts`).
+ * throw `KubeError` (`lib/apimachinery/errors.ts`).
  *
  * @module
  */
-import type { OwnerReference } from "../kube/objects.ts";
+import type { OwnerReference } from "../apimachinery/objects.ts";
 
 /** The subset of a Kubernetes ConfigMap that tasks use. */
 export interface ConfigMapLike {
@@ -31,7 +31,7 @@ export interface WatchEvent {
 }
 
 /**
- * ConfigMaps in one namespace. Implementations throw `KubeError` (`lib/kube/errors.ts`).
+ * ConfigMaps in one namespace. Implementations throw `KubeError` (`lib/apimachinery/errors.ts`).
  */
 export interface TaskStore {
   /** Lists ConfigMaps matching a label selector, with the list's resourceVersion. */

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { KubeTaskStore } from "../../lib/kube/configmaps.ts";
 import { fromClientNode } from "../../lib/kube/client_node.ts";
-import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
+import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { newTaskConfigMap, patched, rfc3339, roundName } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { specs } from "../fakes/memory_store.ts";

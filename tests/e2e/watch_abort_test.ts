@@ -11,7 +11,7 @@ import { KubeApi } from "../../lib/kube/api.ts";
 import { LIST_PAGE_SIZE } from "../../lib/kube/configmaps.ts";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { runPool } from "../../lib/engine/pool.ts";
-import { PlannerCaches } from "../../lib/tasks/informer.ts";
+import { PlannerCaches } from "../../lib/planner/informer.ts";
 import { systemClock } from "../../lib/time/clock.ts";
 
 const OBJECTS = 1000;

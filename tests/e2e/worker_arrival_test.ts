@@ -10,7 +10,7 @@ import { e2eTest, waitFor } from "./harness.ts";
 import { chartRoleRules } from "../chart/helpers.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
-import { Planner } from "../../lib/tasks/planner.ts";
+import { Planner } from "../../lib/planner/planner.ts";
 import { setupLogging } from "../../lib/log/log.ts";
 import { systemClock } from "../../lib/time/clock.ts";
 import { instantSigner, specs, tasksConfig } from "../fakes/memory_store.ts";

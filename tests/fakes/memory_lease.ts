@@ -4,7 +4,7 @@
  * {@linkcode MemoryLeaseServer} stores Lease objects with a resourceVersion that changes on every
  * write; `create` of an existing lease (`alreadyExists`) and `replace` with a stale resourceVersion
  * (`conflict`) fail with 409, missing leases with 404, like the API server (as `KubeError`s, the
- * kinds `lib/kube/errors.ts` gives these statuses). Each candidate talks to it through its own
+ * kinds `lib/apimachinery/errors.ts` gives these statuses). Each candidate talks to it through its own
  * {@linkcode MemoryLeaseClient}, which counts calls and can be told to fail its next calls (network
  * error, 500, 409, 403, or hang until aborted).
  *
@@ -21,7 +21,7 @@ import type {
   LeaseObject,
   LeaseWatchEvent,
 } from "../../lib/election/lease_object_lock.ts";
-import { KubeError } from "../../lib/kube/errors.ts";
+import { KubeError } from "../../lib/apimachinery/errors.ts";
 
 /** A failure a {@linkcode MemoryLeaseClient} can be told to produce. */
 export type Fault = "network" | "server" | "conflict" | "forbidden" | "hang";

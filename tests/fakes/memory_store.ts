@@ -8,7 +8,7 @@
 import { type Config, ConfigSchema } from "../../lib/config/schema.ts";
 import type { InputSpec } from "../../lib/engine/input.ts";
 import { type SignedFields, signedPayload, type TaskSigner } from "../../lib/tasks/signing.ts";
-import { KubeError, type KubeErrorKind } from "../../lib/kube/errors.ts";
+import { KubeError, type KubeErrorKind } from "../../lib/apimachinery/errors.ts";
 import type {
   ConfigMapLike,
   PodInfo,

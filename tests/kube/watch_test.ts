@@ -5,7 +5,7 @@
  * chunks, bookmarks dropped, an ERROR event's code, an error status's Status body.
  */
 import assert from "node:assert/strict";
-import { isKubeError } from "../../lib/kube/errors.ts";
+import { isKubeError } from "../../lib/apimachinery/errors.ts";
 import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { classify, JsonApi } from "../../lib/kube/requests.ts";
 import { runWatch } from "../../lib/kube/watch.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { snapshot } from "../../lib/observe/check_snapshot.ts";
 import { parseCli } from "../../lib/cli/args.ts";
 import { ConfigError } from "../../lib/config/layer.ts";
-import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
+import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import {
   formatSeconds,
   formatStatus,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Logger } from "@logtape/logtape";
 import { ConfigSchema } from "../../lib/config/schema.ts";
 import { groupUrl, pushRound, pushText } from "../../lib/observe/pushgateway.ts";
-import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
+import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { newTaskConfigMap, patched, rfc3339 } from "../../lib/tasks/contract.ts";
 import { MemoryStore, specs } from "../fakes/memory_store.ts";
 

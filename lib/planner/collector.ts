@@ -1,6 +1,6 @@
 /**
  * Garbage collection off the planner's tick ({@linkcode GarbageCollector}): the deletes that
- * `planGarbage` (`gc.ts`) decided run in the background, one collection at a time, so the tick
+ * `planGarbage` (`retention.ts`) decided run in the background, one collection at a time, so the tick
  * goes on planning, recovering and completing summaries meanwhile. The API server deletes the
  * objects of a `deletecollection` one after another (`--delete-collection-workers`, default 1),
  * which took 2–14 s for a round of 1,000 tasks here (bench/tasks.ts), and scales with the round.
@@ -13,8 +13,8 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Garbage } from "./gc.ts";
-import type { TaskStore } from "./store.ts";
+import type { Garbage } from "./retention.ts";
+import type { TaskStore } from "../tasks/store.ts";
 import { NotLeaderError, type WriteGuard } from "./write_guard.ts";
 
 /** Runs one garbage collection at a time in the background (see the module doc). */

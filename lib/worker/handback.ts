@@ -9,10 +9,10 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
-import { ANNOTATION, LABEL, patched, type TaskView, viewTask } from "./contract.ts";
-import { ended } from "./transitions.ts";
-import { isKubeError } from "../kube/errors.ts";
-import type { ConfigMapLike, TaskStore } from "./store.ts";
+import { ANNOTATION, LABEL, patched, type TaskView, viewTask } from "../tasks/contract.ts";
+import { ended } from "../tasks/transitions.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
+import type { ConfigMapLike, TaskStore } from "../tasks/store.ts";
 
 /** How many times a transient failure to write a result or hand back is retried. */
 const WRITE_TRIES = 4;

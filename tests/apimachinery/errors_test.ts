@@ -8,7 +8,7 @@ import {
   KubeError,
   kubeErrorFromStatus,
   type KubeErrorKind,
-} from "../../lib/kube/errors.ts";
+} from "../../lib/apimachinery/errors.ts";
 
 const UNAUTHORIZED = "the ServiceAccount token was rejected (the ServiceAccount was deleted, " +
   "e.g. by helm uninstall, or the token expired)";

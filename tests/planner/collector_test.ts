@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { setupLogging } from "../../lib/log/log.ts";
-import { GarbageCollector } from "../../lib/tasks/collector.ts";
-import { WriteGuard } from "../../lib/tasks/write_guard.ts";
+import { GarbageCollector } from "../../lib/planner/collector.ts";
+import { WriteGuard } from "../../lib/planner/write_guard.ts";
 import type { TaskStore } from "../../lib/tasks/store.ts";
-import { Planner } from "../../lib/tasks/planner.ts";
+import { Planner } from "../../lib/planner/planner.ts";
 import { patched, roundName, taskName } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setupLogging } from "../../lib/log/log.ts";
-import { Planner } from "../../lib/tasks/planner.ts";
-import { ARRIVAL_QUIET_MS } from "../../lib/tasks/worker_arrival.ts";
+import { Planner } from "../../lib/planner/planner.ts";
+import { ARRIVAL_QUIET_MS } from "../../lib/planner/worker_arrival.ts";
 import { MIN_WATCH_MS } from "../../lib/tasks/list_watch.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";

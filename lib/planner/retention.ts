@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { isOpen, LABEL, tasksSelector, type TaskView } from "./contract.ts";
-import type { ConfigMapLike } from "./store.ts";
+import { isOpen, LABEL, tasksSelector, type TaskView } from "../tasks/contract.ts";
+import type { ConfigMapLike } from "../tasks/store.ts";
 
 /** What {@linkcode planGarbage} decided to delete. */
 export interface Garbage {

@@ -27,11 +27,11 @@ import type { InputSpec, Result } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { roundIsOver, waitForRound } from "./round_wait.ts";
 import type { RoundExit } from "./round_exit.ts";
-import { requireSigningKey, signatureProblem, type TaskSigner } from "./signing.ts";
+import { requireSigningKey, signatureProblem, type TaskSigner } from "../tasks/signing.ts";
 import { handedBack, restarted, writeWhileClaimed } from "./handback.ts";
 import { logFinished, type ResultLogFormat } from "./finished_log.ts";
-import type { TaskMetrics } from "./metrics.ts";
-import { claimedBy, ended } from "./transitions.ts";
+import type { TaskMetrics } from "../tasks/metrics.ts";
+import { claimedBy, ended } from "../tasks/transitions.ts";
 import {
   ANNOTATION,
   decodeSpec,
@@ -40,10 +40,10 @@ import {
   tasksSelector,
   type TaskView,
   viewTask,
-} from "./contract.ts";
-import { isKubeError } from "../kube/errors.ts";
-import { listWatch } from "./list_watch.ts";
-import type { ConfigMapLike, TaskStore } from "./store.ts";
+} from "../tasks/contract.ts";
+import { isKubeError } from "../apimachinery/errors.ts";
+import { listWatch } from "../tasks/list_watch.ts";
+import type { ConfigMapLike, TaskStore } from "../tasks/store.ts";
 
 /** Runs one input; must not throw (as `runInput`). */
 export type Executor = (spec: InputSpec, signal: AbortSignal) => Promise<Result>;

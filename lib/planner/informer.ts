@@ -14,9 +14,15 @@
  * @module
  */
 import type { Clock } from "../time/clock.ts";
-import { listWatch } from "./list_watch.ts";
-import type { ConfigMapLike, TaskStore, WatchEvent } from "./store.ts";
-import { isOpen, roundsSelector, tasksSelector, type TaskView, viewTask } from "./contract.ts";
+import { listWatch } from "../tasks/list_watch.ts";
+import type { ConfigMapLike, TaskStore, WatchEvent } from "../tasks/store.ts";
+import {
+  isOpen,
+  roundsSelector,
+  tasksSelector,
+  type TaskView,
+  viewTask,
+} from "../tasks/contract.ts";
 
 /** Options of {@linkcode Informer}. */
 export interface InformerOptions<T> {

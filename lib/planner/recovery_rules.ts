@@ -3,14 +3,14 @@
  * (re-stamp a pending task of an earlier term), wait, declare it dead, or reassign it — from why
  * it needs recovering (its pod is gone, finished, terminating or not ready, or it ran or waited
  * too long), whether that costs an attempt, and the backoff before acting on an attempt. Pure;
- * the planner (`recoverer.ts`) checks signatures and performs the writes.
+ * the planner (`recovery_pass.ts`) checks signatures and performs the writes.
  *
  * @module
  */
 import type { Config } from "../config/schema.ts";
-import { decodeSpec, type TaskView } from "./contract.ts";
+import { decodeSpec, type TaskView } from "../tasks/contract.ts";
 import { pickWorker } from "./assign.ts";
-import type { PodInfo } from "./store.ts";
+import type { PodInfo } from "../tasks/store.ts";
 
 /** Cap of the reassignment backoff. */
 const MAX_BACKOFF_MS = 30_000;
@@ -59,7 +59,7 @@ function goneReason(task: TaskView, pod: PodInfo | undefined): string | undefine
  *
  * A task running on a terminating or not-ready pod that still exists is left to its worker: a
  * terminating worker finishes it within its grace period or hands it back, and a worker whose
- * container restarted in place picks its own tasks up again (`lib/tasks/worker.ts`); the timeout rule
+ * container restarted in place picks its own tasks up again (`lib/worker/worker.ts`); the timeout rule
  * is the backstop (a lost node's pods stay terminating).
  *
  * @param task The task.

@@ -1,12 +1,12 @@
 /**
- * The planner's caches (`lib/tasks/informer.ts`) and what the planner's run loop does when they
+ * The planner's caches (`lib/planner/informer.ts`) and what the planner's run loop does when they
  * are stale: a cache that never hears its watch (a deaf watch: the worst lag there is) must
  * never make the planner create a task twice or miss the task of a dead pod; the periodic relist
  * repairs it.
  */
 import assert from "node:assert/strict";
-import { Informer } from "../../lib/tasks/informer.ts";
-import { Planner } from "../../lib/tasks/planner.ts";
+import { Informer } from "../../lib/planner/informer.ts";
+import { Planner } from "../../lib/planner/planner.ts";
 import {
   patched,
   taskName,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../../lib/engine/input.ts";
-import { Planner } from "../../lib/tasks/planner.ts";
-import { ROUND_EXIT, type RoundExit, roundExitStatus } from "../../lib/tasks/round_exit.ts";
-import { newRoundSummary } from "../../lib/tasks/round_summary.ts";
+import { Planner } from "../../lib/planner/planner.ts";
+import { ROUND_EXIT, type RoundExit, roundExitStatus } from "../../lib/worker/round_exit.ts";
+import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { HmacSigner, type TaskSigner } from "../../lib/tasks/signing.ts";
 import {
   newTaskConfigMap,
@@ -12,10 +12,10 @@ import {
   viewTask,
 } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
-import { Worker, type WorkerOptions } from "../../lib/tasks/worker.ts";
+import { Worker, type WorkerOptions } from "../../lib/worker/worker.ts";
 import type { LogRecord } from "@logtape/logtape";
 import { logger, setupLogging } from "../../lib/log/log.ts";
-import { LOG_RESULT_CAP_BYTES } from "../../lib/tasks/finished_log.ts";
+import { LOG_RESULT_CAP_BYTES } from "../../lib/worker/finished_log.ts";
 import { FakeClock, settle } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
 

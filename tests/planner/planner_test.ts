@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { setupLogging } from "../../lib/log/log.ts";
-import { Planner } from "../../lib/tasks/planner.ts";
-import { NotLeaderError } from "../../lib/tasks/write_guard.ts";
-import { RoundSchedule } from "../../lib/tasks/round_schedule.ts";
+import { Planner } from "../../lib/planner/planner.ts";
+import { NotLeaderError } from "../../lib/planner/write_guard.ts";
+import { RoundSchedule } from "../../lib/planner/round_schedule.ts";
 import { HmacSigner } from "../../lib/tasks/signing.ts";
 import {
   assignTasks,
@@ -11,10 +11,10 @@ import {
   pickWorker,
   withTask,
   workerSelector,
-} from "../../lib/tasks/assign.ts";
-import { planGarbage } from "../../lib/tasks/gc.ts";
+} from "../../lib/planner/assign.ts";
+import { planGarbage } from "../../lib/planner/retention.ts";
 import { createTaskMetrics } from "../../lib/tasks/metrics.ts";
-import { backoffMs } from "../../lib/tasks/recovery.ts";
+import { backoffMs } from "../../lib/planner/recovery_rules.ts";
 import {
   newTaskConfigMap,
   patched,

@@ -11,7 +11,12 @@ import {
   patched,
   viewTask,
 } from "../../lib/tasks/contract.ts";
-import { backoffMs, decideRecovery, observe, type Recovery } from "../../lib/tasks/recovery.ts";
+import {
+  backoffMs,
+  decideRecovery,
+  observe,
+  type Recovery,
+} from "../../lib/planner/recovery_rules.ts";
 import type { PodInfo } from "../../lib/tasks/store.ts";
 import { specs, tasksConfig } from "../fakes/memory_store.ts";
 

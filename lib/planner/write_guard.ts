@@ -7,9 +7,9 @@
  *
  * @module
  */
-import type { OwnerReference } from "../kube/objects.ts";
-import { isKubeError, type KubeErrorKind } from "../kube/errors.ts";
-import type { ConfigMapLike } from "./store.ts";
+import type { OwnerReference } from "../apimachinery/objects.ts";
+import { isKubeError, type KubeErrorKind } from "../apimachinery/errors.ts";
+import type { ConfigMapLike } from "../tasks/store.ts";
 
 /** Thrown (and caught by the planner's run loop) when a write is attempted without leadership. */
 export class NotLeaderError extends Error {

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { LABEL, roundIdAt } from "./contract.ts";
-import type { ConfigMapLike } from "./store.ts";
+import { LABEL, roundIdAt } from "../tasks/contract.ts";
+import type { ConfigMapLike } from "../tasks/store.ts";
 
 /** The shape of interval round ids (`roundIdAt`): they sort as they happen. */
 const INTERVAL_ROUND = /^\d{8}-\d{6}$/;

@@ -10,8 +10,8 @@
  *   `isLeader()` before every write and stamps `epoch()`; on takeover it adopts pending tasks of
  *   earlier epochs by re-stamping them (workers refuse tasks below the highest epoch they saw).
  * - Recovery is judged only by this process's monotonic clock, from when it first observed a
- *   task's current resourceVersion; remote timestamps are never compared (`recoverer.ts`, deciding
- *   with the pure `recovery.ts`).
+ *   task's current resourceVersion; remote timestamps are never compared (`recovery_pass.ts`, deciding
+ *   with the pure `recovery_rules.ts`).
  * - Every write is a compare-and-swap on resourceVersion; a conflict means someone else moved the
  *   task and is simply re-evaluated on the next reconcile (`write_guard.ts`).
  *
@@ -25,12 +25,12 @@ import type { InputSpec } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
 import { RoundSchedule } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
-import { requireSigningKey, signatureFor, type TaskSigner } from "./signing.ts";
+import { requireSigningKey, signatureFor, type TaskSigner } from "../tasks/signing.ts";
 import { assignTasks, countOpen, eligibleWorkers, workerSelector } from "./assign.ts";
-import { planGarbage } from "./gc.ts";
+import { planGarbage } from "./retention.ts";
 import { GarbageCollector } from "./collector.ts";
-import type { TaskMetrics } from "./metrics.ts";
-import { Recoverer } from "./recoverer.ts";
+import type { TaskMetrics } from "../tasks/metrics.ts";
+import { Recoverer } from "./recovery_pass.ts";
 import { NotLeaderError, WriteGuard } from "./write_guard.ts";
 import {
   ANNOTATION,
@@ -44,9 +44,9 @@ import {
   tasksSelector,
   type TaskView,
   viewTask,
-} from "./contract.ts";
-import type { OwnerReference } from "../kube/objects.ts";
-import type { ConfigMapLike, PodInfo, PodLister, TaskStore } from "./store.ts";
+} from "../tasks/contract.ts";
+import type { OwnerReference } from "../apimachinery/objects.ts";
+import type { ConfigMapLike, PodInfo, PodLister, TaskStore } from "../tasks/store.ts";
 import { PlannerCaches } from "./informer.ts";
 import { WorkerArrival } from "./worker_arrival.ts";
 

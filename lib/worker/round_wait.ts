@@ -8,9 +8,9 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
 import { ROUND_EXIT, type RoundExit, roundExitStatus } from "./round_exit.ts";
-import { LABEL, roundName, roundsSelector } from "./contract.ts";
-import { listWatch } from "./list_watch.ts";
-import type { ConfigMapLike, TaskStore } from "./store.ts";
+import { LABEL, roundName, roundsSelector } from "../tasks/contract.ts";
+import { listWatch } from "../tasks/list_watch.ts";
+import type { ConfigMapLike, TaskStore } from "../tasks/store.ts";
 
 const over = (phase: string | undefined) => phase === "complete" || phase === "deadline-exceeded";
 

@@ -1,6 +1,6 @@
 /**
  * The planner's recovery pass: for each open task, {@linkcode decideRecovery} (pure, in
- * `recovery.ts`) says what to do, and this file does it — after checking the task's signature,
+ * `recovery_rules.ts`) says what to do, and this file does it — after checking the task's signature,
  * since re-stamping a forged task would launder it — through the planner's {@linkcode WriteGuard}.
  *
  * Recovery is judged only by this process's monotonic clock, from when it first observed a task's
@@ -11,14 +11,14 @@
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
-import { isOpen, type TaskView } from "./contract.ts";
+import { isOpen, type TaskView } from "../tasks/contract.ts";
 import { countOpen, withTask } from "./assign.ts";
-import { decideRecovery, type Observation, observe, type Recovery } from "./recovery.ts";
-import { signatureFor, signatureProblem, type TaskSigner } from "./signing.ts";
-import { adopted, ended, reassigned } from "./transitions.ts";
-import type { TaskMetrics } from "./metrics.ts";
+import { decideRecovery, type Observation, observe, type Recovery } from "./recovery_rules.ts";
+import { signatureFor, signatureProblem, type TaskSigner } from "../tasks/signing.ts";
+import { adopted, ended, reassigned } from "../tasks/transitions.ts";
+import type { TaskMetrics } from "../tasks/metrics.ts";
 import type { WriteGuard } from "./write_guard.ts";
-import type { ConfigMapLike, PodInfo, TaskStore } from "./store.ts";
+import type { ConfigMapLike, PodInfo, TaskStore } from "../tasks/store.ts";
 
 /** Options of {@linkcode Recoverer}: the planner's. */
 export interface RecovererOptions {

@@ -13,9 +13,9 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
-import type { PodInfo, PodLister } from "./store.ts";
+import type { PodInfo, PodLister } from "../tasks/store.ts";
 import { eligibleWorkers } from "./assign.ts";
-import { MIN_WATCH_MS } from "./list_watch.ts";
+import { MIN_WATCH_MS } from "../tasks/list_watch.ts";
 
 /** Options of {@linkcode WorkerArrival}. */
 export interface WorkerArrivalOptions {

@@ -12,8 +12,8 @@ import {
   type RoundPhase,
   TASK_STATES,
   type TaskView,
-} from "./contract.ts";
-import type { ConfigMapLike } from "./store.ts";
+} from "../tasks/contract.ts";
+import type { ConfigMapLike } from "../tasks/store.ts";
 
 /** Options of {@linkcode newRoundSummary}. */
 export interface NewRoundSummary {

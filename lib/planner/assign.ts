@@ -6,8 +6,8 @@
  * @module
  */
 import type { Config } from "../config/schema.ts";
-import { isOpen, LABEL, type TaskView } from "./contract.ts";
-import type { PodInfo } from "./store.ts";
+import { isOpen, LABEL, type TaskView } from "../tasks/contract.ts";
+import type { PodInfo } from "../tasks/store.ts";
 
 /** The label selector of the pods that may run tasks: `tasks.workerSelector`, else `app=<app>`. */
 export function workerSelector(tasks: Pick<Config["tasks"], "workerSelector" | "app">): string {
