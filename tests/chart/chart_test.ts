@@ -21,7 +21,6 @@ import {
   render,
   templateRaw,
 } from "./helpers.ts";
-import { parse as parseYaml } from "yaml";
 
 const SCENARIOS = [
   "ci/cronjob-values.yaml",
@@ -664,25 +663,4 @@ Deno.test("chart's NOTES warn about insecure combinations", async () => {
   assert.match(text, /insecureUnsignedTasks=true/);
   assert.match(text, /readOnlyRootFilesystem is off/);
   assert.match(text, /allows running as root/);
-});
-
-// ---------------------------------------------------------------------------------------------
-// documentation
-
-Deno.test("chart's README documents every value that values.yaml declares", async () => {
-  const values = await Deno.readTextFile(`${CHART_DIR}/values.yaml`);
-  const readme = await Deno.readTextFile(`${CHART_DIR}/README.md`);
-  const params = [...values.matchAll(/^\s*## @param (\S+) /gm)].map((m) => m[1]!);
-  assert.ok(params.length > 50, `only ${params.length} @param comments`);
-  const missing = params.filter((p) => !readme.includes(`| \`${p}\` |`));
-  assert.deepEqual(missing, []);
-});
-
-Deno.test("chart's values.schema.json declares every top-level value", async () => {
-  const schema = JSON.parse(await Deno.readTextFile(`${CHART_DIR}/values.schema.json`));
-  const values = parseYaml(
-    await Deno.readTextFile(`${CHART_DIR}/values.yaml`),
-  ) as Record<string, unknown>;
-  const undeclared = Object.keys(values).filter((k) => !(k in schema.properties));
-  assert.deepEqual(undeclared, []);
 });
