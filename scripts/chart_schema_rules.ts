@@ -145,7 +145,9 @@ export const SCHEMA_RULES: SchemaRule = {
       minAvailable: { ...INT_OR_PERCENT, type: ["integer", "string", "null"] },
       maxUnavailable: { ...INT_OR_PERCENT, type: ["integer", "string", "null"] },
     }),
-    tasks: { minItems: 1, items: TASK },
+    // A map is let through only so that validateValues (_helpers.tpl) can say what the user
+    // meant: `--set tasks.interval=1m` is mcall.yaml's key for the top-level `interval`.
+    tasks: { type: ["array", "object"], minItems: 1, items: TASK },
     defaultType: oneOf("cmd", "get", "post"),
     timeout: DURATION,
     maxOutputBytes: integer(1024, 16777216),

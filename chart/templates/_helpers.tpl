@@ -38,18 +38,24 @@ Create chart name and version as used by the chart label.
 {{- end }}
 
 {{/*
-Common labels
+The labels the chart gives every object: helm.sh/chart, the selector labels and
+app.kubernetes.io/version and /managed-by.
 */}}
-{{- define "dz-mcall.labels" -}}
+{{- define "dz-mcall.standardLabels" -}}
 helm.sh/chart: {{ include "dz-mcall.chart" . }}
 {{ include "dz-mcall.selectorLabels" . }}
 {{- if .Chart.AppVersion }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
 {{- end }}
+
+{{/*
+Labels of every object but the pods: the standard labels and commonLabels. The chart's own labels
+win over commonLabels, so no selector ever changes what it selects.
+*/}}
+{{- define "dz-mcall.labels" -}}
+{{- toYaml (merge (include "dz-mcall.standardLabels" . | fromYaml) (.Values.commonLabels | default dict)) }}
 {{- end }}
 
 {{/*
@@ -191,9 +197,21 @@ table of cases through both). */}}
 {{- $errors = append $errors (printf "activeDeadlineSeconds (%v) must exceed roundDeadline (%v) so the program ends the round before Kubernetes kills the Job" $v.activeDeadlineSeconds $v.roundDeadline) }}
 {{- end }}
 {{- end }}
+{{- /* `tasks` is the list of checks; mcall.yaml's `tasks:` section (tasks.interval …) maps to
+top-level values. The schema lets a map through only so that this can say so. */}}
+{{- if kindIs "map" $v.tasks }}
+{{- $hint := "--set interval=1m" }}
+{{- if hasKey $v.tasks "interval" }}
+{{- $hint = printf "--set interval=%v" $v.tasks.interval }}
+{{- end }}
+{{- $errors = append $errors (printf "tasks is the list of checks each round runs, got a map {%s}; the time between rounds (mcall.yaml's tasks.interval) is the top-level interval (%s), or schedule in cronjob mode" (keys $v.tasks | sortAlpha | join ", ") $hint) }}
+{{- end }}
+{{- if and $v.podDisruptionBudget.enabled (kindIs "invalid" $v.podDisruptionBudget.maxUnavailable) (kindIs "invalid" $v.podDisruptionBudget.minAvailable) }}
+{{- $errors = append $errors "podDisruptionBudget.enabled needs podDisruptionBudget.maxUnavailable or podDisruptionBudget.minAvailable" }}
+{{- end }}
 {{- /* Tasks: unique names, URLs for get/post, per-type fields. */}}
 {{- $names := dict }}
-{{- range $i, $t := $v.tasks }}
+{{- range $i, $t := (kindIs "slice" $v.tasks | ternary $v.tasks list) }}
 {{- $type := default $v.defaultType $t.type }}
 {{- $label := printf "tasks[%d]" $i }}
 {{- if $t.name }}

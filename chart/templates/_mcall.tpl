@@ -4,6 +4,8 @@ Environment set on the pods (LEADER_ELECTION, NAMESPACE, HOSTNAME, MCALL_TASKS_R
 MCALL_TASKS_WORKER_SELECTOR, MCALL_TASKS_SIGNING_KEY_FILE) adds what only the pod knows.
 */}}
 {{- define "dz-mcall.mcallYaml" -}}
+{{- /* Whichever template helm renders first must fail with the list of bad values. */}}
+{{- include "dz-mcall.validateValues" . }}
 {{- $v := .Values -}}
 request:
   subject: {{ $v.subject | toString | quote }}

@@ -1,13 +1,13 @@
 {{/*
-Pod labels: the selector labels, the guide's `app` label and the component.
+Pod labels: the standard labels, the guide's `app` label (`kubectl get pods -l app=<app>`) and the
+component, over podLabels, over commonLabels (the chart's own labels always win: the selectors
+and the guide's commands select by them).
 */}}
 {{- define "dz-mcall.podLabels" -}}
-{{ include "dz-mcall.selectorLabels" . }}
-app: {{ include "dz-mcall.app" . }}
-app.kubernetes.io/component: worker
-{{- with .Values.podLabels }}
-{{ toYaml . }}
-{{- end }}
+{{- $own := include "dz-mcall.standardLabels" . | fromYaml }}
+{{- $_ := set $own "app" (include "dz-mcall.app" .) }}
+{{- $_ = set $own "app.kubernetes.io/component" "worker" }}
+{{- toYaml (merge $own (.Values.podLabels | default dict) (.Values.commonLabels | default dict)) }}
 {{- end }}
 
 {{/*
@@ -58,7 +58,8 @@ metadata:
     {{- include "dz-mcall.podLabels" . | nindent 4 }}
   annotations:
     checksum/config: {{ include "dz-mcall.mcallYaml" . | sha256sum }}
-    {{- with .Values.podAnnotations }}
+    {{- /* podAnnotations over commonAnnotations; the checksum is the chart's own. */}}
+    {{- with omit (merge (deepCopy (.Values.podAnnotations | default dict)) (.Values.commonAnnotations | default dict)) "checksum/config" }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:

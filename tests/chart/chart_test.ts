@@ -21,6 +21,7 @@ import {
   render,
   templateRaw,
 } from "./helpers.ts";
+import { parse as parseYaml } from "yaml";
 
 const SCENARIOS = [
   "ci/cronjob-values.yaml",
@@ -452,7 +453,7 @@ Deno.test("chart upgrade with new tasks changes mcall.yaml and the checksum", as
 
 interface Rejection {
   what: string;
-  set?: Record<string, string | number>;
+  set?: Record<string, string | number | boolean>;
   setJson?: Record<string, unknown>;
   messages: (string | RegExp)[];
 }
@@ -573,6 +574,21 @@ const RULE_REJECTIONS: Rejection[] = [
     ],
   },
   {
+    what: "mcall.yaml's tasks.interval given to the chart (tasks is the list of checks)",
+    set: { "tasks.interval": "1m" },
+    messages: [
+      "tasks is the list of checks each round runs, got a map {interval}; the time between rounds (mcall.yaml's tasks.interval) is the top-level interval (--set interval=1m), or schedule in cronjob mode",
+    ],
+  },
+  {
+    what: "a PodDisruptionBudget with neither maxUnavailable nor minAvailable",
+    set: { mode: "deployment", "podDisruptionBudget.enabled": true },
+    setJson: { "podDisruptionBudget.maxUnavailable": null },
+    messages: [
+      "podDisruptionBudget.enabled needs podDisruptionBudget.maxUnavailable or podDisruptionBudget.minAvailable",
+    ],
+  },
+  {
     what: "duplicate task names, body on cmd and shell on post, all at once",
     setJson: {
       tasks: [
@@ -635,7 +651,11 @@ Deno.test("chart accepts durations as numbers of seconds and compound text", asy
 // NOTES
 
 Deno.test("chart's NOTES print the guide's monitoring commands for this release", async () => {
-  const text = await notes({ release: "probes", namespace: "ops" });
+  const text = await notes({
+    release: "probes",
+    namespace: "ops",
+    set: { "image.repository": "registry.example.com/dz-mcall" },
+  });
   assert.ok(
     text.includes(
       "kubectl -n ops get lease probes-dz-mcall-leader -o jsonpath='{.spec.holderIdentity}'",
@@ -648,6 +668,8 @@ Deno.test("chart's NOTES print the guide's monitoring commands for this release"
   assert.ok(text.includes("{.metadata.annotations.processed-at}"));
   assert.ok(text.includes("-l app=probes-dz-mcall,task=true,assigned-to=<pod-name>"));
   assert.ok(text.includes("kubectl -n ops get cm -l app=probes-dz-mcall,round=true"));
+  // --logs: the status table of the test pod is the point of `helm test`.
+  assert.ok(text.includes("helm test probes -n ops --logs"), text);
   assert.ok(!text.includes("WARNING"), text);
 });
 
@@ -663,4 +685,28 @@ Deno.test("chart's NOTES warn about insecure combinations", async () => {
   assert.match(text, /insecureUnsignedTasks=true/);
   assert.match(text, /readOnlyRootFilesystem is off/);
   assert.match(text, /allows running as root/);
+});
+
+Deno.test("chart's NOTES warn while image.repository is values.yaml's default, unless preloaded", async () => {
+  const values = parseYaml(await Deno.readTextFile(`${CHART_DIR}/values.yaml`)) as {
+    image: { repository: string };
+  };
+  const warning = `image.repository is the chart's default "${values.image.repository}"`;
+  const byDefault = await notes();
+  assert.ok(byDefault.includes(warning), byDefault);
+  assert.match(byDefault, /build the image .* push it, and set image\.repository/);
+  const pushed = await notes({ set: { "image.repository": "registry.example.com/dz-mcall" } });
+  assert.ok(!pushed.includes("WARNING"), pushed);
+  // An image imported onto the nodes (the real-node tests) is never pulled.
+  const preloaded = await notes({ set: { "image.pullPolicy": "Never" } });
+  assert.ok(!preloaded.includes("WARNING"), preloaded);
+});
+
+Deno.test("chart's NOTES say a PodDisruptionBudget does nothing in cronjob mode", async () => {
+  const set = { "image.repository": "r.example.com/dz-mcall", "podDisruptionBudget.enabled": true };
+  assert.match(
+    await notes({ set }),
+    /podDisruptionBudget\.enabled has no effect with mode=cronjob/,
+  );
+  assert.doesNotMatch(await notes({ set: { ...set, mode: "deployment" } }), /WARNING/);
 });
