@@ -98,6 +98,18 @@ export function mergeSchema(generated: Node, rule: SchemaRule, path = ""): Node 
 const join = (path: string, name: string) => path ? `${path}.${name}` : name;
 
 /**
+ * values.yaml with every `|` of a `## @param` comment escaped as `\|`: the generator copies the
+ * text into a README table cell, where a bare `|` ends the cell. (`mergeSchema` unescapes the
+ * schema's descriptions.) An already escaped `\|` stays as it is.
+ */
+export function escapePipes(valuesYaml: string): string {
+  return valuesYaml.replace(
+    /^(\s*## @param .*)$/gm,
+    (line) => line.replace(/(?<!\\)\|/g, "\\|"),
+  );
+}
+
+/**
  * Runs the generator on copies of values.yaml and README.md and merges the schema rules.
  *
  * @param root The repository root (tests pass a scratch copy).
@@ -109,13 +121,18 @@ export async function renderChartDocs(root = ROOT): Promise<ChartDocs> {
   const dir = await Deno.makeTempDir({ prefix: "chart-docs-" });
   const readme = `${dir}/README.md`;
   const schema = `${dir}/values.schema.json`;
+  const values = `${dir}/values.yaml`;
   await Deno.copyFile(`${root}/${README_PATH}`, readme);
+  await Deno.writeTextFile(
+    values,
+    escapePipes(await Deno.readTextFile(`${root}/${VALUES_PATH}`)),
+  );
   // The generator prints progress and its errors through console.log; keep its ERROR lines.
   const log = console.log;
   const lines: string[] = [];
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
   try {
-    readmeGenerator.runReadmeGenerator({ values: `${root}/${VALUES_PATH}`, readme, schema });
+    readmeGenerator.runReadmeGenerator({ values, readme, schema });
     const generated = JSON.parse(await Deno.readTextFile(schema)) as Node;
     const merged = mergeSchema(generated, SCHEMA_RULES);
     // `$schema` and the keywords first, properties last, as a reader scans a schema.

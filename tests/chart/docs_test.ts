@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import {
   ChartDocsError,
+  escapePipes,
   mergeSchema,
   README_PATH,
   renderChartDocs,
@@ -162,3 +163,11 @@ for (const bad of BAD_INPUTS) {
     }
   });
 }
+
+Deno.test("chart docs: a | in a @param text is escaped for the README table, once", () => {
+  const values = "## @param a one|two \\| three\nkey: a|b\n  ## @param b.c x|y\n";
+  assert.equal(
+    escapePipes(values),
+    "## @param a one\\|two \\| three\nkey: a|b\n  ## @param b.c x\\|y\n",
+  );
+});
