@@ -18,7 +18,8 @@ scripts/node-deps.sh check >/dev/null 2>&1 && exit 0
 
 say() { echo "test-deps: $*" >&2; }
 
-if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+# Debian (or a derivative): what node-deps.sh uses, apt-get and dpkg-query, is on PATH.
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   say "not Debian: the real-node, image and setsid tests skip (they need the Debian packages of scripts/node-deps.sh)"
 elif [ "$(id -u)" != 0 ]; then
   say "not root: the real-node, image and setsid tests skip until scripts/node-deps.sh runs as root"

@@ -4,7 +4,8 @@
  * installs nothing and says why in one line; it never fails the test command.
  *
  * Each case runs a copy of the script next to a fake `scripts/node-deps.sh` (which records its
- * calls), with a PATH of fakes: `id` answers the uid, `apt-get` is there or not (the Debian test).
+ * calls), with a PATH of fakes: `id` answers the uid, `apt-get` and `dpkg-query` are there or not
+ * (the Debian test).
  */
 import assert from "node:assert/strict";
 
@@ -105,7 +106,10 @@ for (const c of CASES) {
       );
       await fake(`${dir}/bin/id`, `echo ${c.uid}`);
       await fake(`${dir}/bin/dirname`, `exec /usr/bin/dirname "$@"`);
-      if (c.aptGet) await fake(`${dir}/bin/apt-get`, "exit 0");
+      if (c.aptGet) {
+        await fake(`${dir}/bin/apt-get`, "exit 0");
+        await fake(`${dir}/bin/dpkg-query`, "exit 0");
+      }
       const out = await new Deno.Command("/bin/bash", {
         args: [`${dir}/scripts/test-deps.sh`],
         env: { PATH: `${dir}/bin`, ...c.env },
