@@ -17,6 +17,7 @@ import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } 
 import { describeIssue, realLimit, show } from "./issues.ts";
 import { fields, type LeafKind } from "./fields.ts";
 import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
+import { CONFIG_FILE_CAP, FileTooLarge, formatCap, readTextCapped } from "../files/bounded_read.ts";
 
 /**
  * The YAML parser, imported on first need: config files and YAML-valued environment variables
@@ -61,14 +62,25 @@ export const ORIGINAL_ENV: Readonly<Record<string, string>> = {
 /** `MCALL_*` variables read outside the config tree. */
 const OTHER_ENV = ["MCALL_CONFIG", "MCALL_WEBSERVER_TOKEN"];
 
-/** Reads and parses a YAML config file into a layer. */
-export async function readConfigFile(path: string): Promise<Layer> {
+/**
+ * Reads and parses a YAML config file into a layer: at most {@linkcode CONFIG_FILE_CAP} bytes,
+ * and the read ends when `signal` aborts (a FIFO with no writer blocks until then).
+ *
+ * @throws {ConfigError} When the file cannot be read, is over the cap, or does not parse.
+ * @throws {unknown} `signal.reason` when `signal` aborts during the read.
+ */
+export async function readConfigFile(path: string, signal?: AbortSignal): Promise<Layer> {
   await loadYaml();
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readTextCapped(path, CONFIG_FILE_CAP, signal);
   } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+    if (signal?.aborted && err === signal.reason) throw err;
+    const reason = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof FileTooLarge
+      ? `larger than the ${formatCap(err.capBytes)} cap`
+      : String(err);
     throw new ConfigError(`config file ${JSON.stringify(path)}: ${reason}`, { cause: err });
   }
   return { values: parseConfigText(text, path), sources: new Map() };
