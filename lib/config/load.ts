@@ -18,6 +18,7 @@ import { describeIssue, realLimit, show } from "./issues.ts";
 import { fields, type LeafKind } from "./fields.ts";
 import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
 import { CONFIG_FILE_CAP, FileTooLarge, formatCap, readTextCapped } from "../files/bounded_read.ts";
+import { duplicateJsonKey, selfReference } from "./text_checks.ts";
 
 /**
  * The YAML parser, imported on first need: config files and YAML-valued environment variables
@@ -87,25 +88,65 @@ export async function readConfigFile(path: string, signal?: AbortSignal): Promis
 }
 
 /**
- * Parses YAML text into a raw layer, normalising the original `request.input` JSON string.
- * Needs {@linkcode loadYaml} first.
+ * Most bytes of config text read as YAML. The YAML parser holds ~150 times the text while it works
+ * (a 1 MiB block-style file peaked at 159 MiB RSS and took 5.7 s; 256 KiB stays near 80 MiB); JSON text, up to the file cap
+ * (`CONFIG_FILE_CAP`, 4 MiB), is read by `JSON.parse` in a small multiple of its size. Larger
+ * configurations are written as JSON.
+ */
+export const YAML_TEXT_CAP: number = 256 * 1024;
+
+/**
+ * Parses config text into a raw layer, normalising the original `request.input` JSON string.
+ * Text that is a JSON object is read as JSON (YAML 1.2 reads it the same; a repeated key is
+ * refused as YAML refuses it); anything else needs {@linkcode loadYaml} first.
+ *
+ * @throws {ConfigError} For text that does not parse, YAML over {@linkcode YAML_TEXT_CAP}, a
+ *   repeated JSON key, an alias that contains itself, or a top level that is not a mapping.
  */
 export function parseConfigText(text: string, label = "config"): RawLayer {
-  const parser = yaml();
-  let doc: unknown;
-  try {
-    // logLevel "error": the parser would otherwise print multi-line warnings (unknown tags or
-    // directives) straight to stderr, outside the JSON log.
-    doc = parser.parse(text, { prettyErrors: true, logLevel: "error" });
-  } catch (err) {
-    const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
-    throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
+  let doc = parseJsonObject(text, label);
+  if (doc === undefined) {
+    const bytes = new TextEncoder().encode(text).byteLength;
+    if (bytes > YAML_TEXT_CAP) {
+      throw new ConfigError(
+        `${label}: ${bytes} bytes of YAML is over the ${formatCap(YAML_TEXT_CAP)} cap ` +
+          `for YAML (write it as JSON: up to ${formatCap(CONFIG_FILE_CAP)})`,
+      );
+    }
+    const parser = yaml();
+    try {
+      // logLevel "error": the parser would otherwise print multi-line warnings (unknown tags or
+      // directives) straight to stderr, outside the JSON log.
+      doc = parser.parse(text, { prettyErrors: true, logLevel: "error" });
+    } catch (err) {
+      const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
+      throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
+    }
+    // An alias inside its own anchor parses to a cyclic object, which no check below can print.
+    const cycle = selfReference(doc);
+    if (cycle !== undefined) {
+      throw new ConfigError(`${cycle}: a YAML alias that contains itself (an alias cycle)`);
+    }
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
     throw new ConfigError(`${label}: expected a mapping at the top level`);
   }
   return normaliseInputJson(doc as RawLayer, "request.input");
+}
+
+/** The object `text` holds when it is JSON text of an object, else undefined (YAML's turn). */
+function parseJsonObject(text: string, label: string): unknown {
+  if (!/^[\s\uFEFF]*\{/.test(text)) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined; // YAML flow style, e.g. `{a: 1}`
+  }
+  const repeated = duplicateJsonKey(text);
+  if (repeated !== undefined) throw new ConfigError(`${label}: ${repeated}: a repeated key`);
+  return doc;
 }
 
 /**

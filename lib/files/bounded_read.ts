@@ -39,15 +39,15 @@ export class FileTooLarge extends Error {
   }
 }
 
-/** `4 MiB`, `64 KiB`, or bytes. */
+/** A size for messages: `4 MiB`, `64 KiB`, `1.5 MiB`, or bytes below 1 KiB. */
 export function formatCap(bytes: number): string {
-  if (bytes % MiB === 0) return `${bytes / MiB} MiB`;
-  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  if (bytes >= MiB) return `${Number((bytes / MiB).toFixed(1))} MiB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KiB`;
   return `${bytes} bytes`;
 }
 
 /**
- * Reads `path` as UTF-8 (invalid sequences replaced, a leading BOM dropped), as
+ * Reads `path` as UTF-8 (invalid sequences replaced, a leading BOM kept), as
  * `Deno.readTextFile` does, but never more than `capBytes + 1` bytes.
  *
  * Invariant: memory held is at most the file's bytes plus one chunk (a regular file larger than
@@ -142,12 +142,12 @@ export function readTextCappedSync(path: string, capBytes: number): string {
 
 /** The chunks as one UTF-8 string. */
 function decode(chunks: readonly Uint8Array[], total: number): string {
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  if (chunks.length === 1) return new TextDecoder("utf-8", { ignoreBOM: true }).decode(chunks[0]);
   const all = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
     all.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(all);
 }
