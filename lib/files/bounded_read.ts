@@ -51,12 +51,14 @@ export function formatCap(bytes: number): string {
  * `Deno.readTextFile` does, but never more than `capBytes + 1` bytes.
  *
  * Invariant: memory held is at most the file's bytes plus one chunk (a regular file larger than
- * the cap is refused from its `stat` size before any read), and the promise settles as soon as
- * `signal` aborts, even while `open(2)` or `read(2)` blocks on a FIFO (the blocked runtime thread
- * is abandoned; the process exits soon after).
+ * the cap is refused from its `stat` size before any read), and a read that can block (a FIFO,
+ * a device, a socket: anything but a regular file) settles as soon as `signal` aborts, even while
+ * `open(2)` or `read(2)` blocks (the blocked runtime thread is abandoned; the process exits soon
+ * after). A regular file is read in full whatever the signal says: its reads do not block.
  *
  * @throws {FileTooLarge} When the file holds more than `capBytes` bytes.
- * @throws {unknown} `signal.reason` when `signal` aborts first; the `Deno.errors` of open/read.
+ * @throws {unknown} `signal.reason` when `signal` aborts first (not for a regular file); the
+ *   `Deno.errors` of stat/open/read.
  *
  * @example Usage
  * ```ts
@@ -70,23 +72,28 @@ export async function readTextCapped(
   capBytes: number,
   signal?: AbortSignal,
 ): Promise<string> {
-  signal?.throwIfAborted();
+  // stat(2) never blocks on a FIFO. A regular file is read in full whatever the signal says
+  // (its reads cannot block); anything else (FIFO, device, socket) is raced against the signal.
+  const info = await Deno.stat(path);
+  if (info.isFile && info.size > capBytes) throw new FileTooLarge(path, capBytes);
+  const guard = info.isFile ? undefined : signal;
+  guard?.throwIfAborted();
   let file: Deno.FsFile | undefined;
   let aborted = false;
   let onAbort: (() => void) | undefined;
   const abort = new Promise<never>((_, reject) => {
     onAbort = () => {
       aborted = true;
-      reject(signal!.reason);
+      reject(guard!.reason);
     };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    guard?.addEventListener("abort", onAbort, { once: true });
   });
   // Keep an unobserved rejection from counting as unhandled when the read wins.
   abort.catch(() => {});
   const race = <T>(op: Promise<T>): Promise<T> => {
     // A late result of an abandoned op is dropped (and a late file closed below).
     op.catch(() => {});
-    return signal ? Promise.race([op, abort]) : op;
+    return guard ? Promise.race([op, abort]) : op;
   };
   try {
     const opening = Deno.open(path, { read: true });
@@ -94,8 +101,6 @@ export async function readTextCapped(
       if (aborted) f.close();
     }, () => {});
     file = await race(opening);
-    const info = await race(file.stat());
-    if (info.isFile && info.size > capBytes) throw new FileTooLarge(path, capBytes);
     const chunks: Uint8Array[] = [];
     let total = 0;
     const buf = new Uint8Array(CHUNK);
@@ -108,7 +113,7 @@ export async function readTextCapped(
     }
     return decode(chunks, total);
   } finally {
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    if (onAbort) guard?.removeEventListener("abort", onAbort);
     if (!aborted) file?.close();
   }
 }

@@ -98,3 +98,13 @@ Deno.test("formatCap() prints whole and fractional sizes", () => {
     ["4 MiB", "64 KiB", "1.5 MiB", "999 bytes", "1.5 KiB"],
   );
 });
+
+Deno.test("readTextCapped() reads a regular file whatever its signal says; a FIFO not once aborted", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/f`, "token");
+    const aborted = AbortSignal.abort(new Error("stop"));
+    assert.equal(await readTextCapped(`${dir}/f`, 100, aborted), "token");
+    await mkfifo(`${dir}/fifo`);
+    await assert.rejects(readTextCapped(`${dir}/fifo`, 100, aborted), /stop/);
+  });
+});
