@@ -3,7 +3,8 @@
  * nothing on stdout, exit 2, and no unbounded read.
  */
 import assert from "node:assert/strict";
-import { mcall } from "./program.ts";
+import { MAIN, mcall, ROOT } from "./program.ts";
+import { PROGRAM_PERMISSIONS, PROGRAM_V8_FLAGS } from "../e2e/mcall_proc.ts";
 
 Deno.test("main: -c /dev/zero and --token-file /dev/zero fail fast naming the file and the cap", async () => {
   const cases: [string[], string][] = [
@@ -63,4 +64,24 @@ Deno.test("main: --subject=-x runs with the subject -x", async () => {
   const { code, stdout, stderr } = await mcall(["--subject=-x", "-i", "true"]);
   assert.equal(code, 0, stderr);
   assert.equal(JSON.parse(stdout)[0].subject, "-x");
+});
+
+Deno.test("main: a closed stdout (>&-) ends a run with one line and exit 1; >/dev/null is fine", async () => {
+  // The program as program.ts starts it, but through sh, so fd 1 can be closed at exec.
+  const run = async (redirect: string) => {
+    const args = ["run", ...PROGRAM_V8_FLAGS, ...PROGRAM_PERMISSIONS, MAIN, "-i", "echo x"];
+    const out = await new Deno.Command("/bin/sh", {
+      args: ["-c", `exec "$0" "$@" ${redirect}`, Deno.execPath(), ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  assert.deepEqual(await run(">&-"), {
+    code: 1,
+    stderr: "dz-mcall: stdout is closed: the results cannot be written\n",
+  });
+  assert.deepEqual(await run(">/dev/null"), { code: 0, stderr: "" });
 });
