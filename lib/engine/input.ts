@@ -5,6 +5,7 @@
  * @module
  */
 import type { Config, InputConfig, InputType } from "../config/schema.ts";
+import { trimBlanks } from "./shellwords.ts";
 
 /** One input, ready to run. */
 export interface InputSpec {
@@ -115,5 +116,5 @@ export function splitInputList(text: string): string[] {
     }
   }
   parts.push(current);
-  return parts.map((p) => p.replace(/^[ \t\n]+|(?<!\\)[ \t\n]+$/g, "")).filter((p) => p.length > 0);
+  return parts.map(trimBlanks).filter((p) => p.length > 0);
 }

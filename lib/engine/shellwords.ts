@@ -30,6 +30,24 @@
  * @module
  */
 
+/**
+ * `text` without the spaces, tabs and newlines around it — the blanks `sh` ignores there — but
+ * keeping a blank a backslash escapes (`echo a\\ ` keeps `a `) and every other whitespace
+ * (U+00A0, CR, VT, FF…, word characters to `sh`). The one trim a command line gets: the config
+ * schema's `input` and the `-i` list use it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { trimBlanks } from "./shellwords.ts";
+ * assert.equal(trimBlanks("\n  echo a\\  \t"), "echo a\\ ");
+ * assert.equal(trimBlanks("\u00a0x\r"), "\u00a0x\r");
+ * ```
+ */
+export function trimBlanks(text: string): string {
+  return text.replace(/^[ \t\n]+|(?<!\\)[ \t\n]+$/g, "");
+}
+
 const OPERATORS: ReadonlyMap<string, readonly string[]> = new Map([
   ["|", ["||", "|"]],
   ["&", ["&&", "&"]],

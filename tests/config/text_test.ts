@@ -124,3 +124,14 @@ Deno.test("readConfigFile() refuses a file over the cap naming the file and the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("config: an input loses only the blanks sh ignores around it (no trim())", () => {
+  const inputs = load(
+    'request: {inputs: [{input: "  echo a\\\\  "}, {input: "\\u00a0x\\r"}, {input: "\\ttrue\\n"}]}',
+  ).request.inputs!.map((i) => i.input);
+  assert.deepEqual(inputs, ["echo a\\ ", "\u00a0x\r", "true"]);
+  assert.match(
+    configError(() => load('request: {inputs: [{input: " \\t\\n"}]}')),
+    /must not be empty/,
+  );
+});
