@@ -120,11 +120,21 @@ export async function readTextCapped(
 
 /**
  * {@linkcode readTextCapped} without a signal, for synchronous callers (kubeconfig loading).
- * A FIFO with no writer still blocks it: synchronous reads cannot be interrupted.
+ *
+ * Invariant: a synchronous read blocks the only thread signal listeners run on, so a FIFO or a
+ * socket — whose open or read can wait for ever — is refused before it is opened.
  *
  * @throws {FileTooLarge} When the file holds more than `capBytes` bytes.
+ * @throws {Error} When `path` is a FIFO or a socket; the `Deno.errors` of stat/open/read.
  */
 export function readTextCappedSync(path: string, capBytes: number): string {
+  const kind = Deno.statSync(path);
+  if (kind.isFifo || kind.isSocket) {
+    throw new Error(
+      `${JSON.stringify(path)} is a ${kind.isFifo ? "FIFO" : "socket"}: only a file that cannot ` +
+        "block is read here",
+    );
+  }
   const file = Deno.openSync(path, { read: true });
   try {
     const info = file.statSync();

@@ -108,3 +108,13 @@ Deno.test("readTextCapped() reads a regular file whatever its signal says; a FIF
     await assert.rejects(readTextCapped(`${dir}/fifo`, 100, aborted), /stop/);
   });
 });
+
+Deno.test("readTextCappedSync() refuses a FIFO instead of blocking the thread signals run on", async () => {
+  await withDir(async (dir) => {
+    await mkfifo(`${dir}/fifo`);
+    assert.throws(
+      () => readTextCappedSync(`${dir}/fifo`, 100),
+      new Error(`"${dir}/fifo" is a FIFO: only a file that cannot block is read here`),
+    );
+  });
+});
