@@ -58,9 +58,12 @@ for (const [what, args] of blocking) {
 Deno.test("main: SIGHUP during a run kills the command's group, prints the result, exits 129", async () => {
   // A duration no other process on the machine uses, to find the sleep by its command line.
   const marker = `sleep 300.${Deno.pid}`;
+  // The sleep itself, by path or name (not its launcher, `setsid /usr/bin/sleep …`, before exec).
+  const sleeping = `^(/[^ ]*/)?sleep 300\\.${Deno.pid}$`;
   const child = program(["-l", "error", "-i", `${marker},echo done`]).spawn();
   try {
-    await until(async () => (await pidsRunning(marker)).some((p) => p !== child.pid), 20_000);
+    // The sleep itself (exec'd, in its own session), not the launcher that is about to become it.
+    await until(async () => (await pidsRunning(sleeping)).length > 0, 20_000);
     child.kill("SIGHUP");
     const out = await child.output();
     const stderr = new TextDecoder().decode(out.stderr);
@@ -71,12 +74,14 @@ Deno.test("main: SIGHUP during a run kills the command's group, prints the resul
       results.map((r: { errorCode: string; error?: string }) => [r.errorCode, r.error]),
       [["-1", "interrupted by SIGHUP"], ["0", undefined]],
     );
-    await until(async () => (await pidsRunning(`^${marker}`)).length === 0, 5_000);
+    await until(async () => (await pidsRunning(sleeping)).length === 0, 5_000);
   } finally {
     try {
       child.kill("SIGKILL");
     } catch {
       // Already gone.
     }
+    // A failed run leaves its sleep behind: end it, by pid.
+    for (const pid of await pidsRunning(sleeping)) Deno.kill(pid, "SIGKILL");
   }
 });
