@@ -60,7 +60,8 @@ Deno.test("main: SIGHUP during a run kills the command's group, prints the resul
   const marker = `sleep 300.${Deno.pid}`;
   // The sleep itself, by path or name (not its launcher, `setsid /usr/bin/sleep …`, before exec).
   const sleeping = `^(/[^ ]*/)?sleep 300\\.${Deno.pid}$`;
-  const child = program(["-l", "error", "-i", `${marker},echo done`]).spawn();
+  // One worker: echo has finished when the sleep starts.
+  const child = program(["-l", "error", "-worker", "1", "-i", `echo done,${marker}`]).spawn();
   try {
     // The sleep itself (exec'd, in its own session), not the launcher that is about to become it.
     await until(async () => (await pidsRunning(sleeping)).length > 0, 20_000);
@@ -72,7 +73,7 @@ Deno.test("main: SIGHUP during a run kills the command's group, prints the resul
     const results = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.deepEqual(
       results.map((r: { errorCode: string; error?: string }) => [r.errorCode, r.error]),
-      [["-1", "interrupted by SIGHUP"], ["0", undefined]],
+      [["0", undefined], ["-1", "interrupted by SIGHUP"]],
     );
     await until(async () => (await pidsRunning(sleeping)).length === 0, 5_000);
   } finally {
