@@ -89,9 +89,9 @@ export async function readConfigFile(path: string, signal?: AbortSignal): Promis
 
 /**
  * Most bytes of config text read as YAML. The YAML parser holds ~150 times the text while it works
- * (a 1 MiB block-style file peaked at 159 MiB RSS and took 5.7 s; 256 KiB stays near 80 MiB); JSON text, up to the file cap
- * (`CONFIG_FILE_CAP`, 4 MiB), is read by `JSON.parse` in a small multiple of its size. Larger
- * configurations are written as JSON.
+ * (256 KiB of block-style YAML: 95 MiB peak, 148× its size above a one-input config; 1 MiB took
+ * 159 MiB and seconds), while JSON text up to the file cap (`CONFIG_FILE_CAP`, 4 MiB) is read by
+ * `JSON.parse` at ~9× its size (`deno task bench config`). Larger configurations are JSON.
  */
 export const YAML_TEXT_CAP: number = 256 * 1024;
 
