@@ -21,7 +21,7 @@ const required = Deno.env.get("REQUIRE_E2E") === "1";
 const present = await Deno.stat(CHROMIUM).then(() => true, () => false);
 if (!present && !required) {
   console.warn(
-    `%cSKIPPED serve_browser_test: ${CHROMIUM} is missing (apt-get install chromium)`,
+    `%cSKIPPED serve_browser_test: ${CHROMIUM} is missing (run scripts/browser-deps.sh)`,
     "color: red",
   );
 }
