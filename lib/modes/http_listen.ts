@@ -228,7 +228,11 @@ async function exchange(
     } catch (err) {
       throw new HttpError(405, `method ${parsed.method} not allowed: ${(err as Error).message}`);
     }
-    response = await handler(req);
+    // A handler that throws is a bug: one line, 500, never the stack (connection errors while it
+    // read the body come back as its own 400/408 answers, which the closed socket then drops).
+    response = await handler(req).catch((err) =>
+      plainText(500, `internal error: ${String(err?.message ?? err).split("\n")[0]}`)
+    );
   } catch (err) {
     headDeadline();
     if (!(err instanceof HttpError)) return; // the connection closed (a deadline, the client)
