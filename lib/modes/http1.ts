@@ -154,6 +154,12 @@ export class ConnReader {
     const d = new TextEncoder().encode(delimiter);
     for (;;) {
       const at = indexOf(this.#buf, d);
+      if (at > max) {
+        throw new HttpError(
+          what === "request head" ? 431 : 400,
+          `${what} larger than ${max} bytes`,
+        );
+      }
       if (at >= 0) {
         const out = this.#buf.slice(0, at);
         this.#buf = this.#buf.subarray(at + d.length);

@@ -44,7 +44,7 @@ export const SERVE_LIMITS: ServerLimits = {
   bodyTimeoutMs: 30_000,
   writeTimeoutMs: 30_000,
   maxConnections: 256,
-  maxHeaderBytes: 16 * 1024,
+  maxHeaderBytes: 64 * 1024,
   drainTimeoutMs: 10_000,
 };
 

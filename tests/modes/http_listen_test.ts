@@ -28,7 +28,8 @@ async function startServe(limits: Partial<ServerLimits> = {}) {
 /** Sends `request` on a new connection and reads until the server closes it. */
 async function raw(port: number, request: string): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(encoder.encode(request));
+  const bytes = encoder.encode(request);
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
   let out = "";
   const buf = new Uint8Array(64 * 1024);
   for (;;) {
@@ -193,6 +194,16 @@ Deno.test("serve answers 400 to heads a lenient parser would have to guess at", 
       assert.match(res, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(request));
       assert.match(res.split("\r\n\r\n")[1]!, pattern);
     }
+    const long = await raw(
+      server.port,
+      `GET /mcall/cmd/${
+        "a".repeat(SERVE_LIMITS.maxHeaderBytes)
+      } HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    );
+    assert.match(
+      long,
+      /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n[\s\S]*request head larger than 65536 bytes\n$/,
+    );
     // A chunked body with an extension and a trailer is read correctly.
     const chunked = await raw(
       server.port,
