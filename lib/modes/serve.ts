@@ -148,7 +148,7 @@ export function mcallHandler(
     if (typeof parsed === "string") return plainText(400, parsed);
     const beyond = policyRefusal(parsed, {
       shell: config.request.shell,
-      maxTimeoutMs: config.request.timeout,
+      maxTimeoutMs: config.request.timeoutMs,
     });
     if (beyond !== null) return plainText(400, beyond);
     const inputs = resolveInputs(parsed, {

@@ -109,8 +109,8 @@ export function policyRefusal(
       return `params.inputs[${i}].shell: true is refused: this server runs a shell only when ` +
         "started with --shell (request.shell: true)";
     }
-    if (input.timeout !== undefined && input.timeout > policy.maxTimeoutMs) {
-      return `params.inputs[${i}].timeout: ${formatDurationMs(input.timeout)} is above this ` +
+    if (input.timeoutMs !== undefined && input.timeoutMs > policy.maxTimeoutMs) {
+      return `params.inputs[${i}].timeout: ${formatDurationMs(input.timeoutMs)} is above this ` +
         `server's request.timeout of ${formatDurationMs(policy.maxTimeoutMs)}`;
     }
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { loadConfig, loadYaml, parseConfigText } from "../../lib/config/load.ts";
 import { mcallHandler, serveMcall } from "../../lib/modes/serve.ts";
+import { millis } from "../../lib/time/duration.ts";
 import {
   browserRefusal,
   contentTypeRefusal,
@@ -120,7 +121,10 @@ Deno.test("contentTypeRefusal() takes application/json only", () => {
 
 Deno.test("policyRefusal() holds remote inputs to the server's shell and timeout settings", () => {
   const policy = { shell: false, maxTimeoutMs: 10_000 };
-  assert.equal(policyRefusal([{ input: "true" }, { input: "x", timeout: 10_000 }], policy), null);
+  assert.equal(
+    policyRefusal([{ input: "true" }, { input: "x", timeoutMs: millis(10_000) }], policy),
+    null,
+  );
   assert.equal(policyRefusal([{ input: "true", shell: false }], policy), null);
   assert.equal(
     policyRefusal([{ input: "true" }, { input: "touch x", shell: true }], policy),
@@ -129,7 +133,7 @@ Deno.test("policyRefusal() holds remote inputs to the server's shell and timeout
   );
   assert.equal(policyRefusal([{ input: "x", shell: true }], { ...policy, shell: true }), null);
   assert.equal(
-    policyRefusal([{ input: "sleep 1", timeout: 168 * 3600_000 }], policy),
+    policyRefusal([{ input: "sleep 1", timeoutMs: millis(168 * 3600_000) }], policy),
     "params.inputs[0].timeout: 168h is above this server's request.timeout of 10s",
   );
 });
@@ -153,7 +157,7 @@ Deno.test("mcallHandler() answers 400 to shell: true and long timeouts before ru
     // The same inputs run when the server's own configuration allows them.
     const allowing = mcallHandler({
       ...config,
-      request: { ...config.request, shell: true, timeout: 168 * 3600_000 },
+      request: { ...config.request, shell: true, timeoutMs: millis(168 * 3600_000) },
     }, undefined);
     const params = encodeURIComponent(
       JSON.stringify({ inputs: [{ input: `touch ${dir}/shell; true`, timeout: "1m" }] }),
