@@ -189,68 +189,78 @@ async function exchange(
       t.request.abort(new Error("the client closed the connection"));
     })();
   const headDeadline = after(clock, limits.headerTimeoutMs, () => closeQuietly(conn));
+  let bodyDeadline = () => {};
   try {
-    const parsed = parseHead(await reader.until("\r\n\r\n", limits.maxHeaderBytes));
-    headDeadline();
-    t.idle = false;
-    head = parsed.method === "HEAD";
-    const url = new URL("http://localhost" + parsed.target);
-    if (decoded(url.pathname) !== decoded(parsed.target.replace(/\?.*$/s, ""))) {
-      throw new HttpError(
-        400,
-        "request target: the path would be rewritten (. or .. segments, backslashes); " +
-          "percent-encode / inside params",
-      );
-    }
-    if ((parsed.method === "GET" || head) && parsed.body.kind !== "none") {
-      throw new HttpError(400, `body: ${parsed.method} carries no body`);
-    }
-    const bodyDeadline = after(clock, limits.bodyTimeoutMs, () => closeQuietly(conn));
-    const body = bodyStream(reader, parsed.body, {
-      onFirstPull: async () => {
-        if (parsed.headers.get("expect")?.toLowerCase() === "100-continue") {
-          await writeAll(conn, new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n"));
-        }
-      },
-      onEnd: () => {
-        bodyDeadline();
-        watch();
-      },
-    });
-    let req: Request;
-    try {
-      req = new Request(url, {
-        method: parsed.method,
-        headers: parsed.headers,
-        body,
-        signal: t.request.signal,
-      });
-    } catch (err) {
-      throw new HttpError(405, `method ${parsed.method} not allowed: ${(err as Error).message}`);
-    }
-    // A handler that throws is a bug: one line, 500, never the stack (connection errors while it
-    // read the body come back as its own 400/408 answers, which the closed socket then drops).
-    response = await handler(req).catch((err) =>
-      plainText(500, `internal error: ${String(err?.message ?? err).split("\n")[0]}`)
-    );
-  } catch (err) {
-    headDeadline();
-    if (!(err instanceof HttpError)) return; // the connection closed (a deadline, the client)
-    response = plainText(err.status, err.message, err.headers);
-  }
-  if (shutDown()) return;
-  const writeDeadline = after(clock, limits.writeTimeoutMs, () => closeQuietly(conn));
-  try {
-    await writeAll(conn, await responseBytes(response, head));
-    await conn.closeWrite();
+    await respond();
   } finally {
-    writeDeadline();
+    headDeadline();
+    bodyDeadline();
   }
-  // Lingering close: read what the client still sends for a moment, so closing with unread bytes
-  // does not reset the connection before the client has read the response.
-  const linger = after(clock, LINGER_MS, () => closeQuietly(conn));
-  await watch();
-  linger();
+
+  async function respond() {
+    try {
+      const parsed = parseHead(await reader.until("\r\n\r\n", limits.maxHeaderBytes));
+      headDeadline();
+      t.idle = false;
+      head = parsed.method === "HEAD";
+      const url = new URL("http://localhost" + parsed.target);
+      if (decoded(url.pathname) !== decoded(parsed.target.replace(/\?.*$/s, ""))) {
+        throw new HttpError(
+          400,
+          "request target: the path would be rewritten (. or .. segments, backslashes); " +
+            "percent-encode / inside params",
+        );
+      }
+      if ((parsed.method === "GET" || head) && parsed.body.kind !== "none") {
+        throw new HttpError(400, `body: ${parsed.method} carries no body`);
+      }
+      bodyDeadline = after(clock, limits.bodyTimeoutMs, () => closeQuietly(conn));
+      const body = bodyStream(reader, parsed.body, {
+        onFirstPull: async () => {
+          if (parsed.headers.get("expect")?.toLowerCase() === "100-continue") {
+            await writeAll(conn, new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n"));
+          }
+        },
+        onEnd: () => {
+          bodyDeadline();
+          watch();
+        },
+      });
+      let req: Request;
+      try {
+        req = new Request(url, {
+          method: parsed.method,
+          headers: parsed.headers,
+          body,
+          signal: t.request.signal,
+        });
+      } catch (err) {
+        throw new HttpError(405, `method ${parsed.method} not allowed: ${(err as Error).message}`);
+      }
+      // A handler that throws is a bug: one line, 500, never the stack (connection errors while it
+      // read the body come back as its own 400/408 answers, which the closed socket then drops).
+      response = await handler(req).catch((err) =>
+        plainText(500, `internal error: ${String(err?.message ?? err).split("\n")[0]}`)
+      );
+    } catch (err) {
+      headDeadline();
+      if (!(err instanceof HttpError)) return; // the connection closed (a deadline, the client)
+      response = plainText(err.status, err.message, err.headers);
+    }
+    if (shutDown()) return;
+    const writeDeadline = after(clock, limits.writeTimeoutMs, () => closeQuietly(conn));
+    try {
+      await writeAll(conn, await responseBytes(response, head));
+      await conn.closeWrite();
+    } finally {
+      writeDeadline();
+    }
+    // Lingering close: read what the client still sends for a moment, so closing with unread bytes
+    // does not reset the connection before the client has read the response.
+    const linger = after(clock, LINGER_MS, () => closeQuietly(conn));
+    await watch();
+    linger();
+  }
 }
 
 function decoded(path: string): string {
