@@ -113,6 +113,7 @@ function latin1(bytes: Uint8Array): string {
  */
 export class ConnReader {
   #buf = new Uint8Array(0);
+  #scratch = new Uint8Array(16 * 1024);
   constructor(private readonly conn: Deno.Conn) {}
 
   /** Buffered bytes not yet consumed. */
@@ -122,12 +123,11 @@ export class ConnReader {
 
   /** Reads more bytes into the buffer; false at end of stream. */
   async fill(): Promise<boolean> {
-    const chunk = new Uint8Array(16 * 1024);
-    const n = await this.conn.read(chunk);
+    const n = await this.conn.read(this.#scratch);
     if (n === null) return false;
     const next = new Uint8Array(this.#buf.length + n);
     next.set(this.#buf);
-    next.set(chunk.subarray(0, n), this.#buf.length);
+    next.set(this.#scratch.subarray(0, n), this.#buf.length);
     this.#buf = next;
     return true;
   }
