@@ -2,9 +2,9 @@
  * No web page can drive serve mode (issue 23 item 1), proven with a real headless browser:
  * Debian's Chromium loads a page from another loopback origin (127.0.0.2) that tries every request
  * a page can make the browser send to serve mode on 127.0.0.1 — form POSTs of the three encodings
- * a form can use, `<img>` and `<script>` GETs, `fetch` in `no-cors` mode, a preflighted JSON
- * `fetch` — plus a DNS-rebound name (`--host-resolver-rules` maps it to 127.0.0.1 inside the
- * browser; no DNS query is made). Each vector would `touch` its own marker file; none may exist.
+ * a form can use, `<img>`, `<script>` and `<iframe>` GETs, a WebSocket, `fetch` in `no-cors` mode,
+ * a preflighted JSON `fetch` — plus a DNS-rebound name (`--host-resolver-rules` maps it to
+ * 127.0.0.1 inside the browser; no DNS query is made). Each vector would `touch` its own marker file; none may exist.
  * Controls: the same requests from a permitted client (curl-like `fetch` here, a URL typed into the
  * browser) do run.
  *
@@ -106,6 +106,18 @@ async function main() {
   script.src = T + "/mcall/cmd/" + ${JSON.stringify(encodeURIComponent(json(`${dir}/script`)))};
   document.body.appendChild(script);
   seen.script = await scriptDone;
+  const frame = document.createElement("iframe");
+  const frameDone = loaded(frame);
+  frame.src = T + "/mcall/cmd/" + ${JSON.stringify(b64(json(`${dir}/iframe`)))};
+  document.body.appendChild(frame);
+  seen.iframe = await Promise.race([frameDone, new Promise((r) => setTimeout(() => r("timeout"), 3000))]);
+  seen.websocket = await new Promise((r) => {
+    const ws = new WebSocket(T.replace("http:", "ws:") + "/mcall/cmd/" + ${
+    JSON.stringify(b64(json(`${dir}/websocket`)))
+  });
+    ws.onopen = () => r("open");
+    ws.onerror = () => r("error");
+  });
   const attempt = async (name, url, init) => {
     try { const r = await fetch(url, init); seen[name] = r.type + " " + r.status; }
     catch (e) { seen[name] = "error " + e.message; }
@@ -142,6 +154,8 @@ const VECTORS = [
   "form-text",
   "img",
   "script",
+  "iframe",
+  "websocket",
   "fetch-no-cors-get",
   "fetch-no-cors-post",
   "fetch-no-cors-form",
@@ -196,12 +210,13 @@ Deno.test({
       const dom = await chromium(`${target}/mcall/cmd/${b64(typed)}`, ["--dump-dom"]).output;
       assert.match(new TextDecoder().decode(dom.stdout), /"errorCode":"0"/);
       assert.deepEqual(markers(), ["typed"]);
-      for (const vector of ["img", "fetch-no-cors-get"]) {
+      const gets = ["img", "script", "iframe", "websocket", "fetch-no-cors-get", "fetch-rebound"];
+      for (const vector of gets) {
         const res = await fetch(`${target}/mcall/cmd/${b64(json(`${dir}/${vector}`))}`);
         assert.equal(res.status, 200);
         await res.body?.cancel();
       }
-      for (const vector of VECTORS.filter((v) => !["img", "fetch-no-cors-get"].includes(v))) {
+      for (const vector of VECTORS.filter((v) => !gets.includes(v))) {
         const res = await fetch(`${target}/mcall`, {
           method: "POST",
           headers: { "content-type": "application/json" },

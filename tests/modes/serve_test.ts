@@ -317,3 +317,35 @@ Deno.test("mcallHandler() answers 503 with Retry-After when the queue is full, 4
   assert.equal(put.headers.get("allow"), "GET, POST");
   await put.body?.cancel();
 });
+
+Deno.test("serveMcall(): the curl commands of docs/serve.md work as written", async () => {
+  const curl = await Deno.stat("/usr/bin/curl").then(() => true, () => false);
+  if (!curl) {
+    console.warn("%cSKIPPED: /usr/bin/curl is missing", "color: red");
+    return;
+  }
+  const doc = await Deno.readTextFile(new URL("../../docs/serve.md", import.meta.url));
+  const block = /```sh\n([\s\S]*?)```/.exec(doc)![1]!;
+  const commands = block.replace(/\\\n\s*/g, "").split("\n").filter((l) => l.startsWith("curl "));
+  assert.equal(commands.length, 2, block);
+  const server = await startServe();
+  try {
+    const outputs: string[] = [];
+    for (const command of commands) {
+      const line = command.replaceAll("http://127.0.0.1:3000", server.base);
+      const out = await new Deno.Command("/bin/sh", { args: ["-c", line], stderr: "inherit" })
+        .output();
+      assert.equal(out.code, 0, line);
+      outputs.push(new TextDecoder().decode(out.stdout));
+    }
+    const [uname, hi] = outputs.map((o) => JSON.parse(o)[0]);
+    assert.equal(uname.errorCode, "0");
+    assert.match(uname.result, /^Linux /);
+    assert.equal(hi.result, "hi\n");
+    const head = await new Deno.Command("curl", { args: ["-sI", `${server.base}/healthcheck`] })
+      .output();
+    assert.match(new TextDecoder().decode(head.stdout), /^HTTP\/1\.1 200 OK\r\n/);
+  } finally {
+    await server.stop();
+  }
+});
