@@ -187,6 +187,10 @@ Deno.test("serve answers 400 to heads a lenient parser would have to guess at", 
       ["GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n folded\r\n\r\n", /folded lines/],
       ["GET http://127.0.0.1/healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", /starting with \//],
       ["GET /healthcheck HTTP/1.1\r\n\r\n", /Host: required/],
+      [
+        "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n",
+        /Host given more than once/,
+      ],
       ["GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\nx", /no body/],
     ];
     for (const [request, pattern] of cases) {
