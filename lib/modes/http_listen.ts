@@ -10,9 +10,10 @@
  * - At most `maxConnections` are open; one more is answered 503 and closed at once.
  * - An accept error (EMFILE, ENFILE, ENOBUFS…) never ends the loop: it backs off (5 ms doubling to
  *   1 s, as Go's `Serve`) and accepts again once descriptors are free.
- * - `shutdown()` returns within `drainTimeoutMs` (plus the time to close): connections waiting for
- *   a request are closed at once, the others may finish until the deadline, then they are closed
- *   and their requests' signals abort (so the commands they run are killed).
+ * - `shutdown()` returns within `drainTimeoutMs` plus one second: connections waiting for a
+ *   request are closed at once, the others may finish until the deadline, then they are closed and
+ *   their requests' signals abort (so the commands they run are killed); a handler that ignores
+ *   its signal is not waited for.
  *
  * @module
  */
@@ -51,6 +52,8 @@ export const SERVE_LIMITS: ServerLimits = {
 /** After a response, how long unread request bytes are drained before closing (avoids an RST). */
 const LINGER_MS = 500;
 const MAX_BACKOFF_MS = 1000;
+/** After the drain deadline, how long shutdown waits for cut-off handlers to return. */
+const CUT_GRACE_MS = 1000;
 
 /** A running server. */
 export interface Http1Server {
@@ -153,14 +156,18 @@ export function serveHttp1(
       closeQuietly(listener);
       await accepting;
       for (const t of open) if (t.idle) closeQuietly(t.conn);
+      const { promise: cut, resolve: cutDone } = Promise.withResolvers<void>();
       const cancel = after(clock, limits.drainTimeoutMs, () => {
         cutOff = true;
         for (const t of open) {
           t.request.abort(DRAIN_PASSED);
           closeQuietly(t.conn);
         }
+        cutDone();
       });
-      if (open.size > 0) await drained;
+      // Cut off, a handler has CUT_GRACE_MS to notice its aborted signal; one that does not is
+      // left behind rather than keeping shutdown (and the process) waiting.
+      if (open.size > 0) await Promise.race([drained, cut.then(() => clock.sleep(CUT_GRACE_MS))]);
       cancel();
       return !cutOff;
     },

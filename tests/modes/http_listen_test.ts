@@ -241,3 +241,19 @@ Deno.test("serve's drain deadline cuts off a half-sent body: interrupted, not hu
     conn.close();
   }
 });
+
+Deno.test("serve's shutdown returns after the drain deadline even if a handler ignores its signal", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { promise: never } = Promise.withResolvers<Response>();
+  const { promise: entered, resolve: enter } = Promise.withResolvers<void>();
+  const server = serveHttp1(listener, () => (enter(), never), {
+    ...SERVE_LIMITS,
+    drainTimeoutMs: 200,
+  }, systemClock);
+  const pending = raw(server.addr.port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  await entered;
+  const start = performance.now();
+  assert.equal(await server.shutdown(), false);
+  assert.ok(performance.now() - start < 3000, `${performance.now() - start} ms`);
+  assert.equal(await pending, "");
+});
