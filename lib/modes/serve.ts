@@ -96,11 +96,11 @@ export async function readToken(
  * the number of requests; at most `maxQueued` inputs are admitted (running or waiting), beyond
  * that a request gets 503 with `Retry-After`.
  *
- * @param config Supplies the defaults for inputs, the output format and `worker.number`.
  * Before anything runs, a request must pass `serve_guard.ts`: no `Origin` nor cross-site
  * `Sec-Fetch-Site` (403), without a token a loopback `Host` (421), a JSON body for POST (415), and
  * inputs within the server's own shell and timeout settings (400).
  *
+ * @param config Supplies the defaults for inputs, the output format and `worker.number`.
  * @param token When set, every `/mcall` request needs `Authorization: Bearer <token>`.
  * @param maxQueued Most inputs admitted at once (default {@linkcode MAX_QUEUED_INPUTS}).
  */
