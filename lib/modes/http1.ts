@@ -64,7 +64,9 @@ export function parseHead(head: Uint8Array): RequestHead {
     if (line.startsWith(" ") || line.startsWith("\t")) bad("header: folded lines are refused");
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
-    if (colon <= 0 || !TOKEN.test(name)) bad(`header: malformed line ${JSON.stringify(line)}`);
+    if (colon <= 0 || !TOKEN.test(name)) {
+      bad(`header: malformed line ${JSON.stringify(line.slice(0, 80))}`);
+    }
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
     if (!FIELD_VALUE.test(value)) bad(`header ${name}: control characters in the value`);
     if (name.toLowerCase() === "content-length") contentLengths.push(value);

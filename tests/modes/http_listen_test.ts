@@ -158,6 +158,7 @@ Deno.test("serve answers HEAD /healthcheck 200 with no body", async () => {
     const res = await raw(server.port, "HEAD /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert.match(res, /^HTTP\/1\.1 200 OK\r\n/);
     assert.match(res, /\r\ncontent-length: 3\r\n/);
+    assert.match(res, /\r\nx-content-type-options: nosniff\r\n/);
     assert.ok(res.endsWith("\r\n\r\n"), JSON.stringify(res));
   } finally {
     server.stop();
