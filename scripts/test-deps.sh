@@ -1,35 +1,45 @@
 #!/usr/bin/env bash
-# First step of the README's test command (`scripts/deno task test`): makes the real-node, image
-# and setsid tests runnable where that needs no question asked.
+# First step of the README's test command (`scripts/deno task test`): makes the tests that need
+# Debian packages runnable where that needs no question asked. For each install script below
+# whose `check` fails:
 #
-# - Root on Debian with packages missing: installs them with scripts/node-deps.sh, saying so in
-#   one line first (apt-get: the Debian mirror is the only registry it talks to).
-# - Anywhere else (not root, not Debian): installs nothing and says in one line what is missing;
-#   the tests that need it skip loudly, and with REQUIRE_E2E=1 a skip is a failure.
-# - DZ_TEST_NODE_DEPS=off: does nothing (a machine you do not want apt-get to touch).
+# - root on Debian: runs it, saying so in one line first (apt-get: the Debian mirror is the only
+#   registry it talks to);
+# - anywhere else (not root, not Debian): installs nothing and says in one line which tests skip;
+#   they skip loudly, and with REQUIRE_E2E=1 a skip is a failure.
 #
-# It never fails the test command: a failed install is one line, then the tests run and skip
-# loudly (or fail under REQUIRE_E2E=1) as they would without it.
+# DZ_TEST_NODE_DEPS=off does nothing (a machine you do not want apt-get to touch). It never fails
+# the test command: a failed install is one line, then the tests run and skip loudly (or fail
+# under REQUIRE_E2E=1) as they would without it.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 [ "${DZ_TEST_NODE_DEPS:-auto}" = off ] && exit 0
-scripts/node-deps.sh check >/dev/null 2>&1 && exit 0
+
+# <install script>:<the tests that need what it installs>
+DEPS=(
+  "scripts/node-deps.sh:the real-node, image and setsid tests"
+  "scripts/browser-deps.sh:the serve-mode browser test"
+)
 
 say() { echo "test-deps: $*" >&2; }
 
-# Debian (or a derivative): what node-deps.sh uses, apt-get and dpkg-query, is on PATH.
-if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
-  say "not Debian: the real-node, image and setsid tests skip (they need the Debian packages of scripts/node-deps.sh)"
-elif [ "$(id -u)" != 0 ]; then
-  say "not root: the real-node, image and setsid tests skip until scripts/node-deps.sh runs as root"
-else
-  say "root on Debian: installing the real node's Debian packages first (scripts/node-deps.sh)"
-  start=$SECONDS
-  if scripts/node-deps.sh >&2; then
-    say "installed in $((SECONDS - start))s"
+for dep in "${DEPS[@]}"; do
+  script="${dep%%:*}" tests="${dep#*:}"
+  "$script" check >/dev/null 2>&1 && continue
+  # Debian (or a derivative): what the install scripts use, apt-get and dpkg-query, is on PATH.
+  if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+    say "not Debian: skipping $tests (they need the Debian packages of $script)"
+  elif [ "$(id -u)" != 0 ]; then
+    say "not root: skipping $tests until $script runs as root"
   else
-    say "scripts/node-deps.sh failed (exit $?): the real-node, image and setsid tests will skip"
+    say "root on Debian: running $script first, for $tests"
+    start=$SECONDS
+    if "$script" >&2; then
+      say "installed in $((SECONDS - start))s"
+    else
+      say "$script failed (exit $?): skipping $tests"
+    fi
   fi
-fi
+done
 exit 0

@@ -11,31 +11,53 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** A fake install script: exit codes of its `check` (0: all there, 3: missing) and install. */
+interface FakeDeps {
+  check: number;
+  install?: number;
+}
+
 interface Case {
   what: string;
   uid: number;
   aptGet: boolean;
-  /** Exit code of the fake `node-deps.sh check` (0: all installed, 3: missing). */
-  check: number;
-  /** Exit code of the fake `node-deps.sh` install. */
-  install?: number;
+  node: FakeDeps;
+  /** scripts/browser-deps.sh (default: installed). */
+  browser?: FakeDeps;
   env?: Record<string, string>;
-  /** The fake node-deps.sh calls, in order. */
+  /** The fake scripts' calls, in order (`node check`, `browser install`, …). */
   calls: string[];
   /** The lines on stderr that start with `test-deps:`. */
   lines: RegExp[];
 }
+
+const NODE_TESTS = "the real-node, image and setsid tests";
 
 const CASES: Case[] = [
   {
     what: "root on Debian with packages missing installs them, saying so first",
     uid: 0,
     aptGet: true,
-    check: 3,
-    install: 0,
-    calls: ["check", "install"],
+    node: { check: 3, install: 0 },
+    calls: ["node check", "node install", "browser check"],
     lines: [
-      /^test-deps: root on Debian: installing .*scripts\/node-deps\.sh/,
+      new RegExp(
+        `^test-deps: root on Debian: running scripts/node-deps\\.sh first, for ${NODE_TESTS}$`,
+      ),
+      /^test-deps: installed in \d+s$/,
+    ],
+  },
+  {
+    what: "root on Debian without Chromium installs it too, one line each",
+    uid: 0,
+    aptGet: true,
+    node: { check: 3, install: 0 },
+    browser: { check: 3, install: 0 },
+    calls: ["node check", "node install", "browser check", "browser install"],
+    lines: [
+      /^test-deps: root on Debian: running scripts\/node-deps\.sh first/,
+      /^test-deps: installed in \d+s$/,
+      /^test-deps: root on Debian: running scripts\/browser-deps\.sh first, for the serve-mode browser test$/,
       /^test-deps: installed in \d+s$/,
     ],
   },
@@ -43,43 +65,52 @@ const CASES: Case[] = [
     what: "root on Debian with everything installed does nothing, silently",
     uid: 0,
     aptGet: true,
-    check: 0,
-    calls: ["check"],
+    node: { check: 0 },
+    calls: ["node check", "browser check"],
     lines: [],
   },
   {
     what: "not root installs nothing and says the tests skip",
     uid: 1000,
     aptGet: true,
-    check: 3,
-    calls: ["check"],
-    lines: [/^test-deps: not root: the real-node, image and setsid tests skip/],
+    node: { check: 3 },
+    calls: ["node check", "browser check"],
+    lines: [
+      new RegExp(
+        `^test-deps: not root: skipping ${NODE_TESTS} until scripts/node-deps.sh runs as root$`,
+      ),
+    ],
   },
   {
     what: "not Debian installs nothing and says the tests skip",
     uid: 0,
     aptGet: false,
-    check: 3,
-    calls: ["check"],
-    lines: [/^test-deps: not Debian: the real-node, image and setsid tests skip/],
+    node: { check: 3 },
+    browser: { check: 3 },
+    calls: ["node check", "browser check"],
+    lines: [
+      new RegExp(`^test-deps: not Debian: skipping ${NODE_TESTS} \\(they need`),
+      /^test-deps: not Debian: skipping the serve-mode browser test \(they need/,
+    ],
   },
   {
     what: "a failed install is one line and the tests still run",
     uid: 0,
     aptGet: true,
-    check: 3,
-    install: 100,
-    calls: ["check", "install"],
+    node: { check: 3, install: 100 },
+    calls: ["node check", "node install", "browser check"],
     lines: [
-      /^test-deps: root on Debian: installing/,
-      /^test-deps: scripts\/node-deps\.sh failed \(exit 100\)/,
+      /^test-deps: root on Debian: running scripts\/node-deps\.sh first/,
+      new RegExp(
+        `^test-deps: scripts/node-deps\\.sh failed \\(exit 100\\): skipping ${NODE_TESTS}$`,
+      ),
     ],
   },
   {
     what: "DZ_TEST_NODE_DEPS=off does nothing at all",
     uid: 0,
     aptGet: true,
-    check: 3,
+    node: { check: 3 },
     env: { DZ_TEST_NODE_DEPS: "off" },
     calls: [],
     lines: [],
@@ -98,12 +129,15 @@ for (const c of CASES) {
       await Deno.mkdir(`${dir}/bin`);
       await Deno.copyFile(`${ROOT}scripts/test-deps.sh`, `${dir}/scripts/test-deps.sh`);
       const log = `${dir}/calls`;
-      await fake(
-        `${dir}/scripts/node-deps.sh`,
-        `echo "\${1:-install}" >>${log}\n[ "\${1:-}" = check ] && exit ${c.check}\nexit ${
-          c.install ?? 0
-        }`,
-      );
+      for (
+        const [name, deps] of [["node", c.node], ["browser", c.browser ?? { check: 0 }]] as const
+      ) {
+        await fake(
+          `${dir}/scripts/${name}-deps.sh`,
+          `echo "${name} \${1:-install}" >>${log}\n` +
+            `[ "\${1:-}" = check ] && exit ${deps.check}\nexit ${deps.install ?? 0}`,
+        );
+      }
       await fake(`${dir}/bin/id`, `echo ${c.uid}`);
       await fake(`${dir}/bin/dirname`, `exec /usr/bin/dirname "$@"`);
       if (c.aptGet) {
