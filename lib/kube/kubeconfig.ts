@@ -3,17 +3,24 @@
  * in-cluster service account, or a kubeconfig file, read into a {@linkcode KubeConfig} — the API
  * server's URL, the TLS material of its connection pool and how to authenticate a request.
  *
- * Supported: in a pod, `KUBERNETES_SERVICE_HOST`/`_PORT` with the mounted token (re-read when it
- * rotates) and `ca.crt`; in a kubeconfig (`KUBECONFIG`, colon-separated and merged as kubectl
- * does, else `~/.kube/config`): the current context's cluster `server`, `certificate-authority`
- * / `-data`, `proxy-url`, and its user's `token` / `tokenFile`, `client-certificate` / `-data` +
- * `client-key` / `-data`, `username` + `password`. A user with `exec` or `auth-provider` (cloud
- * laptops) gets its token from `@kubernetes/client-node`, imported only then (`client_node.ts`).
+ * Supported: a kubeconfig (`KUBECONFIG`, colon-separated and merged as kubectl does, missing
+ * files skipped, else `~/.kube/config`): the current context's cluster `server`,
+ * `certificate-authority` / `-data` (the only trust: `tls.ts` pins it), `tls-server-name`,
+ * `insecure-skip-tls-verify` (with a warning), `proxy-url` (`http://`), and its user's `token` /
+ * `tokenFile`, `client-certificate` / `-data` + `client-key` / `-data`, `username` + `password`,
+ * `exec` (`exec_credential.ts`), impersonation (`impersonation.ts`); else, in a pod,
+ * `KUBERNETES_SERVICE_HOST`/`_PORT` with the mounted token (re-read when it rotates) and `ca.crt`
+ * — as client-go, a kubeconfig that names a context wins over the service account. A user with
+ * `auth-provider` gets its token from `@kubernetes/client-node`, imported only then
+ * (`client_node.ts`).
  *
  * @module
  */
 import { ConfigError } from "../config/layer.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
+import { logger } from "../log/log.ts";
+import { execAuthorization } from "./exec_credential.ts";
+import { impersonationHeaders } from "./impersonation.ts";
 
 /** Where a pod's service-account token, CA and namespace are mounted. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -30,8 +37,14 @@ export interface KubeConfig {
   /** PEM client certificate and key (mutual TLS), both or neither. */
   readonly cert?: string;
   readonly key?: string;
-  /** An HTTP(S) proxy for every connection to the server. */
+  /** An `http://` proxy for every connection to the server (`CONNECT`). */
   readonly proxy?: string;
+  /** The name sent as SNI and checked in the server's certificate (`tls-server-name`). */
+  readonly tlsServerName?: string;
+  /** `insecure-skip-tls-verify`: the server's certificate is not checked. */
+  readonly insecure?: boolean;
+  /** Impersonate-* headers sent with every request and watch (a name may repeat). */
+  readonly impersonate?: readonly (readonly [string, string])[];
   /** The `Authorization` header value for the next request (`undefined`: none). */
   authorization(): Promise<string | undefined>;
 }
@@ -185,19 +198,25 @@ async function fromKubeconfig(
     );
   }
   const clusterName = String(context!.fields.cluster);
-  if (cluster.fields["insecure-skip-tls-verify"] === true) {
+  const insecure = cluster.fields["insecure-skip-tls-verify"] === true;
+  const hasCa = Boolean(
+    cluster.fields["certificate-authority"] || cluster.fields["certificate-authority-data"],
+  );
+  if (insecure && hasCa) {
+    // kubectl: "specifying a root certificates file with the insecure flag is not allowed".
     throw new ConfigError(
-      `${where}: cluster ${JSON.stringify(clusterName)} sets insecure-skip-tls-verify, which ` +
-        `dz-mcall does not support (Deno's HTTP client always verifies TLS): give ` +
-        `certificate-authority or certificate-authority-data instead`,
+      `${where}: cluster ${JSON.stringify(clusterName)} sets both insecure-skip-tls-verify and ` +
+        `a certificate-authority: give one of them`,
     );
   }
-  if (cluster.fields["tls-server-name"]) {
-    throw new ConfigError(
-      `${where}: cluster ${JSON.stringify(clusterName)} sets tls-server-name, which dz-mcall ` +
-        `does not support: use a server URL whose host name the certificate names`,
+  if (insecure) {
+    logger("kube").warn(
+      "Cluster {cluster} sets insecure-skip-tls-verify: the API server's certificate is not " +
+        "checked, anyone between this pod and the server can read the token",
+      { cluster: clusterName },
     );
   }
+  const serverName = cluster.fields["tls-server-name"];
   const userName = String(context!.fields.user ?? "");
   const user = merged.users.get(userName) ?? { fields: {}, dir: "." };
   const ca = dataOrFile(cluster, "certificate-authority");
@@ -209,16 +228,41 @@ async function fromKubeconfig(
     );
   }
   const proxy = cluster.fields["proxy-url"];
+  if (typeof proxy === "string" && proxy !== "" && !proxy.startsWith("http://")) {
+    throw new ConfigError(
+      `${where}: cluster ${JSON.stringify(clusterName)}: proxy-url ${JSON.stringify(proxy)} is ` +
+        `not supported (only http:// proxies; the pinned TLS connection is tunnelled with CONNECT)`,
+    );
+  }
+  const f = user.fields;
+  const impersonate = impersonationHeaders(f);
   const base = {
     server: server.replace(/\/+$/, ""),
     caCerts: ca === undefined ? [] : [ca],
     ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
     ...(typeof proxy === "string" && proxy !== "" ? { proxy } : {}),
+    ...(typeof serverName === "string" && serverName !== "" ? { tlsServerName: serverName } : {}),
+    ...(insecure ? { insecure } : {}),
+    ...(impersonate.length > 0 ? { impersonate } : {}),
   };
-  const f = user.fields;
-  if (f.exec || f["auth-provider"]) {
-    const { execAuthorization } = await import("./client_node.ts");
-    const authorization = await execAuthorization(paths, merged.currentContext, userName);
+  if (f.exec) {
+    const cafield = cluster.fields["certificate-authority-data"];
+    const authorization = execAuthorization({
+      exec: f.exec as Record<string, unknown>,
+      dir: user.dir,
+      user: userName,
+      cluster: {
+        server: base.server,
+        ...(typeof cafield === "string" ? { "certificate-authority-data": cafield } : {}),
+      },
+    }, clock);
+    // Run once now, so a plugin that cannot give a token fails at start, in one line.
+    await authorization();
+    return { ...base, authorization };
+  }
+  if (f["auth-provider"]) {
+    const { authProviderAuthorization } = await import("./client_node.ts");
+    const authorization = await authProviderAuthorization(base.server, userName, f);
     return { ...base, authorization };
   }
   if (typeof f.token === "string" && f.token !== "") {
@@ -236,10 +280,12 @@ async function fromKubeconfig(
 }
 
 /**
- * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
- * set and the token is mounted, else `KUBECONFIG` (colon-separated paths, merged: the first file
- * to set a name or `current-context` wins), else `~/.kube/config`. Unlike client-node's
- * `loadFromDefault`, it never falls back to `http://localhost:8080`.
+ * Loads client configuration as client-go's deferred loading does: the kubeconfig —
+ * `KUBECONFIG` (colon-separated paths, merged: the first file to set a name or
+ * `current-context` wins; missing files are skipped) when set, else `~/.kube/config` — when it
+ * names a current context; else, in a pod (`KUBERNETES_SERVICE_HOST` set and the token mounted),
+ * the service account. So `KUBECONFIG` wins over the service account, as with kubectl. Unlike
+ * client-node's `loadFromDefault`, it never falls back to `http://localhost:8080`.
  *
  * @param env The environment (default: the process's).
  * @param options Where the service account is mounted; the clock of token re-reads.
@@ -253,12 +299,21 @@ export async function loadKubeConfig(
   const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const clock = options.clock ?? systemClock;
   const tokenFile = `${dir}/token`;
-  if (env.KUBERNETES_SERVICE_HOST && fileExists(tokenFile)) return inCluster(env, dir, clock);
+  const inPod = Boolean(env.KUBERNETES_SERVICE_HOST) && fileExists(tokenFile);
   const home = env.HOME ? `${env.HOME}/.kube/config` : "~/.kube/config";
-  const paths = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
-  const source = paths.length > 0 ? "KUBECONFIG" : home;
-  if (paths.length === 0 && env.HOME && fileExists(home)) paths.push(home);
+  const listed = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
+  const source = listed.length > 0 ? "KUBECONFIG" : home;
+  // client-go skips the files of KUBECONFIG that do not exist.
+  const paths = listed.length > 0
+    ? listed.filter(fileExists)
+    : env.HOME && fileExists(home)
+    ? [home]
+    : [];
   if (paths.length === 0) {
+    if (inPod) return inCluster(env, dir, clock);
+    if (listed.length > 0) {
+      throw new ConfigError(`KUBECONFIG: ${listed.join(", ")} does not exist or is not a file`);
+    }
     const pod = env.KUBERNETES_SERVICE_HOST
       ? `KUBERNETES_SERVICE_HOST is set but ${tokenFile} is missing`
       : "KUBERNETES_SERVICE_HOST is not set";
@@ -276,9 +331,6 @@ export async function loadKubeConfig(
     contexts: new Map(),
   };
   for (const path of paths) {
-    if (!fileExists(path)) {
-      throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
-    }
     try {
       mergeFile(merged, path, Deno.readTextFileSync(path), parse);
     } catch (err) {
@@ -286,6 +338,9 @@ export async function loadKubeConfig(
       throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);
     }
   }
+  // client-go: a kubeconfig that chooses no context is "empty"; in a pod the service account
+  // applies then.
+  if (merged.currentContext === "" && inPod) return inCluster(env, dir, clock);
   try {
     return await fromKubeconfig(source, paths, merged, clock);
   } catch (err) {

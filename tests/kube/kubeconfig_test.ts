@@ -1,7 +1,8 @@
 /**
  * The client configuration loader (`lib/kube/kubeconfig.ts`): kubeconfig variants, the in-cluster
- * service account, token rotation (a temp file and the fake clock), exec credentials through the
- * lazily imported client-node, and the one-line errors for what is not supported.
+ * service account, token rotation (a temp file and the fake clock), exec credentials, and the
+ * one-line errors for what is not supported. tests/kube/exec_credential_test.ts has the plugin's
+ * cache and lock, tests/kube/conformance_test.ts compares the loader with kubectl.
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
@@ -132,7 +133,7 @@ Deno.test("in a pod: the Service's host and port, ca.crt, and the rotating token
   });
 });
 
-Deno.test("an exec user gets its token from client-node, imported only for it", async () => {
+Deno.test("an exec user gets its token from the plugin's ExecCredential", async () => {
   await withDir(async (dir) => {
     const credential = JSON.stringify({
       apiVersion: "client.authentication.k8s.io/v1",
@@ -160,13 +161,21 @@ Deno.test("loadKubeConfig() rejects what it cannot honour in one line", async ()
     const cases: [string, string, RegExp][] = [
       [
         "insecure",
-        kubeconfig({ "insecure-skip-tls-verify": true }, { token: "t" }),
-        /^KUBECONFIG: .*\/insecure: cluster "c" sets insecure-skip-tls-verify, which dz-mcall does not support .*certificate-authority/,
+        kubeconfig({
+          "insecure-skip-tls-verify": true,
+          "certificate-authority-data": b64(CA),
+        }, { token: "t" }),
+        /^KUBECONFIG: .*\/insecure: cluster "c" sets both insecure-skip-tls-verify and a certificate-authority: give one of them$/,
       ],
       [
-        "servername",
-        kubeconfig({ "tls-server-name": "api" }, { token: "t" }),
-        /^KUBECONFIG: .*: cluster "c" sets tls-server-name, which dz-mcall does not support/,
+        "socks",
+        kubeconfig({ "proxy-url": "socks5://127.0.0.1:1080" }, { token: "t" }),
+        /^KUBECONFIG: .*: cluster "c": proxy-url "socks5:\/\/127\.0\.0\.1:1080" is not supported \(only http:\/\/ proxies/,
+      ],
+      [
+        "groupsonly",
+        kubeconfig({}, { token: "t", "as-groups": ["g"] }),
+        /^KUBECONFIG: .*\/groupsonly: as-groups, as-uid or as-user-extra need as/,
       ],
       [
         "halfcert",
@@ -183,7 +192,7 @@ Deno.test("loadKubeConfig() rejects what it cannot honour in one line", async ()
         kubeconfig({}, {
           exec: { apiVersion: "client.authentication.k8s.io/v1", command: "false" },
         }),
-        /^KUBECONFIG: .*\/badexec: user "u": exec\/auth-provider failed: /,
+        /^KUBECONFIG: .*\/badexec: user "u": exec plugin false exited with 1: $/,
       ],
       [
         "list",
