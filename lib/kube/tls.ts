@@ -112,7 +112,10 @@ async function tunnel(proxy: string, host: string, port: number): Promise<net.So
  * @throws {Error} The handshake's failure (`code` as in Node: `UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
  *   `ERR_TLS_CERT_ALTNAME_INVALID`, `ECONNREFUSED`, …), or the ALPN mismatch.
  */
-export async function connectPinned(target: TlsTarget): Promise<tls.TLSSocket> {
+export async function connectPinned(
+  target: TlsTarget,
+  onError: (err: Error) => void,
+): Promise<tls.TLSSocket> {
   const base = target.proxy === undefined
     ? { host: target.host, port: target.port }
     : { socket: await tunnel(target.proxy, target.host, target.port) };
@@ -131,6 +134,9 @@ export async function connectPinned(target: TlsTarget): Promise<tls.TLSSocket> {
     rejectUnauthorized: target.insecure !== true,
     ALPNProtocols: [target.alpn],
   });
+  // Attached before the handshake: in TLS 1.3 the server's alert (certificate required) can
+  // arrive right after it, before the caller would have attached its own.
+  socket.on("error", onError);
   // A server that accepts the connection and never completes the handshake must not hold it
   // (and the request waiting on it) forever.
   const timer = setTimeout(() => {
@@ -193,8 +199,9 @@ export class PinnedTransport {
     const pending = { close: () => local.close() };
     this.#open.add(pending);
     try {
-      remote = await connectPinned(this.#target);
+      // Cleared first: a TLS 1.3 alert (certificate required) can come during connectPinned.
       this.#lastError = undefined;
+      remote = await connectPinned(this.#target, (err) => this.#lastError = err);
     } catch (err) {
       this.#lastError = err instanceof Error ? err : new Error(String(err));
       this.#open.delete(pending);
@@ -214,9 +221,6 @@ export class PinnedTransport {
     };
     this.#open.delete(pending);
     this.#open.add(entry);
-    remote.on("error", (err: Error) => {
-      this.#lastError = err;
-    });
     const up = (async () => {
       for await (const chunk of local.readable) {
         if (!remote.write(chunk)) await once(remote, "drain");
@@ -225,10 +229,19 @@ export class PinnedTransport {
     })();
     const down = (async () => {
       const writer = local.writable.getWriter();
-      for await (const chunk of remote) await writer.write(chunk as Uint8Array);
+      try {
+        for await (const chunk of remote) await writer.write(chunk as Uint8Array);
+      } catch (err) {
+        // Kept before `local` closes: the request that fails with it reads the cause.
+        this.#lastError ??= err as Error;
+        throw err;
+      }
       await writer.close();
     })();
-    await Promise.allSettled([up, down]);
+    up.catch(() => remote.destroy());
+    // The server's side ended (or failed): nothing more can come, so fetch must see the
+    // connection close now rather than wait on it.
+    await down.catch(() => {});
     this.#open.delete(entry);
     entry.close();
   }
