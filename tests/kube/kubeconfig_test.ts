@@ -224,3 +224,29 @@ Deno.test("loadKubeConfig() rejects what it cannot honour in one line", async ()
     );
   });
 });
+
+Deno.test("in a pod, KUBECONFIG wins over the service account; an empty or missing kubeconfig falls back to it (client-go)", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/token`, "sa");
+    await Deno.writeTextFile(`${dir}/ca.crt`, CA);
+    await Deno.writeTextFile(`${dir}/config`, kubeconfig({}, { token: "from-kubeconfig" }));
+    await Deno.writeTextFile(`${dir}/empty`, "apiVersion: v1\nkind: Config\n");
+    const pod = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
+    const load = (kubeconfigEnv?: string) =>
+      loadKubeConfig(
+        kubeconfigEnv === undefined ? pod : { ...pod, KUBECONFIG: kubeconfigEnv },
+        { serviceAccountDir: dir },
+      );
+    const withKubeconfig = await load(`${dir}/config`);
+    assert.equal(withKubeconfig.server, "https://127.0.0.1:6443");
+    assert.equal(await withKubeconfig.authorization(), "Bearer from-kubeconfig");
+    // Missing files of KUBECONFIG are skipped, as kubectl does.
+    const skipped = await load(`${dir}/missing:${dir}/config`);
+    assert.equal(await skipped.authorization(), "Bearer from-kubeconfig");
+    for (const fallback of [undefined, `${dir}/empty`, `${dir}/missing`]) {
+      const kc = await load(fallback);
+      assert.equal(kc.server, "https://10.96.0.1:443", String(fallback));
+      assert.equal(await kc.authorization(), "Bearer sa");
+    }
+  });
+});
