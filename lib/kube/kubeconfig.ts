@@ -43,6 +43,12 @@ export interface KubeConfig {
   readonly tlsServerName?: string;
   /** `insecure-skip-tls-verify`: the server's certificate is not checked. */
   readonly insecure?: boolean;
+  /**
+   * The current context's `namespace` (kubectl's default namespace; `undefined`: none set, or
+   * in-cluster). The program's namespace is `election.namespace` or the service account's
+   * (`resolveNamespace`); this is what kubectl would use, for tools and the conformance suite.
+   */
+  readonly namespace?: string;
   /** Impersonate-* headers sent with every request and watch (a name may repeat). */
   readonly impersonate?: readonly (readonly [string, string])[];
   /** The `Authorization` header value for the next request (`undefined`: none). */
@@ -244,6 +250,9 @@ async function fromKubeconfig(
     ...(typeof serverName === "string" && serverName !== "" ? { tlsServerName: serverName } : {}),
     ...(insecure ? { insecure } : {}),
     ...(impersonate.length > 0 ? { impersonate } : {}),
+    ...(typeof context!.fields.namespace === "string" && context!.fields.namespace !== ""
+      ? { namespace: context!.fields.namespace }
+      : {}),
   };
   if (f.exec) {
     const cafield = cluster.fields["certificate-authority-data"];
@@ -265,12 +274,13 @@ async function fromKubeconfig(
     const authorization = await authProviderAuthorization(base.server, userName, f);
     return { ...base, authorization };
   }
+  // Both set: client-go's transport reads the file (the field is only its first value).
+  if (typeof f.tokenFile === "string" && f.tokenFile !== "") {
+    return { ...base, authorization: tokenFromFile(pathIn(user, f.tokenFile), clock) };
+  }
   if (typeof f.token === "string" && f.token !== "") {
     const header = `Bearer ${f.token}`;
     return { ...base, authorization: () => Promise.resolve(header) };
-  }
-  if (typeof f.tokenFile === "string" && f.tokenFile !== "") {
-    return { ...base, authorization: tokenFromFile(pathIn(user, f.tokenFile), clock) };
   }
   if (typeof f.username === "string" && f.username !== "") {
     const header = `Basic ${btoa(`${f.username}:${String(f.password ?? "")}`)}`;

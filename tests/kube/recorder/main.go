@@ -83,9 +83,14 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	}
 	emit(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "proto": r.Proto, "sni": sni, "headers": headers, "client": subject})
 	w.Header().Set("Content-Type", "application/json")
+	// Enough discovery for `kubectl get configmaps`: the legacy (unaggregated) documents.
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/api"):
 		_, _ = io.WriteString(w, `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}`)
+	case strings.HasSuffix(r.URL.Path, "/apis"):
+		_, _ = io.WriteString(w, `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`)
+	case strings.HasSuffix(r.URL.Path, "/api/v1"):
+		_, _ = io.WriteString(w, `{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"configmaps","singularName":"configmap","namespaced":true,"kind":"ConfigMap","verbs":["get","list","watch","create","update","patch","delete","deletecollection"],"shortNames":["cm"]}]}`)
 	default:
 		_, _ = io.WriteString(w, `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}`)
 	}
