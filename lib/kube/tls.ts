@@ -211,6 +211,7 @@ export class PinnedTransport {
       } catch { /* already closed */ }
       return;
     }
+    this.#open.delete(pending);
     const entry = {
       close: () => {
         remote.destroy();
@@ -219,29 +220,32 @@ export class PinnedTransport {
         } catch { /* already closed */ }
       },
     };
-    this.#open.delete(pending);
     this.#open.add(entry);
+    // HTTP/2 frames are small and each is awaited by the API server or fetch: no Nagle delay.
+    remote.setNoDelay(true);
+    const buf = new Uint8Array(64 * 1024);
     const up = (async () => {
-      for await (const chunk of local.readable) {
-        if (!remote.write(chunk)) await once(remote, "drain");
+      for (;;) {
+        const n = await local.read(buf);
+        if (n === null) break;
+        if (!remote.write(buf.slice(0, n))) await once(remote, "drain");
       }
       remote.end();
     })();
-    const down = (async () => {
-      const writer = local.writable.getWriter();
-      try {
-        for await (const chunk of remote) await writer.write(chunk as Uint8Array);
-      } catch (err) {
-        // Kept before `local` closes: the request that fails with it reads the cause.
-        this.#lastError ??= err as Error;
-        throw err;
-      }
-      await writer.close();
-    })();
+    const down = new Promise<void>((resolve) => {
+      remote.on("data", (chunk: Uint8Array) => {
+        remote.pause();
+        local.write(chunk).then(() => remote.resume(), () => remote.destroy());
+      });
+      remote.on("error", (err: Error) => {
+        this.#lastError ??= err;
+      });
+      remote.on("close", () => resolve());
+    });
     up.catch(() => remote.destroy());
     // The server's side ended (or failed): nothing more can come, so fetch must see the
     // connection close now rather than wait on it.
-    await down.catch(() => {});
+    await down;
     this.#open.delete(entry);
     entry.close();
   }
