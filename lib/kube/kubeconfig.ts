@@ -21,6 +21,7 @@ import { type Clock, systemClock } from "../time/clock.ts";
 import { logger } from "../log/log.ts";
 import { execAuthorization } from "./exec_credential.ts";
 import { impersonationHeaders } from "./impersonation.ts";
+import { proxyFromEnvironment } from "./proxy_env.ts";
 
 /** Where a pod's service-account token, CA and namespace are mounted. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -98,6 +99,22 @@ export function tokenFromFile(path: string, clock: Clock = systemClock) {
   };
 }
 
+/**
+ * The environment's proxy for `server` (`HTTPS_PROXY` / `NO_PROXY`, as client-go), refused in one
+ * line unless it is `http://` (the pinned TLS connection is tunnelled with CONNECT).
+ */
+function envProxy(server: string, env: Env, where: string): string | undefined {
+  const proxy = proxyFromEnvironment(server, env);
+  if (proxy !== undefined && !proxy.startsWith("http://")) {
+    throw new ConfigError(
+      `${where}: the proxy from HTTPS_PROXY/HTTP_PROXY (${proxy}) is not supported (only ` +
+        `http:// proxies; the pinned TLS connection is tunnelled with CONNECT): set NO_PROXY ` +
+        `for the API server or use an http:// proxy`,
+    );
+  }
+  return proxy;
+}
+
 /** The in-cluster configuration: the pod's service account and the API server's Service. */
 function inCluster(env: Env, dir: string, clock: Clock): KubeConfig {
   const host = env.KUBERNETES_SERVICE_HOST!;
@@ -109,9 +126,12 @@ function inCluster(env: Env, dir: string, clock: Clock): KubeConfig {
   } catch (err) {
     throw new ConfigError(`in-cluster: cannot read ${caFile}: ${(err as Error).name}`);
   }
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const proxy = envProxy(server, env, "in-cluster");
   return {
-    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    server,
     caCerts: [ca],
+    ...(proxy === undefined ? {} : { proxy }),
     authorization: tokenFromFile(`${dir}/token`, clock),
   };
 }
@@ -192,6 +212,7 @@ async function fromKubeconfig(
   paths: string[],
   merged: Merged,
   clock: Clock,
+  env: Env,
 ): Promise<KubeConfig> {
   const where = `${source}: ${paths.join(":")}`;
   const context = merged.contexts.get(merged.currentContext);
@@ -233,7 +254,11 @@ async function fromKubeconfig(
       `${where}: user ${JSON.stringify(userName)} needs both client-certificate and client-key`,
     );
   }
-  const proxy = cluster.fields["proxy-url"];
+  const proxyUrl = cluster.fields["proxy-url"];
+  // client-go: proxy-url, else the environment's proxy.
+  const proxy = typeof proxyUrl === "string" && proxyUrl !== ""
+    ? proxyUrl
+    : envProxy(server.replace(/\/+$/, ""), env, where);
   if (typeof proxy === "string" && proxy !== "" && !proxy.startsWith("http://")) {
     throw new ConfigError(
       `${where}: cluster ${JSON.stringify(clusterName)}: proxy-url ${JSON.stringify(proxy)} is ` +
@@ -352,7 +377,7 @@ export async function loadKubeConfig(
   // applies then.
   if (merged.currentContext === "" && inPod) return inCluster(env, dir, clock);
   try {
-    return await fromKubeconfig(source, paths, merged, clock);
+    return await fromKubeconfig(source, paths, merged, clock, env);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const reason = String((err as Error)?.message ?? err).split("\n")[0];

@@ -175,9 +175,12 @@ export class PinnedTransport {
     this.#target = target;
     // makeTempDir creates the directory with mode 0700: no other user can reach the socket,
     // which carries this process's client certificate.
-    this.#dir = Deno.makeTempDirSync({ prefix: "dz-mcall-kube-" });
+    // Under /tmp: the program may write only there (etc/deno-permissions; the chart mounts an
+    // emptyDir there under a read-only root).
+    this.#dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "dz-mcall-kube-" });
     this.path = `${this.#dir}/api.sock`;
     this.#listener = Deno.listen({ transport: "unix", path: this.path });
+    globalThis.addEventListener("unload", this.#onUnload);
     this.#accept();
   }
 
@@ -250,10 +253,14 @@ export class PinnedTransport {
     entry.close();
   }
 
+  /** The process exits: the directory goes with it. */
+  readonly #onUnload = () => this.close();
+
   /** Closes the socket and every relayed connection; removes the directory. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    globalThis.removeEventListener("unload", this.#onUnload);
     try {
       this.#listener.close();
     } catch { /* already closed */ }

@@ -12,6 +12,8 @@ export interface Case {
   readonly files: (s: Suite) => Record<string, string | { text: string; x: true }>;
   /** `KUBECONFIG`'s entries, relative to the case's directory (default `["config"]`; `[]`: unset). */
   readonly kubeconfig?: readonly string[];
+  /** More environment for both sides. */
+  readonly env?: (s: Suite) => Record<string, string>;
   /** Run as in a pod: `KUBERNETES_SERVICE_HOST`/`_PORT` at the main server, a service account. */
   readonly pod?: boolean;
   /** A deliberate difference: why, and what each side must show instead of equality. */
@@ -290,6 +292,11 @@ export const CASES: readonly Case[] = [
   {
     name: "proxy-url",
     files: (s) => ({ config: simple(s, { token: "proxied" }, { "proxy-url": s.proxy }) }),
+  },
+  {
+    name: "https-proxy-env-loopback-direct",
+    env: (s) => ({ HTTPS_PROXY: s.proxy }),
+    files: (s) => ({ config: simple(s, { token: "env-proxy" }) }),
   },
   {
     name: "tls-server-name",

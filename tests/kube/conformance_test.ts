@@ -78,6 +78,7 @@ Deno.test("conformance: our kubeconfig loader and client against kubectl on ≥ 
       }
       const env: Record<string, string> = { HOME: dir, PATH: Deno.env.get("PATH") ?? "" };
       const listed = c.kubeconfig ?? ["config"];
+      Object.assign(env, c.env?.(suite) ?? {});
       if (listed.length > 0) env.KUBECONFIG = listed.map((f) => `${dir}/${f}`).join(":");
       const saDir = `${dir}/serviceaccount`;
       if (c.pod) {

@@ -250,3 +250,36 @@ Deno.test("in a pod, KUBECONFIG wins over the service account; an empty or missi
     }
   });
 });
+
+Deno.test("without proxy-url the environment's HTTPS_PROXY applies (client-go), in a pod too; proxy-url wins", async () => {
+  await withDir(async (dir) => {
+    const P = "http://proxy.corp:3128";
+    const remote = { server: "https://10.0.0.1:6443" };
+    await Deno.writeTextFile(`${dir}/env`, kubeconfig(remote, { token: "t" }));
+    await Deno.writeTextFile(
+      `${dir}/url`,
+      kubeconfig({ ...remote, "proxy-url": "http://other:8080" }, { token: "t" }),
+    );
+    assert.equal((await loadKubeConfig({ KUBECONFIG: `${dir}/env`, HTTPS_PROXY: P })).proxy, P);
+    assert.equal(
+      (await loadKubeConfig({ KUBECONFIG: `${dir}/env`, HTTPS_PROXY: P, NO_PROXY: "10.0.0.0/8" }))
+        .proxy,
+      undefined,
+    );
+    assert.equal(
+      (await loadKubeConfig({ KUBECONFIG: `${dir}/url`, HTTPS_PROXY: P })).proxy,
+      "http://other:8080",
+    );
+    await Deno.writeTextFile(`${dir}/token`, "sa");
+    await Deno.writeTextFile(`${dir}/ca.crt`, CA);
+    const pod = await loadKubeConfig(
+      { KUBERNETES_SERVICE_HOST: "10.96.0.1", HTTPS_PROXY: P },
+      { serviceAccountDir: dir },
+    );
+    assert.equal(pod.proxy, P);
+    await assert.rejects(
+      () => loadKubeConfig({ KUBECONFIG: `${dir}/env`, HTTPS_PROXY: "socks5://s:1080" }),
+      /ConfigError: KUBECONFIG: .*: the proxy from HTTPS_PROXY\/HTTP_PROXY \(socks5:\/\/s:1080\) is not supported/,
+    );
+  });
+});
