@@ -156,6 +156,11 @@ export async function connectPinned(
   return socket;
 }
 
+/** Writes all of `data` (`Conn.write` may write only part of it). */
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let done = 0; done < data.length;) done += await conn.write(data.subarray(done));
+}
+
 /**
  * A Unix socket that fetch's pool connects to; each connection is relayed to one verified TLS
  * connection to the API server ({@linkcode connectPinned}). Keeps the last connection failure
@@ -174,9 +179,8 @@ export class PinnedTransport {
   constructor(target: TlsTarget) {
     this.#target = target;
     // makeTempDir creates the directory with mode 0700: no other user can reach the socket,
-    // which carries this process's client certificate.
-    // Under /tmp: the program may write only there (etc/deno-permissions; the chart mounts an
-    // emptyDir there under a read-only root).
+    // which carries this process's client certificate. Under /tmp: the program may write only
+    // there (etc/deno-permissions; the chart mounts an emptyDir there under a read-only root).
     this.#dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "dz-mcall-kube-" });
     this.path = `${this.#dir}/api.sock`;
     this.#listener = Deno.listen({ transport: "unix", path: this.path });
@@ -238,7 +242,7 @@ export class PinnedTransport {
     const down = new Promise<void>((resolve) => {
       remote.on("data", (chunk: Uint8Array) => {
         remote.pause();
-        local.write(chunk).then(() => remote.resume(), () => remote.destroy());
+        writeAll(local, chunk).then(() => remote.resume(), () => remote.destroy());
       });
       remote.on("error", (err: Error) => {
         this.#lastError ??= err;

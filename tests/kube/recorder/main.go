@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -91,6 +92,11 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`)
 	case strings.HasSuffix(r.URL.Path, "/api/v1"):
 		_, _ = io.WriteString(w, `{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"configmaps","singularName":"configmap","namespaced":true,"kind":"ConfigMap","verbs":["get","list","watch","create","update","patch","delete","deletecollection"],"shortNames":["cm"]}]}`)
+	case r.URL.Query().Get("size") != "":
+		// A list of one ConfigMap of `size` bytes of data: bodies larger than any buffer.
+		n, _ := strconv.Atoi(r.URL.Query().Get("size"))
+		body, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"big"},"data":{"x":"`+strings.Repeat("a", n)+`","sent":"`+strconv.Itoa(len(body))+`"}}]}`)
 	default:
 		_, _ = io.WriteString(w, `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}`)
 	}
