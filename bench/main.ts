@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tls|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -31,9 +31,17 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
     title: "TLS: the pinned-CA transport against Deno's own TLS pool",
     load: async () => (await import("./tls.ts")).benchTls,
   },
+  config: {
+    title: "Config size: peak RSS of reading a large config against a one-input config",
+    load: async () => (await import("./config.ts")).benchConfig,
+  },
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
+  },
+  serve: {
+    title: "Serve mode's HTTP server against Deno.serve",
+    load: async () => (await import("./serve.ts")).benchServe,
   },
 };
 
