@@ -200,7 +200,7 @@ export async function send(
   const { client, base } = pool(kc);
   // Impersonate-* (kubectl's `as`, `as-groups`, …); a name repeated is sent as repeated headers.
   const impersonation = kc.impersonate ?? [];
-  return await fetch(base + path, {
+  const response = await fetch(base + path, {
     method,
     headers: impersonation.length === 0
       ? headers
@@ -209,6 +209,8 @@ export async function send(
     client,
     ...(body === undefined ? {} : { body }),
   });
+  if (response.status === 401 && authorization !== undefined) kc.unauthorized?.(authorization);
+  return response;
 }
 
 /**

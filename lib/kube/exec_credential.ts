@@ -110,23 +110,30 @@ async function run(plugin: ExecPlugin, clock: Clock): Promise<Credential> {
   };
 }
 
+/** The header of the next request, and what to call when the API server answered it 401. */
+export interface ExecAuthorization {
+  readonly authorization: () => Promise<string | undefined>;
+  readonly unauthorized: (authorization: string) => void;
+}
+
 /**
- * The `Authorization` header of an `exec` user: the plugin's token, cached until it expires.
+ * The `Authorization` header of an `exec` user: the plugin's token, cached until it expires or
+ * the API server refuses it (401).
  * Invariant: at most one run of the plugin at a time — callers arriving while it runs share its
  * result (client-go refreshes under a lock).
  *
  * @param plugin The user's `exec` entry and where it came from.
  * @param clock Decides when the token expired.
- * @returns A function giving the header for the next request; it rejects (one line) when the
- *   plugin fails.
+ * @returns `authorization`, giving the header for the next request (it rejects, one line, when
+ *   the plugin fails), and `unauthorized`, to call with a header the API server answered 401.
  */
 export function execAuthorization(
   plugin: ExecPlugin,
   clock: Clock,
-): () => Promise<string | undefined> {
+): ExecAuthorization {
   let cached: Credential | undefined;
   let running: Promise<Credential> | undefined;
-  return async () => {
+  const authorization = async () => {
     if (
       cached !== undefined && (cached.expiresAt === undefined || clock.now() < cached.expiresAt)
     ) {
@@ -136,4 +143,10 @@ export function execAuthorization(
     cached = await running;
     return cached.header;
   };
+  // client-go: a 401 to a request made with the cached token refreshes it on the next request;
+  // a 401 for an older token (already replaced) changes nothing.
+  const unauthorized = (header: string) => {
+    if (cached?.header === header) cached = undefined;
+  };
+  return { authorization, unauthorized };
 }

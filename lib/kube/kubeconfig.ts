@@ -60,6 +60,8 @@ export interface KubeConfig {
   readonly impersonate?: readonly (readonly [string, string])[];
   /** The `Authorization` header value for the next request (`undefined`: none). */
   authorization(): Promise<string | undefined>;
+  /** Told the header of a request the API server answered 401 (an exec token is refreshed). */
+  readonly unauthorized?: (authorization: string) => void;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -287,7 +289,7 @@ async function fromKubeconfig(
   };
   if (f.exec) {
     const cafield = cluster.fields["certificate-authority-data"];
-    const authorization = execAuthorization({
+    const { authorization, unauthorized } = execAuthorization({
       exec: f.exec as Record<string, unknown>,
       dir: user.dir,
       user: userName,
@@ -298,7 +300,7 @@ async function fromKubeconfig(
     }, clock);
     // Run once now, so a plugin that cannot give a token fails at start, in one line.
     await authorization();
-    return { ...base, authorization };
+    return { ...base, authorization, unauthorized };
   }
   if (f["auth-provider"]) {
     const { authProviderAuthorization } = await import("./client_node.ts");

@@ -7,6 +7,10 @@
 import assert from "node:assert/strict";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { FakeClock } from "../fakes/clock.ts";
+import { ApiError, JsonApi } from "../../lib/kube/requests.ts";
+import { discardPool } from "../../lib/kube/client.ts";
+import { issue, makeCa } from "./pki.ts";
+import { Recorder } from "./recorder.ts";
 
 /** A plugin script that counts its runs in `runs` and prints a token expiring at `expiry`. */
 function plugin(dir: string, expiry: string): string {
@@ -83,6 +87,31 @@ Deno.test("exec with a two-file KUBECONFIG repeating a cluster name: the first f
     assert.equal(kc.server, "https://127.0.0.1:1111");
     assert.equal(await kc.authorization(), "Bearer tok");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a 401 to a request made with the plugin's token runs the plugin again on the next request (client-go)", async () => {
+  const dir = await Deno.makeTempDir();
+  const ca = await makeCa(dir, "ca");
+  const cert = await issue(dir, ca, "server", { san: "IP:127.0.0.1" });
+  const server = await Recorder.start({ cert: cert.certFile, key: cert.keyFile });
+  try {
+    await Deno.writeTextFile(`${dir}/cred`, plugin(dir, "2999-01-01T00:00:00Z"), { mode: 0o755 });
+    const doc = JSON.parse(config(`${dir}/cred`, server.url));
+    doc.clusters[0].cluster["certificate-authority"] = ca.certFile;
+    await Deno.writeTextFile(`${dir}/config`, JSON.stringify(doc));
+    const kc = await loadKubeConfig({ KUBECONFIG: `${dir}/config` });
+    const api = new JsonApi(kc);
+    await api.request("GET", "/api/v1/namespaces/ns/configmaps");
+    assert.equal(await runs(dir), 1, "a 200 keeps the token");
+    await assert.rejects(() => api.request("GET", "/api/v1/namespaces/ns/unauthorized"), ApiError);
+    assert.equal(await runs(dir), 1, "the 401 itself does not run the plugin");
+    await api.request("GET", "/api/v1/namespaces/ns/configmaps");
+    assert.equal(await runs(dir), 2, "the next request got a fresh token");
+    discardPool(kc);
+  } finally {
+    await server.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

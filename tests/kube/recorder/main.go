@@ -86,6 +86,9 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	// Enough discovery for `kubectl get configmaps`: the legacy (unaggregated) documents.
 	switch {
+	case strings.Contains(r.URL.Path, "/unauthorized"):
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}`)
 	case strings.HasSuffix(r.URL.Path, "/api"):
 		_, _ = io.WriteString(w, `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}`)
 	case strings.HasSuffix(r.URL.Path, "/apis"):
