@@ -16,6 +16,7 @@ import { formatDurationMs } from "../time/duration.ts";
 import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
 import { describeIssue, realLimit, show } from "./issues.ts";
 import { fields, type LeafKind } from "./fields.ts";
+import { checkCadences } from "./cadence_rules.ts";
 import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
 
 /**
@@ -223,6 +224,7 @@ export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
     throw new ConfigError(describeIssue(realLimit(merged, parsed.error.issues[0]!), sources));
   }
   checkRelations(parsed.data);
+  checkCadences(parsed.data);
   const { webserver, election, request } = parsed.data;
   if (webserver.enable && !election.enabled && (request.inputs?.length ?? 0) > 0) {
     warn("request.inputs: not run in serve mode (-w); each request brings its own inputs");

@@ -14,6 +14,7 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from "../engine/capture.ts";
 import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
 import { DEFAULT_LEASE_TIMINGS } from "../election/timings.ts";
+import { cronSchedule, timeZoneName } from "./cadence_rules.ts";
 
 // zod/mini, not classic zod: the same validation core and messages, half the import and build
 // cost (bench/startup.ts). It loads no locale of its own: English, as classic zod uses, for the
@@ -141,6 +142,14 @@ export const InputSchema = strictObject({
   retries: described(
     optional(integer(0, 10)),
     "How often a failing check is retried inside one task attempt (default 0).",
+  ),
+  interval: described(
+    optional(duration({ minMs: 1000 })),
+    "This check's own interval (whole seconds), instead of every round ([tasks.md](tasks.md)).",
+  ),
+  schedule: described(
+    optional(cronSchedule()),
+    "This check's own cron schedule (5 fields or `@hourly`…, in `tasks.timeZone`); not with `interval`.",
   ),
   id: described(
     optional(string()),
@@ -340,6 +349,11 @@ export const ConfigSchema = strictObject({
       withDefault(duration({ minMs: 1000 }), 600_000),
       "Give up a one-shot round after this long.",
     ),
+    schedule: described(
+      withDefault(cronSchedule(true), ""),
+      "CronJob mode: the rounds' schedule (the chart's); no task may be due more often. Empty: none.",
+    ),
+    timeZone: described(withDefault(timeZoneName(), ""), "Zone of cron schedules; empty: UTC."),
   }),
   metrics: described(
     section({

@@ -15,6 +15,7 @@ import { LeaderObserver } from "../observe/leader_observer.ts";
 import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { configuredInputs } from "./once.ts";
+import { cadenceOf } from "../config/cadence_rules.ts";
 import { Planner } from "../planner/planner.ts";
 import { workerSelector } from "../planner/assign.ts";
 import { pushRound } from "../observe/pushgateway.ts";
@@ -92,6 +93,7 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
   const log = logger("leader");
   const inputs = configuredInputs(config);
   if (inputs.length === 0) log.warn("No inputs configured: rounds will be empty");
+  const cadences = (config.request.inputs ?? []).map((i) => cadenceOf(i, config.tasks.timeZone));
 
   const metrics = createMetrics();
   const taskMetrics = createTaskMetrics(metrics.registry);
@@ -147,6 +149,7 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
         epoch: () => epoch,
         identity,
         tasks,
+        cadences,
         signer,
         metrics: taskMetrics,
         observe: (views, summaries) => observer.observe(views, summaries),

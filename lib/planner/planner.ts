@@ -21,9 +21,10 @@ import { runPool } from "../engine/pool.ts";
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
+import type { Cadence } from "../time/cadence.ts";
 import type { InputSpec } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
-import { RoundSchedule } from "./round_schedule.ts";
+import { RoundPicker } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import { requireSigningKey, signatureFor, type TaskSigner } from "../tasks/signing.ts";
 import { assignTasks, countOpen, eligibleWorkers, workerSelector } from "./assign.ts";
@@ -63,6 +64,8 @@ export interface PlannerOptions {
   readonly identity: string;
   /** The `tasks` section of the configuration. */
   readonly tasks: Config["tasks"];
+  /** Each check's own cadence by input index (`undefined`: every round). Default none. */
+  readonly cadences?: readonly (Cadence | undefined)[];
   /** Signs tasks; `undefined` only with `tasks.insecureUnsignedTasks`. */
   readonly signer: TaskSigner | undefined;
   readonly metrics?: TaskMetrics;
@@ -107,7 +110,8 @@ export class Planner {
   readonly #collector: GarbageCollector;
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
-  readonly #schedule = new RoundSchedule();
+  readonly #picker: RoundPicker;
+  #inputCount = 0;
   /** Waits for workers (and logs the wait once). */
   readonly #arrival: WorkerArrival;
   /** The error last logged: an error that does not change is logged once, not at every retry. */
@@ -123,6 +127,7 @@ export class Planner {
     }
     requireSigningKey(options.signer !== undefined, options.tasks);
     this.#o = options;
+    this.#picker = new RoundPicker(options);
     this.#log = options.log ?? logger("planner");
     this.#app = options.tasks.app;
     this.#selector = workerSelector(options.tasks);
@@ -133,15 +138,14 @@ export class Planner {
   }
 
   /**
-   * The round the leader should be planning now: `tasks.round` in one-shot mode, else the
-   * interval slot containing now — but never a slot at or before the newest round already
-   * planned (read from the summaries at the start of a term), which stays current instead.
-   * So a changed `interval` takes effect from its first slot after the last planned round, and
-   * round ids never go backwards.
+   * The round the leader should be planning now: `tasks.round` in one-shot mode, else the newest
+   * slot where a check is due (`task_schedule.ts`) — but never a slot at or before the newest round
+   * already planned (read from the summaries at the start of a term), which stays current instead
+   * (`""` before any). So a changed interval or schedule takes effect from its first due time after
+   * the last planned round, and round ids never go backwards.
    */
   currentRound(): string {
-    const { round, interval } = this.#o.tasks;
-    return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), interval);
+    return this.#picker.current(this.#o.clock.wallNow(), this.#inputCount);
   }
 
   /**
@@ -191,6 +195,7 @@ export class Planner {
         epoch,
         leader: this.#o.identity,
         start: this.#o.clock.wallNow(),
+        checks: inputs.map((s) => s.index),
       }));
       await this.#guard.write(["alreadyExists"], () => store.create(created, signal));
     }
@@ -346,16 +351,20 @@ export class Planner {
       resyncMs: this.#o.resyncIntervalMs ?? PLANNER_RESYNC_MS,
     }, signal);
     const arrival = this.#arrival;
+    this.#inputCount = inputs.length;
     try {
       while (!signal.aborted && this.#o.isLeader()) {
         arrival.reset();
         try {
           const read = { ...await caches.read(), pods: this.#podsOnce(signal) };
-          if (this.#o.tasks.round === "") this.#schedule.learn(read.summaries);
-          const round = this.currentRound();
-          if (!this.#planned.has(round) && await this.#plan(round, inputs, read, signal)) {
+          // The round due now and its checks (the ones its summary names, once it has one).
+          const due = this.#picker.pick(this.#o.clock.wallNow(), inputs, read.summaries);
+          const round = due?.round ?? "";
+          if (
+            due && !this.#planned.has(round) && await this.#plan(round, due.inputs, read, signal)
+          ) {
             this.#planned.add(round);
-            this.#schedule.note(round);
+            this.#picker.schedule.note(round);
           }
           const phase = await this.#reconcile(round, read, signal);
           if (this.#failLogged !== undefined) {

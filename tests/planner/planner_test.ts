@@ -569,14 +569,31 @@ Deno.test("Planner stamps the owner on every task and summary it creates", async
 Deno.test("RoundSchedule never goes back and ignores one-shot round ids", () => {
   const s = new RoundSchedule();
   const at = (iso: string) => new Date(`2025-01-01T${iso}Z`);
-  assert.equal(s.current(at("00:01:05"), 45_000), "20250101-000045", "nothing planned yet");
+  assert.equal(
+    s.current(at("00:01:05"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000045",
+    "nothing planned yet",
+  );
   s.note("dz-mcall-job-7"); // a CronJob round: not on the interval schedule
   s.note("20250101-000100");
   s.note("20250101-000040"); // older: ignored
-  assert.equal(s.current(at("00:01:05"), 45_000), "20250101-000100");
-  assert.equal(s.current(at("00:01:29"), 45_000), "20250101-000100");
-  assert.equal(s.current(at("00:01:30"), 45_000), "20250101-000130");
-  assert.equal(s.current(at("00:01:05"), 5_000), "20250101-000105", "a later slot is planned");
+  assert.equal(
+    s.current(at("00:01:05"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000100",
+  );
+  assert.equal(
+    s.current(at("00:01:29"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000100",
+  );
+  assert.equal(
+    s.current(at("00:01:30"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000130",
+  );
+  assert.equal(
+    s.current(at("00:01:05"), [{ kind: "interval", intervalMs: 5_000 }])?.round,
+    "20250101-000105",
+    "a later slot is planned",
+  );
 });
 
 Deno.test("Planner logs a state that does not change once, not at every retry", async () => {
