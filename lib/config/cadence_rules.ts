@@ -42,6 +42,19 @@ export function cadenceOf(input: InputConfig, timeZone: string): Cadence | undef
   return undefined;
 }
 
+/**
+ * Each check's effective cadence, by input index: its own, else the rounds' — `tasks.schedule`
+ * (CronJob mode, the tick) when set, else `tasks.interval`. What `status` and the per-check
+ * interval series show; the planner runs a check without its own cadence every round.
+ */
+export function effectiveCadences(config: Config): Cadence[] {
+  const { schedule, timeZone, interval } = config.tasks;
+  const rounds: Cadence = schedule !== ""
+    ? { kind: "cron", schedule, timeZone }
+    : { kind: "interval", intervalMs: interval };
+  return (config.request.inputs ?? []).map((i) => cadenceOf(i, timeZone) ?? rounds);
+}
+
 /** A check's label in messages: its name when it has one, else its input. */
 function label(input: InputConfig): string {
   return JSON.stringify(input.name ?? input.input);
