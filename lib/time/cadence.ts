@@ -6,6 +6,7 @@
  * @module
  */
 import { Cron } from "croner";
+import { formatDurationMs } from "./duration.ts";
 
 /** When a check is due. */
 export type Cadence =
@@ -94,6 +95,12 @@ export function newestDueMs(
     }
     if (newest !== undefined || from <= floor) return newest;
   }
+}
+
+/** The cadence as `status` shows it: `every 30s`, or the schedule (and its zone, if set). */
+export function describeCadence(cadence: Cadence): string {
+  if (cadence.kind === "interval") return `every ${formatDurationMs(cadence.intervalMs)}`;
+  return cadence.timeZone ? `${cadence.schedule} (${cadence.timeZone})` : cadence.schedule;
 }
 
 /** Due times sampled by {@linkcode gapsMs}. */
