@@ -9,17 +9,25 @@
  */
 import { z } from "zod/mini";
 import { type Cadence, gapsMs, scheduleProblem, timeZoneProblem } from "../time/cadence.ts";
-import { formatDurationMs } from "../time/duration.ts";
+import { formatDurationMs, parseDurationMs } from "../time/duration.ts";
 import type { Config, InputConfig } from "./schema.ts";
 import { ConfigError } from "./layer.ts";
 
+/** `@every <duration>`, which a CronJob's schedule may be (not a task's: it has `interval`). */
+const EVERY = /^@every\s+(\S+)$/;
+
 /**
- * A cron schedule field: 5 fields or an `@hourly`-style macro (no seconds field); `""` too when
- * `emptyMeansNone`.
+ * A cron schedule field: 5 fields or an `@hourly`-style macro (no seconds field). The rounds'
+ * schedule (`tick`) may also be `""` (none) or `@every <duration>`, as a CronJob's.
  */
-export function cronSchedule(emptyMeansNone = false) {
+export function cronSchedule(tick = false) {
   return z.string().check(z.superRefine((text, ctx) => {
-    const problem = emptyMeansNone && text === "" ? undefined : scheduleProblem(text);
+    const every = tick ? EVERY.exec(text.trim()) : null;
+    const problem = tick && text === ""
+      ? undefined
+      : every
+      ? (parseDurationMs(every[1]!) ?? 0) >= 1000 ? undefined : "is not @every <duration ≥ 1s>"
+      : scheduleProblem(text);
     if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem, input: text });
   }));
 }
@@ -48,11 +56,19 @@ export function cadenceOf(input: InputConfig, timeZone: string): Cadence | undef
  * interval series show; the planner runs a check without its own cadence every round.
  */
 export function effectiveCadences(config: Config): Cadence[] {
-  const { schedule, timeZone, interval } = config.tasks;
-  const rounds: Cadence = schedule !== ""
-    ? { kind: "cron", schedule, timeZone }
-    : { kind: "interval", intervalMs: interval };
+  const { timeZone, interval } = config.tasks;
+  const rounds = tickOf(config) ?? { kind: "interval", intervalMs: interval };
   return (config.request.inputs ?? []).map((i) => cadenceOf(i, timeZone) ?? rounds);
+}
+
+/** The rounds' own cadence in CronJob mode (`tasks.schedule`), or `undefined` when not set. */
+function tickOf(config: Config): Cadence | undefined {
+  const { schedule, timeZone } = config.tasks;
+  if (schedule === "") return undefined;
+  const every = EVERY.exec(schedule.trim());
+  return every
+    ? { kind: "interval", intervalMs: parseDurationMs(every[1]!)! }
+    : { kind: "cron", schedule, timeZone };
 }
 
 /** A check's label in messages: its name when it has one, else its input. */
@@ -68,9 +84,7 @@ function label(input: InputConfig): string {
  * @throws {ConfigError} naming the task (its index and name) and both schedules.
  */
 export function checkCadences(config: Config): void {
-  const tick: Cadence | undefined = config.tasks.schedule === ""
-    ? undefined
-    : { kind: "cron", schedule: config.tasks.schedule, timeZone: config.tasks.timeZone };
+  const tick = tickOf(config);
   const tickGap = tick && gapsMs(tick).longest;
   (config.request.inputs ?? []).forEach((input, i) => {
     const at = `request.inputs[${i}]`;

@@ -95,3 +95,11 @@ Deno.test("gapsMs() samples a schedule's shortest and longest gap", () => {
   assert.equal(workHours.shortest, 3_600_000);
   assert.equal(workHours.longest, 64 * 3_600_000, "Friday 17:00 → Monday 09:00");
 });
+
+Deno.test("the rounds' schedule may be @every <duration>, as a CronJob's", () => {
+  const tick = `tasks:\n  schedule: "@every 2m"\n`;
+  load(inputs(`{input: x, schedule: "*/2 * * * *"}`) + tick);
+  assert.match(configError(inputs(`{input: x, interval: 1m}`) + tick), /interval 1m, finer/);
+  assert.match(configError(`tasks:\n  schedule: "@every soon"\n`), /tasks\.schedule.*@every/);
+  assert.match(configError(inputs(`{input: x, schedule: "@every 1m"}`)), /schedule.*macros/);
+});
