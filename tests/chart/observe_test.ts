@@ -104,6 +104,7 @@ Deno.test("chart's PrometheusRule: selectors follow where the series come from",
   const d = rules(dep);
   assert.deepEqual([...d.keys()].sort(), [
     "McallCheckFailing",
+    "McallCheckStale",
     "McallNoLeader",
     "McallNoRoundCompleted",
     "McallTasksDead",
@@ -120,6 +121,10 @@ Deno.test("chart's PrometheusRule: selectors follow where the series come from",
   });
   const c = rules(cron);
   assert.equal(c.has("McallNoLeader"), false, "no leader to watch between CronJob rounds");
+  assert.match(
+    c.get("McallCheckStale")!.expr,
+    /> 2 \* max by \(namespace, check\) \(mcall_check_interval_seconds\{namespace="default",job="probes",app="dz-mcall"\}\)$/,
+  );
   // Pushed: the grouping labels the program uses (lib/observe/pushgateway.ts: job, namespace, app).
   const pushgateway = (mcallYaml(cron).metrics as Record<string, Record<string, string>>)
     .pushgateway!;
