@@ -137,13 +137,7 @@ export class Planner {
     this.#arrival = new WorkerArrival({ ...options, log: this.#log, selector: this.#selector });
   }
 
-  /**
-   * The round the leader should be planning now: `tasks.round` in one-shot mode, else the newest
-   * slot where a check is due (`task_schedule.ts`) — but never a slot at or before the newest round
-   * already planned (read from the summaries at the start of a term), which stays current instead
-   * (`""` before any). So a changed interval or schedule takes effect from its first due time after
-   * the last planned round, and round ids never go backwards.
-   */
+  /** The round the leader plans now (`RoundPicker.current`; `""` before any is due or known). */
   currentRound(): string {
     return this.#picker.current(this.#o.clock.wallNow(), this.#inputCount);
   }

@@ -200,6 +200,6 @@ Deno.test("status: every check's schedule, last run, result and next due time", 
   ]);
   assert.match(
     formatStatus(report),
-    /CHECK  SCHEDULE +LAST RUN +RESULT +NEXT DUE\nt0 +every 30s +2025-01-01T00:01:02Z +failed +2025-01-01T00:01:30Z \(overdue\)\n/,
+    /CHECK {2}SCHEDULE +LAST RUN +RESULT +NEXT DUE\nt0 +every 30s +2025-01-01T00:01:02Z +failed +2025-01-01T00:01:30Z \(overdue\)\n/,
   );
 });
