@@ -81,11 +81,14 @@ export class RoundPicker {
     this.#o = options;
   }
 
-  /** Each check's cadence in deployment mode: its own, else the release's interval. */
+  /**
+   * Each check's cadence in deployment mode (its own, else the release's interval), and last the
+   * release's interval itself: a round is planned at least every `tasks.interval`, empty when no
+   * check is due, so "no round completed for 2 × interval" keeps meaning the leader is stuck.
+   */
   #slots(count: number): Cadence[] {
     const every: Cadence = { kind: "interval", intervalMs: this.#o.tasks.interval };
-    if (count === 0) return [every]; // no inputs: empty rounds, one per interval
-    return Array.from({ length: count }, (_, i) => this.#o.cadences?.[i] ?? every);
+    return [...Array.from({ length: count }, (_, i) => this.#o.cadences?.[i] ?? every), every];
   }
 
   /**

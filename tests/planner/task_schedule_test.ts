@@ -195,3 +195,14 @@ Deno.test("RoundPicker in one-shot mode runs the checks due since the previous r
   const mine = { metadata: { name: "r2", labels: { "round-id": "job-2" } }, data: { checks: "1" } };
   assert.deepEqual(indices(picker.pick(at(35), inputs, [prev, mine])), [1], "its summary says");
 });
+
+Deno.test("deployment mode plans a round every tasks.interval even when no check is due: empty, complete", async () => {
+  const p = pool(); // tasks.interval 5m
+  const stop = p.start("lead", [cron("@hourly")]);
+  await p.runTo(305);
+  await stop();
+  const empty = p.store.peek(roundName("dz-mcall", id(300)))!;
+  assert.deepEqual(parseChecks(empty), []);
+  assert.equal(empty.data?.phase, "complete");
+  assert.deepEqual(p.created().map(([, r]) => r), [id(0)], "the hourly check ran only at first");
+});
