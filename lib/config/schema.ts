@@ -318,11 +318,11 @@ export const ConfigSchema = strictObject({
     ),
     historyLimit: described(
       withDefault(integer(1, 100), 3),
-      "Rounds whose finished tasks are kept.",
+      "Finished tasks kept per check (its newest runs).",
     ),
     failedHistoryLimit: described(
       withDefault(integer(0, 100), 1),
-      "Failed/dead/rejected tasks are kept for the last N rounds that had one.",
+      "Failed/dead/rejected tasks kept per check (its newest failures).",
     ),
     maxAttempts: described(withDefault(integer(1, 20), 3), "Attempts before a task is dead."),
     stuckGrace: described(
