@@ -94,6 +94,25 @@ async function roundsByCheck(x: Tools): Promise<Map<number, string[]>> {
   return out;
 }
 
+/**
+ * The slot rounds since `from` as `HHMMSS+lag[checks]`: how long after its slot each round was
+ * planned (its summary's `start`), to tell a slow node from a planning fault.
+ */
+async function roundLags(x: Tools, from: number): Promise<string> {
+  const cms = (await x.core.listNamespacedConfigMap({
+    namespace: x.ns,
+    labelSelector: `app=${APP},round=true`,
+  })).items;
+  return cms.map((c) => ({
+    round: c.metadata?.labels?.["round-id"] ?? "",
+    start: Date.parse(c.data?.start ?? "") / 1000,
+    checks: c.data?.checks ?? "?",
+  })).filter((r) => /^\d{8}-\d{6}$/.test(r.round) && slotSeconds(r.round) >= from - 10)
+    .sort((a, b) => a.round.localeCompare(b.round))
+    .map((r) => `${r.round.slice(9)}+${Math.round(r.start - slotSeconds(r.round))}[${r.checks}]`)
+    .join(" ");
+}
+
 /** Gaps in seconds between a check's consecutive slot rounds within [from, to] (seconds). */
 function gaps(rounds: readonly string[], from: number, to: number): number[] {
   const t = rounds.map(slotSeconds).filter((s) => s >= from && s <= to);
@@ -145,6 +164,7 @@ async function deploymentMode(x: Tools, server: CountingServer, image: string[])
   const [n10, n30, nCron] = counts();
   const to = Math.floor(Date.now() / 1000);
   x.log(`3 min with a leader deleted: 10s ${n10}, 30s ${n30}, cron ${nCron} runs`);
+  x.log(`rounds (slot +planning lag s [checks]): ${await roundLags(x, from)}`);
   about(n10!, 18, "10s");
   about(n30!, 6, "30s");
   about(nCron!, 3, "*/1");
@@ -173,6 +193,7 @@ async function deploymentMode(x: Tools, server: CountingServer, image: string[])
   const [m10, m20, mCron] = after();
   const to2 = Math.floor(Date.now() / 1000);
   x.log(`2 min after the upgrade to 20s: 10s ${m10}, 20s ${m20}, cron ${mCron} runs`);
+  x.log(`rounds (slot +planning lag s [checks]): ${await roundLags(x, from2)}`);
   about(m10!, 12, "10s after the upgrade");
   about(m20!, 6, "20s after the upgrade");
   about(mCron!, 2, "*/1 after the upgrade");
