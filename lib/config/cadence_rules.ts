@@ -46,7 +46,7 @@ export function timeZoneName() {
  */
 export function cadenceOf(input: InputConfig, timeZone: string): Cadence | undefined {
   if (input.schedule !== undefined) return { kind: "cron", schedule: input.schedule, timeZone };
-  if (input.interval !== undefined) return { kind: "interval", intervalMs: input.interval };
+  if (input.intervalMs !== undefined) return { kind: "interval", intervalMs: input.intervalMs };
   return undefined;
 }
 
@@ -56,8 +56,8 @@ export function cadenceOf(input: InputConfig, timeZone: string): Cadence | undef
  * interval series show; the planner runs a check without its own cadence every round.
  */
 export function effectiveCadences(config: Config): Cadence[] {
-  const { timeZone, interval } = config.tasks;
-  const rounds = tickOf(config) ?? { kind: "interval", intervalMs: interval };
+  const { timeZone, intervalMs } = config.tasks;
+  const rounds = tickOf(config) ?? { kind: "interval", intervalMs };
   return (config.request.inputs ?? []).map((i) => cadenceOf(i, timeZone) ?? rounds);
 }
 
@@ -88,12 +88,12 @@ export function checkCadences(config: Config): void {
   const tickGap = tick && gapsMs(tick).longest;
   (config.request.inputs ?? []).forEach((input, i) => {
     const at = `request.inputs[${i}]`;
-    if (input.schedule !== undefined && input.interval !== undefined) {
+    if (input.schedule !== undefined && input.intervalMs !== undefined) {
       throw new ConfigError(`${at}: task ${label(input)} sets interval and schedule: use one`);
     }
-    if (input.interval !== undefined && input.interval % 1000 !== 0) {
+    if (input.intervalMs !== undefined && input.intervalMs % 1000 !== 0) {
       throw new ConfigError(
-        `${at}.interval: ${formatDurationMs(input.interval)} (task ${label(input)}) ` +
+        `${at}.interval: ${formatDurationMs(input.intervalMs)} (task ${label(input)}) ` +
           "is not a whole number of seconds",
       );
     }

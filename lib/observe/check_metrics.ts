@@ -86,9 +86,13 @@ export function createCheckMetrics(registry: Registry): CheckMetrics {
       [
         CHECK_METRIC.interval,
         "Longest time between the check's due times (its interval, or its cron schedule's)",
-        (c) => c.interval,
+        (c) => c.intervalSeconds,
       ],
-      [CHECK_METRIC.duration, "Run time of the check's last executed task", (c) => c.duration],
+      [
+        CHECK_METRIC.duration,
+        "Run time of the check's last executed task",
+        (c) => c.durationSeconds,
+      ],
       [CHECK_METRIC.attempts, "Attempts the check's last task took", (c) => c.attempts],
     ];
   for (const [name, help, value] of perCheckSeries) perCheck(name, help, value);

@@ -35,11 +35,11 @@ export interface CheckState {
   /** When the newest succeeded task finished, if any is still kept. */
   readonly lastSuccess: number | undefined;
   /** Run time of the newest task that ran (succeeded or failed), seconds. */
-  readonly duration: number | undefined;
+  readonly durationSeconds: number | undefined;
   /** The newest task's attempt. */
   readonly attempts: number;
   /** Longest time between the check's due times, seconds (when the caller knows its cadence). */
-  readonly interval: number | undefined;
+  readonly intervalSeconds: number | undefined;
   /** The round of the newest task. */
   readonly round: string;
   /** The newest task's ConfigMap. */
@@ -172,9 +172,9 @@ export function snapshot(
       success: state === "succeeded" ? 1 : 0,
       lastRun: newest.at,
       lastSuccess: lastOk?.at,
-      duration: ran ? Number(ran.view.cm.data!.durationMs) / 1000 || 0 : undefined,
+      durationSeconds: ran ? Number(ran.view.cm.data!.durationMs) / 1000 || 0 : undefined,
       attempts: newest.view.attempt,
-      interval: inputs.find((i) => i.index === index)?.intervalSeconds,
+      intervalSeconds: inputs.find((i) => i.index === index)?.intervalSeconds,
       round: newest.view.round,
       task: newest.view.name,
       error: state === "succeeded"

@@ -308,7 +308,7 @@ export class Planner {
       current: round === current,
       overdue: () =>
         round === this.#o.tasks.round &&
-        now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadline,
+        now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadlineMs,
       end: () => this.#o.clock.wallNow(),
     });
     if (Object.entries(updated).every(([k, v]) => data[k] === v)) return phase;

@@ -62,8 +62,8 @@ export class RoundSchedule {
 
 /** Options of {@linkcode RoundPicker}. */
 export interface RoundPickerOptions {
-  /** `tasks.round` (one-shot mode when set) and `tasks.interval` (the default cadence). */
-  readonly tasks: Pick<Config["tasks"], "round" | "interval">;
+  /** `tasks.round` (one-shot mode when set) and `tasks.interval` (the default cadence, `intervalMs`). */
+  readonly tasks: Pick<Config["tasks"], "round" | "intervalMs">;
   /** Each check's own cadence by index (`undefined`: none, it runs every round). */
   readonly cadences?: readonly (Cadence | undefined)[];
 }
@@ -87,7 +87,7 @@ export class RoundPicker {
    * check is due, so "no round completed for 2 × interval" keeps meaning the leader is stuck.
    */
   #slots(count: number): Cadence[] {
-    const every: Cadence = { kind: "interval", intervalMs: this.#o.tasks.interval };
+    const every: Cadence = { kind: "interval", intervalMs: this.#o.tasks.intervalMs };
     return [...Array.from({ length: count }, (_, i) => this.#o.cadences?.[i] ?? every), every];
   }
 

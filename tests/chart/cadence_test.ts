@@ -128,6 +128,6 @@ Deno.test("chart: each task's interval/schedule, the rounds' schedule and the ti
     assert.equal(t.timeZone, "Europe/Berlin");
     assert.equal(t.schedule, mode === "cronjob" ? "*/1 * * * *" : undefined, mode);
     const loaded = loadConfig({ layers: [{ values: config, sources: new Map() }] });
-    assert.equal(loaded.request.inputs?.[0]?.interval, 120_000);
+    assert.equal(loaded.request.inputs?.[0]?.intervalMs, 120_000);
   }
 });

@@ -444,7 +444,7 @@ Deno.test("chart upgrade with a new schedule changes only the CronJob's schedule
       }
       if (copy.kind === "ConfigMap" && copy.metadata.name.endsWith("-config")) {
         const data = copy.data as Record<string, string>;
-        data["mcall.yaml"] = data["mcall.yaml"]!.replace(/\n  schedule: .*\n/, "\n");
+        data["mcall.yaml"] = data["mcall.yaml"]!.replace(/\n {2}schedule: .*\n/, "\n");
       }
       return copy;
     });
@@ -622,7 +622,7 @@ Deno.test("chart passes the pods' terminationGracePeriodSeconds to the program",
     const objects = await render({ set: { terminationGracePeriodSeconds: seconds } });
     assert.equal(at(podTemplate(objects), "spec", "terminationGracePeriodSeconds"), seconds);
     const config = ConfigSchema.parse(mcallYaml(objects));
-    assert.equal(config.worker.terminationGracePeriod, seconds * 1000);
+    assert.equal(config.worker.terminationGracePeriodMs, seconds * 1000);
   }
 });
 

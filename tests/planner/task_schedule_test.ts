@@ -9,6 +9,7 @@ import {
 } from "../../lib/planner/task_schedule.ts";
 import { RoundPicker } from "../../lib/planner/round_schedule.ts";
 import type { Cadence } from "../../lib/time/cadence.ts";
+import { millis } from "../../lib/time/duration.ts";
 import { patched, roundName } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
@@ -180,7 +181,7 @@ Deno.test("previousStart() is the newest other round's start before now", () => 
 Deno.test("RoundPicker in one-shot mode runs the checks due since the previous round, once decided", () => {
   const inputs = specs(3);
   const picker = new RoundPicker({
-    tasks: { round: "job-2", interval: 300_000 },
+    tasks: { round: "job-2", intervalMs: millis(300_000) },
     cadences: [undefined, cron("*/2 * * * *"), undefined],
   });
   const prev = {
