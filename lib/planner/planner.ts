@@ -97,6 +97,8 @@ interface Reads {
   readonly views: readonly TaskView[];
   readonly summaries: readonly ConfigMapLike[];
   readonly pods: () => Promise<PodInfo[]>;
+  /** When the round was chosen: its summary's `start` (the next CronJob round compares with it). */
+  readonly at?: Date;
 }
 
 /** Plans rounds and reconciles tasks while this pod leads. */
@@ -188,7 +190,7 @@ export class Planner {
         total: inputs.length,
         epoch,
         leader: this.#o.identity,
-        start: this.#o.clock.wallNow(),
+        start: read.at ?? this.#o.clock.wallNow(),
         checks: inputs.map((s) => s.index),
       }));
       await this.#guard.write(["alreadyExists"], () => store.create(created, signal));
@@ -350,9 +352,10 @@ export class Planner {
       while (!signal.aborted && this.#o.isLeader()) {
         arrival.reset();
         try {
-          const read = { ...await caches.read(), pods: this.#podsOnce(signal) };
+          const at = this.#o.clock.wallNow();
+          const read = { ...await caches.read(), pods: this.#podsOnce(signal), at };
           // The round due now and its checks (the ones its summary names, once it has one).
-          const due = this.#picker.pick(this.#o.clock.wallNow(), inputs, read.summaries);
+          const due = this.#picker.pick(at, inputs, read.summaries);
           const round = due?.round ?? "";
           if (
             due && !this.#planned.has(round) && await this.#plan(round, due.inputs, read, signal)

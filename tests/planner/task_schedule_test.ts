@@ -207,3 +207,50 @@ Deno.test("deployment mode plans a round every tasks.interval even when no check
   assert.equal(empty.data?.phase, "complete");
   assert.deepEqual(p.created().map(([, r]) => r), [id(0)], "the hourly check ran only at first");
 });
+
+Deno.test("a CronJob round's summary starts when its checks were decided, so rounds' windows tile", async () => {
+  // 00:01:58: the round decides (*/2 not due yet), then listing the pods takes 5 s. Its summary
+  // must start at 00:01:58, or the next round would skip the due time 00:02:00.
+  const clock = new FakeClock({ wallStart: new Date(T0 + 118_000) });
+  const store = new MemoryStore({ wallNow: () => clock.wallNow() });
+  for (const name of ["lead", "pod-a"]) store.setPod({ name });
+  store.put({
+    metadata: {
+      name: "dz-mcall-round-job-1",
+      labels: { app: "dz-mcall", round: "true", "round-id": "job-1" },
+    },
+    data: { phase: "complete", start: "2025-01-01T00:00:30Z", checks: "0,1" },
+  });
+  const slowPods = {
+    listPods: async (selector: string) => {
+      await clock.sleep(5_000);
+      return await store.listPods(selector);
+    },
+    watchPods: store.watchPods.bind(store),
+  };
+  const stop = new AbortController();
+  const planner = new Planner({
+    store,
+    pods: slowPods,
+    clock,
+    isLeader: () => !stop.signal.aborted,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig({ round: "job-2" }),
+    cadences: [undefined, cron("*/2 * * * *")],
+    signer: instantSigner("key"),
+  });
+  const running = planner.runLeader(specs(2), stop.signal);
+  for (let i = 0; i < 8; i++) await clock.advance(1000);
+  const summary = p2(store.peek(roundName("dz-mcall", "job-2")));
+  assert.equal(summary.data?.start, "2025-01-01T00:01:58Z");
+  assert.deepEqual(parseChecks(summary), [0]);
+  stop.abort();
+  for (let i = 0; i < 10; i++) await clock.advance(1000);
+  await running;
+});
+
+const p2 = <T>(v: T | undefined): T => {
+  assert.ok(v !== undefined);
+  return v;
+};
