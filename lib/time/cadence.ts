@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Cron } from "croner";
+import type { Cron as CronType } from "croner";
 import { formatDurationMs } from "./duration.ts";
 
 /** When a check is due. */
@@ -16,10 +16,28 @@ export type Cadence =
 /** The macros a schedule may be instead of 5 fields (as Kubernetes CronJobs accept them). */
 const MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
 
-const crons = new Map<string, Cron>();
+let Cron: typeof CronType | undefined;
 
-/** The parsed schedule (cached: a schedule is parsed once per process and zone). */
-function cronOf(schedule: string, timeZone: string): Cron {
+/**
+ * Loads `croner`, which every function here that reads a cron schedule needs (not the interval
+ * ones). Idempotent. Loaded on demand, as the YAML parser is, so a run without a schedule never
+ * loads it (`tests/startup_graph_test.ts`): `lib/config/load.ts` calls it when a layer sets one.
+ */
+export async function loadCron(): Promise<void> {
+  Cron ??= (await import("croner")).Cron;
+}
+
+const crons = new Map<string, CronType>();
+
+/**
+ * The parsed schedule (cached: a schedule is parsed once per process and zone).
+ *
+ * @throws {Error} When `croner` is not loaded yet ({@linkcode loadCron}).
+ */
+function cronOf(schedule: string, timeZone: string): CronType {
+  if (Cron === undefined) {
+    throw new Error("Cannot read a cron schedule before croner is loaded: await loadCron() first");
+  }
   const key = `${timeZone}\n${schedule}`;
   let cron = crons.get(key);
   if (cron === undefined) {

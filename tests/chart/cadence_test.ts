@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { mcallYaml, render, templateRaw } from "./helpers.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 /** One case: the rounds' schedule (cronjob mode) and one task's own cadence. */
 interface Case {

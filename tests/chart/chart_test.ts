@@ -22,6 +22,9 @@ import {
   templateRaw,
 } from "./helpers.ts";
 import { parse as parseYaml } from "yaml";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const SCENARIOS = [
   "ci/cronjob-values.yaml",

@@ -9,6 +9,9 @@ import { ConfigSchema } from "../../lib/config/schema.ts";
 import { createMetrics } from "../../lib/observe/metrics.ts";
 import { createTaskMetrics } from "../../lib/tasks/metrics.ts";
 import { at, find, type K8sObject, mcallYaml, render, templateRaw } from "./helpers.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const PG = { "metrics.pushgateway.url": "http://pushgateway.monitoring:9091" };
 

@@ -3,6 +3,9 @@ import { ConfigError, type Layer } from "../../lib/config/layer.ts";
 import { loadConfig, loadYaml, parseConfigText } from "../../lib/config/load.ts";
 import { cadenceOf } from "../../lib/config/cadence_rules.ts";
 import { gapsMs } from "../../lib/time/cadence.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 await loadYaml();
 const fileLayer = (text: string): Layer => ({ values: parseConfigText(text), sources: new Map() });

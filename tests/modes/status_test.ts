@@ -12,6 +12,9 @@ import {
 import { newTaskConfigMap, patched, rfc3339, viewTask } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { specs } from "../fakes/memory_store.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const APP = "dz-mcall";
 const T0 = Date.parse("2025-01-01T00:00:00Z") / 1000;

@@ -4,6 +4,9 @@ import { planGarbage } from "../../lib/planner/retention.ts";
 import { patched, taskName, viewTask } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 Deno.test("history per check: after 20 rounds of a 30-s check, an hourly check's last result and the 30-s check's last failure are kept", async () => {
   const clock = new FakeClock();

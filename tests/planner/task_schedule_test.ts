@@ -13,6 +13,9 @@ import { millis } from "../../lib/time/duration.ts";
 import { patched, roundName } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const every = (s: number): Cadence => ({ kind: "interval", intervalMs: s * 1000 });
 const cron = (schedule: string, timeZone = ""): Cadence => ({ kind: "cron", schedule, timeZone });
