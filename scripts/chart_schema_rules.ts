@@ -28,6 +28,10 @@ const DURATION: SchemaRule = {
   minimum: 0,
 };
 
+/** A cron schedule: 5 fields or an @hourly-style macro (a task's own schedule has no @every). */
+const CRON_TASK =
+  "^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,-]+([ \\t]+[0-9A-Za-z*?/,-]+){4})$";
+
 /** A Prometheus duration (ServiceMonitor fields): no fractions, no plain numbers. */
 const PROM_DURATION: SchemaRule = { type: "string", pattern: "^([0-9]+(ms|s|m|h))+$" };
 
@@ -100,6 +104,18 @@ const TASK: SchemaRule = {
     retries: {
       ...integer(0, 10),
       description: "Extra tries of a failing check inside one attempt",
+    },
+    interval: {
+      ...DURATION,
+      minimum: 1,
+      description:
+        "This task's own interval instead of every round (duration in whole seconds, at least 1s: 30s, 5m, 1h)",
+    },
+    schedule: {
+      type: "string",
+      description:
+        "This task's own cron schedule instead of every round (5 fields or a macro such as @hourly, in timeZone)",
+      pattern: CRON_TASK,
     },
   },
 };
