@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tasks|apiview ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -30,6 +30,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
+  },
+  apiview: {
+    title: "The API server's view: an idle release (leader + 2 workers) beside client-go",
+    load: async () => (await import("./apiview.ts")).benchApiView,
   },
 };
 
