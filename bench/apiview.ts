@@ -129,6 +129,8 @@ export async function benchApiView(): Promise<Row[]> {
           ns,
           "-selector",
           `app=${app},task=true;app=${app},round=true`,
+          "-token",
+          sa.token,
         ],
         stdout: "piped",
         stderr: "inherit",

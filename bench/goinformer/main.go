@@ -14,7 +14,6 @@ import (
 	"strings"
 	"syscall"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -26,11 +25,15 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file")
 	namespace := flag.String("namespace", "default", "namespace")
 	selectors := flag.String("selector", "", "label selectors, separated by ';'")
+	token := flag.String("token", "", "bearer token (clientcmd sends a kubeconfig's token only over TLS)")
 	flag.Parse()
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		fail(err)
+	}
+	if *token != "" {
+		cfg.BearerToken = *token
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -57,7 +60,6 @@ func main() {
 		n += len(s.List())
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(map[string]int{"synced": n})
-	_ = corev1.ConfigMap{}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
