@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tasks|apiview ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|config|tasks|serve|apiview ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -27,9 +27,17 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
     title: "API throughput: planning against client-go on the real API server",
     load: async () => (await import("./api.ts")).benchApi,
   },
+  config: {
+    title: "Config size: peak RSS of reading a large config against a one-input config",
+    load: async () => (await import("./config.ts")).benchConfig,
+  },
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
+  },
+  serve: {
+    title: "Serve mode's HTTP server against Deno.serve",
+    load: async () => (await import("./serve.ts")).benchServe,
   },
   apiview: {
     title: "The API server's view: an idle release (leader + 2 workers) beside client-go",

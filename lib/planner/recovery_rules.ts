@@ -72,7 +72,7 @@ function stallReason(
   task: TaskView,
   pod: PodInfo | undefined,
   ageMs: number,
-  tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval">,
+  tasks: Pick<Config["tasks"], "stuckGraceMs" | "pollIntervalMs">,
   restartsAtFirstSight?: number,
 ): Stall | undefined {
   const gone = goneReason(task, pod);
@@ -80,7 +80,7 @@ function stallReason(
     if (gone) return { reason: gone, handoff: true };
     if (pod!.terminating) return { reason: `pod ${pod!.name} is terminating`, handoff: true };
     if (!pod!.ready) return { reason: `pod ${pod!.name} is not ready`, handoff: true };
-    const limit = 2 * tasks.pollInterval + tasks.stuckGrace;
+    const limit = 2 * tasks.pollIntervalMs + tasks.stuckGraceMs;
     if (ageMs > limit) {
       return { reason: `not claimed by ${pod!.name} within ${limit} ms`, handoff: false };
     }
@@ -95,7 +95,7 @@ function stallReason(
       handoff: false,
     };
   }
-  const limit = timeoutOf(task) + tasks.stuckGrace;
+  const limit = timeoutOf(task) + tasks.stuckGraceMs;
   if (ageMs > limit) {
     return { reason: `running on ${pod!.name} for over ${limit} ms`, handoff: false };
   }
@@ -173,7 +173,7 @@ export interface RecoveryInput {
  */
 export function decideRecovery(
   input: RecoveryInput,
-  tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval" | "maxAttempts">,
+  tasks: Pick<Config["tasks"], "stuckGraceMs" | "pollIntervalMs" | "maxAttempts">,
 ): Recovery {
   const { task, observed, workers } = input;
   const ageMs = input.now - observed.observedAt;
