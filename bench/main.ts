@@ -32,6 +32,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
       "CronJob round against a plain Job on the real node (timeline in s from the Job's creation)",
     load: async () => (await import("./cronround.ts")).benchCronRound,
   },
+  podmem: {
+    title: "Pod memory: the kubelet's working set of our pods on the real node",
+    load: async () => (await import("./podmem.ts")).benchPodMem,
+  },
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
