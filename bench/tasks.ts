@@ -36,6 +36,12 @@ import { PLAN_CONCURRENCY } from "../lib/planner/planner.ts";
 /** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
 const TASKS = Math.max(10, Number(Deno.env.get("BENCH_TASKS") ?? "1000") || 1000);
 const WORKERS = 5;
+/**
+ * `BENCH_TASKS_PROF=1`: every process runs with V8's sampling profiler (`--prof`), which writes
+ * `isolate-*-v8.log` into the working directory; `node --prof-process` reads them. It slows the
+ * processes down: not for the measured run.
+ */
+const PROF = Boolean(Deno.env.get("BENCH_TASKS_PROF"));
 /** `BENCH_TASKS_TRACE=1`: every process's log lines and RSS samples on stderr. */
 const TRACE = Boolean(Deno.env.get("BENCH_TASKS_TRACE"));
 const WORKER_NUMBER = 10;
@@ -129,7 +135,7 @@ async function runRound(
       MCALL_METRICS_PORT: "0",
       MCALL_WORKER_NUMBER: String(WORKER_NUMBER),
       ...extraEnv,
-    });
+    }, PROF ? ["--prof"] : []);
     p.exited.then(() => pods.get(name)!.remove()).catch(() => {});
     return p;
   });
