@@ -1,10 +1,18 @@
 /**
- * Task authenticity: HMAC-SHA256 (WebCrypto) over the canonical JSON of
- * `{epoch, name, round, spec}`, hex encoded in the `signature` annotation. Only pods holding the
- * key (mounted from a Secret) can make a task a worker will run.
+ * Task authenticity: HMAC-SHA256 over the canonical JSON of `{epoch, name, round, spec}`, hex
+ * encoded in the `signature` annotation. Only pods holding the key (mounted from a Secret) can
+ * make a task a worker will run.
+ *
+ * The HMAC is `node:crypto`'s (synchronous, one native call) rather than WebCrypto's (an async
+ * op per signature, a promise and a copy of key and data each time): the same bytes — a test
+ * checks every signature against WebCrypto's, so pods of both versions accept each other's
+ * tasks — for about a third of the CPU a task's signature cost the leader and its worker
+ * (bench/results/perf-notes.md).
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalJson, type TaskView } from "./contract.ts";
 
 /** What a signature covers. `spec` is the `spec` data key verbatim. */
@@ -33,9 +41,8 @@ export function signedPayload(fields: SignedFields): Uint8Array {
   }));
 }
 
-function toHex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** Bytes of an HMAC-SHA256. */
+const HMAC_BYTES = 32;
 
 function fromHex(hex: string): Uint8Array | undefined {
   if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(hex)) return undefined;
@@ -59,9 +66,9 @@ function fromHex(hex: string): Uint8Array | undefined {
  * ```
  */
 export class HmacSigner implements TaskSigner {
-  readonly #key: CryptoKey;
+  readonly #key: Uint8Array;
 
-  private constructor(key: CryptoKey) {
+  private constructor(key: Uint8Array) {
     this.#key = key;
   }
 
@@ -69,29 +76,26 @@ export class HmacSigner implements TaskSigner {
    * @param key The raw key bytes.
    * @throws {RangeError} When the key is empty.
    */
-  static async fromKey(key: Uint8Array): Promise<HmacSigner> {
-    if (key.length === 0) throw new RangeError("Cannot sign tasks with an empty key");
-    const cryptoKey = await crypto.subtle.importKey(
-      "raw",
-      new Uint8Array(key),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
-    );
-    return new HmacSigner(cryptoKey);
+  static fromKey(key: Uint8Array): Promise<HmacSigner> {
+    if (key.length === 0) {
+      return Promise.reject(new RangeError("Cannot sign tasks with an empty key"));
+    }
+    return Promise.resolve(new HmacSigner(new Uint8Array(key)));
   }
 
-  async sign(fields: SignedFields): Promise<string> {
-    const payload = new Uint8Array(signedPayload(fields));
-    return toHex(await crypto.subtle.sign("HMAC", this.#key, payload));
+  #mac(fields: SignedFields): Uint8Array {
+    return createHmac("sha256", this.#key).update(signedPayload(fields)).digest();
   }
 
-  async verify(fields: SignedFields, signature: string): Promise<boolean> {
+  sign(fields: SignedFields): Promise<string> {
+    return Promise.resolve(Buffer.from(this.#mac(fields)).toString("hex"));
+  }
+
+  verify(fields: SignedFields, signature: string): Promise<boolean> {
     const bytes = fromHex(signature);
-    if (bytes === undefined) return false;
-    // WebCrypto's verify compares in constant time.
-    const payload = new Uint8Array(signedPayload(fields));
-    return await crypto.subtle.verify("HMAC", this.#key, new Uint8Array(bytes), payload);
+    if (bytes === undefined || bytes.length !== HMAC_BYTES) return Promise.resolve(false);
+    // Invariant: the comparison takes the same time wherever the bytes differ.
+    return Promise.resolve(timingSafeEqual(this.#mac(fields), bytes));
   }
 }
 
