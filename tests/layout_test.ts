@@ -3,11 +3,15 @@
  * and, on its `May import:` line, which folders it may import. This test reads those lines and
  * checks every import in `lib/` against them, plus the rules that keep the layout honest: no file
  * directly in `lib/`, no re-export blocks, the Kubernetes client only in `lib/kube/`, the current
- * time read only in `lib/time/`, and files under the size a reader can hold.
+ * time read only in `lib/time/`, durations named with their unit, and files under the size a
+ * reader can hold.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ConfigSchema, InputSchema } from "../lib/config/schema.ts";
+import { isDuration } from "../lib/config/units.ts";
+import { fields } from "../lib/config/fields.ts";
 
 const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
 
@@ -184,4 +188,53 @@ Deno.test(`layout: lib files stay under ${MAX_LINES} lines`, () => {
   const long = FILES.map((f) => [relative(LIB, f), Deno.readTextFileSync(f).split("\n").length])
     .filter(([, n]) => (n as number) > MAX_LINES + 1);
   assert.deepEqual(long, [], "files over the limit");
+});
+
+/** A name for a span of time (not a point in time): it must say its unit. */
+const SPAN = /(timeout|interval|period|deadline|grace|delay|duration|backoff)$/i;
+/** The units a span's name may end in. */
+const UNIT = /(Ms|S|Seconds)$/;
+
+Deno.test("layout: the parsed Config names every duration with its unit (…Ms), and only those", () => {
+  // The user's keys (`tasks.interval: 30s`) are an API and stay; the parsed Config holds the same
+  // field as `intervalMs` (a Millis). Rule: a field built by duration() is parsed as `<key>Ms`, no
+  // other field ends in Ms, and no other numeric field is named for a span of time.
+  const parsedInput = InputSchema.parse({ input: "x", timeout: "1s" });
+  const samples: [string, ReturnType<typeof fields>, Record<string, unknown>][] = [
+    ["config", fields(ConfigSchema), ConfigSchema.parse({})],
+    ["input", fields(InputSchema), parsedInput],
+  ];
+  const problems: string[] = [];
+  let durations = 0;
+  for (const [what, leaves, parsed] of samples) {
+    for (const f of leaves) {
+      const keys = f.path.split(".");
+      const key = keys.pop()!;
+      const parent = keys.reduce<Record<string, unknown>>(
+        (o, k) => o[k] as Record<string, unknown>,
+        parsed,
+      );
+      if (f.layers.some(isDuration)) {
+        durations++;
+        if (!(`${key}Ms` in parent) || key in parent) {
+          problems.push(`${what} ${f.path}: a duration, parsed as ${Object.keys(parent)}`);
+        }
+      } else if (key.endsWith("Ms") || (f.kind === "number" && SPAN.test(key))) {
+        problems.push(`${what} ${f.path}: not a duration() field`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+  assert.ok(durations >= 10, `only ${durations} duration fields found`);
+});
+
+Deno.test("layout: a number named for a span of time says its unit", () => {
+  // `timeout: number` hides whether it is seconds or milliseconds; `timeoutMs` does not.
+  const found = FILES.flatMap((file) =>
+    [...code(Deno.readTextFileSync(file)).matchAll(/\b(\w+)\??\s*:\s*(?:number|Millis)\b/g)]
+      .map((m) => m[1]!)
+      .filter((name) => SPAN.test(name) && !UNIT.test(name))
+      .map((name) => `${relative(LIB, file)}: ${name}`)
+  );
+  assert.deepEqual(found, [], "spans of time without a unit in their name");
 });

@@ -232,15 +232,11 @@ export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
 
 /** Cross-field rules zod cannot express per field: the lease timings (`lib/election/timings.ts`). */
 function checkRelations(config: Config): void {
-  const { leaseDuration, renewDeadline, retryPeriod } = config.election;
-  const [lease, renew, retry] = [leaseDuration, renewDeadline, retryPeriod].map((ms) =>
+  const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = config.election;
+  const [lease, renew, retry] = [leaseDurationMs, renewDeadlineMs, retryPeriodMs].map((ms) =>
     formatDurationMs(ms)
   );
-  const violation = leaseTimingViolation({
-    leaseDurationMs: leaseDuration,
-    renewDeadlineMs: renewDeadline,
-    retryPeriodMs: retryPeriod,
-  });
+  const violation = leaseTimingViolation({ leaseDurationMs, renewDeadlineMs, retryPeriodMs });
   switch (violation?.rule) {
     case undefined:
       return;

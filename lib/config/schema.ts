@@ -3,13 +3,16 @@
  * constraints. `lib/config/load.ts` layers file, environment and flags on top of each other and
  * validates the result against this schema; the Helm chart writes the same layout.
  *
- * Durations are written as `"10s"`, `"5m"`, `"1h30m"`, `"250ms"` or a number of seconds and are
- * stored in milliseconds (fields ending in `Ms`).
+ * Durations are written as `"10s"`, `"5m"`, `"1h30m"`, `"250ms"` or a number of seconds under the
+ * keys users know (`tasks.interval`, an API); the parsed `Config` holds them as {@linkcode Millis}
+ * under the key plus `Ms` (`config.tasks.intervalMs`), so the unit travels in the name and the type
+ * from here to the timer. `tests/config/units_test.ts` checks the rule for every field.
  *
  * @module
  */
 import { z } from "zod/mini";
-import { parseDurationMs } from "../time/duration.ts";
+import { millis } from "../time/duration.ts";
+import { duration, unitObject } from "./units.ts";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../engine/capture.ts";
 import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
@@ -49,45 +52,13 @@ export const INPUT_TYPES = ["cmd", "get", "post"] as const;
 export type InputType = typeof INPUT_TYPES[number];
 
 /** Default per-input timeout, as the original's documented 10 s. */
-export const DEFAULT_TIMEOUT_MS = 10_000;
-
-/**
- * A duration field: text such as `"15s"` or a number of seconds, parsed to milliseconds by
- * `lib/time/duration.ts` (the one parser). Its bounds are kept as the schema's metadata
- * (`durationMs`) for the generated docs/configuration.md.
- */
-export function duration(opts: { minMs?: number; maxMs?: number } = {}) {
-  const { minMs = 0, maxMs = 7 * 24 * 3_600_000 } = opts;
-  return z.pipe(
-    z.union([z.string(), z.number()]),
-    z.transform((value: string | number, ctx) => {
-      const ms = parseDurationMs(value);
-      if (ms === undefined) {
-        ctx.issues.push({
-          code: "custom",
-          message: "is not a duration (use e.g. 10s, 5m, 1h30m)",
-          input: value,
-        });
-        return z.NEVER;
-      }
-      if (ms < minMs || ms > maxMs) {
-        ctx.issues.push({
-          code: "custom",
-          message: `must be between ${minMs}ms and ${maxMs}ms`,
-          input: value,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    }),
-  ).register(z.globalRegistry, { durationMs: { min: minMs, max: maxMs } });
-}
+export const DEFAULT_TIMEOUT_MS = millis(10_000);
 
 const port = integer(0, 65535);
 const { optional, _default: withDefault, prefault, strictObject, string, boolean } = z;
 
 /** One input as written in `request.inputs` (or in the original `request.input` JSON). */
-export const InputSchema = strictObject({
+export const InputSchema = unitObject({
   input: described(
     string().check(z.trim(), z.minLength(1, "must not be empty")),
     "The command line, or the URL for get and post.",
@@ -155,7 +126,7 @@ export type InputConfig = z.output<typeof InputSchema>;
 function section<T extends z.core.$ZodLooseShape>(shape: T) {
   // Every key of a section has a default or is optional, so `{}` is valid input (the generic
   // shape hides that from the type checker).
-  return prefault(strictObject(shape), {} as never);
+  return prefault(unitObject(shape), {} as never);
 }
 
 /** The whole `mcall.yaml`. Every key has a default, so an empty file is valid. */
@@ -206,7 +177,7 @@ export const ConfigSchema = strictObject({
   worker: section({
     number: described(withDefault(integer(1, 1000), 10), "How many inputs run at once."),
     terminationGracePeriod: described(
-      withDefault(duration({ minMs: 0, maxMs: 24 * 3_600_000 }), 30_000),
+      withDefault(duration({ minMs: 0, maxMs: 24 * 3_600_000 }), millis(30_000)),
       "The pod's `terminationGracePeriodSeconds` (the chart passes it): on SIGTERM running tasks get this minus a margin to finish, then are handed back (leader mode).",
     ),
   }),
@@ -264,15 +235,15 @@ export const ConfigSchema = strictObject({
     ),
     identity: described(withDefault(string(), ""), "This candidate's identity (the pod name)."),
     leaseDuration: described(
-      withDefault(duration({ minMs: 1000 }), DEFAULT_LEASE_TIMINGS.leaseDurationMs),
+      withDefault(duration({ minMs: 1000 }), millis(DEFAULT_LEASE_TIMINGS.leaseDurationMs)),
       "How long a lease is valid without renewal.",
     ),
     renewDeadline: described(
-      withDefault(duration({ minMs: 500 }), DEFAULT_LEASE_TIMINGS.renewDeadlineMs),
+      withDefault(duration({ minMs: 500 }), millis(DEFAULT_LEASE_TIMINGS.renewDeadlineMs)),
       "How long the leader keeps retrying a renewal before it gives up.",
     ),
     retryPeriod: described(
-      withDefault(duration({ minMs: 100 }), DEFAULT_LEASE_TIMINGS.retryPeriodMs),
+      withDefault(duration({ minMs: 100 }), millis(DEFAULT_LEASE_TIMINGS.retryPeriodMs)),
       "How often candidates retry (with jitter up to ×1.2).",
     ),
     releaseOnCancel: described(
@@ -300,11 +271,11 @@ export const ConfigSchema = strictObject({
       "A ConfigMap in the namespace that owns the Lease, task ConfigMaps and round summaries, so Kubernetes deletes them with it (the chart names its config ConfigMap). Empty: no owner.",
     ),
     interval: described(
-      withDefault(duration({ minMs: 1000 }), 300_000),
+      withDefault(duration({ minMs: 1000 }), millis(300_000)),
       "Time between rounds in deployment mode.",
     ),
     pollInterval: described(
-      withDefault(duration({ minMs: 100 }), 30_000),
+      withDefault(duration({ minMs: 100 }), millis(30_000)),
       "Safety-net resync of a worker's tasks (watch is the fast path).",
     ),
     historyLimit: described(
@@ -317,7 +288,7 @@ export const ConfigSchema = strictObject({
     ),
     maxAttempts: described(withDefault(integer(1, 20), 3), "Attempts before a task is dead."),
     stuckGrace: described(
-      withDefault(duration({ minMs: 0 }), 30_000),
+      withDefault(duration({ minMs: 0 }), millis(30_000)),
       "Grace beyond a task's timeout before the leader calls it stuck.",
     ),
     leaderRunsTasks: described(
@@ -337,7 +308,7 @@ export const ConfigSchema = strictObject({
       "One-shot round id (the CronJob's Job name); empty means deployment mode.",
     ),
     roundDeadline: described(
-      withDefault(duration({ minMs: 1000 }), 600_000),
+      withDefault(duration({ minMs: 1000 }), millis(600_000)),
       "Give up a one-shot round after this long.",
     ),
   }),
@@ -370,7 +341,7 @@ export const ConfigSchema = strictObject({
             "The `job` grouping label (with `namespace` and `app`: one group per release).",
           ),
           timeout: described(
-            withDefault(duration({ minMs: 100, maxMs: 60_000 }), 5_000),
+            withDefault(duration({ minMs: 100, maxMs: 60_000 }), millis(5_000)),
             "Gives up the push after this long (a warning; the round's result is unchanged).",
           ),
         }),

@@ -76,7 +76,7 @@ export function resolveInputs(
     type: item.type ?? request.type,
     name: item.name ?? (request.name || item.input),
     ...(item.expect !== undefined ? { expect: item.expect } : {}),
-    timeoutMs: item.timeout ?? request.timeout,
+    timeoutMs: item.timeoutMs ?? request.timeoutMs,
     shell: item.shell ?? request.shell,
     ...(item.body !== undefined ? { body: item.body } : {}),
     headers: item.headers ?? {},

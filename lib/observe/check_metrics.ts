@@ -82,7 +82,11 @@ export function createCheckMetrics(registry: Registry): CheckMetrics {
         "When the check last succeeded (absent when no kept round has a success)",
         (c) => c.lastSuccess,
       ],
-      [CHECK_METRIC.duration, "Run time of the check's last executed task", (c) => c.duration],
+      [
+        CHECK_METRIC.duration,
+        "Run time of the check's last executed task",
+        (c) => c.durationSeconds,
+      ],
       [CHECK_METRIC.attempts, "Attempts the check's last task took", (c) => c.attempts],
     ];
   for (const [name, help, value] of perCheckSeries) perCheck(name, help, value);

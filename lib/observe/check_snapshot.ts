@@ -35,7 +35,7 @@ export interface CheckState {
   /** When the newest succeeded task finished, if any is still kept. */
   readonly lastSuccess: number | undefined;
   /** Run time of the newest task that ran (succeeded or failed), seconds. */
-  readonly duration: number | undefined;
+  readonly durationSeconds: number | undefined;
   /** The newest task's attempt. */
   readonly attempts: number;
   /** The round of the newest task. */
@@ -165,7 +165,7 @@ export function snapshot(
       success: state === "succeeded" ? 1 : 0,
       lastRun: newest.at,
       lastSuccess: lastOk?.at,
-      duration: ran ? Number(ran.view.cm.data!.durationMs) / 1000 || 0 : undefined,
+      durationSeconds: ran ? Number(ran.view.cm.data!.durationMs) / 1000 || 0 : undefined,
       attempts: newest.view.attempt,
       round: newest.view.round,
       task: newest.view.name,

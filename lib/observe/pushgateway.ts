@@ -83,7 +83,7 @@ export interface PushRoundOptions {
  * @returns Whether a push happened and succeeded (false when off or failed; never throws).
  */
 export async function pushRound(o: PushRoundOptions): Promise<boolean> {
-  const { url, job, timeout } = o.config.metrics.pushgateway;
+  const { url, job, timeoutMs } = o.config.metrics.pushgateway;
   if (url === "") return false;
   const app = o.config.tasks.app;
   const target = groupUrl(url, job, { namespace: o.namespace, app });
@@ -96,7 +96,7 @@ export async function pushRound(o: PushRoundOptions): Promise<boolean> {
     createCheckMetrics(registry).update(
       snapshot(o.inputs, app, tasks.items.map(viewTask), summaries.items),
     );
-    await pushText(target, await registry.metrics(), timeout);
+    await pushText(target, await registry.metrics(), timeoutMs);
     o.log.info("Pushed the round's series to {url}", { url: target });
     return true;
   } catch (err) {

@@ -140,8 +140,8 @@ export class Planner {
    * round ids never go backwards.
    */
   currentRound(): string {
-    const { round, interval } = this.#o.tasks;
-    return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), interval);
+    const { round, intervalMs } = this.#o.tasks;
+    return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), intervalMs);
   }
 
   /**
@@ -309,7 +309,7 @@ export class Planner {
       current: round === current,
       overdue: () =>
         round === this.#o.tasks.round &&
-        now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadline,
+        now - this.#roundSeenAt.get(round)! > this.#o.tasks.roundDeadlineMs,
       end: () => this.#o.clock.wallNow(),
     });
     if (Object.entries(updated).every(([k, v]) => data[k] === v)) return phase;

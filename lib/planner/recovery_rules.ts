@@ -73,7 +73,7 @@ function stallReason(
   task: TaskView,
   pod: PodInfo | undefined,
   ageMs: number,
-  tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval">,
+  tasks: Pick<Config["tasks"], "stuckGraceMs" | "pollIntervalMs">,
   restartsAtFirstSight?: number,
 ): Stall | undefined {
   const gone = goneReason(task, pod);
@@ -81,7 +81,7 @@ function stallReason(
     if (gone) return { reason: gone, handoff: true };
     if (pod!.terminating) return { reason: `pod ${pod!.name} is terminating`, handoff: true };
     if (!mayTakeTasks(pod!)) return { reason: `pod ${pod!.name} is not ready`, handoff: true };
-    const limit = 2 * tasks.pollInterval + tasks.stuckGrace;
+    const limit = 2 * tasks.pollIntervalMs + tasks.stuckGraceMs;
     if (ageMs > limit) {
       return { reason: `not claimed by ${pod!.name} within ${limit} ms`, handoff: false };
     }
@@ -96,7 +96,7 @@ function stallReason(
       handoff: false,
     };
   }
-  const limit = timeoutOf(task) + tasks.stuckGrace;
+  const limit = timeoutOf(task) + tasks.stuckGraceMs;
   if (ageMs > limit) {
     return { reason: `running on ${pod!.name} for over ${limit} ms`, handoff: false };
   }
@@ -174,7 +174,7 @@ export interface RecoveryInput {
  */
 export function decideRecovery(
   input: RecoveryInput,
-  tasks: Pick<Config["tasks"], "stuckGrace" | "pollInterval" | "maxAttempts">,
+  tasks: Pick<Config["tasks"], "stuckGraceMs" | "pollIntervalMs" | "maxAttempts">,
 ): Recovery {
   const { task, observed, workers } = input;
   const ageMs = input.now - observed.observedAt;

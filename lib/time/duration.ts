@@ -1,3 +1,18 @@
+declare const unit: unique symbol;
+
+/**
+ * A number of milliseconds, branded so the unit travels with the value: what
+ * {@linkcode parseDurationMs} returns and the configuration's duration fields hold (their parsed
+ * names end in `Ms`, `lib/config/schema.ts`). A `Millis` is a `number` wherever one is wanted;
+ * a plain number becomes one only through {@linkcode millis}.
+ */
+export type Millis = number & { readonly [unit]: "ms" };
+
+/** `ms` as {@linkcode Millis}: for defaults and constants written in milliseconds. */
+export function millis(ms: number): Millis {
+  return ms as Millis;
+}
+
 /**
  * Parses a duration the way operators write them in YAML and flags: `"1h30m"`, `"5m"`, `"250ms"`,
  * `"10s"`, or a bare number of seconds (`10`, `"10"`), as the original `request.timeout` was.
@@ -14,12 +29,12 @@
  * assert.equal(parseDurationMs("soon"), undefined);
  * ```
  */
-export function parseDurationMs(value: string | number): number | undefined {
+export function parseDurationMs(value: string | number): Millis | undefined {
   if (typeof value === "number") {
-    return Number.isFinite(value) ? Math.round(value * 1000) : undefined;
+    return Number.isFinite(value) ? millis(Math.round(value * 1000)) : undefined;
   }
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (/^\d+(\.\d+)?$/.test(text)) return millis(Math.round(Number(text) * 1000));
   const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
   let total = 0;
@@ -30,7 +45,7 @@ export function parseDurationMs(value: string | number): number | undefined {
     total += Number(m[1]) * unitMs[m[2]!]!;
     matched++;
   }
-  return matched > 0 ? Math.round(total) : undefined;
+  return matched > 0 ? millis(Math.round(total)) : undefined;
 }
 
 /**

@@ -60,7 +60,7 @@ export async function waitForRound(
   const see = (cm: ConfigMapLike) => {
     if (cm.metadata.name === name && over(cm.data?.phase)) end(roundExitStatus(cm.data ?? {}));
   };
-  clock.sleep(tasks.roundDeadline, done.signal).then(() => end(ROUND_EXIT.deadline), () => {});
+  clock.sleep(tasks.roundDeadlineMs, done.signal).then(() => end(ROUND_EXIT.deadline), () => {});
   try {
     // A round already over is read by name first (as `roundIsOver` reads it), labels or not.
     const now = await store.get(name, done.signal).catch((err) => {
@@ -73,8 +73,8 @@ export async function waitForRound(
       store,
       clock,
       selector: `${roundsSelector(tasks.app)},${LABEL.roundId}=${round}`,
-      resyncMs: tasks.pollInterval,
-      retryMs: Math.min(tasks.pollInterval, 2000),
+      resyncMs: tasks.pollIntervalMs,
+      retryMs: Math.min(tasks.pollIntervalMs, 2000),
       onList: (items) => items.forEach(see),
       onEvent: (event) => {
         if (event.type !== "DELETED") see(event.object);

@@ -135,8 +135,8 @@ export class Worker {
       store,
       clock,
       selector: this.#selector,
-      resyncMs: tasks.pollInterval,
-      retryMs: Math.min(tasks.pollInterval, 1000),
+      resyncMs: tasks.pollIntervalMs,
+      retryMs: Math.min(tasks.pollIntervalMs, 1000),
       onList: (items) => items.forEach((cm) => this.consider(cm)),
       onEvent: (event) => {
         if (event.type !== "DELETED") this.consider(event.object);

@@ -609,7 +609,7 @@ Deno.test("chart passes the pods' terminationGracePeriodSeconds to the program",
     const objects = await render({ set: { terminationGracePeriodSeconds: seconds } });
     assert.equal(at(podTemplate(objects), "spec", "terminationGracePeriodSeconds"), seconds);
     const config = ConfigSchema.parse(mcallYaml(objects));
-    assert.equal(config.worker.terminationGracePeriod, seconds * 1000);
+    assert.equal(config.worker.terminationGracePeriodMs, seconds * 1000);
   }
 });
 

@@ -93,10 +93,10 @@ Deno.test("lease timings: the elector's check and configuration validation share
     // Only cases within the schema's per-field bounds reach the cross-field rules.
     const parsed = ConfigSchema.safeParse({ election: election(c) });
     if (!parsed.success) continue;
-    const { leaseDuration, renewDeadline, retryPeriod } = parsed.data.election;
+    const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = parsed.data.election;
     let elector: string | undefined;
     try {
-      validateTimings(leaseDuration, renewDeadline, retryPeriod);
+      validateTimings(leaseDurationMs, renewDeadlineMs, retryPeriodMs);
     } catch (err) {
       assert.ok(err instanceof RangeError);
       elector = err.message;

@@ -28,18 +28,18 @@ function configError(fn: () => unknown): string {
 
 Deno.test("loadConfig() applies every default to an empty config", () => {
   const config = loadConfig({ layers: [] });
-  assert.equal(config.request.timeout, 10_000);
+  assert.equal(config.request.timeoutMs, 10_000);
   assert.equal(config.request.type, "cmd");
   assert.equal(config.worker.number, 10);
   assert.equal(config.response.format, "json");
   assert.equal(config.webserver.host, "127.0.0.1");
   assert.equal(config.webserver.port, 3000);
   assert.equal(config.election.leaseName, "dz-mcall-leader");
-  assert.equal(config.election.leaseDuration, 15_000);
-  assert.equal(config.election.renewDeadline, 10_000);
-  assert.equal(config.election.retryPeriod, 2_000);
-  assert.equal(config.tasks.interval, 300_000);
-  assert.equal(config.tasks.pollInterval, 30_000);
+  assert.equal(config.election.leaseDurationMs, 15_000);
+  assert.equal(config.election.renewDeadlineMs, 10_000);
+  assert.equal(config.election.retryPeriodMs, 2_000);
+  assert.equal(config.tasks.intervalMs, 300_000);
+  assert.equal(config.tasks.pollIntervalMs, 30_000);
   assert.equal(config.tasks.historyLimit, 3);
   assert.equal(config.tasks.failedHistoryLimit, 1);
   assert.equal(config.tasks.maxAttempts, 3);
@@ -82,9 +82,9 @@ Deno.test("loadConfig() parses durations in every accepted form", () => {
   const config = loadConfig({
     layers: [fileLayer("request: {timeout: 3}\ntasks: {interval: 1h30m, pollInterval: 250ms}")],
   });
-  assert.equal(config.request.timeout, 3_000);
-  assert.equal(config.tasks.interval, 5_400_000);
-  assert.equal(config.tasks.pollInterval, 250);
+  assert.equal(config.request.timeoutMs, 3_000);
+  assert.equal(config.tasks.intervalMs, 5_400_000);
+  assert.equal(config.tasks.pollIntervalMs, 250);
 });
 
 const badFiles: [string, string, RegExp][] = [
@@ -211,7 +211,7 @@ Deno.test("loadConfig() precedence is flags > environment > file > defaults", ()
   const config = loadConfig({ layers: [file, env, flags] });
   assert.equal(config.worker.number, 7, "flag beats env and file");
   assert.equal(config.request.subject, "env", "env beats file");
-  assert.equal(config.request.timeout, 20_000, "file beats default");
+  assert.equal(config.request.timeoutMs, 20_000, "file beats default");
   assert.equal(config.log.level, "error");
   assert.equal(config.response.format, "json", "default where nobody set it");
 });
@@ -249,7 +249,7 @@ Deno.test("envLayer() maps MCALL_* names, the original's variables, and coerces 
   assert.equal(config.election.namespace, "ops");
   assert.equal(config.election.identity, "pod-1");
   assert.equal(config.election.leaseName, "custom-leader");
-  assert.equal(config.tasks.pollInterval, 5_000);
+  assert.equal(config.tasks.pollIntervalMs, 5_000);
   assert.equal(config.tasks.insecureUnsignedTasks, true);
   assert.equal(config.response.encoding.type, "url");
   assert.deepEqual(config.request.inputs, [{ input: "true" }]);

@@ -95,7 +95,7 @@ Deno.test("snapshot(): the newest result per check, last success, failing since"
       success: 0,
       lastRun: sec(130),
       lastSuccess: sec(10),
-      duration: 0.3,
+      durationSeconds: 0.3,
       attempts: 1,
       round: "r3",
       task: "dz-mcall-r3-000",
@@ -117,7 +117,7 @@ Deno.test("snapshot(): a dead task keeps the last run's duration and reports its
   ].map(viewTask);
   const [c] = snapshot(specs(1), APP, views, []).checks;
   assert.equal(c!.state, "dead");
-  assert.equal(c!.duration, 1.5);
+  assert.equal(c!.durationSeconds, 1.5);
   assert.equal(c!.attempts, 3);
   assert.equal(c!.error, "dead after 3 attempts: stuck");
 });

@@ -164,7 +164,7 @@ Deno.test("pushRound(): off without a URL; a failed push is a warning, not an er
 });
 
 Deno.test("config: metrics.pushgateway.url must be an http(s) URL; timeout bounded", () => {
-  assert.equal(config("").metrics.pushgateway.timeout, 2000);
+  assert.equal(config("").metrics.pushgateway.timeoutMs, 2000);
   assert.equal(ConfigSchema.parse({}).metrics.pushgateway.job, "dz-mcall");
   for (const url of ["pushgateway:9091", "ftp://x", "http://"]) {
     const r = ConfigSchema.safeParse({ metrics: { pushgateway: { url } } });
