@@ -1,18 +1,10 @@
 /**
- * Task authenticity: HMAC-SHA256 over the canonical JSON of `{epoch, name, round, spec}`, hex
- * encoded in the `signature` annotation. Only pods holding the key (mounted from a Secret) can
- * make a task a worker will run.
- *
- * The HMAC is `node:crypto`'s (synchronous, one native call) rather than WebCrypto's (an async
- * op per signature, a promise and a copy of key and data each time): the same bytes — a test
- * checks every signature against WebCrypto's, so pods of both versions accept each other's
- * tasks — for about a third of the CPU a task's signature cost the leader and its worker
- * (bench/results/perf-notes.md).
+ * Task authenticity: HMAC-SHA256 (WebCrypto) over the canonical JSON of
+ * `{epoch, name, round, spec}`, hex encoded in the `signature` annotation. Only pods holding the
+ * key (mounted from a Secret) can make a task a worker will run.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalJson, type TaskView } from "./contract.ts";
 
 /** What a signature covers. `spec` is the `spec` data key verbatim. */
@@ -41,8 +33,9 @@ export function signedPayload(fields: SignedFields): Uint8Array {
   }));
 }
 
-/** Bytes of an HMAC-SHA256. */
-const HMAC_BYTES = 32;
+function toHex(bytes: ArrayBuffer): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 function fromHex(hex: string): Uint8Array | undefined {
   if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(hex)) return undefined;
@@ -66,9 +59,9 @@ function fromHex(hex: string): Uint8Array | undefined {
  * ```
  */
 export class HmacSigner implements TaskSigner {
-  readonly #key: Uint8Array;
+  readonly #key: CryptoKey;
 
-  private constructor(key: Uint8Array) {
+  private constructor(key: CryptoKey) {
     this.#key = key;
   }
 
@@ -76,26 +69,29 @@ export class HmacSigner implements TaskSigner {
    * @param key The raw key bytes.
    * @throws {RangeError} When the key is empty.
    */
-  static fromKey(key: Uint8Array): Promise<HmacSigner> {
-    if (key.length === 0) {
-      return Promise.reject(new RangeError("Cannot sign tasks with an empty key"));
-    }
-    return Promise.resolve(new HmacSigner(new Uint8Array(key)));
+  static async fromKey(key: Uint8Array): Promise<HmacSigner> {
+    if (key.length === 0) throw new RangeError("Cannot sign tasks with an empty key");
+    const cryptoKey = await crypto.subtle.importKey(
+      "raw",
+      new Uint8Array(key),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    return new HmacSigner(cryptoKey);
   }
 
-  #mac(fields: SignedFields): Uint8Array {
-    return createHmac("sha256", this.#key).update(signedPayload(fields)).digest();
+  async sign(fields: SignedFields): Promise<string> {
+    const payload = new Uint8Array(signedPayload(fields));
+    return toHex(await crypto.subtle.sign("HMAC", this.#key, payload));
   }
 
-  sign(fields: SignedFields): Promise<string> {
-    return Promise.resolve(Buffer.from(this.#mac(fields)).toString("hex"));
-  }
-
-  verify(fields: SignedFields, signature: string): Promise<boolean> {
+  async verify(fields: SignedFields, signature: string): Promise<boolean> {
     const bytes = fromHex(signature);
-    if (bytes === undefined || bytes.length !== HMAC_BYTES) return Promise.resolve(false);
-    // Invariant: the comparison takes the same time wherever the bytes differ.
-    return Promise.resolve(timingSafeEqual(this.#mac(fields), bytes));
+    if (bytes === undefined) return false;
+    // WebCrypto's verify compares in constant time.
+    const payload = new Uint8Array(signedPayload(fields));
+    return await crypto.subtle.verify("HMAC", this.#key, new Uint8Array(bytes), payload);
   }
 }
 
