@@ -1,5 +1,6 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tasks|cronround|podmem ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|config|tasks|serve|cronround|podmem ...]`: runs
+ * the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -36,9 +37,17 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
     title: "Pod memory: the kubelet's working set of our pods on the real node",
     load: async () => (await import("./podmem.ts")).benchPodMem,
   },
+  config: {
+    title: "Config size: peak RSS of reading a large config against a one-input config",
+    load: async () => (await import("./config.ts")).benchConfig,
+  },
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
+  },
+  serve: {
+    title: "Serve mode's HTTP server against Deno.serve",
+    load: async () => (await import("./serve.ts")).benchServe,
   },
 };
 
