@@ -1,6 +1,6 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|config|tasks|serve|cronround|podmem ...]`: runs
- * the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve|cronround|podmem ...]`:
+ * runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -36,6 +36,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   podmem: {
     title: "Pod memory: the kubelet's working set of our pods on the real node",
     load: async () => (await import("./podmem.ts")).benchPodMem,
+  },
+  tls: {
+    title: "TLS: the pinned-CA transport against Deno's own TLS pool",
+    load: async () => (await import("./tls.ts")).benchTls,
   },
   config: {
     title: "Config size: peak RSS of reading a large config against a one-input config",
