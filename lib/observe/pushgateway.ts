@@ -14,9 +14,8 @@
 import type { Logger } from "@logtape/logtape";
 import { Registry } from "prom-client";
 import { createCheckMetrics } from "./check_metrics.ts";
-import { snapshot } from "./check_snapshot.ts";
+import { type CheckInput, snapshot } from "./check_snapshot.ts";
 import type { Config } from "../config/schema.ts";
-import type { InputSpec } from "../engine/input.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
 import type { TaskStore } from "../tasks/store.ts";
 
@@ -72,7 +71,7 @@ export async function pushText(url: string, body: string, timeoutMs: number): Pr
 export interface PushRoundOptions {
   readonly config: Config;
   readonly store: TaskStore;
-  readonly inputs: readonly Pick<InputSpec, "index" | "name">[];
+  readonly inputs: readonly CheckInput[];
   readonly namespace: string;
   readonly log: Logger;
 }
