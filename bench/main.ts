@@ -1,5 +1,6 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve|cronround|podmem|apiview ...]`:
+ * runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -27,6 +28,15 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
     title: "API throughput: planning against client-go on the real API server",
     load: async () => (await import("./api.ts")).benchApi,
   },
+  cronround: {
+    title:
+      "CronJob round against a plain Job on the real node (timeline in s from the Job's creation)",
+    load: async () => (await import("./cronround.ts")).benchCronRound,
+  },
+  podmem: {
+    title: "Pod memory: the kubelet's working set of our pods on the real node",
+    load: async () => (await import("./podmem.ts")).benchPodMem,
+  },
   tls: {
     title: "TLS: the pinned-CA transport against Deno's own TLS pool",
     load: async () => (await import("./tls.ts")).benchTls,
@@ -42,6 +52,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   serve: {
     title: "Serve mode's HTTP server against Deno.serve",
     load: async () => (await import("./serve.ts")).benchServe,
+  },
+  apiview: {
+    title: "The API server's view: an idle release (leader + 2 workers) beside client-go",
+    load: async () => (await import("./apiview.ts")).benchApiView,
   },
 };
 

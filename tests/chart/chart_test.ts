@@ -237,8 +237,8 @@ Deno.test("chart's pods meet Pod Security 'restricted'", async () => {
 Deno.test("chart sets resources, probes and the metrics port", async () => {
   const c = container(await deployment());
   assert.deepEqual(c.resources, {
-    requests: { cpu: "50m", memory: "160Mi" },
-    limits: { cpu: "1", memory: "320Mi" },
+    requests: { cpu: "50m", memory: "96Mi" },
+    limits: { cpu: "1", memory: "192Mi" },
   });
   assert.deepEqual(c.ports, [{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
   assert.deepEqual(at(c, "livenessProbe", "httpGet"), { path: "/healthz", port: "metrics" });

@@ -75,6 +75,21 @@ Deno.test("eligibleWorkers() keeps ready, non-terminating pods and the leader on
   assert.deepEqual(eligibleWorkers([pods[3]!, pods[4]!], "lead", true), []);
 });
 
+Deno.test("eligibleWorkers() takes a Job's pod once started, before any readiness probe passed", () => {
+  const job = { "batch.kubernetes.io/job-name": "round-1" };
+  const pods = [
+    { name: "lead", ready: false, started: true, terminating: false, labels: job },
+    { name: "job-started", ready: false, started: true, terminating: false, labels: job },
+    { name: "job-pending", ready: false, started: false, terminating: false, labels: job },
+    { name: "job-term", ready: false, started: true, terminating: true, labels: job },
+    // A Deployment's pod (no Job label) still waits for its Ready condition.
+    { name: "deploy-started", ready: false, started: true, terminating: false, labels: {} },
+  ];
+  assert.deepEqual(eligibleWorkers(pods, "lead", true), ["job-started"]);
+  assert.deepEqual(eligibleWorkers(pods.slice(0, 1), "lead", true), ["lead"]);
+  assert.deepEqual(eligibleWorkers(pods.slice(2), "lead", true), []);
+});
+
 Deno.test("pickWorker() picks the fewest open tasks, ties by name, and changes nothing", () => {
   const counts = new Map([["a", 2], ["b", 1]]);
   assert.equal(pickWorker(["c", "b", "a"], counts), "c");
