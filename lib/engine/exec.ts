@@ -73,7 +73,7 @@ async function attempts(
     if (verdict.ok && attempt.error === undefined && expect?.kind === "regex") {
       // Off the main thread and bounded by what is left of the input's timeout (at least 100 ms).
       const left = Math.max(100, spec.timeoutMs - (limits.clock.now() - started));
-      verdict = await regexVerdict(expect.regex, attempt.output, left, signal);
+      verdict = await regexVerdict(expect.regex, attempt.output, left, limits.clock, signal);
     }
     const error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
     if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) {

@@ -8,6 +8,7 @@
 import { failed, RequestTimer, send } from "./client.ts";
 import { KubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
+import { systemClock } from "../time/clock.ts";
 import { ApiError, readText } from "./requests.ts";
 
 /**
@@ -70,7 +71,7 @@ export async function runWatch(
     // the pending read at once, whatever the body does.
     reader?.cancel().catch(() => {});
   };
-  const deadline = setTimeout(end, deadlineMs);
+  const deadline = systemClock.setTimeout(end, deadlineMs);
   signal.addEventListener("abort", end, { once: true });
   try {
     const response = await send(kc, "GET", `${path}?${params}`, undefined, timer.signal);
@@ -117,7 +118,7 @@ export async function runWatch(
     if (err instanceof KubeError || err instanceof ApiError) throw err;
     throw toError(failed(kc, timer.signal, err));
   } finally {
-    clearTimeout(deadline);
+    systemClock.clearTimeout(deadline);
     signal.removeEventListener("abort", end);
     timer.abort();
   }
