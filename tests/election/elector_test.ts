@@ -4,12 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { Elector } from "../../lib/election/elector.ts";
-import {
-  DEFAULT_HEALTHZ_TOLERANCE_MS,
-  type ElectorOptions,
-  LeadershipLostError,
-  type StopReason,
-} from "../../lib/election/options.ts";
+import { DEFAULT_HEALTHZ_TOLERANCE_MS } from "../../lib/election/term.ts";
+import type { ElectorOptions } from "../../lib/election/options.ts";
+import { LeadershipLostError, type StopReason } from "../../lib/election/leadership_lost.ts";
 import type { LeaseLock } from "../../lib/election/lease_lock.ts";
 import { type LeaseObject, LeaseObjectLock } from "../../lib/election/lease_object_lock.ts";
 import {
