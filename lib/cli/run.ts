@@ -27,8 +27,6 @@ export interface RunContext {
   readonly output?: StatusOutput;
   /** Where results go (stdout by default). */
   readonly write?: (text: string) => void;
-  /** The exit code `main.ts` gives an outcome (leader mode logs it when a round is over). */
-  readonly exitCode: (outcome: Outcome) => number;
   /** Configuration warnings, logged once logging is set up. */
   readonly warnings?: readonly string[];
 }
@@ -96,23 +94,24 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
   if (config.election.enabled) {
     return await (await import("../modes/leader.ts")).runLeaderMode(config, {
       signal: ctx.signal,
-      exitCode: ctx.exitCode,
     });
   }
   if (config.webserver.enable) {
     return await (await import("../modes/serve.ts")).serveMcall(config, ctx.env, ctx.signal);
   }
   requireInputs(config);
-  let results = await runAll(configuredInputs(config), config, ctx.signal);
+  // Finished results stay as they are; the inputs the signal stopped (or never started) say which
+  // signal (the abort reason is a value: `Interrupted`).
+  const interrupted = (reason: unknown) =>
+    reason instanceof Interrupted ? reason.message : undefined;
+  const results = await runAll(
+    configuredInputs(config),
+    config,
+    ctx.signal,
+    undefined,
+    interrupted,
+  );
   const reason = ctx.signal.reason;
-  if (reason instanceof Interrupted) {
-    // Finished results stay as they are; the inputs the signal stopped (or never started) say so.
-    results = results.map((r) =>
-      r.error?.startsWith("aborted")
-        ? { ...r, error: r.error.replace("aborted", reason.message) }
-        : r
-    );
-  }
   write(formatResults(results, {
     format: config.response.format,
     encoding: config.response.encoding.type,

@@ -183,7 +183,7 @@ async function waitForExit(
       stop(`timed out after ${formatDurationMs(spec.timeoutMs, "single")}`);
     }
   }, spec.timeoutMs);
-  const onAbort = () => stop("aborted");
+  const onAbort = () => stop(limits.aborted());
   limits.signal?.addEventListener("abort", onAbort, { once: true });
   if (limits.signal?.aborted) onAbort();
 

@@ -138,7 +138,7 @@ function exchange(
       () => finish(`timed out after ${formatDurationMs(timeoutMs, "single")}`),
       timeoutMs,
     );
-    const onAbort = () => finish("aborted");
+    const onAbort = () => finish(limits.aborted());
     limits.signal?.addEventListener("abort", onAbort, { once: true });
     if (limits.signal?.aborted) return onAbort();
     const failed = (err: unknown) =>

@@ -15,6 +15,7 @@
 import type { Clock } from "../time/clock.ts";
 import { formatDurationMs } from "../time/duration.ts";
 import type { Verdict } from "./expect.ts";
+import type { Limits } from "./attempt.ts";
 
 /** Most regex workers alive at once; further calls wait for one. */
 const MAX_REGEX_WORKERS = 4;
@@ -125,17 +126,16 @@ export async function testRegex(
 }
 
 /**
- * The verdict of a regex `expect` on `output`, bounded by `timeoutMs` (see
- * {@linkcode testRegex}).
+ * The verdict of a regex `expect` on `output`, bounded by `timeoutMs` on the try's clock and
+ * stopped by its signal (see {@linkcode testRegex}).
  */
 export async function regexVerdict(
   regex: RegExp,
   output: string,
   timeoutMs: number,
-  clock: Clock,
-  signal: AbortSignal | undefined,
+  limits: Pick<Limits, "clock" | "signal" | "aborted">,
 ): Promise<Verdict> {
-  switch (await testRegex(regex, output, timeoutMs, clock, signal)) {
+  switch (await testRegex(regex, output, timeoutMs, limits.clock, limits.signal)) {
     case "match":
       return { ok: true };
     case "no-match":
@@ -150,6 +150,6 @@ export async function regexVerdict(
           "(the rest of the input's timeout); simplify the pattern",
       };
     case "aborted":
-      return { ok: false, reason: "aborted" };
+      return { ok: false, reason: limits.aborted() };
   }
 }

@@ -100,8 +100,6 @@ export function probeHost(
 /** What {@linkcode runLeaderMode} needs besides configuration. */
 export interface LeaderModeContext {
   readonly signal: AbortSignal;
-  /** The exit code `main.ts` gives an outcome (logged when a one-shot round is over). */
-  readonly exitCode: (outcome: Outcome) => number;
   /** Called with the probe server's address once it listens (tests). */
   readonly onProbesListening?: (addr: Deno.NetAddr) => void;
 }
@@ -176,8 +174,8 @@ export async function runLeader(deps: LeaderDeps, ctx: LeaderModeContext): Promi
   if (tasks.round) {
     try {
       outcome = ROUND_OUTCOME[await worker.waitForRound(tasks.round, shutdown.signal)];
-      const code = ctx.exitCode(outcome);
-      log.info("Round {round} is over: exit {code}", { round: tasks.round, code });
+      // The outcome, not an exit code: main.ts alone turns outcomes into exit codes.
+      log.info("Round {round} is over: {outcome}", { round: tasks.round, outcome: outcome.kind });
     } catch {
       // Shut down before the round ended.
     }

@@ -77,13 +77,6 @@ function inMemory(values: Record<string, unknown>) {
   return { store, deps, holder, events };
 }
 
-/** What main.ts would exit with; records the outcomes the run asked about. */
-function exitCodes() {
-  const asked: Outcome[] = [];
-  const table = { ok: 0, failed: 1, roundDeadline: 3, interrupted: 130 };
-  return { asked, exitCode: (o: Outcome) => (asked.push(o), table[o.kind]) };
-}
-
 for (
   const [summary, kind] of [
     [{ phase: "complete", succeeded: "2", failed: "1" }, "ok"],
@@ -98,13 +91,8 @@ for (
       election: { retryPeriod: "100ms" },
     });
     store.put({ metadata: { name: roundName("dz-mcall", "job-1") }, data: summary });
-    const codes = exitCodes();
-    const outcome = await runLeader(deps, {
-      signal: new AbortController().signal,
-      exitCode: codes.exitCode,
-    });
+    const outcome: Outcome = await runLeader(deps, { signal: new AbortController().signal });
     assert.deepEqual(outcome, { kind });
-    assert.deepEqual(codes.asked, [{ kind }], "the exit code is asked once, for the log line");
     assert.equal(holder(), undefined, "a pod whose round is over never takes the Lease");
   });
 }
@@ -116,12 +104,7 @@ Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease
   });
   const controller = new AbortController();
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const codes = exitCodes();
-  const running = runLeader(deps, {
-    signal: controller.signal,
-    exitCode: codes.exitCode,
-    onProbesListening: resolve,
-  });
+  const running = runLeader(deps, { signal: controller.signal, onProbesListening: resolve });
   const base = `http://127.0.0.1:${(await listening).port}`;
   for (let i = 0; i < 100 && holder() !== "pod-a"; i++) await systemClock.sleep(50);
   assert.equal(holder(), "pod-a");
@@ -136,7 +119,6 @@ Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease
   assert.match(metrics, /^mcall_leader_transitions_total 1$/m);
   controller.abort();
   assert.deepEqual(await running, { kind: "ok" });
-  assert.deepEqual(codes.asked, [], "no round, no exit code to log");
   assert.equal(holder(), "", "the Lease is released on shutdown");
   assert.ok(events.includes("LeaderElected"), `events: ${events}`);
   await assert.rejects(() => fetch(`${base}/readyz`), "the probe server stopped");
