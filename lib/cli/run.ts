@@ -94,6 +94,7 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
   if (config.election.enabled) {
     return await (await import("../modes/leader.ts")).runLeaderMode(config, {
       signal: ctx.signal,
+      env: ctx.env,
     });
   }
   if (config.webserver.enable) {

@@ -91,7 +91,10 @@ for (
       election: { retryPeriod: "100ms" },
     });
     store.put({ metadata: { name: roundName("dz-mcall", "job-1") }, data: summary });
-    const outcome: Outcome = await runLeader(deps, { signal: new AbortController().signal });
+    const outcome: Outcome = await runLeader(deps, {
+      signal: new AbortController().signal,
+      env: {},
+    });
     assert.deepEqual(outcome, { kind });
     assert.equal(holder(), undefined, "a pod whose round is over never takes the Lease");
   });
@@ -104,7 +107,11 @@ Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease
   });
   const controller = new AbortController();
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const running = runLeader(deps, { signal: controller.signal, onProbesListening: resolve });
+  const running = runLeader(deps, {
+    signal: controller.signal,
+    env: {},
+    onProbesListening: resolve,
+  });
   const base = `http://127.0.0.1:${(await listening).port}`;
   for (let i = 0; i < 100 && holder() !== "pod-a"; i++) await systemClock.sleep(50);
   assert.equal(holder(), "pod-a");
@@ -122,4 +129,21 @@ Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease
   assert.equal(holder(), "", "the Lease is released on shutdown");
   assert.ok(events.includes("LeaderElected"), `events: ${events}`);
   await assert.rejects(() => fetch(`${base}/readyz`), "the probe server stopped");
+});
+
+Deno.test("runLeader() reads the environment main.ts passes, not the process's", async () => {
+  // The test process has no KUBERNETES_SERVICE_HOST: only the passed env can make it a pod.
+  assert.equal(Deno.env.get("KUBERNETES_SERVICE_HOST"), undefined);
+  const { deps } = inMemory({ metrics: { port: 0 }, election: { retryPeriod: "100ms" } });
+  const controller = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const running = runLeader(deps, {
+    signal: controller.signal,
+    env: { KUBERNETES_SERVICE_HOST: "10.0.0.1" },
+    onProbesListening: resolve,
+  });
+  const addr = await listening;
+  controller.abort();
+  await running;
+  assert.equal(addr.hostname, "0.0.0.0", "a pod's probes listen on every address");
 });
