@@ -45,6 +45,7 @@ export const EXIT_CODES = {
   /** A one-shot round passed `tasks.roundDeadline`. */
   roundDeadline: 3,
   /** Interrupted: the shell's convention, 128 + the signal number. */
+  SIGHUP: 129,
   SIGINT: 130,
   SIGTERM: 143,
 } as const satisfies Record<Ending, number>;
@@ -82,7 +83,7 @@ export async function main(
     ]);
     const layers: Layer[] = [];
     const configPath = cli.configPath ?? env.MCALL_CONFIG;
-    if (configPath) layers.push(await readConfigFile(configPath));
+    if (configPath) layers.push(await readConfigFile(configPath, signal));
     layers.push(await readEnvLayer(env), cli.layer);
     const warnings: string[] = [];
     const config = loadConfig({ layers, warn: (w) => warnings.push(w) });
@@ -97,6 +98,8 @@ export async function main(
       }),
     );
   } catch (err) {
+    // A signal that ended a blocking read (the config or token file a FIFO with no writer).
+    if (err instanceof Interrupted) return EXIT_CODES[err.signal];
     if (err instanceof ConfigError) {
       console.error(`dz-mcall: ${err.message}`);
       return EXIT_CODES.usage;
@@ -109,7 +112,10 @@ export async function main(
 
 if (import.meta.main) {
   const controller = new AbortController();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  // SIGHUP (the terminal went away) ends a run as SIGTERM does: the process groups of running
+  // commands are killed and what finished is printed (a `sleep` in its own session would
+  // otherwise outlive us).
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     Deno.addSignalListener(sig, () => controller.abort(new Interrupted(sig)));
   }
   const code = await main(Deno.args, Deno.env.toObject(), controller.signal);

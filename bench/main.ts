@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|config|tasks ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -26,6 +26,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   api: {
     title: "API throughput: planning against client-go on the real API server",
     load: async () => (await import("./api.ts")).benchApi,
+  },
+  config: {
+    title: "Config size: peak RSS of reading a large config against a one-input config",
+    load: async () => (await import("./config.ts")).benchConfig,
   },
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",

@@ -16,6 +16,10 @@ import { checkContent, judge, parseExpect } from "../lib/engine/expect.ts";
 import { splitInputList } from "../lib/engine/input.ts";
 import { MAX_BODY_BYTES, mcallHandler } from "../lib/modes/serve.ts";
 import { splitCommand } from "../lib/engine/shellwords.ts";
+import { YAML_TEXT_CAP } from "../lib/config/load.ts";
+import { CONFIG_FILE_CAP } from "../lib/files/bounded_read.ts";
+import { stringify as yamlStringify } from "yaml";
+import { shArgv } from "./engine/sh_argv.ts";
 
 // The config loaders parse YAML with the lazily loaded parser (readConfigFile loads it first).
 await loadYaml();
@@ -65,11 +69,13 @@ Deno.test("splitCommand() gives back single-quoted words unchanged", () => {
   );
 });
 
-Deno.test("splitInputList() never throws and returns trimmed non-empty parts", () => {
+Deno.test("splitInputList() never throws and returns non-empty parts without outer blanks", () => {
   fc.assert(
     fc.property(fc.oneof(shellLine, fc.string({ maxLength: 60 })), (text) => {
       for (const part of splitInputList(text)) {
-        assert.ok(part.length > 0 && part === part.trim());
+        // Blanks (space, tab, newline) are trimmed, but not one a backslash escapes.
+        assert.ok(part.length > 0 && !/^[ \t\n]/.test(part), JSON.stringify(part));
+        assert.ok(!/[ \t\n]$/.test(part) || /\\[ \t\n]$/.test(part), JSON.stringify(part));
       }
     }),
     runs(),
@@ -120,6 +126,96 @@ Deno.test("parseConfigText() + loadConfig() accept or throw a one-line ConfigErr
       );
     }),
     runs(),
+  );
+});
+
+Deno.test("splitCommand() agrees with /bin/sh on every line it accepts (two environments)", async () => {
+  // The safe alphabet: shell syntax, blanks sh keeps as word characters, and letters that name no
+  // builtin; the lines run as `printf '%s\0' LINE` in an empty directory with PATH empty.
+  const unit = fc.constantFrom(
+    ..."ab z09'\"\\ $`|&;<>()~#*=?[]{}!\t\n-_.,%@^+\u00a0\u3000\r\u000b\u000c".split(""),
+  );
+  // A line that starts with a blank line would end `printf` before its words: not this harness.
+  const line = fc.string({ unit, minLength: 1, maxLength: 24 }).filter((l) => !/^[ \t]*\n/.test(l));
+  let accepted = 0;
+  await fc.assert(
+    fc.asyncProperty(line, async (text) => {
+      let ours: string[];
+      try {
+        ours = splitCommand(text);
+      } catch {
+        return; // Refused: sh may do anything with it.
+      }
+      accepted++;
+      const [one, two] = await Promise.all([shArgv("sh", text, 1), shArgv("sh", text, 2)]);
+      assert.deepEqual(one, ours, `sh (first environment) on ${JSON.stringify(text)}`);
+      assert.deepEqual(two, ours, `sh (second environment) on ${JSON.stringify(text)}`);
+    }),
+    runs(Math.min(NUM_RUNS, 200)),
+  );
+  assert.ok(accepted > 10, `only ${accepted} generated lines were accepted`);
+});
+
+/** Configs of every size up to the caps: `count` inputs and a subject `pad` characters long. */
+const configSize = fc.record({
+  count: fc.integer({ min: 0, max: 1000 }),
+  pad: fc.integer({ min: 0, max: 300 * 1024 }),
+  word: fc.string({
+    unit: fc.constantFrom(..."ab 09'\"\\:#-{}[],&*!|>%@é\u00a0".split("")),
+    maxLength: 8,
+  }),
+});
+
+Deno.test("config of any size: JSON and YAML give one layer; over a cap, one line naming it", () => {
+  fc.assert(
+    fc.property(configSize, ({ count, pad, word }) => {
+      const doc = {
+        request: {
+          subject: "s".repeat(pad),
+          inputs: Array.from(
+            { length: count },
+            (_, i) => ({ input: `echo ${i}${word}`, name: `${word}${i}` }),
+          ),
+        },
+      };
+      const json = JSON.stringify(doc);
+      const yaml = yamlStringify(doc);
+      const fromJson = parseConfigText(json);
+      assert.deepEqual(fromJson, doc);
+      const yamlBytes = new TextEncoder().encode(yaml).byteLength;
+      if (yamlBytes <= YAML_TEXT_CAP) {
+        assert.deepEqual(parseConfigText(yaml), fromJson);
+      } else {
+        assert.throws(() => parseConfigText(yaml), (err: Error) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, /^config: \d+ bytes of YAML is over the 256 KiB cap for YAML/);
+          return true;
+        });
+      }
+      assert.ok(json.length < CONFIG_FILE_CAP);
+      assert.equal(
+        loadConfig({ layers: [{ values: fromJson, sources: new Map() }] }).request.inputs?.length ??
+          0,
+        count,
+      );
+    }),
+    runs(Math.min(NUM_RUNS, 25)),
+  );
+});
+
+Deno.test("config at the YAML cap: one byte under is read, one byte over is refused", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: -64, max: 64 }), (delta) => {
+      const head = "request: {subject: ";
+      const text = head + "x".repeat(YAML_TEXT_CAP - head.length - 2 + delta) + "}\n";
+      if (text.length <= YAML_TEXT_CAP) {
+        assert.equal(parseConfigText(text).request !== undefined, true);
+      } else {
+        onlyThrows(ConfigError, () => parseConfigText(text));
+        assert.throws(() => parseConfigText(text), /over the 256 KiB cap for YAML/);
+      }
+    }),
+    runs(Math.min(NUM_RUNS, 30)),
   );
 });
 

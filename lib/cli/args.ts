@@ -110,7 +110,8 @@ function convert(value: string | boolean, flag: FlagSpec, name: string): unknown
  * Go's flag package spellings, as the original's README writes them: `-worker 3`, `-lf x`,
  * `-i="echo x"`, `-f=plain`, `--port=3000`, `-w=true`. Every flag, by its short, alias or long
  * name, with one or two dashes, takes `=value`; a boolean's `=value` is read as true/false.
- * Rewritten to `--long value` for {@linkcode parseArgv}; booleans given a value come back separately.
+ * Rewritten to `--long` / `--long=value` for {@linkcode parseArgv}; booleans given a value come back
+ * separately.
  * Nothing after `--` is touched.
  *
  * @throws {ConfigError} For a boolean whose `=value` is not true or false.
@@ -141,7 +142,9 @@ function goStyle(args: readonly string[]): {
     } else if (flag.type === "boolean") {
       booleans[flag.long] = parseBool(m[2], `--${flag.long}`);
     } else {
-      normalised.push(`--${flag.long}`, m[2]);
+      // Kept attached: a detached value that starts with "-" would read as ambiguous
+      // (`--subject=-x`, `-worker=-1`), and `=value` is the form that says it is a value.
+      normalised.push(`--${flag.long}=${m[2]}`);
     }
   }
   return { normalised, booleans };

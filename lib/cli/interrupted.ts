@@ -1,5 +1,6 @@
 /**
- * The abort reason of a run stopped by a signal. Its own module so `main.ts` can name it without
+ * The abort reason of a run stopped by a signal (SIGHUP, SIGINT, SIGTERM: a closed terminal ends a
+ * run as SIGTERM does). Its own module so `main.ts` can name it without
  * importing the run modes (start-up stays at bare-Deno speed).
  *
  * @module
@@ -8,7 +9,7 @@
 /** The abort reason the CLI gives when a signal arrives; one-shot runs report it per input. */
 export class Interrupted extends Error {
   /** @param signal The signal that arrived. */
-  constructor(readonly signal: "SIGINT" | "SIGTERM") {
+  constructor(readonly signal: "SIGHUP" | "SIGINT" | "SIGTERM") {
     super(`interrupted by ${signal}`);
     this.name = "Interrupted";
   }

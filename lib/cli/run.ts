@@ -9,6 +9,7 @@ import type { Config } from "../config/schema.ts";
 import { configuredInputs, outcomeOf, runAll } from "../modes/once.ts";
 import { formatResults } from "../engine/output.ts";
 import { Interrupted } from "./interrupted.ts";
+import { STDOUT_CLOSED, stdoutClosed } from "./stdout.ts";
 import type { StatusOutput } from "../modes/status.ts";
 import type { Outcome } from "../modes/outcome.ts";
 
@@ -101,6 +102,8 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
     return await (await import("../modes/serve.ts")).serveMcall(config, ctx.env, ctx.signal);
   }
   requireInputs(config);
+  // Started beside the run, awaited before the results are written (lib/cli/stdout.ts).
+  const closed = ctx.write === undefined ? stdoutClosed() : Promise.resolve(false);
   // Finished results stay as they are; the inputs the signal stopped (or never started) say which
   // signal (the abort reason is a value: `Interrupted`).
   const interrupted = (reason: unknown) =>
@@ -112,6 +115,7 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
     undefined,
     interrupted,
   );
+  if (await closed) throw new Error(STDOUT_CLOSED);
   const reason = ctx.signal.reason;
   write(formatResults(results, {
     format: config.response.format,

@@ -87,10 +87,13 @@ function formatPath(path: readonly PropertyKey[]): string {
   );
 }
 
-/** JSON-ish rendering of a bad value for messages, kept short. */
+/**
+ * JSON-ish rendering of a bad value for messages, kept short. A number JSON cannot write (YAML's
+ * `.nan`, `.inf`) shows as `NaN`/`Infinity`, not JSON's `null`.
+ */
 export function show(value: unknown): string {
-  const text = typeof value === "string"
-    ? JSON.stringify(value)
+  const text = typeof value === "number" && !Number.isFinite(value)
+    ? String(value)
     : JSON.stringify(value) ?? String(value);
   return text.length > 60 ? text.slice(0, 57) + "..." : text;
 }

@@ -17,6 +17,8 @@ import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } 
 import { describeIssue, realLimit, show } from "./issues.ts";
 import { fields, type LeafKind } from "./fields.ts";
 import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
+import { CONFIG_FILE_CAP, FileTooLarge, formatCap, readTextCapped } from "../files/bounded_read.ts";
+import { duplicateJsonKey, selfReference } from "./text_checks.ts";
 
 /**
  * The YAML parser, imported on first need: config files and YAML-valued environment variables
@@ -61,39 +63,90 @@ export const ORIGINAL_ENV: Readonly<Record<string, string>> = {
 /** `MCALL_*` variables read outside the config tree. */
 const OTHER_ENV = ["MCALL_CONFIG", "MCALL_WEBSERVER_TOKEN"];
 
-/** Reads and parses a YAML config file into a layer. */
-export async function readConfigFile(path: string): Promise<Layer> {
+/**
+ * Reads and parses a YAML config file into a layer: at most {@linkcode CONFIG_FILE_CAP} bytes,
+ * and the read ends when `signal` aborts (a FIFO with no writer blocks until then).
+ *
+ * @throws {ConfigError} When the file cannot be read, is over the cap, or does not parse.
+ * @throws {unknown} `signal.reason` when `signal` aborts during the read.
+ */
+export async function readConfigFile(path: string, signal?: AbortSignal): Promise<Layer> {
   await loadYaml();
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readTextCapped(path, CONFIG_FILE_CAP, signal);
   } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+    if (signal?.aborted && err === signal.reason) throw err;
+    const reason = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof FileTooLarge
+      ? `larger than the ${formatCap(err.capBytes)} cap`
+      : String(err);
     throw new ConfigError(`config file ${JSON.stringify(path)}: ${reason}`, { cause: err });
   }
   return { values: parseConfigText(text, path), sources: new Map() };
 }
 
 /**
- * Parses YAML text into a raw layer, normalising the original `request.input` JSON string.
- * Needs {@linkcode loadYaml} first.
+ * Most bytes of config text read as YAML. The YAML parser holds ~150 times the text while it works
+ * (256 KiB of block-style YAML: 95 MiB peak, 148× its size above a one-input config; 1 MiB took
+ * 159 MiB and seconds), while JSON text up to the file cap (`CONFIG_FILE_CAP`, 4 MiB) is read by
+ * `JSON.parse` at ~9× its size (`deno task bench config`). Larger configurations are JSON.
+ */
+export const YAML_TEXT_CAP: number = 256 * 1024;
+
+/**
+ * Parses config text into a raw layer, normalising the original `request.input` JSON string.
+ * Text that is a JSON object is read as JSON (YAML 1.2 reads it the same; a repeated key is
+ * refused as YAML refuses it); anything else needs {@linkcode loadYaml} first.
+ *
+ * @throws {ConfigError} For text that does not parse, YAML over {@linkcode YAML_TEXT_CAP}, a
+ *   repeated JSON key, an alias that contains itself, or a top level that is not a mapping.
  */
 export function parseConfigText(text: string, label = "config"): RawLayer {
-  const parser = yaml();
-  let doc: unknown;
-  try {
-    // logLevel "error": the parser would otherwise print multi-line warnings (unknown tags or
-    // directives) straight to stderr, outside the JSON log.
-    doc = parser.parse(text, { prettyErrors: true, logLevel: "error" });
-  } catch (err) {
-    const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
-    throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
+  let doc = parseJsonObject(text, label);
+  if (doc === undefined) {
+    const bytes = new TextEncoder().encode(text).byteLength;
+    if (bytes > YAML_TEXT_CAP) {
+      throw new ConfigError(
+        `${label}: ${bytes} bytes of YAML is over the ${formatCap(YAML_TEXT_CAP)} cap ` +
+          `for YAML (write it as JSON: up to ${formatCap(CONFIG_FILE_CAP)})`,
+      );
+    }
+    const parser = yaml();
+    try {
+      // logLevel "error": the parser would otherwise print multi-line warnings (unknown tags or
+      // directives) straight to stderr, outside the JSON log.
+      doc = parser.parse(text, { prettyErrors: true, logLevel: "error" });
+    } catch (err) {
+      const first = String((err as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
+      throw new ConfigError(`${label}: invalid YAML: ${first}`, { cause: err });
+    }
+    // An alias inside its own anchor parses to a cyclic object, which no check below can print.
+    const cycle = selfReference(doc);
+    if (cycle !== undefined) {
+      throw new ConfigError(`${cycle}: a YAML alias that contains itself (an alias cycle)`);
+    }
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
     throw new ConfigError(`${label}: expected a mapping at the top level`);
   }
   return normaliseInputJson(doc as RawLayer, "request.input");
+}
+
+/** The object `text` holds when it is JSON text of an object, else undefined (YAML's turn). */
+function parseJsonObject(text: string, label: string): unknown {
+  if (!/^[\s\uFEFF]*\{/.test(text)) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined; // YAML flow style, e.g. `{a: 1}`
+  }
+  const repeated = duplicateJsonKey(text);
+  if (repeated !== undefined) throw new ConfigError(`${label}: ${repeated}: a repeated key`);
+  return doc;
 }
 
 /**

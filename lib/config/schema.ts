@@ -16,6 +16,7 @@ import { duration, unitObject } from "./units.ts";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../engine/capture.ts";
 import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
+import { trimBlanks } from "../engine/shellwords.ts";
 import { DEFAULT_LEASE_TIMINGS } from "../election/timings.ts";
 
 // zod/mini, not classic zod: the same validation core and messages, half the import and build
@@ -60,7 +61,8 @@ const { optional, _default: withDefault, prefault, strictObject, string, boolean
 /** One input as written in `request.inputs` (or in the original `request.input` JSON). */
 export const InputSchema = unitObject({
   input: described(
-    string().check(z.trim(), z.minLength(1, "must not be empty")),
+    // Not z.trim(): sh keeps U+00A0, CR… and an escaped blank (lib/engine/shellwords.ts).
+    string().check(z.overwrite(trimBlanks), z.minLength(1, "must not be empty")),
     "The command line, or the URL for get and post.",
   ),
   type: described(

@@ -33,7 +33,7 @@ function guessContentType(body: string): string {
  * Runs one HTTP try of `spec` (type get or post).
  *
  * @returns The attempt: status and (capped) body, or an `error`; `final` when retrying cannot
- *   help (not a URL, not http/https, a GET body, an unsendable header).
+ *   help (not a URL, not http/https, port 0, a GET body, an unsendable header).
  */
 export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
   const method = spec.type === "post" ? "POST" : "GET";
@@ -52,7 +52,7 @@ export function runHttp(spec: InputSpec, limits: Limits): Promise<Attempt> {
   return exchange(url, method, headers, body, spec.timeoutMs, limits);
 }
 
-/** The input's URL, or why it cannot be sent (a GET body, an unsendable header). */
+/** The input's URL, or why it cannot be sent (port 0, a GET body, an unsendable header). */
 function checkedUrl(spec: InputSpec, method: Method): URL | string {
   let url: URL;
   try {
@@ -63,6 +63,8 @@ function checkedUrl(spec: InputSpec, method: Method): URL | string {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return `URL ${JSON.stringify(spec.input)} is not http or https`;
   }
+  // node:http reads port 0 as "no port" and would probe the scheme's default (80/443) instead.
+  if (url.port === "0") return `URL ${JSON.stringify(spec.input)} has port 0`;
   if (method === "GET" && spec.body) return "a get input cannot send a body; use type post";
   return headersProblem(spec.headers) ?? url;
 }
@@ -141,14 +143,24 @@ function exchange(
     const onAbort = () => finish(limits.aborted());
     limits.signal?.addEventListener("abort", onAbort, { once: true });
     if (limits.signal?.aborted) return onAbort();
-    const failed = (err: unknown) =>
+    let response: http.IncomingMessage | undefined;
+    const failed = (err: unknown) => {
+      // Invariant: a complete response counts whatever follows it on the connection (stray
+      // bytes after a 204/304 fail the parser's next-message read; curl and Go count the
+      // status); a response cut short says so, whatever name the parser gave it ("aborted").
+      if (response?.complete) return finish();
+      if (response !== undefined && !capture.truncated && isCutShort(err)) {
+        return finish("the response ended early");
+      }
       finish(
         `${method} ${url.href} failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`,
       );
+    };
     try {
       req = (url.protocol === "https:" ? https : http).request(
         requestOptions(url, method, headers),
         (res) => {
+          response = res;
           attempt.status = res.statusCode ?? null;
           readBody(res, capture, write, finish, failed);
         },
@@ -159,6 +171,12 @@ function exchange(
       failed(err);
     }
   });
+}
+
+/** True for the errors node:http gives a body the connection ended before it was complete. */
+function isCutShort(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: string; message?: string };
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || message === "aborted";
 }
 
 /** Fills `attempt` from the capture once the exchange is over (ending the capture's stream). */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Config, InputConfig, InputType } from "../config/schema.ts";
+import { trimBlanks } from "./shellwords.ts";
 
 /** One input, ready to run. */
 export interface InputSpec {
@@ -89,7 +90,9 @@ export function resolveInputs(
  * escapes the next character), as in `-i "echo 'a,b',date"` → `echo 'a,b'` and `date`.
  *
  * @param text The flag's value.
- * @returns The non-empty trimmed parts.
+ * @returns The parts that hold more than blanks, with the spaces, tabs and newlines around them
+ *   removed (not other whitespace, which `sh` reads as word characters, and not a blank escaped
+ *   by a backslash: `echo a\ ` keeps its `a `).
  */
 export function splitInputList(text: string): string[] {
   const parts: string[] = [];
@@ -113,5 +116,5 @@ export function splitInputList(text: string): string[] {
     }
   }
   parts.push(current);
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+  return parts.map(trimBlanks).filter((p) => p.length > 0);
 }

@@ -9,11 +9,19 @@
  *   `\` and newline (a backslash before any other character stays);
  * - outside quotes a backslash escapes any character, and backslash-newline joins lines;
  * - adjacent parts concatenate (`a'b'"c"` → `abc`) and empty quotes (`''`) give an empty
- *   argument.
+ *   argument;
+ * - only space, tab and newline separate words: the line is not trimmed, and U+00A0, U+3000, CR,
+ *   VT, FF are word characters, as in `sh`; blank lines before the first word or after the last
+ *   are ignored.
+ *
+ * Invariant (as `sh`'s tokenizer): every backslash-newline outside single quotes is removed before
+ * anything else reads the line, so no check can be split across it (`$\⏎HOME` is `$HOME`,
+ * `A\⏎=1 cmd` an assignment).
  *
  * Refused as shell syntax (outside quotes unless noted): `|` `||` `&&` `&` `;` `<` `<<` `>` `>>`
  * `(` `)`, an unquoted newline between words, a backtick and any `$` expansion (`$VAR`, `${`,
- * `$(`, `$1`, `$?` …, also inside double quotes, where `sh` expands them too), `~` or `#` at the
+ * `$(`, `$1`, `$?` …, also inside double quotes, where `sh` expands them too), `$'…'` and `$"…"`
+ * (bash and busybox, the image's `/bin/sh`, read them as escapes / translations), `~` or `#` at the
  * start of a word (home-directory expansion, comment), an unquoted `*` (glob), and a leading
  * `NAME=value` word (variable assignment). A lone `$` (before a space or at the end), `?`, `[`,
  * `]`, `{`, `}`, `!` and `=` elsewhere are ordinary characters: `sh` passes them through unchanged
@@ -21,6 +29,24 @@
  *
  * @module
  */
+
+/**
+ * `text` without the spaces, tabs and newlines around it — the blanks `sh` ignores there — but
+ * keeping a blank a backslash escapes (`echo a\\ ` keeps `a `) and every other whitespace
+ * (U+00A0, CR, VT, FF…, word characters to `sh`). The one trim a command line gets: the config
+ * schema's `input` and the `-i` list use it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { trimBlanks } from "./shellwords.ts";
+ * assert.equal(trimBlanks("\n  echo a\\  \t"), "echo a\\ ");
+ * assert.equal(trimBlanks("\u00a0x\r"), "\u00a0x\r");
+ * ```
+ */
+export function trimBlanks(text: string): string {
+  return text.replace(/^[ \t\n]+|(?<!\\)[ \t\n]+$/g, "");
+}
 
 const OPERATORS: ReadonlyMap<string, readonly string[]> = new Map([
   ["|", ["||", "|"]],
@@ -33,6 +59,35 @@ const OPERATORS: ReadonlyMap<string, readonly string[]> = new Map([
 ]);
 
 const DOUBLE_QUOTE_ESCAPES = new Set(["$", "`", '"', "\\", "\n"]);
+
+/**
+ * `line` with every backslash-newline outside single quotes removed, as `sh` removes them before
+ * it tokenizes (a backslash that escapes another character is kept with it).
+ */
+function joinContinuations(line: string): string {
+  if (!line.includes("\\\n")) return line;
+  let out = "";
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      out += c;
+    } else if (c === "\\") {
+      if (line[i + 1] === "\n") {
+        i++;
+      } else {
+        out += c + (line[i + 1] ?? "");
+        i++;
+      }
+    } else {
+      if (c === '"') quote = quote === '"' ? undefined : '"';
+      else if (c === "'" && quote === undefined) quote = "'";
+      out += c;
+    }
+  }
+  return out;
+}
 
 /**
  * Returns the `$` expansion starting at `line[i]` (which is `$`), or undefined for a literal `$`.
@@ -80,7 +135,8 @@ class Splitter {
   #bareName = true;
 
   constructor(line: string) {
-    this.#text = line.trim();
+    // Not trimmed: sh keeps U+00A0, CR, VT, FF… as word characters.
+    this.#text = joinContinuations(line);
     this.#quoted = JSON.stringify(line);
   }
 
@@ -96,6 +152,13 @@ class Splitter {
     if (ch === " " || ch === "\t") {
       this.#endWord();
       this.#i++;
+    } else if (ch === "\n") {
+      // Blank lines around the command are harmless; one between words starts a second command.
+      this.#endWord();
+      if (this.#words.length > 0 && /[^ \t\n]/.test(this.#text.slice(this.#i))) {
+        this.#refuse("newline");
+      }
+      this.#i++;
     } else if (ch === "\\") {
       this.#backslash();
     } else if (ch === "'") {
@@ -103,7 +166,7 @@ class Splitter {
     } else if (ch === '"') {
       this.#doubleQuoted();
     } else {
-      const syntax = ch === "$" ? expansionAt(this.#text, this.#i) : this.#syntaxAt(ch);
+      const syntax = ch === "$" ? this.#dollarAt() : this.#syntaxAt(ch);
       if (syntax !== undefined) this.#refuse(syntax);
       if (this.#bareName && !/[A-Za-z_]/.test(ch) && !(this.#inWord && /[0-9]/.test(ch))) {
         this.#bareName = false;
@@ -112,9 +175,15 @@ class Splitter {
     }
   }
 
+  /** The syntax an unquoted `$` at the position starts: an expansion, `$'…'` or `$"…"`. */
+  #dollarAt(): string | undefined {
+    const next = this.#text[this.#i + 1];
+    if (next === "'" || next === '"') return "$" + next;
+    return expansionAt(this.#text, this.#i);
+  }
+
   /** The shell syntax an unquoted `ch` (not `$`) at the position starts, if any. */
   #syntaxAt(ch: string): string | undefined {
-    if (ch === "\n") return "newline";
     if (ch === "`" || ch === "*") return ch;
     const operators = OPERATORS.get(ch);
     if (operators !== undefined) return operators.find((o) => this.#text.startsWith(o, this.#i))!;

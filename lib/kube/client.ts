@@ -11,6 +11,7 @@ import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { type KubeConfig, SERVICE_ACCOUNT_DIR } from "./kubeconfig.ts";
 import { type Clock, systemClock, type TimerId } from "../time/clock.ts";
+import { readTextCapped, TOKEN_FILE_CAP } from "../files/bounded_read.ts";
 
 /** Where a pod's service-account namespace is mounted. */
 const SERVICE_ACCOUNT_NAMESPACE_FILE = `${SERVICE_ACCOUNT_DIR}/namespace`;
@@ -190,7 +191,7 @@ export async function resolveNamespace(
 ): Promise<string> {
   if (config.election.namespace) return config.election.namespace;
   try {
-    const ns = (await Deno.readTextFile(file)).trim();
+    const ns = (await readTextCapped(file, TOKEN_FILE_CAP)).trim();
     if (ns) return ns;
   } catch {
     // Not in a pod; fall through to the error.

@@ -12,6 +12,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import type { KubeConfig } from "./kubeconfig.ts";
+import { KUBE_FILE_CAP, readTextCappedSync } from "../files/bounded_read.ts";
 
 /** client-node's private header step: runs the user's authenticator (exec, auth-provider). */
 interface WithAuthHeader {
@@ -82,7 +83,7 @@ export function fromClientNode(kc: k8s.KubeConfig): KubeConfig {
   if (cluster === null) throw new Error("the KubeConfig has no current cluster");
   const user = kc.getCurrentUser();
   const read = (data?: string, file?: string) =>
-    data ? decode(data) : file ? Deno.readTextFileSync(file) : undefined;
+    data ? decode(data) : file ? readTextCappedSync(file, KUBE_FILE_CAP) : undefined;
   const ca = read(cluster.caData, cluster.caFile);
   const cert = read(user?.certData, user?.certFile);
   const key = read(user?.keyData, user?.keyFile);

@@ -14,6 +14,12 @@
  */
 import { ConfigError } from "../config/layer.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
+import {
+  KUBE_FILE_CAP,
+  readTextCapped,
+  readTextCappedSync,
+  TOKEN_FILE_CAP,
+} from "../files/bounded_read.ts";
 
 /** Where a pod's service-account token, CA and namespace are mounted. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -64,13 +70,13 @@ function fileExists(path: string): boolean {
  * @returns `Bearer <token>`, or `undefined` while the file is empty.
  */
 export function tokenFromFile(path: string, clock: Clock = systemClock) {
-  let token = Deno.readTextFileSync(path).trim();
+  let token = readTextCappedSync(path, TOKEN_FILE_CAP).trim();
   let readAt = clock.now();
   return async (): Promise<string | undefined> => {
     if (clock.now() - readAt >= TOKEN_REREAD_MS) {
       readAt = clock.now();
       try {
-        token = (await Deno.readTextFile(path)).trim();
+        token = (await readTextCapped(path, TOKEN_FILE_CAP)).trim();
       } catch {
         // Mid-rotation or briefly unreadable: the last token is still the best guess.
       }
@@ -86,7 +92,7 @@ function inCluster(env: Env, dir: string, clock: Clock): KubeConfig {
   const caFile = `${dir}/ca.crt`;
   let ca: string;
   try {
-    ca = Deno.readTextFileSync(caFile);
+    ca = readTextCappedSync(caFile, KUBE_FILE_CAP);
   } catch (err) {
     throw new ConfigError(`in-cluster: cannot read ${caFile}: ${(err as Error).name}`);
   }
@@ -153,7 +159,7 @@ function dataOrFile(entry: Entry, name: string): string | undefined {
   }
   const file = entry.fields[name];
   if (typeof file !== "string" || file === "") return undefined;
-  return Deno.readTextFileSync(pathIn(entry, file));
+  return readTextCappedSync(pathIn(entry, file), KUBE_FILE_CAP);
 }
 
 /** `file` as the kubeconfig that named it means it: relative paths are relative to that file. */
@@ -280,7 +286,7 @@ export async function loadKubeConfig(
       throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
     }
     try {
-      mergeFile(merged, path, Deno.readTextFileSync(path), parse);
+      mergeFile(merged, path, readTextCappedSync(path, KUBE_FILE_CAP), parse);
     } catch (err) {
       const reason = String((err as Error)?.message ?? err).split("\n")[0];
       throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);

@@ -14,7 +14,7 @@ export type Outcome =
   /** A one-shot round passed `tasks.roundDeadline`. */
   | { readonly kind: "roundDeadline" }
   /** A signal stopped a one-shot run (finished results are still printed). */
-  | { readonly kind: "interrupted"; readonly signal: "SIGINT" | "SIGTERM" };
+  | { readonly kind: "interrupted"; readonly signal: "SIGHUP" | "SIGINT" | "SIGTERM" };
 
 /** The outcome `ok`. */
 export const OK: Outcome = { kind: "ok" };

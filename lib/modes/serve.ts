@@ -19,6 +19,7 @@ import { HttpError, readBodyText } from "./http_body.ts";
 import { bindServer, plainText } from "./http_server.ts";
 import { Semaphore } from "../engine/pool.ts";
 import { formatResults } from "../engine/output.ts";
+import { FileTooLarge, readTextCapped, TOKEN_FILE_CAP } from "../files/bounded_read.ts";
 
 /** Largest request body the mcall API reads. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -52,6 +53,7 @@ export const MIN_TOKEN_LENGTH = 16;
 export async function readToken(
   config: Config,
   env: Readonly<Record<string, string>>,
+  signal?: AbortSignal,
 ): Promise<string | undefined> {
   let token: string;
   let source: string;
@@ -61,10 +63,14 @@ export async function readToken(
   } else if (config.webserver.tokenFile) {
     source = `webserver.tokenFile: ${config.webserver.tokenFile}`;
     try {
-      token = (await Deno.readTextFile(config.webserver.tokenFile)).trim();
+      // Capped, and ended by a signal (a FIFO with no writer): lib/files/bounded_read.ts.
+      token = (await readTextCapped(config.webserver.tokenFile, TOKEN_FILE_CAP, signal)).trim();
     } catch (err) {
+      if (signal?.aborted && err === signal.reason) throw err;
       throw new ConfigError(
-        `webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${err}`,
+        `webserver.tokenFile: cannot read ${config.webserver.tokenFile}: ${
+          err instanceof FileTooLarge ? err.message : err
+        }`,
       );
     }
   } else {
@@ -251,7 +257,7 @@ export async function serveMcall(
   signal: AbortSignal,
   onListen?: (addr: Deno.NetAddr) => void,
 ): Promise<Outcome> {
-  const token = await readToken(config, env);
+  const token = await readToken(config, env, signal);
   const { host, port } = config.webserver;
   if (!isLoopback(host) && token === undefined) {
     throw new ConfigError(

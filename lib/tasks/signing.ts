@@ -6,6 +6,7 @@
  * @module
  */
 import { canonicalJson, type TaskView } from "./contract.ts";
+import { readTextCapped, TOKEN_FILE_CAP } from "../files/bounded_read.ts";
 
 /** What a signature covers. `spec` is the `spec` data key verbatim. */
 export interface SignedFields {
@@ -100,13 +101,14 @@ export class HmacSigner implements TaskSigner {
  * written with a trailing newline works).
  *
  * @param path The file.
- * @param readTextFile Reads the file (tests). Default `Deno.readTextFile`.
+ * @param readTextFile Reads the file (tests). Default: at most `TOKEN_FILE_CAP` bytes
+ *   (`lib/files/bounded_read.ts`).
  * @returns The key bytes.
  * @throws {Error} A one-line message when the file is missing, unreadable or empty.
  */
 export async function loadSigningKey(
   path: string,
-  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
+  readTextFile: (path: string) => Promise<string> = (p) => readTextCapped(p, TOKEN_FILE_CAP),
 ): Promise<Uint8Array> {
   let text: string;
   try {

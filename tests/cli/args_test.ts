@@ -14,6 +14,9 @@ Deno.test("splitInputList() splits on commas outside quotes only", () => {
     ["echo a\\,b,c", ["echo a\\,b", "c"]],
     ['echo "it\'s,fine",x', ['echo "it\'s,fine"', "x"]],
     [",, ,a,", ["a"]],
+    // Only ASCII blanks are trimmed, and not one a backslash escapes (sh keeps both).
+    ["echo a\\ , b\t\n", ["echo a\\ ", "b"]],
+    ["\u00a0x ,y\r", ["\u00a0x", "y\r"]],
   ];
   for (const [text, want] of cases) assert.deepEqual(splitInputList(text), want, text);
 });

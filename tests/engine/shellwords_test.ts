@@ -47,6 +47,17 @@ const SPLITS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ["quoted assignment-like first word", "'A=1' x", ["A=1", "x"]],
   ["braces are literal", "find . -exec echo {} \\;", ["find", ".", "-exec", "echo", "{}", ";"]],
   ["trailing newline is ignored", "date\n", ["date"]],
+  ["blank lines around the command are ignored", "\n\n  date \t\n", ["date"]],
+  ["an escaped trailing space stays (no trim)", "echo a\\ ", ["echo", "a "]],
+  ["a trailing backslash-newline joins nothing", "echo a\\\n", ["echo", "a"]],
+  ["NBSP, ideographic space, CR, VT and FF are word characters", "echo \u00a0 \u3000 a\r \v\f", [
+    "echo",
+    "\u00a0",
+    "\u3000",
+    "a\r",
+    "\v\f",
+  ]],
+  ["$' inside double quotes is literal", `echo "$'a'"`, ["echo", "$'a'"]],
   ["unicode survives", "echo 'héllo wörld' 日本", ["echo", "héllo wörld", "日本"]],
 ];
 
@@ -83,6 +94,12 @@ const REFUSALS: ReadonlyArray<readonly [string, string]> = [
   ["(ls)", "("],
   ["FOO=bar env", "FOO="],
   ["a\nb", "newline"],
+  ["\u00a0\nq", "newline"],
+  ["echo $\\\nHOME", "$HOME"],
+  ['echo "$\\\nHOME"', "$HOME"],
+  ["A\\\n=1 cmd", "A="],
+  ["echo $'a\\tb'", "$'"],
+  ['echo $"a"', '$"'],
 ];
 
 for (const [line, syntax] of REFUSALS) {
