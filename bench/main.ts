@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|config|tasks ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|config|tasks|serve ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -34,6 +34,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   tasks: {
     title: "Tasks: one round (BENCH_TASKS, default 1,000), 5 workers on the real API server",
     load: async () => (await import("./tasks.ts")).benchTasks,
+  },
+  serve: {
+    title: "Serve mode's HTTP server against Deno.serve",
+    load: async () => (await import("./serve.ts")).benchServe,
   },
 };
 

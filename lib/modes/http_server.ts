@@ -28,7 +28,10 @@ export function bindServer<T>(section: string, host: string, port: number, serve
   }
 }
 
-/** A plain-text response; the body ends with a newline. */
+/**
+ * A plain-text response; the body ends with a newline. `nosniff` keeps a browser from reading an
+ * error line that quotes the request as anything but text.
+ */
 export function plainText(
   status: number,
   body: string,
@@ -36,6 +39,10 @@ export function plainText(
 ): Response {
   return new Response(body.endsWith("\n") ? body : body + "\n", {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    },
   });
 }

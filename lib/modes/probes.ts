@@ -26,7 +26,7 @@ export interface Probes {
 export function probeHandler(probes: Probes): (req: Request) => Promise<Response> {
   return async (req) => {
     const { pathname } = new URL(req.url);
-    if (req.method !== "GET") return plainText(405, "method not allowed");
+    if (req.method !== "GET" && req.method !== "HEAD") return plainText(405, "method not allowed");
     if (pathname === "/healthz" || pathname === "/readyz") {
       const verdict = pathname === "/healthz" ? probes.healthz() : probes.readyz();
       return plainText(verdict.ok ? 200 : 503, verdict.reason);

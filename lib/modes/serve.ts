@@ -3,7 +3,8 @@
  * `POST /mcall`). Leader mode's probe endpoints are in `probes.ts`.
  *
  * The mcall API executes commands, so it binds 127.0.0.1 by default; bound anywhere else it
- * refuses to start without a bearer token and answers 401 to requests without it.
+ * refuses to start without a bearer token and answers 401 to requests without it. Requests a web
+ * page made the browser send are refused whatever the binding (`serve_guard.ts`).
  *
  * @module
  */
@@ -17,6 +18,15 @@ import { runAll } from "./once.ts";
 import { OK, type Outcome } from "./outcome.ts";
 import { HttpError, readBodyText } from "./http_body.ts";
 import { bindServer, plainText } from "./http_server.ts";
+import { SERVE_LIMITS, serveHttp1, type ServerLimits } from "./http_listen.ts";
+import {
+  browserRefusal,
+  contentTypeRefusal,
+  hostRefusal,
+  isLoopback,
+  policyRefusal,
+} from "./serve_guard.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
 import { Semaphore } from "../engine/pool.ts";
 import { formatResults } from "../engine/output.ts";
 import { FileTooLarge, readTextCapped, TOKEN_FILE_CAP } from "../files/bounded_read.ts";
@@ -85,17 +95,16 @@ export async function readToken(
   return token;
 }
 
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
-}
-
 /**
  * The mcall API as a plain request handler (tests call it without a socket).
  *
  * Every request's inputs share `worker.number` slots, so at most that many run at once whatever
  * the number of requests; at most `maxQueued` inputs are admitted (running or waiting), beyond
  * that a request gets 503 with `Retry-After`.
+ *
+ * Before anything runs, a request must pass `serve_guard.ts`: no `Origin` nor cross-site
+ * `Sec-Fetch-Site` (403), without a token a loopback `Host` (421), a JSON body for POST (415), and
+ * inputs within the server's own shell and timeout settings (400).
  *
  * @param config Supplies the defaults for inputs, the output format and `worker.number`.
  * @param token When set, every `/mcall` request needs `Authorization: Bearer <token>`.
@@ -111,8 +120,16 @@ export function mcallHandler(
   let admitted = 0;
   return async (req) => {
     const url = new URL(req.url);
-    if (url.pathname === "/healthcheck" && req.method === "GET") return plainText(200, "OK");
+    if (url.pathname === "/healthcheck" && (req.method === "GET" || req.method === "HEAD")) {
+      return plainText(200, "OK");
+    }
     if (!url.pathname.startsWith("/mcall")) return plainText(404, "not found");
+    const refused = browserRefusal(req.headers);
+    if (refused !== null) return plainText(403, refused);
+    const misdirected = token === undefined
+      ? hostRefusal(req.headers.get("host") ?? url.host)
+      : null;
+    if (misdirected !== null) return plainText(421, misdirected);
     if (token !== undefined && !validBearer(req.headers.get("authorization"), token)) {
       return new Response("missing or wrong bearer token\n", {
         status: 401,
@@ -135,6 +152,11 @@ export function mcallHandler(
     }
     const parsed = parseParams(request.params);
     if (typeof parsed === "string") return plainText(400, parsed);
+    const beyond = policyRefusal(parsed, {
+      shell: config.request.shell,
+      maxTimeoutMs: config.request.timeoutMs,
+    });
+    if (beyond !== null) return plainText(400, beyond);
     const inputs = resolveInputs(parsed, {
       ...config.request,
       type: request.type as typeof INPUT_TYPES[number],
@@ -199,30 +221,24 @@ async function readRequest(req: Request, url: URL) {
   if (req.method !== "POST" || url.pathname !== "/mcall") {
     throw new Error("expected GET /mcall/{type}/{params} or POST /mcall");
   }
+  const unsupported = contentTypeRefusal(req.headers.get("content-type"));
+  if (unsupported !== null) throw new HttpError(415, unsupported);
   const raw = await readBodyText(req, MAX_BODY_BYTES);
-  const contentType = req.headers.get("content-type") ?? "";
-  if (contentType.includes("application/json")) {
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch (err) {
-      throw new Error(`body: invalid JSON: ${(err as Error).message}`);
-    }
-    if (typeof body !== "object" || body === null) throw new Error("body: expected a JSON object");
-    const b = body as Record<string, unknown>;
-    const params = b.params ?? (b.inputs !== undefined ? { inputs: b.inputs } : undefined);
-    if (params === undefined) throw new Error("body: expected params or inputs");
-    return {
-      type: typeof b.type === "string" ? b.type : "cmd",
-      ...(typeof b.name === "string" ? { name: b.name } : {}),
-      params: typeof params === "string" ? params : JSON.stringify(params),
-    };
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`body: invalid JSON: ${(err as Error).message}`);
   }
-  const form = new URLSearchParams(raw);
-  const params = form.get("params");
-  if (!params) throw new Error("params: form field is required");
-  const name = form.get("name");
-  return { type: form.get("type") || "cmd", ...(name ? { name } : {}), params };
+  if (typeof body !== "object" || body === null) throw new Error("body: expected a JSON object");
+  const b = body as Record<string, unknown>;
+  const params = b.params ?? (b.inputs !== undefined ? { inputs: b.inputs } : undefined);
+  if (params === undefined) throw new Error("body: expected params or inputs");
+  return {
+    type: typeof b.type === "string" ? b.type : "cmd",
+    ...(typeof b.name === "string" ? { name: b.name } : {}),
+    params: typeof params === "string" ? params : JSON.stringify(params),
+  };
 }
 
 /** Params are raw JSON, or base64 (std or url alphabet) of it. Returns inputs or an error line. */
@@ -247,8 +263,10 @@ function decodeBase64(text: string): string {
 }
 
 /**
- * Serve mode: runs the mcall API until `signal` aborts, then shuts down gracefully.
+ * Serve mode: runs the mcall API until `signal` aborts, then drains: requests in progress may
+ * finish until `limits.drainTimeoutMs`; past it they are cut off (their commands killed).
  *
+ * @returns OK after a complete drain; `interrupted` with the signal when requests were cut off.
  * @throws {ConfigError} when bound to a non-loopback address without a token.
  */
 export async function serveMcall(
@@ -256,35 +274,38 @@ export async function serveMcall(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
   onListen?: (addr: Deno.NetAddr) => void,
+  limits: ServerLimits = SERVE_LIMITS,
+  clock: Clock = systemClock,
 ): Promise<Outcome> {
   const token = await readToken(config, env, signal);
   const { host, port } = config.webserver;
   if (!isLoopback(host) && token === undefined) {
     throw new ConfigError(
       `webserver.host: refusing to serve ${JSON.stringify(host)} without a bearer token ` +
-        "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1)",
+        "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1, ::1 or localhost)",
     );
   }
   const log = logger("server");
-  const server = bindServer("webserver", host, port, () =>
-    Deno.serve({
-      hostname: host,
-      port,
-      onListen: (addr) => {
-        log.info("serving mcall API on {host}:{port}", { host: addr.hostname, port: addr.port });
-        onListen?.(addr);
-      },
-    }, mcallHandler(config, token)));
-  // Not Deno.serve's `signal` option: that cuts in-flight requests off. shutdown() stops
-  // accepting and waits until every in-flight request has its response.
-  const stop = () => {
-    log.info("draining in-flight requests");
-    server.shutdown();
-  };
-  if (signal.aborted) stop();
-  else signal.addEventListener("abort", stop, { once: true });
-  await server.finished;
-  signal.removeEventListener("abort", stop);
+  const listener = bindServer(
+    "webserver",
+    host,
+    port,
+    () => Deno.listen({ hostname: host, port, transport: "tcp" }),
+  );
+  const server = serveHttp1(listener, mcallHandler(config, token), limits, clock);
+  log.info("serving mcall API on {host}:{port}", {
+    host: server.addr.hostname,
+    port: server.addr.port,
+  });
+  onListen?.(server.addr);
+  if (!signal.aborted) {
+    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  }
+  log.info("draining in-flight requests");
+  const complete = await server.shutdown();
   log.info("server stopped");
-  return OK;
+  if (complete) return OK;
+  log.warn("drain deadline passed: requests in progress were cut off");
+  const sig = (signal.reason as { signal?: unknown } | undefined)?.signal;
+  return { kind: "interrupted", signal: sig === "SIGINT" || sig === "SIGHUP" ? sig : "SIGTERM" };
 }

@@ -19,3 +19,22 @@ Deno.test("probeHandler() maps probe verdicts to status codes and serves metrics
   const metrics = await handler(new Request("http://x/metrics"));
   assert.equal(await metrics.text(), "mcall_leader 1\n");
 });
+
+Deno.test("probeHandler() answers HEAD like GET and 405 to other methods", async () => {
+  const handler = probeHandler({
+    healthz: () => ({ ok: true, reason: "ok" }),
+    readyz: () => ({ ok: false, reason: "not ready" }),
+    metrics: () => Promise.resolve({ body: "", contentType: "text/plain" }),
+  });
+  for (
+    const [path, method, status] of [
+      ["/healthz", "HEAD", 200],
+      ["/readyz", "HEAD", 503],
+      ["/healthz", "POST", 405],
+    ] as const
+  ) {
+    const res = await handler(new Request(`http://x${path}`, { method }));
+    assert.equal(res.status, status, `${method} ${path}`);
+    await res.body?.cancel();
+  }
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { loadConfig, loadYaml, parseConfigText } from "../../lib/config/load.ts";
-import { isLoopback, mcallHandler, parseParams, serveMcall } from "../../lib/modes/serve.ts";
+import { mcallHandler, parseParams, serveMcall } from "../../lib/modes/serve.ts";
+import { isLoopback } from "../../lib/modes/serve_guard.ts";
 
 await loadYaml();
 const config = loadConfig({
@@ -58,19 +59,36 @@ Deno.test("serveMcall() runs GET /mcall/{type}/{params} with raw JSON, base64 st
   }
 });
 
-Deno.test("serveMcall() runs POST /mcall with form fields and with a JSON body", async () => {
+Deno.test("serveMcall() runs POST /mcall with a JSON body, refuses form and text bodies", async () => {
   const server = await startServe();
   try {
-    const form = new URLSearchParams({
-      type: "cmd",
-      name: "greeting",
-      params: JSON.stringify({ inputs: [{ input: "echo hi" }] }),
+    const params = JSON.stringify({ inputs: [{ input: "echo hi" }] });
+    const bodies: [string, BodyInit][] = [
+      ["application/x-www-form-urlencoded", new URLSearchParams({ type: "cmd", params })],
+      ["text/plain", params],
+    ];
+    for (const [type, body] of bodies) {
+      const res = await fetch(`${server.base}/mcall`, { method: "POST", body });
+      assert.equal(res.status, 415, type);
+      assert.match(
+        await res.text(),
+        /^Content-Type: ".*": POST \/mcall takes application\/json only/,
+      );
+    }
+    const form = new FormData();
+    form.set("params", params);
+    const multipart = await fetch(`${server.base}/mcall`, { method: "POST", body: form });
+    assert.equal(multipart.status, 415);
+    await multipart.body?.cancel();
+
+    const named = await fetch(`${server.base}/mcall`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: JSON.stringify({ type: "cmd", name: "greeting", params }),
     });
-    const res = await fetch(`${server.base}/mcall`, { method: "POST", body: form });
-    assert.equal(res.status, 200);
-    const [formResult] = await res.json();
-    assert.equal(formResult.result, "hi\n");
-    assert.equal(formResult.name, "greeting");
+    const [namedResult] = await named.json();
+    assert.equal(namedResult.result, "hi\n");
+    assert.equal(namedResult.name, "greeting");
 
     const json = await fetch(`${server.base}/mcall`, {
       method: "POST",
@@ -115,8 +133,8 @@ Deno.test("serveMcall() answers 400 with a one-line reason for bad requests", as
       ],
       [
         "/mcall",
-        { method: "POST", body: new URLSearchParams({ type: "cmd" }) },
-        /^params: form field is required\n$/,
+        { method: "POST", headers: { "content-type": "application/json" }, body: '{"type":"cmd"}' },
+        /^body: expected params or inputs\n$/,
       ],
     ];
     for (const [path, init, pattern] of cases) {
@@ -157,7 +175,7 @@ Deno.test("serveMcall() refuses to bind a public address without a token", async
     (err: Error) =>
       err instanceof ConfigError &&
       err.message === 'webserver.host: refusing to serve "0.0.0.0" without a bearer token ' +
-          "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1)",
+          "(set MCALL_WEBSERVER_TOKEN or webserver.tokenFile, or bind 127.0.0.1, ::1 or localhost)",
   );
 });
 
@@ -186,7 +204,7 @@ Deno.test("serveMcall() refuses a blank or short token, naming the minimum lengt
 });
 
 Deno.test("mcallHandler() never lets a request without a header match an empty token", async () => {
-  const res = await mcallHandler(config, "")(new Request("http://x/mcall/cmd/e30="));
+  const res = await mcallHandler(config, "")(new Request("http://127.0.0.1/mcall/cmd/e30="));
   assert.equal(res.status, 401);
   await res.body?.cancel();
 });
@@ -202,7 +220,7 @@ Deno.test("serveMcall() names an unreadable token file", async () => {
 });
 
 Deno.test("mcallHandler() answers 404 outside its routes", async () => {
-  const res = await mcallHandler(config, undefined)(new Request("http://x/other"));
+  const res = await mcallHandler(config, undefined)(new Request("http://127.0.0.1/other"));
   assert.equal(res.status, 404);
   await res.body?.cancel();
 });
@@ -261,7 +279,7 @@ Deno.test("mcallHandler() runs at most worker.number inputs at once across reque
     const input = `echo start >> ${log}; sleep 0.2; echo end >> ${log}`;
     const params = encodeURIComponent(JSON.stringify({ inputs: [{ input }, { input }] }));
     const responses = await Promise.all(
-      [1, 2, 3].map(() => handler(new Request(`http://x/mcall/cmd/${params}`))),
+      [1, 2, 3].map(() => handler(new Request(`http://127.0.0.1/mcall/cmd/${params}`))),
     );
     for (const res of responses) assert.equal(res.status, 200);
     await Promise.all(responses.map((r) => r.body?.cancel()));
@@ -283,19 +301,51 @@ Deno.test("mcallHandler() answers 503 with Retry-After when the queue is full, 4
   const slow = encodeURIComponent(
     JSON.stringify({ inputs: [{ input: "sleep 0.3" }, { input: "sleep 0.3" }] }),
   );
-  const first = handler(new Request(`http://x/mcall/cmd/${slow}`));
+  const first = handler(new Request(`http://127.0.0.1/mcall/cmd/${slow}`));
   const one = encodeURIComponent(JSON.stringify({ inputs: [{ input: "true" }] }));
-  const busy = await handler(new Request(`http://x/mcall/cmd/${one}`));
+  const busy = await handler(new Request(`http://127.0.0.1/mcall/cmd/${one}`));
   assert.equal(busy.status, 503);
   assert.equal(busy.headers.get("retry-after"), "1");
   assert.match(await busy.text(), /^busy: 2 inputs are running or queued \(limit 2\)/);
   assert.equal((await first).status, 200);
   await (await first).body?.cancel();
-  const after = await handler(new Request(`http://x/mcall/cmd/${one}`));
+  const after = await handler(new Request(`http://127.0.0.1/mcall/cmd/${one}`));
   assert.equal(after.status, 200);
   await after.body?.cancel();
-  const put = await handler(new Request("http://x/mcall", { method: "PUT", body: "x" }));
+  const put = await handler(new Request("http://127.0.0.1/mcall", { method: "PUT", body: "x" }));
   assert.equal(put.status, 405);
   assert.equal(put.headers.get("allow"), "GET, POST");
   await put.body?.cancel();
+});
+
+Deno.test("serveMcall(): the curl commands of docs/serve.md work as written", async () => {
+  const curl = await Deno.stat("/usr/bin/curl").then(() => true, () => false);
+  if (!curl) {
+    console.warn("%cSKIPPED: /usr/bin/curl is missing", "color: red");
+    return;
+  }
+  const doc = await Deno.readTextFile(new URL("../../docs/serve.md", import.meta.url));
+  const block = /```sh\n([\s\S]*?)```/.exec(doc)![1]!;
+  const commands = block.replace(/\\\n\s*/g, "").split("\n").filter((l) => l.startsWith("curl "));
+  assert.equal(commands.length, 2, block);
+  const server = await startServe();
+  try {
+    const outputs: string[] = [];
+    for (const command of commands) {
+      const line = command.replaceAll("http://127.0.0.1:3000", server.base);
+      const out = await new Deno.Command("/bin/sh", { args: ["-c", line], stderr: "inherit" })
+        .output();
+      assert.equal(out.code, 0, line);
+      outputs.push(new TextDecoder().decode(out.stdout));
+    }
+    const [uname, hi] = outputs.map((o) => JSON.parse(o)[0]);
+    assert.equal(uname.errorCode, "0");
+    assert.match(uname.result, /^Linux /);
+    assert.equal(hi.result, "hi\n");
+    const head = await new Deno.Command("curl", { args: ["-sI", `${server.base}/healthcheck`] })
+      .output();
+    assert.match(new TextDecoder().decode(head.stdout), /^HTTP\/1\.1 200 OK\r\n/);
+  } finally {
+    await server.stop();
+  }
 });
