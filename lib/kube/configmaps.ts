@@ -16,7 +16,7 @@ import {
 } from "./convert.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { classify, JsonApi } from "./requests.ts";
+import { JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 import type { ConfigMapLike, PodInfo, PodLister, TaskStore, WatchEvent } from "../tasks/store.ts";
 
@@ -133,7 +133,7 @@ export class KubeTaskStore implements TaskStore {
       this.#path,
       { labelSelector, resourceVersion, allowWatchBookmarks: true },
       (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
-      (err, code) => classify(err, "watch", "configmaps", namespace, code),
+      (err, code) => this.#api.grants.classify(err, "watch", "configmaps", namespace, code),
       signal,
     );
   }
@@ -169,7 +169,7 @@ export class KubePodLister implements PodLister {
         const pod = toPodInfo(obj as ApiPod);
         if (pod.name !== "") onPod(pod);
       },
-      (err, code) => classify(err, "watch", "pods", namespace, code),
+      (err, code) => this.#api.grants.classify(err, "watch", "pods", namespace, code),
       signal,
     );
   }

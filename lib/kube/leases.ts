@@ -6,7 +6,7 @@
  */
 import type { LeaseClient, LeaseObject, LeaseWatchEvent } from "../election/lease_object_lock.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { classify, JsonApi } from "./requests.ts";
+import { JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 
 /** The Leases of `namespace`, from the server root. */
@@ -53,7 +53,7 @@ export class KubeLeaseClient implements LeaseClient {
       leasesPath(namespace),
       { fieldSelector: `metadata.name=${name}` },
       (type, obj) => onEvent({ type, object: obj as LeaseObject }),
-      (err, code) => classify(err, "watch", "leases", namespace, code),
+      (err, code) => this.#api.grants.classify(err, "watch", "leases", namespace, code),
       signal,
     );
   }

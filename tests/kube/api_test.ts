@@ -1,6 +1,8 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { classify } from "../../lib/kube/requests.ts";
+import { Grants } from "../../lib/kube/requests.ts";
+
+const classify = (...args: Parameters<Grants["classify"]>) => new Grants().classify(...args);
 import { WATCH_TIMEOUT_S, watchDeadline } from "../../lib/kube/watch.ts";
 import { toPodInfo } from "../../lib/kube/convert.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { isKubeError } from "../../lib/apimachinery/errors.ts";
 import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
-import { classify, JsonApi } from "../../lib/kube/requests.ts";
+import { Grants, JsonApi } from "../../lib/kube/requests.ts";
 import { runWatch } from "../../lib/kube/watch.ts";
 
 interface Seen {
@@ -73,7 +73,7 @@ Deno.test("JsonApi sends JSON with the token and reads an error status's Status 
       assert.equal(seen[0]!.authorization, "Bearer t0ken");
       assert.equal(seen[0]!.body, '{"a":1}');
       const err = await api.request("PUT", "/api/v1/x/a?q=1", {}).catch((e) => e);
-      const kube = classify(err, "update", "configmaps", "ns");
+      const kube = api.grants.classify(err, "update", "configmaps", "ns");
       assert.equal(kube.kind, "conflict");
       assert.equal(kube.message, "update configmaps (HTTP 409): changed");
     },
@@ -97,7 +97,7 @@ Deno.test("runWatch() reads events split across chunks, drops bookmarks, and rej
       "/api/v1/namespaces/ns/configmaps",
       { labelSelector: "app=x", resourceVersion: "5", allowWatchBookmarks: true },
       (type, obj) => got.push(`${type} ${(obj as ReturnType<typeof object>).metadata.name}`),
-      (e, code) => classify(e, "watch", "configmaps", "ns", code),
+      (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
       new AbortController().signal,
     ).then(() => undefined, (e) => e);
     assert.deepEqual(got, ["ADDED a", "MODIFIED a", "DELETED a"]);
@@ -126,7 +126,7 @@ Deno.test("runWatch() resolves when the server ends it or the caller aborts, rej
           "/w",
           {},
           () => {},
-          (e, code) => classify(e, "watch", "leases", "ns", code),
+          (e, code) => new Grants().classify(e, "watch", "leases", "ns", code),
           signal,
         );
       await watch(new AbortController().signal);
