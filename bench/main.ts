@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|config|tasks|serve ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve ...]`: runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -26,6 +26,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   api: {
     title: "API throughput: planning against client-go on the real API server",
     load: async () => (await import("./api.ts")).benchApi,
+  },
+  tls: {
+    title: "TLS: the pinned-CA transport against Deno's own TLS pool",
+    load: async () => (await import("./tls.ts")).benchTls,
   },
   config: {
     title: "Config size: peak RSS of reading a large config against a one-input config",

@@ -11,6 +11,8 @@ import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { type KubeConfig, SERVICE_ACCOUNT_DIR } from "./kubeconfig.ts";
 import { type Clock, systemClock, type TimerId } from "../time/clock.ts";
+import { describeFetchFailure } from "./fetch_cause.ts";
+import { PinnedTransport } from "./tls.ts";
 import { readTextCapped, TOKEN_FILE_CAP } from "../files/bounded_read.ts";
 
 /** Where a pod's service-account namespace is mounted. */
@@ -37,8 +39,19 @@ export const USER_AGENT = "dz-mcall";
 /** Idle connections kept per API server (a planning burst runs 16 requests at once). */
 const POOL_MAX_IDLE = 32;
 
-/** The connection pools by API server and TLS settings: one `Deno.HttpClient` each. */
-const pools = new Map<string, Deno.HttpClient>();
+/**
+ * One API server's connection pool: the `Deno.HttpClient`, and for an `https` server the
+ * {@linkcode PinnedTransport} it connects through (the CA pinned, as client-go) and the plain
+ * URL base fetch is given (`http://host:port/prefix`, relayed over TLS by the transport).
+ */
+interface Pool {
+  readonly client: Deno.HttpClient;
+  readonly transport?: PinnedTransport;
+  readonly base: string;
+}
+
+/** The connection pools by API server and TLS settings. */
+const pools = new Map<string, Pool>();
 
 /** Pool keys by configuration: computed once per `KubeConfig`, not on every request. */
 const poolKeys = new WeakMap<KubeConfig, string>();
@@ -47,28 +60,58 @@ const poolKeys = new WeakMap<KubeConfig, string>();
 function poolKey(kc: KubeConfig): string {
   let key = poolKeys.get(kc);
   if (key === undefined) {
-    key = JSON.stringify([kc.server, kc.caCerts, kc.cert ?? "", kc.key ?? "", kc.proxy ?? ""]);
+    key = JSON.stringify([
+      kc.server,
+      kc.caCerts,
+      kc.cert ?? "",
+      kc.key ?? "",
+      kc.proxy ?? "",
+      kc.tlsServerName ?? "",
+      kc.insecure === true,
+    ]);
     poolKeys.set(kc, key);
   }
   return key;
 }
 
 /** The pool for `kc`'s API server, built on first use. */
-function pool(kc: KubeConfig): Deno.HttpClient {
+function pool(kc: KubeConfig): Pool {
   const key = poolKey(kc);
-  let client = pools.get(key);
-  if (client === undefined) {
-    client = Deno.createHttpClient({
-      caCerts: [...kc.caCerts],
-      ...(kc.cert !== undefined && kc.key !== undefined ? { cert: kc.cert, key: kc.key } : {}),
-      ...(kc.proxy === undefined ? {} : { proxy: { url: kc.proxy } }),
-      http1: true,
-      http2: HTTP2,
-      poolMaxIdlePerHost: POOL_MAX_IDLE,
-    });
-    pools.set(key, client);
+  let entry = pools.get(key);
+  if (entry === undefined) {
+    const url = new URL(kc.server);
+    const options = { http1: !HTTP2, http2: HTTP2, poolMaxIdlePerHost: POOL_MAX_IDLE };
+    if (url.protocol === "https:") {
+      const transport = new PinnedTransport({
+        host: url.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(url.port || 443),
+        caCerts: kc.caCerts,
+        ...(kc.cert !== undefined && kc.key !== undefined ? { cert: kc.cert, key: kc.key } : {}),
+        ...(kc.tlsServerName === undefined ? {} : { serverName: kc.tlsServerName }),
+        ...(kc.insecure ? { insecure: true } : {}),
+        ...(kc.proxy === undefined ? {} : { proxy: kc.proxy }),
+        alpn: HTTP2 ? "h2" : "http/1.1",
+      });
+      // One protocol only: HTTP/2 with prior knowledge on the plain socket (the transport
+      // negotiated h2 with the server), or HTTP/1.1.
+      const client = Deno.createHttpClient({
+        ...options,
+        proxy: { transport: "unix", path: transport.path },
+      });
+      entry = { client, transport, base: `http://${url.host}${url.pathname.replace(/\/+$/, "")}` };
+    } else {
+      // A plain-HTTP server (kubectl allows it): nothing to verify.
+      const client = Deno.createHttpClient({
+        http1: true,
+        http2: HTTP2,
+        poolMaxIdlePerHost: POOL_MAX_IDLE,
+        ...(kc.proxy === undefined ? {} : { proxy: { url: kc.proxy } }),
+      });
+      entry = { client, base: kc.server };
+    }
+    pools.set(key, entry);
   }
-  return client;
+  return entry;
 }
 
 /**
@@ -79,14 +122,15 @@ function pool(kc: KubeConfig): Deno.HttpClient {
  */
 export function discardPool(kc: KubeConfig): void {
   const key = poolKey(kc);
-  const client = pools.get(key);
-  if (client === undefined) return;
+  const entry = pools.get(key);
+  if (entry === undefined) return;
   pools.delete(key);
   try {
-    client.close();
+    entry.client.close();
   } catch {
     // Already closed.
   }
+  entry.transport?.close();
 }
 
 /**
@@ -159,13 +203,20 @@ export async function send(
   if (body !== undefined) headers["content-type"] = "application/json";
   const authorization = await kc.authorization();
   if (authorization !== undefined) headers.authorization = authorization;
-  return await fetch(kc.server + path, {
+  const { client, base } = pool(kc);
+  // Impersonate-* (kubectl's `as`, `as-groups`, …); a name repeated is sent as repeated headers.
+  const impersonation = kc.impersonate ?? [];
+  const response = await fetch(base + path, {
     method,
-    headers,
+    headers: impersonation.length === 0
+      ? headers
+      : [...Object.entries(headers), ...impersonation.map(([k, v]) => [k, v])],
     signal,
-    client: pool(kc),
+    client,
     ...(body === undefined ? {} : { body }),
   });
+  if (response.status === 401 && authorization !== undefined) kc.unauthorized?.(authorization);
+  return response;
 }
 
 /**
@@ -175,8 +226,10 @@ export async function send(
 export function failed(kc: KubeConfig, signal: AbortSignal, err: unknown): unknown {
   const reason: unknown = signal.aborted ? signal.reason : undefined;
   const timedOut = reason instanceof DOMException && reason.name === "TimeoutError";
+  // Read before the pool is dropped: why the transport's last connection failed.
+  const cause = timedOut ? undefined : pools.get(poolKey(kc))?.transport?.lastError;
   if (!signal.aborted || timedOut) discardPool(kc);
-  return timedOut ? reason : err;
+  return timedOut ? reason : describeFetchFailure(err, cause);
 }
 
 /**

@@ -2,9 +2,9 @@
  * What still uses `@kubernetes/client-node`, which the program no longer loads in its normal
  * paths (importing it costs ~80 MiB of RSS: its `KubeConfig` pulls in every generated API class):
  *
- * - {@linkcode execAuthorization}: the token of a kubeconfig user with `exec` or `auth-provider`
- *   (EKS, GKE, OIDC laptops), which client-node's authenticators know how to run and cache.
- *   `kubeconfig.ts` imports this module dynamically, only for such a user.
+ * - {@linkcode authProviderAuthorization}: the token of a kubeconfig user with `auth-provider`
+ *   (OIDC), which client-node's authenticators know how to run and cache. `kubeconfig.ts`
+ *   imports this module dynamically, only for such a user (`exec` is `exec_credential.ts`).
  * - {@linkcode fromClientNode} and {@linkcode forceHttp1}: for tests and benches that drive the
  *   API server with a client-node `KubeConfig` as a tool.
  *
@@ -29,42 +29,41 @@ function authorizationOf(kc: k8s.KubeConfig): () => Promise<string | undefined> 
 }
 
 /**
- * The `Authorization` header of an `exec` or `auth-provider` user, computed by client-node for
- * each request (it caches the token until it expires). Only the header is taken: a plugin that
- * returns a client certificate instead of a token is not supported.
+ * The `Authorization` header of an `auth-provider` user, computed by client-node for each request
+ * (it caches the token until it expires). client-node is given only that user, from OUR merged
+ * kubeconfig (`kubeconfig.ts`): it never re-reads or re-merges the files, whose merge it does
+ * differently (duplicate names across `KUBECONFIG` files).
  *
- * @param paths The kubeconfig files, merged in order.
- * @param context The current context.
+ * @param server The cluster's server (client-node wants a cluster in the context).
  * @param user The user's name, for the error.
+ * @param fields The user's map, as merged.
  * @returns A function giving the header for the next request.
- * @throws {Error} One line when client-node cannot read the files or the plugin gives no token.
+ * @throws {Error} One line when the provider gives no token.
  */
-export async function execAuthorization(
-  paths: readonly string[],
-  context: string,
+export async function authProviderAuthorization(
+  server: string,
   user: string,
+  fields: Record<string, unknown>,
 ): Promise<() => Promise<string | undefined>> {
   const kc = new k8s.KubeConfig();
-  kc.loadFromFile(paths[0]!);
-  for (const path of paths.slice(1)) {
-    const more = new k8s.KubeConfig();
-    more.loadFromFile(path);
-    kc.mergeConfig(more, true);
-  }
-  kc.setCurrentContext(context);
+  kc.loadFromString(JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "c", cluster: { server } }],
+    users: [{ name: "u", user: fields }],
+    contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+    "current-context": "x",
+  }));
   const authorization = authorizationOf(kc);
   let first: string | undefined;
   try {
     first = await authorization();
   } catch (err) {
     const reason = String((err as Error)?.message ?? err).split("\n")[0];
-    throw new Error(`user ${JSON.stringify(user)}: exec/auth-provider failed: ${reason}`);
+    throw new Error(`user ${JSON.stringify(user)}: auth-provider failed: ${reason}`);
   }
   if (first === undefined) {
-    throw new Error(
-      `user ${JSON.stringify(user)}: exec/auth-provider gave no token (supported: a bearer ` +
-        `token; a client certificate from a plugin is not)`,
-    );
+    throw new Error(`user ${JSON.stringify(user)}: auth-provider gave no token`);
   }
   return authorization;
 }

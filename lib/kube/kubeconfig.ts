@@ -3,17 +3,25 @@
  * in-cluster service account, or a kubeconfig file, read into a {@linkcode KubeConfig} — the API
  * server's URL, the TLS material of its connection pool and how to authenticate a request.
  *
- * Supported: in a pod, `KUBERNETES_SERVICE_HOST`/`_PORT` with the mounted token (re-read when it
- * rotates) and `ca.crt`; in a kubeconfig (`KUBECONFIG`, colon-separated and merged as kubectl
- * does, else `~/.kube/config`): the current context's cluster `server`, `certificate-authority`
- * / `-data`, `proxy-url`, and its user's `token` / `tokenFile`, `client-certificate` / `-data` +
- * `client-key` / `-data`, `username` + `password`. A user with `exec` or `auth-provider` (cloud
- * laptops) gets its token from `@kubernetes/client-node`, imported only then (`client_node.ts`).
+ * Supported: a kubeconfig (`KUBECONFIG`, colon-separated and merged as kubectl does, missing
+ * files skipped, else `~/.kube/config`): the current context's cluster `server`,
+ * `certificate-authority` / `-data` (the only trust: `tls.ts` pins it), `tls-server-name`,
+ * `insecure-skip-tls-verify` (with a warning), `proxy-url` (`http://`), and its user's `token` /
+ * `tokenFile`, `client-certificate` / `-data` + `client-key` / `-data`, `username` + `password`,
+ * `exec` (`exec_credential.ts`), impersonation (`impersonation.ts`); else, in a pod,
+ * `KUBERNETES_SERVICE_HOST`/`_PORT` with the mounted token (re-read when it rotates) and `ca.crt`
+ * — as client-go, a kubeconfig that names a context wins over the service account. A user with
+ * `auth-provider` gets its token from `@kubernetes/client-node`, imported only then
+ * (`client_node.ts`).
  *
  * @module
  */
 import { ConfigError } from "../config/layer.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
+import { logger } from "../log/log.ts";
+import { execAuthorization } from "./exec_credential.ts";
+import { impersonationHeaders } from "./impersonation.ts";
+import { proxyFromEnvironment } from "./proxy_env.ts";
 import {
   KUBE_FILE_CAP,
   readTextCapped,
@@ -36,10 +44,24 @@ export interface KubeConfig {
   /** PEM client certificate and key (mutual TLS), both or neither. */
   readonly cert?: string;
   readonly key?: string;
-  /** An HTTP(S) proxy for every connection to the server. */
+  /** An `http://` proxy for every connection to the server (`CONNECT`). */
   readonly proxy?: string;
+  /** The name sent as SNI and checked in the server's certificate (`tls-server-name`). */
+  readonly tlsServerName?: string;
+  /** `insecure-skip-tls-verify`: the server's certificate is not checked. */
+  readonly insecure?: boolean;
+  /**
+   * The current context's `namespace` (kubectl's default namespace; `undefined`: none set, or
+   * in-cluster). The program's namespace is `election.namespace` or the service account's
+   * (`resolveNamespace`); this is what kubectl would use, for tools and the conformance suite.
+   */
+  readonly namespace?: string;
+  /** Impersonate-* headers sent with every request and watch (a name may repeat). */
+  readonly impersonate?: readonly (readonly [string, string])[];
   /** The `Authorization` header value for the next request (`undefined`: none). */
   authorization(): Promise<string | undefined>;
+  /** Told the header of a request the API server answered 401 (an exec token is refreshed). */
+  readonly unauthorized?: (authorization: string) => void;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -85,6 +107,22 @@ export function tokenFromFile(path: string, clock: Clock = systemClock) {
   };
 }
 
+/**
+ * The environment's proxy for `server` (`HTTPS_PROXY` / `NO_PROXY`, as client-go), refused in one
+ * line unless it is `http://` (the pinned TLS connection is tunnelled with CONNECT).
+ */
+function envProxy(server: string, env: Env, where: string): string | undefined {
+  const proxy = proxyFromEnvironment(server, env);
+  if (proxy !== undefined && !proxy.startsWith("http://")) {
+    throw new ConfigError(
+      `${where}: the proxy from HTTPS_PROXY/HTTP_PROXY (${proxy}) is not supported (only ` +
+        `http:// proxies; the pinned TLS connection is tunnelled with CONNECT): set NO_PROXY ` +
+        `for the API server or use an http:// proxy`,
+    );
+  }
+  return proxy;
+}
+
 /** The in-cluster configuration: the pod's service account and the API server's Service. */
 function inCluster(env: Env, dir: string, clock: Clock): KubeConfig {
   const host = env.KUBERNETES_SERVICE_HOST!;
@@ -96,9 +134,12 @@ function inCluster(env: Env, dir: string, clock: Clock): KubeConfig {
   } catch (err) {
     throw new ConfigError(`in-cluster: cannot read ${caFile}: ${(err as Error).name}`);
   }
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const proxy = envProxy(server, env, "in-cluster");
   return {
-    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    server,
     caCerts: [ca],
+    ...(proxy === undefined ? {} : { proxy }),
     authorization: tokenFromFile(`${dir}/token`, clock),
   };
 }
@@ -179,6 +220,7 @@ async function fromKubeconfig(
   paths: string[],
   merged: Merged,
   clock: Clock,
+  env: Env,
 ): Promise<KubeConfig> {
   const where = `${source}: ${paths.join(":")}`;
   const context = merged.contexts.get(merged.currentContext);
@@ -191,19 +233,25 @@ async function fromKubeconfig(
     );
   }
   const clusterName = String(context!.fields.cluster);
-  if (cluster.fields["insecure-skip-tls-verify"] === true) {
+  const insecure = cluster.fields["insecure-skip-tls-verify"] === true;
+  const hasCa = Boolean(
+    cluster.fields["certificate-authority"] || cluster.fields["certificate-authority-data"],
+  );
+  if (insecure && hasCa) {
+    // kubectl: "specifying a root certificates file with the insecure flag is not allowed".
     throw new ConfigError(
-      `${where}: cluster ${JSON.stringify(clusterName)} sets insecure-skip-tls-verify, which ` +
-        `dz-mcall does not support (Deno's HTTP client always verifies TLS): give ` +
-        `certificate-authority or certificate-authority-data instead`,
+      `${where}: cluster ${JSON.stringify(clusterName)} sets both insecure-skip-tls-verify and ` +
+        `a certificate-authority: give one of them`,
     );
   }
-  if (cluster.fields["tls-server-name"]) {
-    throw new ConfigError(
-      `${where}: cluster ${JSON.stringify(clusterName)} sets tls-server-name, which dz-mcall ` +
-        `does not support: use a server URL whose host name the certificate names`,
+  if (insecure) {
+    logger("kube").warn(
+      "Cluster {cluster} sets insecure-skip-tls-verify: the API server's certificate is not " +
+        "checked, anyone between this pod and the server can read the token",
+      { cluster: clusterName },
     );
   }
+  const serverName = cluster.fields["tls-server-name"];
   const userName = String(context!.fields.user ?? "");
   const user = merged.users.get(userName) ?? { fields: {}, dir: "." };
   const ca = dataOrFile(cluster, "certificate-authority");
@@ -214,25 +262,58 @@ async function fromKubeconfig(
       `${where}: user ${JSON.stringify(userName)} needs both client-certificate and client-key`,
     );
   }
-  const proxy = cluster.fields["proxy-url"];
+  const proxyUrl = cluster.fields["proxy-url"];
+  // client-go: proxy-url, else the environment's proxy.
+  const proxy = typeof proxyUrl === "string" && proxyUrl !== ""
+    ? proxyUrl
+    : envProxy(server.replace(/\/+$/, ""), env, where);
+  if (typeof proxy === "string" && proxy !== "" && !proxy.startsWith("http://")) {
+    throw new ConfigError(
+      `${where}: cluster ${JSON.stringify(clusterName)}: proxy-url ${JSON.stringify(proxy)} is ` +
+        `not supported (only http:// proxies; the pinned TLS connection is tunnelled with CONNECT)`,
+    );
+  }
+  const f = user.fields;
+  const impersonate = impersonationHeaders(f);
   const base = {
     server: server.replace(/\/+$/, ""),
     caCerts: ca === undefined ? [] : [ca],
     ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
     ...(typeof proxy === "string" && proxy !== "" ? { proxy } : {}),
+    ...(typeof serverName === "string" && serverName !== "" ? { tlsServerName: serverName } : {}),
+    ...(insecure ? { insecure } : {}),
+    ...(impersonate.length > 0 ? { impersonate } : {}),
+    ...(typeof context!.fields.namespace === "string" && context!.fields.namespace !== ""
+      ? { namespace: context!.fields.namespace }
+      : {}),
   };
-  const f = user.fields;
-  if (f.exec || f["auth-provider"]) {
-    const { execAuthorization } = await import("./client_node.ts");
-    const authorization = await execAuthorization(paths, merged.currentContext, userName);
+  if (f.exec) {
+    const cafield = cluster.fields["certificate-authority-data"];
+    const { authorization, unauthorized } = execAuthorization({
+      exec: f.exec as Record<string, unknown>,
+      dir: user.dir,
+      user: userName,
+      cluster: {
+        server: base.server,
+        ...(typeof cafield === "string" ? { "certificate-authority-data": cafield } : {}),
+      },
+    }, clock);
+    // Run once now, so a plugin that cannot give a token fails at start, in one line.
+    await authorization();
+    return { ...base, authorization, unauthorized };
+  }
+  if (f["auth-provider"]) {
+    const { authProviderAuthorization } = await import("./client_node.ts");
+    const authorization = await authProviderAuthorization(base.server, userName, f);
     return { ...base, authorization };
+  }
+  // Both set: client-go's transport reads the file (the field is only its first value).
+  if (typeof f.tokenFile === "string" && f.tokenFile !== "") {
+    return { ...base, authorization: tokenFromFile(pathIn(user, f.tokenFile), clock) };
   }
   if (typeof f.token === "string" && f.token !== "") {
     const header = `Bearer ${f.token}`;
     return { ...base, authorization: () => Promise.resolve(header) };
-  }
-  if (typeof f.tokenFile === "string" && f.tokenFile !== "") {
-    return { ...base, authorization: tokenFromFile(pathIn(user, f.tokenFile), clock) };
   }
   if (typeof f.username === "string" && f.username !== "") {
     const header = `Basic ${btoa(`${f.username}:${String(f.password ?? "")}`)}`;
@@ -242,10 +323,12 @@ async function fromKubeconfig(
 }
 
 /**
- * Loads client configuration: the in-cluster service account when `KUBERNETES_SERVICE_HOST` is
- * set and the token is mounted, else `KUBECONFIG` (colon-separated paths, merged: the first file
- * to set a name or `current-context` wins), else `~/.kube/config`. Unlike client-node's
- * `loadFromDefault`, it never falls back to `http://localhost:8080`.
+ * Loads client configuration as client-go's deferred loading does: the kubeconfig —
+ * `KUBECONFIG` (colon-separated paths, merged: the first file to set a name or
+ * `current-context` wins; missing files are skipped) when set, else `~/.kube/config` — when it
+ * names a current context; else, in a pod (`KUBERNETES_SERVICE_HOST` set and the token mounted),
+ * the service account. So `KUBECONFIG` wins over the service account, as with kubectl. Unlike
+ * client-node's `loadFromDefault`, it never falls back to `http://localhost:8080`.
  *
  * @param env The environment (default: the process's).
  * @param options Where the service account is mounted; the clock of token re-reads.
@@ -259,12 +342,21 @@ export async function loadKubeConfig(
   const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const clock = options.clock ?? systemClock;
   const tokenFile = `${dir}/token`;
-  if (env.KUBERNETES_SERVICE_HOST && fileExists(tokenFile)) return inCluster(env, dir, clock);
+  const inPod = Boolean(env.KUBERNETES_SERVICE_HOST) && fileExists(tokenFile);
   const home = env.HOME ? `${env.HOME}/.kube/config` : "~/.kube/config";
-  const paths = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
-  const source = paths.length > 0 ? "KUBECONFIG" : home;
-  if (paths.length === 0 && env.HOME && fileExists(home)) paths.push(home);
+  const listed = (env.KUBECONFIG ?? "").split(":").filter(Boolean);
+  const source = listed.length > 0 ? "KUBECONFIG" : home;
+  // client-go skips the files of KUBECONFIG that do not exist.
+  const paths = listed.length > 0
+    ? listed.filter(fileExists)
+    : env.HOME && fileExists(home)
+    ? [home]
+    : [];
   if (paths.length === 0) {
+    if (inPod) return inCluster(env, dir, clock);
+    if (listed.length > 0) {
+      throw new ConfigError(`KUBECONFIG: ${listed.join(", ")} does not exist or is not a file`);
+    }
     const pod = env.KUBERNETES_SERVICE_HOST
       ? `KUBERNETES_SERVICE_HOST is set but ${tokenFile} is missing`
       : "KUBERNETES_SERVICE_HOST is not set";
@@ -282,9 +374,6 @@ export async function loadKubeConfig(
     contexts: new Map(),
   };
   for (const path of paths) {
-    if (!fileExists(path)) {
-      throw new ConfigError(`${source}: ${path} does not exist or is not a file`);
-    }
     try {
       mergeFile(merged, path, readTextCappedSync(path, KUBE_FILE_CAP), parse);
     } catch (err) {
@@ -292,8 +381,11 @@ export async function loadKubeConfig(
       throw new ConfigError(`${source}: ${path} is not a valid kubeconfig: ${reason}`);
     }
   }
+  // client-go: a kubeconfig that chooses no context is "empty"; in a pod the service account
+  // applies then.
+  if (merged.currentContext === "" && inPod) return inCluster(env, dir, clock);
   try {
-    return await fromKubeconfig(source, paths, merged, clock);
+    return await fromKubeconfig(source, paths, merged, clock, env);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const reason = String((err as Error)?.message ?? err).split("\n")[0];

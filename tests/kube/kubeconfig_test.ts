@@ -1,7 +1,8 @@
 /**
  * The client configuration loader (`lib/kube/kubeconfig.ts`): kubeconfig variants, the in-cluster
- * service account, token rotation (a temp file and the fake clock), exec credentials through the
- * lazily imported client-node, and the one-line errors for what is not supported.
+ * service account, token rotation (a temp file and the fake clock), exec credentials, and the
+ * one-line errors for what is not supported. tests/kube/exec_credential_test.ts has the plugin's
+ * cache and lock, tests/kube/conformance_test.ts compares the loader with kubectl.
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
@@ -132,7 +133,7 @@ Deno.test("in a pod: the Service's host and port, ca.crt, and the rotating token
   });
 });
 
-Deno.test("an exec user gets its token from client-node, imported only for it", async () => {
+Deno.test("an exec user gets its token from the plugin's ExecCredential", async () => {
   await withDir(async (dir) => {
     const credential = JSON.stringify({
       apiVersion: "client.authentication.k8s.io/v1",
@@ -160,13 +161,21 @@ Deno.test("loadKubeConfig() rejects what it cannot honour in one line", async ()
     const cases: [string, string, RegExp][] = [
       [
         "insecure",
-        kubeconfig({ "insecure-skip-tls-verify": true }, { token: "t" }),
-        /^KUBECONFIG: .*\/insecure: cluster "c" sets insecure-skip-tls-verify, which dz-mcall does not support .*certificate-authority/,
+        kubeconfig({
+          "insecure-skip-tls-verify": true,
+          "certificate-authority-data": b64(CA),
+        }, { token: "t" }),
+        /^KUBECONFIG: .*\/insecure: cluster "c" sets both insecure-skip-tls-verify and a certificate-authority: give one of them$/,
       ],
       [
-        "servername",
-        kubeconfig({ "tls-server-name": "api" }, { token: "t" }),
-        /^KUBECONFIG: .*: cluster "c" sets tls-server-name, which dz-mcall does not support/,
+        "socks",
+        kubeconfig({ "proxy-url": "socks5://127.0.0.1:1080" }, { token: "t" }),
+        /^KUBECONFIG: .*: cluster "c": proxy-url "socks5:\/\/127\.0\.0\.1:1080" is not supported \(only http:\/\/ proxies/,
+      ],
+      [
+        "groupsonly",
+        kubeconfig({}, { token: "t", "as-groups": ["g"] }),
+        /^KUBECONFIG: .*\/groupsonly: as-groups, as-uid or as-user-extra need as/,
       ],
       [
         "halfcert",
@@ -183,7 +192,7 @@ Deno.test("loadKubeConfig() rejects what it cannot honour in one line", async ()
         kubeconfig({}, {
           exec: { apiVersion: "client.authentication.k8s.io/v1", command: "false" },
         }),
-        /^KUBECONFIG: .*\/badexec: user "u": exec\/auth-provider failed: /,
+        /^KUBECONFIG: .*\/badexec: user "u": exec plugin false exited with 1: $/,
       ],
       [
         "list",
@@ -212,6 +221,65 @@ Deno.test("loadKubeConfig() rejects what it cannot honour in one line", async ()
     await assert.rejects(
       () => loadKubeConfig({ KUBERNETES_SERVICE_HOST: "10.0.0.1" }, { serviceAccountDir: dir }),
       /ConfigError: in-cluster: cannot read .*\/ca\.crt: NotFound$/,
+    );
+  });
+});
+
+Deno.test("in a pod, KUBECONFIG wins over the service account; an empty or missing kubeconfig falls back to it (client-go)", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/token`, "sa");
+    await Deno.writeTextFile(`${dir}/ca.crt`, CA);
+    await Deno.writeTextFile(`${dir}/config`, kubeconfig({}, { token: "from-kubeconfig" }));
+    await Deno.writeTextFile(`${dir}/empty`, "apiVersion: v1\nkind: Config\n");
+    const pod = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
+    const load = (kubeconfigEnv?: string) =>
+      loadKubeConfig(
+        kubeconfigEnv === undefined ? pod : { ...pod, KUBECONFIG: kubeconfigEnv },
+        { serviceAccountDir: dir },
+      );
+    const withKubeconfig = await load(`${dir}/config`);
+    assert.equal(withKubeconfig.server, "https://127.0.0.1:6443");
+    assert.equal(await withKubeconfig.authorization(), "Bearer from-kubeconfig");
+    // Missing files of KUBECONFIG are skipped, as kubectl does.
+    const skipped = await load(`${dir}/missing:${dir}/config`);
+    assert.equal(await skipped.authorization(), "Bearer from-kubeconfig");
+    for (const fallback of [undefined, `${dir}/empty`, `${dir}/missing`]) {
+      const kc = await load(fallback);
+      assert.equal(kc.server, "https://10.96.0.1:443", String(fallback));
+      assert.equal(await kc.authorization(), "Bearer sa");
+    }
+  });
+});
+
+Deno.test("without proxy-url the environment's HTTPS_PROXY applies (client-go), in a pod too; proxy-url wins", async () => {
+  await withDir(async (dir) => {
+    const P = "http://proxy.corp:3128";
+    const remote = { server: "https://10.0.0.1:6443" };
+    await Deno.writeTextFile(`${dir}/env`, kubeconfig(remote, { token: "t" }));
+    await Deno.writeTextFile(
+      `${dir}/url`,
+      kubeconfig({ ...remote, "proxy-url": "http://other:8080" }, { token: "t" }),
+    );
+    assert.equal((await loadKubeConfig({ KUBECONFIG: `${dir}/env`, HTTPS_PROXY: P })).proxy, P);
+    assert.equal(
+      (await loadKubeConfig({ KUBECONFIG: `${dir}/env`, HTTPS_PROXY: P, NO_PROXY: "10.0.0.0/8" }))
+        .proxy,
+      undefined,
+    );
+    assert.equal(
+      (await loadKubeConfig({ KUBECONFIG: `${dir}/url`, HTTPS_PROXY: P })).proxy,
+      "http://other:8080",
+    );
+    await Deno.writeTextFile(`${dir}/token`, "sa");
+    await Deno.writeTextFile(`${dir}/ca.crt`, CA);
+    const pod = await loadKubeConfig(
+      { KUBERNETES_SERVICE_HOST: "10.96.0.1", HTTPS_PROXY: P },
+      { serviceAccountDir: dir },
+    );
+    assert.equal(pod.proxy, P);
+    await assert.rejects(
+      () => loadKubeConfig({ KUBECONFIG: `${dir}/env`, HTTPS_PROXY: "socks5://s:1080" }),
+      /ConfigError: KUBECONFIG: .*: the proxy from HTTPS_PROXY\/HTTP_PROXY \(socks5:\/\/s:1080\) is not supported/,
     );
   });
 });

@@ -1,0 +1,3 @@
+module dz-mcall/tests/kube/recorder
+
+go 1.24
