@@ -156,7 +156,7 @@ Deno.test("chart passes metrics.pushgateway to mcall.yaml, which the program acc
   assert.deepEqual(config.metrics.pushgateway, {
     url: "http://pushgateway.monitoring:9091",
     job: "dz-mcall",
-    timeout: 3000,
+    timeoutMs: 3000,
   });
   assert.equal(ConfigSchema.parse(mcallYaml(await render())).metrics.pushgateway.url, "");
 });

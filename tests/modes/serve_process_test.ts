@@ -22,7 +22,16 @@ function spawnServe(
   return new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
+    // A clean environment: the host's NODE_EXTRA_CA_CERTS & co. make the runtime load a CA file
+    // lazily, and under the descriptor limit its "Ignoring extra certs" warning is not our log.
+    clearEnv: true,
+    env: {
+      NO_COLOR: "1",
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/root",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      ...env,
+    },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
