@@ -43,7 +43,11 @@ import type { Row } from "./table.ts";
 const CREATES = 1000;
 const GOCREATE_DIR = fileURLToPath(new URL("./gocreate/", import.meta.url));
 
-async function text(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+/** Runs `argv`; stdout as text. @throws {Error} When it exits non-zero. */
+export async function text(
+  argv: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+) {
   const out = await new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdout: "piped",
@@ -55,7 +59,7 @@ async function text(argv: string[], opts: { cwd?: string; env?: Record<string, s
 }
 
 /** Builds bench/gocreate (Go's build cache makes later builds instant); returns the binary. */
-async function buildGoCreate(dir: string): Promise<string> {
+export async function buildGoCreate(dir: string): Promise<string> {
   const bin = `${dir}/gocreate`;
   const go = Deno.env.get("DZ_TESTENV_GO") ?? "go";
   await text([go, "build", "-o", bin, "."], {

@@ -1,5 +1,6 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve ...]`: runs the named benchmarks (all by default),
+ * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve|cronround|podmem ...]`:
+ * runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
 import { renderTable, type Row } from "./table.ts";
@@ -26,6 +27,15 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   api: {
     title: "API throughput: planning against client-go on the real API server",
     load: async () => (await import("./api.ts")).benchApi,
+  },
+  cronround: {
+    title:
+      "CronJob round against a plain Job on the real node (timeline in s from the Job's creation)",
+    load: async () => (await import("./cronround.ts")).benchCronRound,
+  },
+  podmem: {
+    title: "Pod memory: the kubelet's working set of our pods on the real node",
+    load: async () => (await import("./podmem.ts")).benchPodMem,
   },
   tls: {
     title: "TLS: the pinned-CA transport against Deno's own TLS pool",

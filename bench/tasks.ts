@@ -30,10 +30,18 @@ import { loadConfig, readConfigFile } from "../lib/config/load.ts";
 import { apiServerPid, cpuMs, memoryMiB, supervisorPid } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
 import { helperSetsid } from "./engine.ts";
+import { goTaskWrites } from "./floor.ts";
+import { PLAN_CONCURRENCY } from "../lib/planner/planner.ts";
 
 /** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
 const TASKS = Math.max(10, Number(Deno.env.get("BENCH_TASKS") ?? "1000") || 1000);
 const WORKERS = 5;
+/**
+ * `BENCH_TASKS_PROF=1`: every process runs with V8's sampling profiler (`--prof`), which writes
+ * `isolate-*-v8.log` into the working directory; `node --prof-process` reads them. It slows the
+ * processes down: not for the measured run.
+ */
+const PROF = Boolean(Deno.env.get("BENCH_TASKS_PROF"));
 /** `BENCH_TASKS_TRACE=1`: every process's log lines and RSS samples on stderr. */
 const TRACE = Boolean(Deno.env.get("BENCH_TASKS_TRACE"));
 const WORKER_NUMBER = 10;
@@ -127,7 +135,7 @@ async function runRound(
       MCALL_METRICS_PORT: "0",
       MCALL_WORKER_NUMBER: String(WORKER_NUMBER),
       ...extraEnv,
-    });
+    }, PROF ? ["--prof"] : []);
     p.exited.then(() => pods.get(name)!.remove()).catch(() => {});
     return p;
   });
@@ -292,9 +300,14 @@ export async function benchTasks(): Promise<Row[]> {
     // Pure execution: the same inputs through the engine in this process.
     const config = loadConfig({ layers: [await readConfigFile(configFile)] });
     const specs = configuredInputs(config);
+    // This process's own CPU over each run: the engine's cost of a task, parent side (the
+    // children's CPU is theirs, as it is for the workers measured below).
+    let engineCpuMs = Infinity;
     const local = async (n: number) => {
       const t = performance.now();
+      const c = await cpuMs(Deno.pid);
       await runAll(specs, { ...config, worker: { ...config.worker, number: n } });
+      engineCpuMs = Math.min(engineCpuMs, await cpuMs(Deno.pid) - c);
       return performance.now() - t;
     };
     const local10 = await local(WORKER_NUMBER);
@@ -302,6 +315,11 @@ export async function benchTasks(): Promise<Row[]> {
 
     const pid = await apiServerPid(h.control);
     const pids: CpuPids = { apiserver: pid, etcd: await supervisorPid(h.control) };
+    // The API server's own background CPU (no client busy), per ms: a round that takes longer
+    // than client-go's writes also pays more of it.
+    const idle0 = await cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 5000));
+    const apiIdlePerMs = (await cpuMs(pid) - idle0) / 5000;
     const before = await configMapWrites(h.kubeconfigPath);
     const cpuBefore = await cpuMs(pid);
     const r1 = await runRound(kc, ns, sa.kubeconfigPath, configFile, keyFile, "bench-1", {}, pids);
@@ -323,6 +341,18 @@ export async function benchTasks(): Promise<Row[]> {
     const round1Left = await left("app=dz-mcall,task=true,round-id=bench-1");
     const tasksLeft = await left("app=dz-mcall,task=true");
     const summariesLeft = await left("app=dz-mcall,round=true");
+
+    // The floor: client-go's three writes per task, in a namespace of their own (round 2's GC
+    // would delete task-shaped objects in this one).
+    const floorNs = await createNamespace(kc, "bench-floor");
+    const go = await goTaskWrites(h.kubeconfigPath, floorNs, TASKS, pids)
+      .finally(() => deleteNamespace(kc, floorNs).catch(() => {}));
+    const enginePerTask = engineCpuMs / TASKS;
+    const floor = enginePerTask + go.client;
+    const oursPerTask = (r1.cpu.leader + r1.cpu.workers) / TASKS;
+    const apiPerTask = r1.cpu.apiserver / TASKS;
+    const apiNet = (r1.cpu.apiserver - apiIdlePerMs * r1.durationMs) / TASKS;
+    const goApiNet = go.apiserver - apiIdlePerMs * go.wallMs / TASKS;
 
     const spread = [...r1.perPod.values()].sort((a, b) => a - b);
     const pure = Math.min(local10, local50);
@@ -397,6 +427,45 @@ export async function benchTasks(): Promise<Row[]> {
         note: `round 1, workers ready → every process exited; ${
           round(Object.values(r1.cpu).reduce((a, b) => a + b, 0) / r1.durationMs, 2)
         } of the 2 cores busy on average (etcd: the testenv supervisor that embeds it)`,
+      },
+      {
+        name: "engine CPU per task",
+        value: round(enginePerTask, 2),
+        unit: "ms",
+        note: "runAll of the same inputs in this process (utime + stime, the faster run)",
+      },
+      {
+        name: "client-go CPU per task, the same 3 writes",
+        value: round(go.client, 2),
+        unit: "ms",
+        note:
+          `bench/gocreate -updates 2 (create, claim, result; ${PLAN_CONCURRENCY} tasks at once), ${
+            round(go.wallMs / 1000, 2)
+          } s; API server ${round(go.apiserver, 2)} ms, etcd ${round(go.etcd, 2)} ms per task`,
+      },
+      {
+        name: "our CPU per task (leader + workers) / floor",
+        value: round(oursPerTask / floor, 2),
+        unit: "ratio",
+        note: `${round(oursPerTask, 2)} ms against the floor ${
+          round(floor, 2)
+        } ms (engine + client-go); ${verdict(oursPerTask / floor, 2, "×")}`,
+      },
+      {
+        name: "API server CPU per task: ours / client-go's same writes",
+        value: round(apiPerTask / go.apiserver, 2),
+        unit: "ratio",
+        note: `${round(apiPerTask, 2)} against ${round(go.apiserver, 2)} ms; ${
+          verdict(apiPerTask / go.apiserver, 1, "×")
+        }`,
+      },
+      {
+        name: "  the same, net of the API server's idle CPU",
+        value: round(apiNet / goApiNet, 2),
+        unit: "ratio",
+        note: `${round(apiNet, 2)} against ${round(goApiNet, 2)} ms; idle ${
+          round(apiIdlePerMs * 1000)
+        } ms/s (5 s before round 1) × each run's wall time; ${verdict(apiNet / goApiNet, 1, "×")}`,
       },
       {
         name: "peak RSS: leader / busiest worker",

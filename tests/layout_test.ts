@@ -260,7 +260,7 @@ Deno.test("layout: the parsed Config names every duration with its unit (…Ms),
   // The user's keys (`tasks.interval: 30s`) are an API and stay; the parsed Config holds the same
   // field as `intervalMs` (a Millis). Rule: a field built by duration() is parsed as `<key>Ms`, no
   // other field ends in Ms, and no other numeric field is named for a span of time.
-  const parsedInput = InputSchema.parse({ input: "x", timeout: "1s" });
+  const parsedInput = InputSchema.parse({ input: "x", timeout: "1s", interval: "10s" });
   const samples: [string, ReturnType<typeof fields>, Record<string, unknown>][] = [
     ["config", fields(ConfigSchema), ConfigSchema.parse({})],
     ["input", fields(InputSchema), parsedInput],

@@ -88,6 +88,15 @@ Deno.test("main exits 2 with one line naming the field for bad configuration, pr
       {},
       "dz-mcall: unknown flag --bogus (see --help)\n",
     ],
+    [
+      [],
+      {
+        MCALL_REQUEST_INPUTS: '[{"input":"true","name":"db","schedule":"*/2 * * * *"}]',
+        MCALL_TASKS_SCHEDULE: "*/5 * * * *",
+      },
+      'dz-mcall: request.inputs[0]: task "db" has schedule "*/2 * * * *", finer than the ' +
+      'rounds\' schedule "*/5 * * * *": it could not run at each of its due times\n',
+    ],
   ];
   for (const [args, env, message] of cases) {
     const { code, stdout, stderr } = await mcall(args, env);

@@ -1,7 +1,13 @@
-// Command gocreate is the reference of the API-throughput benchmark (bench/api.ts): it creates
+// Command gocreate is the reference of the API benchmarks (bench/api.ts, bench/tasks.ts): it creates
 // ConfigMaps shaped like dz-mcall's tasks with client-go, `-concurrency` at once, and prints one
-// JSON line {"creates":N,"ms":T,"perSecond":R}. Client-side rate limiting is off (QPS 1e6), so
-// the API server is the limit, as it is for dz-mcall's planner.
+// JSON line {"creates":N,"updates":U,"ms":T,"perSecond":R,"cpuMs":C}. Client-side rate limiting is
+// off (QPS 1e6), so the API server is the limit, as it is for dz-mcall's planner.
+//
+// With `-updates 2` each object is then updated twice, as a task's life writes it: the claim
+// (state running, claimed-at, processed-by) and the result (state succeeded, processed,
+// processed-at and the result's data keys), each a compare-and-swap on the resourceVersion the
+// previous write returned: the three writes of a task. cpuMs is this process's own CPU (user +
+// system, getrusage) over the whole run, the floor a client pays for those writes.
 package main
 
 import (
@@ -13,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +34,7 @@ func main() {
 	count := flag.Int("count", 1000, "ConfigMaps to create")
 	concurrency := flag.Int("concurrency", 16, "creates in flight")
 	prefix := flag.String("prefix", "gocreate", "name prefix")
+	updates := flag.Int("updates", 0, "updates of each object after its create (0, 1 or 2: claim, result)")
 	flag.Parse()
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -62,16 +70,42 @@ func main() {
 							"state": "pending", "assigned-to": "pod-" + fmt.Sprint(i%5),
 						},
 						Annotations: map[string]string{
-							"dz-mcall/leader-epoch": "1",
-							"dz-mcall/attempt":      "1",
-							"dz-mcall/signature":    strings.Repeat("a", 64),
+							"leader-epoch": "1",
+							"attempt":      "1",
+							"signature":    strings.Repeat("a", 64),
 						},
 					},
 					Data: map[string]string{"spec": spec},
 				}
-				if _, err := client.CoreV1().ConfigMaps(*namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				cms := client.CoreV1().ConfigMaps(*namespace)
+				got, err := cms.Create(ctx, cm, metav1.CreateOptions{})
+				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
+				}
+				for u := 0; u < *updates; u++ {
+					now := time.Now().UTC().Format(time.RFC3339)
+					got.Annotations["processed-by"] = "pod-" + fmt.Sprint(i%5)
+					if u == 0 {
+						got.Labels["state"] = "running"
+						got.Annotations["claimed-at"] = now
+					} else {
+						got.Labels["state"] = "succeeded"
+						got.Annotations["processed"] = "true"
+						got.Annotations["processed-at"] = now
+						got.Data["errorCode"] = "0"
+						got.Data["exitCode"] = "0"
+						got.Data["status"] = ""
+						got.Data["durationMs"] = "2"
+						got.Data["truncated"] = "false"
+						got.Data["error"] = ""
+						got.Data["output"] = ""
+						got.Data["ts"] = now
+					}
+					if got, err = cms.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
 				}
 			}
 		}()
@@ -81,10 +115,15 @@ func main() {
 	if e := firstErr.Load(); e != nil {
 		fail(e.(error))
 	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	out, _ := json.Marshal(map[string]any{
 		"creates":   *count,
+		"updates":   *count * *updates,
 		"ms":        float64(elapsed.Microseconds()) / 1000,
 		"perSecond": float64(*count) / elapsed.Seconds(),
+		"cpuMs":     float64(cpu.Microseconds()) / 1000,
 	})
 	fmt.Println(string(out))
 }

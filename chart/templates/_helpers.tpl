@@ -149,6 +149,36 @@ Usage: include "dz-mcall.durationMs" "5m"
 {{- end }}
 
 {{/*
+The time between due times of a cron schedule, in seconds, for the regular forms the chart can
+read: every minute, every N minutes (a minute field "star slash N", N dividing 60), hourly at
+minute M, daily at M H, `@hourly`, `@daily`, `@midnight`, `@weekly` and `@every <duration>`; ""
+for any other schedule, which the program alone judges at start. Restates lib/time/cadence.ts's
+gapsMs for those forms (tests/chart/cadence_test.ts runs one table through both).
+Usage: include "dz-mcall.cronGapSeconds" "0 6 * * *"
+*/}}
+{{- define "dz-mcall.cronGapSeconds" -}}
+{{- $s := toString . | trim }}
+{{- $fields := splitList " " (regexReplaceAll "[ \t]+" $s " ") }}
+{{- if regexMatch "^@every " $s }}
+{{- $ms := include "dz-mcall.durationMs" (trimPrefix "@every " $s | trim) }}
+{{- if $ms }}{{ div ($ms | int64) 1000 }}{{ end }}
+{{- else if eq $s "@hourly" }}3600
+{{- else if or (eq $s "@daily") (eq $s "@midnight") }}86400
+{{- else if eq $s "@weekly" }}604800
+{{- else if and (eq (len $fields) 5) (eq (join " " (rest (rest $fields))) "* * *") }}
+{{- $m := index $fields 0 }}
+{{- $h := index $fields 1 }}
+{{- if and (eq $m "*") (eq $h "*") }}60
+{{- else if and (regexMatch "^\\*/[0-9]+$" $m) (eq $h "*") }}
+{{- $n := trimPrefix "*/" $m | int64 }}
+{{- if and (gt $n 0) (le $n 60) (eq (mod 60 $n) 0) }}{{ mul $n 60 }}{{ end }}
+{{- else if and (regexMatch "^[0-9]+$" $m) (eq $h "*") }}3600
+{{- else if and (regexMatch "^[0-9]+$" $m) (regexMatch "^[0-9]+$" $h) }}86400
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Collects every rule violation the JSON schema cannot express (relations between values, per-type
 task fields) and fails once with all of them.
 */}}
@@ -211,6 +241,32 @@ table of cases through both). */}}
 {{- end }}
 {{- if and (ne $type "cmd") (hasKey $t "shell") }}
 {{- $errors = append $errors (printf "%s: shell applies to cmd tasks only, not to %s" $label $type) }}
+{{- end }}
+{{- /* The task's own cadence, as lib/config/cadence_rules.ts (checkCadences): interval or
+schedule, not both; an interval in whole seconds; in cronjob mode none finer than the rounds'
+schedule (where the chart can read both schedules' gaps: dz-mcall.cronGapSeconds). */}}
+{{- $own := "" }}
+{{- $gap := 0 }}
+{{- if and (hasKey $t "interval") (hasKey $t "schedule") }}
+{{- $errors = append $errors (printf "%s sets interval and schedule: use one" $label) }}
+{{- else if hasKey $t "interval" }}
+{{- $ms := include "dz-mcall.durationMs" $t.interval }}
+{{- if or (not $ms) (lt ($ms | int64) 1000) (ne (mod ($ms | int64) 1000) 0) }}
+{{- $errors = append $errors (printf "%s: interval (%v) must be a whole number of seconds, at least 1s" $label $t.interval) }}
+{{- else }}
+{{- $own = printf "interval %v" $t.interval }}
+{{- $gap = div ($ms | int64) 1000 }}
+{{- end }}
+{{- else if hasKey $t "schedule" }}
+{{- $own = printf "schedule %q" (toString $t.schedule) }}
+{{- $g := include "dz-mcall.cronGapSeconds" $t.schedule }}
+{{- if $g }}{{ $gap = $g | int64 }}{{ end }}
+{{- end }}
+{{- if and (eq $v.mode "cronjob") (gt $gap 0) }}
+{{- $tick := include "dz-mcall.cronGapSeconds" $v.schedule }}
+{{- if and $tick (lt $gap ($tick | int64)) }}
+{{- $errors = append $errors (printf "%s has %s, finer than the rounds' schedule %q: it could not run at each of its due times" $label $own (toString $v.schedule)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if and .Values.signingKey.existingSecret (not .Values.signingKey.existingSecretKey) }}

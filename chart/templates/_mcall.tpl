@@ -41,6 +41,12 @@ request:
       {{- if hasKey . "retries" }}
       retries: {{ .retries | int64 }}
       {{- end }}
+      {{- if hasKey . "interval" }}
+      interval: {{ .interval | toJson }}
+      {{- end }}
+      {{- if hasKey . "schedule" }}
+      schedule: {{ .schedule | toString | quote }}
+      {{- end }}
 {{- end }}
 response:
   format: {{ $v.outputFormat }}
@@ -76,6 +82,11 @@ tasks:
   signingKeyFile: /etc/dz-mcall/signing/signing-key
   insecureUnsignedTasks: {{ $v.insecureUnsignedTasks }}
   roundDeadline: {{ $v.roundDeadline | toJson }}
+  {{- if eq $v.mode "cronjob" }}
+  # The CronJob's schedule is the tick: no task's own schedule may be finer (checked at start).
+  schedule: {{ $v.schedule | toString | quote }}
+  {{- end }}
+  timeZone: {{ $v.timeZone | toString | quote }}
 metrics:
   enable: true
   host: 0.0.0.0

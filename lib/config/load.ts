@@ -16,6 +16,8 @@ import { formatDurationMs } from "../time/duration.ts";
 import { ConfigError, isRecord, type Layer, parseBool, type RawLayer, setPath } from "./layer.ts";
 import { describeIssue, realLimit, show } from "./issues.ts";
 import { fields, type LeafKind } from "./fields.ts";
+import { checkCadences } from "./cadence_rules.ts";
+import { loadCron } from "../time/cadence.ts";
 import { LEASE_JITTER_FACTOR, leaseTimingViolation } from "../election/timings.ts";
 import { CONFIG_FILE_CAP, FileTooLarge, formatCap, readTextCapped } from "../files/bounded_read.ts";
 import { duplicateJsonKey, selfReference } from "./text_checks.ts";
@@ -84,7 +86,9 @@ export async function readConfigFile(path: string, signal?: AbortSignal): Promis
       : String(err);
     throw new ConfigError(`config file ${JSON.stringify(path)}: ${reason}`, { cause: err });
   }
-  return { values: parseConfigText(text, path), sources: new Map() };
+  const values = parseConfigText(text, path);
+  if (setsSchedule(values)) await loadCron();
+  return { values, sources: new Map() };
 }
 
 /**
@@ -186,7 +190,20 @@ export async function readEnvLayer(env: Readonly<Record<string, string>>): Promi
     return text !== undefined && parseJson(text) === undefined;
   });
   if (needsYaml) await loadYaml();
-  return envLayer(env);
+  const layer = envLayer(env);
+  if (setsSchedule(layer.values)) await loadCron();
+  return layer;
+}
+
+/**
+ * Whether a layer sets a cron schedule anywhere (a task's `schedule`, `tasks.schedule`): then the
+ * cron library is loaded before {@linkcode loadConfig} validates it (a run without one never
+ * loads it).
+ */
+export function setsSchedule(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(setsSchedule);
+  if (!isRecord(value)) return false;
+  return Object.entries(value).some(([k, v]) => (k === "schedule" && v !== "") || setsSchedule(v));
 }
 
 /** `MCALL_<SECTION>_<KEY>` of a config path. */
@@ -276,6 +293,7 @@ export function loadConfig({ layers, warn = () => {} }: LoadOptions): Config {
     throw new ConfigError(describeIssue(realLimit(merged, parsed.error.issues[0]!), sources));
   }
   checkRelations(parsed.data);
+  checkCadences(parsed.data);
   const { webserver, election, request } = parsed.data;
   if (webserver.enable && !election.enabled && (request.inputs?.length ?? 0) > 0) {
     warn("request.inputs: not run in serve mode (-w); each request brings its own inputs");

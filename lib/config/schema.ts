@@ -18,6 +18,7 @@ import { parseExpect } from "../engine/expect.ts";
 import { headerProblem } from "../engine/http_headers.ts";
 import { trimBlanks } from "../engine/shellwords.ts";
 import { DEFAULT_LEASE_TIMINGS } from "../election/timings.ts";
+import { cronSchedule, timeZoneName } from "./cadence_rules.ts";
 
 // zod/mini, not classic zod: the same validation core and messages, half the import and build
 // cost (bench/startup.ts). It loads no locale of its own: English, as classic zod uses, for the
@@ -114,6 +115,14 @@ export const InputSchema = unitObject({
   retries: described(
     optional(integer(0, 10)),
     "How often a failing check is retried inside one task attempt (default 0).",
+  ),
+  interval: described(
+    optional(duration({ minMs: 1000 })),
+    "This check's own interval (whole seconds), instead of every round ([tasks.md](tasks.md)).",
+  ),
+  schedule: described(
+    optional(cronSchedule()),
+    "This check's own cron schedule (5 fields or `@hourly`…, in `tasks.timeZone`); not with `interval`.",
   ),
   id: described(
     optional(string()),
@@ -282,11 +291,11 @@ export const ConfigSchema = strictObject({
     ),
     historyLimit: described(
       withDefault(integer(1, 100), 3),
-      "Rounds whose finished tasks are kept.",
+      "Finished tasks kept per check (its newest runs).",
     ),
     failedHistoryLimit: described(
       withDefault(integer(0, 100), 1),
-      "Failed/dead/rejected tasks are kept for the last N rounds that had one.",
+      "Failed/dead/rejected tasks kept per check (its newest failures).",
     ),
     maxAttempts: described(withDefault(integer(1, 20), 3), "Attempts before a task is dead."),
     stuckGrace: described(
@@ -313,6 +322,11 @@ export const ConfigSchema = strictObject({
       withDefault(duration({ minMs: 1000 }), millis(600_000)),
       "Give up a one-shot round after this long.",
     ),
+    schedule: described(
+      withDefault(cronSchedule(true), ""),
+      "CronJob mode: the rounds' schedule (the chart's); no task may be due more often. Empty: none.",
+    ),
+    timeZone: described(withDefault(timeZoneName(), ""), "Zone of cron schedules; empty: UTC."),
   }),
   metrics: described(
     section({

@@ -34,7 +34,7 @@ export interface ApiPod {
   status?: {
     phase?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { restartCount?: number }[];
+    containerStatuses?: { restartCount?: number; started?: boolean }[];
   };
 }
 
@@ -111,8 +111,9 @@ export function toV1ConfigMap(cm: ConfigMapLike, namespace: string): ApiConfigMa
  * Reads what the planner needs from a pod.
  *
  * @param pod The pod as listed.
- * @returns Its name ("" when missing), whether it is Running and Ready, whether it is being
- *   deleted, its labels, its phase and its containers' restarts.
+ * @returns Its name ("" when missing), whether it is Running and Ready, whether it is Running
+ *   with every container started, whether it is being deleted, its labels, its phase and its
+ *   containers' restarts.
  */
 export function toPodInfo(pod: ApiPod): PodInfo {
   return {
@@ -123,6 +124,8 @@ export function toPodInfo(pod: ApiPod): PodInfo {
     name: pod.metadata?.name ?? "",
     ready: pod.status?.phase === "Running" &&
       (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+    started: pod.status?.phase === "Running" && (pod.status.containerStatuses ?? []).length > 0 &&
+      pod.status.containerStatuses!.every((c) => c.started === true),
     terminating: pod.metadata?.deletionTimestamp != null,
     labels: pod.metadata?.labels ?? {},
   };

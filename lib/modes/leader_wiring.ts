@@ -15,6 +15,8 @@ import { LeaderObserver } from "../observe/leader_observer.ts";
 import { logger } from "../log/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import { configuredInputs } from "./once.ts";
+import { cadenceOf, effectiveCadences } from "../config/cadence_rules.ts";
+import { gapsMs } from "../time/cadence.ts";
 import { Planner } from "../planner/planner.ts";
 import { workerSelector } from "../planner/assign.ts";
 import { pushRound } from "../observe/pushgateway.ts";
@@ -92,11 +94,19 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
   const log = logger("leader");
   const inputs = configuredInputs(config);
   if (inputs.length === 0) log.warn("No inputs configured: rounds will be empty");
+  const cadences = (config.request.inputs ?? []).map((i) => cadenceOf(i, config.tasks.timeZone));
+  // The checks as observed: each with its effective interval (mcall_check_interval_seconds).
+  const periods = effectiveCadences(config).map((c) => gapsMs(c).longest / 1000);
+  const checks = inputs.map((s) => ({
+    index: s.index,
+    name: s.name,
+    intervalSeconds: periods[s.index],
+  }));
 
   const metrics = createMetrics();
   const taskMetrics = createTaskMetrics(metrics.registry);
   const observer = new LeaderObserver({
-    inputs,
+    inputs: checks,
     app: config.tasks.app,
     registry: metrics.registry,
     events: cluster.events,
@@ -147,6 +157,7 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
         epoch: () => epoch,
         identity,
         tasks,
+        cadences,
         signer,
         metrics: taskMetrics,
         observe: (views, summaries) => observer.observe(views, summaries),
@@ -156,7 +167,13 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
       await observer.settle();
       if (roundOver) {
-        await pushRound({ config, store: cluster.store, inputs, namespace: deps.namespace, log });
+        await pushRound({
+          config,
+          store: cluster.store,
+          inputs: checks,
+          namespace: deps.namespace,
+          log,
+        });
       }
     },
     onStoppedLeading: (reason) => {

@@ -1,7 +1,8 @@
 /**
  * `dz-mcall status`: the release's story from its ConfigMaps and Lease — who leads, the kept rounds
- * (round, phase, tasks by state, duration) and the failing checks with their last error and since
- * when — as a table or as JSON (`-o json`). The chart's `helm test` runs it.
+ * (round, phase, tasks by state, duration), every check's schedule, last run, last result and next
+ * due time, and the failing checks with their last error and since when — as a table or as JSON
+ * (`-o json`). The chart's `helm test` runs it.
  *
  * Outcome `failed` (exit 1) when the newest finished round had a failed, dead or rejected task or
  * passed its deadline, or when nothing shows the release ever ran (no Lease holder, no round
@@ -9,7 +10,15 @@
  *
  * @module
  */
-import { type CheckState, type RoundState, snapshot } from "../observe/check_snapshot.ts";
+import {
+  checkLabels,
+  type CheckState,
+  type RoundState,
+  snapshot,
+} from "../observe/check_snapshot.ts";
+import { effectiveCadences } from "../config/cadence_rules.ts";
+import { slotMs } from "../planner/task_schedule.ts";
+import { type Cadence, describeCadence, nextDueMs } from "../time/cadence.ts";
 import type { Config } from "../config/schema.ts";
 import { KubeApi } from "../kube/api.ts";
 import { resolveNamespace } from "../kube/client.ts";
@@ -47,6 +56,16 @@ export interface StatusReport {
     /** End − start, or now − start while running. */
     durationSeconds: number | null;
   }[];
+  /** Every configured check: its schedule, last run and result, and next due time. */
+  readonly checks: readonly {
+    check: string;
+    schedule: string;
+    lastRun: string | null;
+    result: string | null;
+    nextDue: string | null;
+    /** The next due time has passed (the check is late, or no leader plans). */
+    overdue: boolean;
+  }[];
   /** Checks whose newest task did not succeed. */
   readonly failing: readonly {
     check: string;
@@ -68,10 +87,41 @@ function roundFails(r: RoundState): boolean {
   return r.phase === "deadline-exceeded" || r.counts.failed + r.counts.dead + r.counts.rejected > 0;
 }
 
+/** A configured check with the cadence it runs at (`effectiveCadences`). */
+export interface ScheduledCheck {
+  readonly check: string;
+  readonly cadence: Cadence;
+}
+
+/**
+ * The checks table: each check's next due time is its cadence's first after its last run's slot
+ * (the round id's time; a CronJob round's: the run's end), or after `now` when it never ran.
+ */
+function checkRows(
+  schedules: readonly ScheduledCheck[],
+  checks: readonly CheckState[],
+  now: number,
+) {
+  return schedules.map(({ check, cadence }) => {
+    const last = checks.find((c) => c.check === check);
+    const base = last === undefined ? now * 1000 : slotMs(last.round) ?? last.lastRun * 1000;
+    const next = nextDueMs(cadence, base);
+    return {
+      check,
+      schedule: describeCadence(cadence),
+      lastRun: iso(last?.lastRun),
+      result: last?.state ?? null,
+      nextDue: iso(next === undefined ? undefined : next / 1000),
+      overdue: next !== undefined && next / 1000 < now,
+    };
+  });
+}
+
 /**
  * Builds the report (pure).
  *
  * @param now Wall-clock seconds (for a running round's duration).
+ * @param schedules The configured checks with their cadences (the checks table); default none.
  */
 export function statusReport(
   where: { namespace: string; lease: string; holder: string | undefined },
@@ -81,6 +131,7 @@ export function statusReport(
     checks: readonly CheckState[];
   },
   now: number,
+  schedules: readonly ScheduledCheck[] = [],
 ): StatusReport {
   const holder = where.holder ?? "";
   const verdict: Verdict = snap.lastFinished && roundFails(snap.lastFinished)
@@ -108,6 +159,7 @@ export function statusReport(
         ? null
         : Math.max(0, Math.round((r.end ?? now) - r.start)),
     })),
+    checks: checkRows(schedules, snap.checks, now),
     failing: snap.checks.filter((c) => c.success === 0).map((c) => ({
       check: c.check,
       state: c.state,
@@ -169,12 +221,22 @@ export function formatStatus(r: StatusReport): string {
         : `${formatSeconds(x.durationSeconds)}${x.phase === "running" ? "+" : ""}`,
     ]),
   ]);
+  const checks = r.checks.length === 0 ? "" : table([
+    ["CHECK", "SCHEDULE", "LAST RUN", "RESULT", "NEXT DUE"],
+    ...r.checks.map((c) => [
+      c.check,
+      c.schedule,
+      c.lastRun ?? "-",
+      c.result ?? "-",
+      `${c.nextDue ?? "-"}${c.overdue ? " (overdue)" : ""}`,
+    ]),
+  ]) + "\n";
   const failing = r.failing.length === 0 ? "No failing checks.\n" : table([
     ["CHECK", "STATE", "SINCE", "ROUND", "LAST ERROR"],
     ...r.failing.map((f) => [f.check, f.state, f.since ?? f.lastRun, f.round, oneLine(f.error)]),
   ]);
   return `${r.verdict}: lease ${r.namespace}/${r.lease} holder ${JSON.stringify(r.holder)}, ` +
-    `${r.rounds.length} round summaries\n\n${rounds}\n${failing}`;
+    `${r.rounds.length} round summaries\n\n${rounds}\n${checks}${failing}`;
 }
 
 /** The outcome of a report: `ok` only for the verdict `ok`, else `failed`. */
@@ -211,11 +273,19 @@ export async function runStatus(
     write(`unhealthy: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
     return FAILED;
   }
-  const snap = snapshot(configuredInputs(config), app, tasks.items.map(viewTask), summaries.items);
+  const inputs = configuredInputs(config);
+  const snap = snapshot(inputs, app, tasks.items.map(viewTask), summaries.items);
+  const labels = checkLabels(inputs);
+  const cadences = effectiveCadences(config);
+  const schedules = inputs.map((s) => ({
+    check: labels.get(s.index)!,
+    cadence: cadences[s.index]!,
+  }));
   const report = statusReport(
     { namespace, lease, holder },
     snap,
     clock.wallNow().getTime() / 1000,
+    schedules,
   );
   write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   return statusOutcome(report);

@@ -26,6 +26,7 @@ export const CHECK_METRIC = {
   success: "mcall_check_success",
   lastRun: "mcall_check_last_run_timestamp_seconds",
   lastSuccess: "mcall_check_last_success_timestamp_seconds",
+  interval: "mcall_check_interval_seconds",
   duration: "mcall_check_duration_seconds",
   attempts: "mcall_check_attempts",
   roundCompleted: "mcall_round_last_completed_timestamp_seconds",
@@ -81,6 +82,11 @@ export function createCheckMetrics(registry: Registry): CheckMetrics {
         CHECK_METRIC.lastSuccess,
         "When the check last succeeded (absent when no kept round has a success)",
         (c) => c.lastSuccess,
+      ],
+      [
+        CHECK_METRIC.interval,
+        "Longest time between the check's due times (its interval, or its cron schedule's)",
+        (c) => c.intervalSeconds,
       ],
       [
         CHECK_METRIC.duration,

@@ -38,6 +38,8 @@ export interface CheckState {
   readonly durationSeconds: number | undefined;
   /** The newest task's attempt. */
   readonly attempts: number;
+  /** Longest time between the check's due times, seconds (when the caller knows its cadence). */
+  readonly intervalSeconds: number | undefined;
   /** The round of the newest task. */
   readonly round: string;
   /** The newest task's ConfigMap. */
@@ -47,6 +49,11 @@ export interface CheckState {
   /** While failing: when the first failure after the last kept success finished. */
   readonly failingSince: number | undefined;
 }
+
+/** A configured check as the snapshot needs it: index, name and, if known, its interval. */
+export type CheckInput = Pick<InputSpec, "index" | "name"> & {
+  readonly intervalSeconds?: number | undefined;
+};
 
 /** One round summary, read leniently. */
 export interface RoundState {
@@ -129,7 +136,7 @@ interface Run {
  * @param app `tasks.app`.
  */
 export function snapshot(
-  inputs: readonly Pick<InputSpec, "index" | "name">[],
+  inputs: readonly CheckInput[],
   app: string,
   views: readonly TaskView[],
   summaries: readonly ConfigMapLike[],
@@ -167,6 +174,7 @@ export function snapshot(
       lastSuccess: lastOk?.at,
       durationSeconds: ran ? Number(ran.view.cm.data!.durationMs) / 1000 || 0 : undefined,
       attempts: newest.view.attempt,
+      intervalSeconds: inputs.find((i) => i.index === index)?.intervalSeconds,
       round: newest.view.round,
       task: newest.view.name,
       error: state === "succeeded"

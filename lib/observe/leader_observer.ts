@@ -14,8 +14,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import { type CheckMetrics, createCheckMetrics } from "./check_metrics.ts";
-import { checkLabels, snapshot, taskIndex } from "./check_snapshot.ts";
-import type { InputSpec } from "../engine/input.ts";
+import { type CheckInput, checkLabels, snapshot, taskIndex } from "./check_snapshot.ts";
 import { logger } from "../log/log.ts";
 import { systemClock } from "../time/clock.ts";
 import {
@@ -32,7 +31,7 @@ import type { ConfigMapLike } from "../tasks/store.ts";
 /** Options of {@linkcode LeaderObserver}. */
 export interface LeaderObserverOptions {
   /** The configured inputs: the only source of `check` labels. */
-  readonly inputs: readonly Pick<InputSpec, "index" | "name">[];
+  readonly inputs: readonly CheckInput[];
   /** `tasks.app`. */
   readonly app: string;
   /** Where the per-check series are registered. */

@@ -14,10 +14,9 @@
 import type { Logger } from "@logtape/logtape";
 import { Registry } from "prom-client";
 import { createCheckMetrics } from "./check_metrics.ts";
-import { snapshot } from "./check_snapshot.ts";
+import { type CheckInput, snapshot } from "./check_snapshot.ts";
 import type { Config } from "../config/schema.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
-import type { InputSpec } from "../engine/input.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
 import type { TaskStore } from "../tasks/store.ts";
 
@@ -88,7 +87,7 @@ export async function pushText(
 export interface PushRoundOptions {
   readonly config: Config;
   readonly store: TaskStore;
-  readonly inputs: readonly Pick<InputSpec, "index" | "name">[];
+  readonly inputs: readonly CheckInput[];
   readonly namespace: string;
   readonly log: Logger;
 }

@@ -14,8 +14,25 @@ export function workerSelector(tasks: Pick<Config["tasks"], "workerSelector" | "
   return tasks.workerSelector || `${LABEL.app}=${tasks.app}`;
 }
 
+/** The label the Job controller puts on each of its pods (the chart's CronJob rounds). */
+export const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
+
 /**
- * Pods that may get tasks: ready, not terminating, matched by the selector. The leader is left
+ * Whether a pod may take tasks: not terminating, and Ready — or, for a Job's pod (a CronJob
+ * round's, {@linkcode JOB_NAME_LABEL}), Running with every container started. A Job's pods all
+ * start for the round and leave when it ends, so waiting for a readiness probe (its initial delay,
+ * then a period of several seconds) would only delay the round: a task assigned to a started pod
+ * waits in its ConfigMap until that pod's worker lists it, which it does first thing. Every
+ * guarantee is the claim's and the fencing's, not readiness's: a task still runs once, and a pod
+ * that never claims it is recovered as any other (`recovery_rules.ts` uses this same rule).
+ */
+export function mayTakeTasks(pod: PodInfo): boolean {
+  if (pod.terminating) return false;
+  return pod.ready || (pod.started === true && pod.labels[JOB_NAME_LABEL] !== undefined);
+}
+
+/**
+ * Pods that may get tasks ({@linkcode mayTakeTasks}), matched by the selector. The leader is left
  * out unless it is the only one and `leaderRunsTasks` allows it.
  */
 export function eligibleWorkers(
@@ -23,7 +40,7 @@ export function eligibleWorkers(
   self: string,
   leaderRunsTasks: boolean,
 ): string[] {
-  const ready = pods.filter((p) => p.ready && !p.terminating).map((p) => p.name).sort();
+  const ready = pods.filter(mayTakeTasks).map((p) => p.name).sort();
   const others = ready.filter((n) => n !== self);
   if (others.length > 0) return others;
   return leaderRunsTasks && ready.includes(self) ? [self] : [];

@@ -33,11 +33,11 @@ export class GarbageCollector {
 
   /**
    * Starts deleting `garbage` unless a collection is still running (its garbage is then decided
-   * again at a later reconcile): old rounds' tasks first, then their summaries.
+   * again at a later reconcile): old rounds' tasks first, then single tasks, then summaries.
    */
   collect(garbage: Garbage, signal?: AbortSignal): void {
     if (this.#running !== undefined || signal?.aborted) return;
-    if (garbage.selectors.length === 0 && garbage.summaries.length === 0) return;
+    if (garbage.selectors.length + garbage.tasks.length + garbage.summaries.length === 0) return;
     this.#running = this.#delete(garbage, signal).finally(() => this.#running = undefined);
   }
 
@@ -62,6 +62,9 @@ export class GarbageCollector {
       for (const selector of garbage.selectors) {
         this.#guard.assertLeader();
         await store.deleteCollection(selector, signal);
+      }
+      for (const name of garbage.tasks) {
+        await this.#guard.write(["notFound"], () => store.delete(name, signal));
       }
       for (const name of garbage.summaries) {
         await this.#guard.write(["notFound"], () => store.delete(name, signal));

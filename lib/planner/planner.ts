@@ -21,9 +21,10 @@ import { runPool } from "../engine/pool.ts";
 import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../time/clock.ts";
 import type { Config } from "../config/schema.ts";
+import type { Cadence } from "../time/cadence.ts";
 import type { InputSpec } from "../engine/input.ts";
 import { logger } from "../log/log.ts";
-import { RoundSchedule } from "./round_schedule.ts";
+import { RoundPicker } from "./round_schedule.ts";
 import { newRoundSummary, nextSummary } from "./round_summary.ts";
 import { requireSigningKey, signatureFor, type TaskSigner } from "../tasks/signing.ts";
 import { assignTasks, countOpen, eligibleWorkers, workerSelector } from "./assign.ts";
@@ -63,6 +64,8 @@ export interface PlannerOptions {
   readonly identity: string;
   /** The `tasks` section of the configuration. */
   readonly tasks: Config["tasks"];
+  /** Each check's own cadence by input index (`undefined`: every round). Default none. */
+  readonly cadences?: readonly (Cadence | undefined)[];
   /** Signs tasks; `undefined` only with `tasks.insecureUnsignedTasks`. */
   readonly signer: TaskSigner | undefined;
   readonly metrics?: TaskMetrics;
@@ -94,6 +97,8 @@ interface Reads {
   readonly views: readonly TaskView[];
   readonly summaries: readonly ConfigMapLike[];
   readonly pods: () => Promise<PodInfo[]>;
+  /** When the round was chosen: its summary's `start` (the next CronJob round compares with it). */
+  readonly at?: Date;
 }
 
 /** Plans rounds and reconciles tasks while this pod leads. */
@@ -107,7 +112,8 @@ export class Planner {
   readonly #collector: GarbageCollector;
   readonly #planned = new Set<string>();
   readonly #roundSeenAt = new Map<string, number>();
-  readonly #schedule = new RoundSchedule();
+  readonly #picker: RoundPicker;
+  #inputCount = 0;
   /** Waits for workers (and logs the wait once). */
   readonly #arrival: WorkerArrival;
   /** The error last logged: an error that does not change is logged once, not at every retry. */
@@ -123,6 +129,7 @@ export class Planner {
     }
     requireSigningKey(options.signer !== undefined, options.tasks);
     this.#o = options;
+    this.#picker = new RoundPicker(options);
     this.#log = options.log ?? logger("planner");
     this.#app = options.tasks.app;
     this.#selector = workerSelector(options.tasks);
@@ -132,16 +139,9 @@ export class Planner {
     this.#arrival = new WorkerArrival({ ...options, log: this.#log, selector: this.#selector });
   }
 
-  /**
-   * The round the leader should be planning now: `tasks.round` in one-shot mode, else the
-   * interval slot containing now — but never a slot at or before the newest round already
-   * planned (read from the summaries at the start of a term), which stays current instead.
-   * So a changed `interval` takes effect from its first slot after the last planned round, and
-   * round ids never go backwards.
-   */
+  /** The round the leader plans now (`RoundPicker.current`; `""` before any is due or known). */
   currentRound(): string {
-    const { round, intervalMs } = this.#o.tasks;
-    return round !== "" ? round : this.#schedule.current(this.#o.clock.wallNow(), intervalMs);
+    return this.#picker.current(this.#o.clock.wallNow(), this.#inputCount);
   }
 
   /**
@@ -190,7 +190,8 @@ export class Planner {
         total: inputs.length,
         epoch,
         leader: this.#o.identity,
-        start: this.#o.clock.wallNow(),
+        start: read.at ?? this.#o.clock.wallNow(),
+        checks: inputs.map((s) => s.index),
       }));
       await this.#guard.write(["alreadyExists"], () => store.create(created, signal));
     }
@@ -346,16 +347,21 @@ export class Planner {
       resyncMs: this.#o.resyncIntervalMs ?? PLANNER_RESYNC_MS,
     }, signal);
     const arrival = this.#arrival;
+    this.#inputCount = inputs.length;
     try {
       while (!signal.aborted && this.#o.isLeader()) {
         arrival.reset();
         try {
-          const read = { ...await caches.read(), pods: this.#podsOnce(signal) };
-          if (this.#o.tasks.round === "") this.#schedule.learn(read.summaries);
-          const round = this.currentRound();
-          if (!this.#planned.has(round) && await this.#plan(round, inputs, read, signal)) {
+          const at = this.#o.clock.wallNow();
+          const read = { ...await caches.read(), pods: this.#podsOnce(signal), at };
+          // The round due now and its checks (the ones its summary names, once it has one).
+          const due = this.#picker.pick(at, inputs, read.summaries);
+          const round = due?.round ?? "";
+          if (
+            due && !this.#planned.has(round) && await this.#plan(round, due.inputs, read, signal)
+          ) {
             this.#planned.add(round);
-            this.#schedule.note(round);
+            this.#picker.schedule.note(round);
           }
           const phase = await this.#reconcile(round, read, signal);
           if (this.#failLogged !== undefined) {

@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { decodeSpec, type TaskView } from "../tasks/contract.ts";
-import { pickWorker } from "./assign.ts";
+import { mayTakeTasks, pickWorker } from "./assign.ts";
 import type { PodInfo } from "../tasks/store.ts";
 
 /** Cap of the reassignment backoff. */
@@ -50,7 +50,8 @@ function goneReason(task: TaskView, pod: PodInfo | undefined): string | undefine
 /**
  * Why an open task needs recovering, or `undefined` when it does not.
  *
- * - Pending on a pod that is gone, finished, terminating or not ready: hand it off at once.
+ * - Pending on a pod that is gone, finished, terminating or not ready (cannot take tasks,
+ *   `mayTakeTasks`: a Job's started pod counts as ready): hand it off at once.
  * - Pending on a ready pod that has not claimed it within `2 × pollInterval + stuckGrace`.
  * - Running on a pod that is gone or finished (deleted with `--force`, node lost, Job pod exited),
  *   or whose containers restarted since the task's current version was first seen (the container
@@ -79,7 +80,7 @@ function stallReason(
   if (task.state === "pending") {
     if (gone) return { reason: gone, handoff: true };
     if (pod!.terminating) return { reason: `pod ${pod!.name} is terminating`, handoff: true };
-    if (!pod!.ready) return { reason: `pod ${pod!.name} is not ready`, handoff: true };
+    if (!mayTakeTasks(pod!)) return { reason: `pod ${pod!.name} is not ready`, handoff: true };
     const limit = 2 * tasks.pollIntervalMs + tasks.stuckGraceMs;
     if (ageMs > limit) {
       return { reason: `not claimed by ${pod!.name} within ${limit} ms`, handoff: false };

@@ -1,6 +1,6 @@
 /**
- * Garbage collection of finished rounds: which terminal tasks and round summaries the leader
- * deletes, given the history limits. Pure; the planner performs the deletes.
+ * Garbage collection of finished tasks: which terminal tasks and round summaries the leader
+ * deletes, given the history limits, counted per check. Pure; the collector performs the deletes.
  *
  * @module
  */
@@ -11,22 +11,34 @@ import type { ConfigMapLike } from "../tasks/store.ts";
 export interface Garbage {
   /** deleteCollection selectors, one per round (terminal states only). */
   readonly selectors: string[];
+  /** Single tasks to delete: those of rounds where other tasks stay. */
+  readonly tasks: string[];
   /** Round summaries to delete. */
   readonly summaries: string[];
 }
 
-/** States of a task that count as a failure of its round. */
+/** States of a task that count as a failure of its check. */
 const FAILURE_STATES = ["failed", "dead", "rejected"] as const;
+
+/** Names of tasks without a deterministic `-<index>` suffix share this check (still bounded). */
+const UNKNOWN_CHECK = "?";
+
+/** The check a task belongs to: the input index its deterministic name ends with. */
+function checkOf(task: TaskView): string {
+  return /-(\d{3,})$/.exec(task.name)?.[1] ?? UNKNOWN_CHECK;
+}
 
 /**
  * Decides which finished tasks and summaries to delete. Rounds are ranked newest first by their
  * summary's `creationTimestamp` (the API server's clock, only used for ordering), else their
- * oldest task's, then by id. Succeeded tasks of the newest `historyLimit` rounds are kept;
- * failed/dead/rejected tasks of the newest `failedHistoryLimit` rounds *that had such a task* are
- * kept, however many clean rounds came since (the failure an operator needs to read is never the
- * first thing to go). A summary goes once its round is outside both: older than `historyLimit`
- * rounds and not one of the kept failed rounds. Open tasks are never selected (the selectors name
- * terminal states only), and a round whose summary is still `running` is left alone.
+ * oldest task's, then by id. Each check (input index) keeps its own history, so an hourly check's
+ * last result survives any number of 30-s rounds: of each check, the tasks of its newest
+ * `historyLimit` rounds are kept, and its newest `failedHistoryLimit` failures (failed, dead or
+ * rejected) however many clean runs came since (the failure an operator needs to read is never
+ * the first thing to go); its other failures and older successes go. Open tasks and the tasks of
+ * a round whose summary is still `running` are never selected. A summary follows its tasks: it
+ * goes once none of them stays, its round is finished and outside the newest `historyLimit`
+ * rounds (a new leader and the next CronJob round read the newest ones).
  */
 export function planGarbage(
   app: string,
@@ -53,26 +65,35 @@ export function planGarbage(
   const ranked = [...rounds.entries()].sort(([ra, a], [rb, b]) =>
     a.at !== b.at ? (a.at > b.at ? -1 : 1) : (ra > rb ? -1 : ra < rb ? 1 : 0)
   );
-  const garbage: Garbage = { selectors: [], summaries: [] };
-  /** Rounds with a failure seen so far, newest first (the failed rank of the next one). */
-  let failedRounds = 0;
+  const garbage: Garbage = { selectors: [], tasks: [], summaries: [] };
+  /** Per check: its rounds and its failures seen so far, newest first (the next one's ranks). */
+  const seen = new Map<string, { runs: number; failures: number }>();
   ranked.forEach(([round, e], rank) => {
-    const failed = e.tasks.some((t) => (FAILURE_STATES as readonly string[]).includes(t.state!));
-    const failedRank = failed ? failedRounds++ : Infinity;
-    if ((e.summary?.data?.phase ?? "complete") === "running") return;
-    const keepFailures = failedRank < limits.failedHistoryLimit;
-    const drop: string[] = [];
-    if (rank >= limits.historyLimit) drop.push("succeeded");
-    if (!keepFailures) drop.push(...FAILURE_STATES);
-    const present = drop.filter((s) => e.tasks.some((t) => t.state === s));
-    if (present.length > 0) {
+    const running = (e.summary?.data?.phase ?? "complete") === "running";
+    const drop: TaskView[] = [];
+    for (const t of e.tasks) {
+      let c = seen.get(checkOf(t));
+      if (!c) seen.set(checkOf(t), c = { runs: 0, failures: 0 });
+      const failed = (FAILURE_STATES as readonly string[]).includes(t.state!);
+      const runRank = c.runs++;
+      const failedRank = failed ? c.failures++ : Infinity;
+      if (running || t.state === undefined || isOpen(t.state)) continue;
+      if (failed ? failedRank >= limits.failedHistoryLimit : runRank >= limits.historyLimit) {
+        drop.push(t);
+      }
+    }
+    const states = new Set(drop.map((t) => t.state));
+    const kept = e.tasks.filter((t) => !drop.includes(t));
+    if (drop.length > 0 && !kept.some((t) => states.has(t.state))) {
+      // No task that stays shares a state with those that go (always so when every check runs
+      // every round): one deleteCollection by state for the round, however many tasks it has.
+      const present = ["succeeded", ...FAILURE_STATES].filter((s) => states.has(s as never));
       garbage.selectors.push(
         tasksSelector(app, `${LABEL.roundId}=${round},${LABEL.state} in (${present.join(",")})`),
       );
-    }
+    } else garbage.tasks.push(...drop.map((t) => t.name));
     if (
-      rank >= limits.historyLimit && !keepFailures && e.summary &&
-      !e.tasks.some((t) => isOpen(t.state))
+      !running && rank >= limits.historyLimit && e.summary && drop.length === e.tasks.length
     ) {
       garbage.summaries.push(e.summary.metadata.name);
     }

@@ -14,6 +14,7 @@ import {
   type TaskView,
 } from "../tasks/contract.ts";
 import type { ConfigMapLike } from "../tasks/store.ts";
+import { formatChecks } from "./task_schedule.ts";
 
 /** Options of {@linkcode newRoundSummary}. */
 export interface NewRoundSummary {
@@ -26,11 +27,13 @@ export interface NewRoundSummary {
   readonly leader: string;
   /** Wall-clock start of the round. */
   readonly start: Date;
+  /** The indices of the checks the round runs (`checks`, see `task_schedule.ts`). */
+  readonly checks?: readonly number[];
 }
 
 /** A fresh `running` summary: every task pending. */
 export function newRoundSummary(
-  { app, round, total, epoch, leader, start }: NewRoundSummary,
+  { app, round, total, epoch, leader, start, checks }: NewRoundSummary,
 ): ConfigMapLike {
   const counts = Object.fromEntries(TASK_STATES.map((s) => [s, "0"]));
   return {
@@ -46,6 +49,7 @@ export function newRoundSummary(
       leader,
       epoch: String(epoch),
       phase: "running",
+      ...(checks ? { checks: formatChecks(checks) } : {}),
     },
   };
 }

@@ -66,6 +66,11 @@ export interface PodInfo {
   readonly name: string;
   /** The Ready condition is True. */
   readonly ready: boolean;
+  /**
+   * Running with every container started (`containerStatuses[].started`): the program runs,
+   * whether or not a readiness probe has passed yet. Absent means unknown (not started).
+   */
+  readonly started?: boolean;
   /** `deletionTimestamp` is set. */
   readonly terminating: boolean;
   readonly labels: Readonly<Record<string, string>>;

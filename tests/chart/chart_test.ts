@@ -22,6 +22,9 @@ import {
   templateRaw,
 } from "./helpers.ts";
 import { parse as parseYaml } from "yaml";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const SCENARIOS = [
   "ci/cronjob-values.yaml",
@@ -234,8 +237,8 @@ Deno.test("chart's pods meet Pod Security 'restricted'", async () => {
 Deno.test("chart sets resources, probes and the metrics port", async () => {
   const c = container(await deployment());
   assert.deepEqual(c.resources, {
-    requests: { cpu: "50m", memory: "160Mi" },
-    limits: { cpu: "1", memory: "320Mi" },
+    requests: { cpu: "50m", memory: "96Mi" },
+    limits: { cpu: "1", memory: "192Mi" },
   });
   assert.deepEqual(c.ports, [{ name: "metrics", containerPort: 8080, protocol: "TCP" }]);
   assert.deepEqual(at(c, "livenessProbe", "httpGet"), { path: "/healthz", port: "metrics" });
@@ -425,14 +428,27 @@ Deno.test("chart's checksum/config changes with interval and pollInterval, not w
   assert.equal(at(mcallYaml(poll), "tasks", "pollInterval"), "10s");
 });
 
-Deno.test("chart upgrade with a new schedule changes only the CronJob's schedule", async () => {
+Deno.test("chart upgrade with a new schedule changes only the CronJob's schedule (and mcall.yaml's tick)", async () => {
   const before = await cronjob();
   const after = await render({ set: { schedule: "0 * * * *" } });
   assert.equal(at(find(after, "CronJob"), "spec", "schedule"), "0 * * * *");
+  // The program gets the tick too: the tasks' own schedules are checked against it, and it is
+  // the interval of the checks without their own (mcall_check_interval_seconds, status).
+  assert.equal(at(mcallYaml(after), "tasks", "schedule"), "0 * * * *");
   const strip = (objects: K8sObject[]) =>
     objects.filter((o) => o.kind !== "Secret").map((o) => {
       const copy = structuredClone(o);
-      if (copy.kind === "CronJob") (copy.spec as Record<string, unknown>).schedule = "";
+      if (copy.kind === "CronJob") {
+        (copy.spec as Record<string, unknown>).schedule = "";
+        const meta = at(copy, "spec", "jobTemplate", "spec", "template", "metadata") as {
+          annotations: Record<string, string>;
+        };
+        meta.annotations["checksum/config"] = "";
+      }
+      if (copy.kind === "ConfigMap" && copy.metadata.name.endsWith("-config")) {
+        const data = copy.data as Record<string, string>;
+        data["mcall.yaml"] = data["mcall.yaml"]!.replace(/\n {2}schedule: .*\n/, "\n");
+      }
       return copy;
     });
   assert.deepEqual(strip(after), strip(before));

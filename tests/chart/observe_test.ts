@@ -9,6 +9,9 @@ import { ConfigSchema } from "../../lib/config/schema.ts";
 import { createMetrics } from "../../lib/observe/metrics.ts";
 import { createTaskMetrics } from "../../lib/tasks/metrics.ts";
 import { at, find, type K8sObject, mcallYaml, render, templateRaw } from "./helpers.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const PG = { "metrics.pushgateway.url": "http://pushgateway.monitoring:9091" };
 
@@ -104,6 +107,7 @@ Deno.test("chart's PrometheusRule: selectors follow where the series come from",
   const d = rules(dep);
   assert.deepEqual([...d.keys()].sort(), [
     "McallCheckFailing",
+    "McallCheckStale",
     "McallNoLeader",
     "McallNoRoundCompleted",
     "McallTasksDead",
@@ -120,6 +124,10 @@ Deno.test("chart's PrometheusRule: selectors follow where the series come from",
   });
   const c = rules(cron);
   assert.equal(c.has("McallNoLeader"), false, "no leader to watch between CronJob rounds");
+  assert.match(
+    c.get("McallCheckStale")!.expr,
+    /> 2 \* max by \(namespace, check\) \(mcall_check_interval_seconds\{namespace="default",job="probes",app="dz-mcall"\}\)$/,
+  );
   // Pushed: the grouping labels the program uses (lib/observe/pushgateway.ts: job, namespace, app).
   const pushgateway = (mcallYaml(cron).metrics as Record<string, Record<string, string>>)
     .pushgateway!;

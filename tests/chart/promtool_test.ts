@@ -126,6 +126,34 @@ promtoolTest(
       ],
     },
     {
+      // McallCheckStale: each check against twice its own interval. "db" runs every minute,
+      // "stuck" (every 60 s) last ran at 0, "hourly" last ran at 0 and is due again at 60m.
+      interval: "1m",
+      input_series: [
+        series("mcall_check_last_run_timestamp_seconds", `${sel},check="db"`, "0+60x30"),
+        series("mcall_check_interval_seconds", `${sel},check="db"`, "60x30"),
+        series("mcall_check_last_run_timestamp_seconds", `${sel},check="stuck"`, "0x30"),
+        series("mcall_check_interval_seconds", `${sel},check="stuck"`, "60x30"),
+        series("mcall_check_last_run_timestamp_seconds", `${sel},check="hourly"`, "0x30"),
+        series("mcall_check_interval_seconds", `${sel},check="hourly"`, "3600x30"),
+      ],
+      alert_rule_test: [
+        { eval_time: "2m", alertname: "McallCheckStale", exp_alerts: [] },
+        {
+          eval_time: "3m",
+          alertname: "McallCheckStale",
+          exp_alerts: [{
+            exp_labels: { namespace: "default", check: "stuck", severity: "critical" },
+            exp_annotations: {
+              summary: "Check stuck in default has not run for more than twice its interval",
+              description:
+                "dz-mcall status shows its schedule, last run and next due time; kubectl get configmaps -n default -l app=dz-mcall,round=true",
+            },
+          }],
+        },
+      ],
+    },
+    {
       // No pod exports mcall_leader at all (every pod gone): absent() fires.
       interval: "1m",
       input_series: [series("mcall_check_success", `${sel},check="web"`, "1x10")],

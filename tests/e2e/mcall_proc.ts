@@ -36,10 +36,21 @@ export class McallProcess {
   #waiters = new Set<() => void>();
   #reading: Promise<void>[];
 
-  constructor(name: string, args: string[], env: Record<string, string>) {
+  /**
+   * @param extraV8Flags More V8 flags after the program's (e.g. `--prof` for a bench's profile).
+   */
+  constructor(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    extraV8Flags: readonly string[] = [],
+  ) {
     this.name = name;
+    const v8 = extraV8Flags.length === 0
+      ? PROGRAM_V8_FLAGS
+      : [`${PROGRAM_V8_FLAGS.join(",")},${extraV8Flags.join(",")}`];
     this.child = new Deno.Command(DENO, {
-      args: ["run", ...PROGRAM_V8_FLAGS, ...PROGRAM_PERMISSIONS, MAIN, ...args],
+      args: ["run", ...v8, ...PROGRAM_PERMISSIONS, MAIN, ...args],
       env: { NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "piped",

@@ -4,6 +4,7 @@
  * The planner's reconcile interval is 10 minutes, so only the watch can wake it within the test
  * (without `watch` on pods in the Role, or with pod events the adapter misreads, nothing is
  * planned and the test fails).
+ * A Job's pods (a CronJob round's) count once their containers started, Ready or not.
  */
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
@@ -77,6 +78,48 @@ e2eTest(
       stop.abort();
       await running;
       setupLogging({ level: "error" });
+    }
+  },
+);
+
+e2eTest(
+  "tasks: a Job's pods take a round once their containers started, before any readiness probe",
+  async (env) => {
+    const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
+    const kc = await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath });
+    const api = new KubeApi(kc, env.ns);
+    // A CronJob round's pods as the kubelet reports them before the first readiness probe:
+    // Running, every container started, Ready False.
+    const job = { app: "dz-mcall", "batch.kubernetes.io/job-name": "round-1" };
+    await env.startFakePod({ name: "lead", labels: job, ready: false });
+    await env.startFakePod({ name: "worker", labels: job, ready: false });
+    const stop = new AbortController();
+    const planner = new Planner({
+      store: api.taskStore(),
+      pods: api.podLister(),
+      clock: systemClock,
+      isLeader: () => true,
+      epoch: () => 1,
+      identity: "lead",
+      tasks: tasksConfig({ round: "round-1", leaderRunsTasks: false }),
+      signer: instantSigner("key"),
+      reconcileIntervalMs: TICK_MS,
+    });
+    const running = planner.runLeader(specs(2), stop.signal);
+    try {
+      const store = api.taskStore();
+      // Planned at the first tick: no readiness to wait for, no later tick within the test.
+      const planned = await waitFor(async () => {
+        const items = (await store.list("app=dz-mcall,task=true")).items;
+        return items.length === 2 && items;
+      }, { timeoutMs: 20_000, message: "planned on the Job's started, unready pods" });
+      assert.deepEqual(planned.map((t) => t.metadata.labels?.["assigned-to"]), [
+        "worker",
+        "worker",
+      ]);
+    } finally {
+      stop.abort();
+      await running;
     }
   },
 );

@@ -64,7 +64,7 @@ Deno.test("classify() says what a 401 and a 403 most likely mean", () => {
   );
 });
 
-Deno.test("toPodInfo() reads readiness, deletion, phase and container restarts", () => {
+Deno.test("toPodInfo() reads readiness, started containers, deletion, phase and container restarts", () => {
   const pod = (status: k8s.V1PodStatus, deleting = false): k8s.V1Pod => ({
     metadata: {
       name: "p",
@@ -86,15 +86,33 @@ Deno.test("toPodInfo() reads readiness, deletion, phase and container restarts",
     {
       name: "p",
       ready: true,
+      started: false,
       terminating: false,
       labels: { app: "x" },
       phase: "Running",
       restarts: 3,
     },
   );
+  // Started before any readiness probe passed: every container started, no Ready condition.
+  const started = (s: boolean[]) =>
+    toPodInfo(pod({
+      phase: "Running",
+      containerStatuses: s.map((started, i) => ({
+        name: `c${i}`,
+        image: "",
+        imageID: "",
+        ready: false,
+        restartCount: 0,
+        started,
+      })),
+    }));
+  assert.deepEqual([started([true]).started, started([true]).ready], [true, false]);
+  assert.equal(started([true, false]).started, false);
+  assert.equal(started([]).started, false);
   assert.deepEqual(toPodInfo(pod({ phase: "Succeeded", conditions: ready }, true)), {
     name: "p",
     ready: false,
+    started: false,
     terminating: true,
     labels: { app: "x" },
     phase: "Succeeded",

@@ -12,6 +12,9 @@ import {
 import { newTaskConfigMap, patched, rfc3339, viewTask } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { specs } from "../fakes/memory_store.ts";
+import { loadCron } from "../../lib/time/cadence.ts";
+
+await loadCron(); // the cron schedules below are read by croner, loaded on demand
 
 const APP = "dz-mcall";
 const T0 = Date.parse("2025-01-01T00:00:00Z") / 1000;
@@ -155,5 +158,51 @@ Deno.test("cli: status -o json|table; bad values and -o outside status are usage
   assert.throws(
     () => parseCli(["-o", "json", "-i", "echo"]),
     (e: unknown) => e instanceof ConfigError && /status command only/.test(e.message),
+  );
+});
+
+Deno.test("status: every check's schedule, last run, result and next due time", () => {
+  const inputs = specs(3);
+  // t0 every 30 s ran in the slot round of 00:01:00; t1 (*/5) ran in a CronJob round; t2 never ran.
+  const views = [
+    task("20250101-000100", 0, "failed", 62, "boom"),
+    task("job-7", 1, "succeeded", 70),
+  ];
+  const snap = snapshot(inputs, APP, views, [summary("20250101-000100", 60, 63, { failed: "1" })]);
+  const schedules = [
+    { check: "t0", cadence: { kind: "interval", intervalMs: 30_000 } },
+    { check: "t1", cadence: { kind: "cron", schedule: "*/5 * * * *", timeZone: "Europe/Berlin" } },
+    { check: "t2", cadence: { kind: "cron", schedule: "@hourly", timeZone: "" } },
+  ] as const;
+  const report = statusReport(where, snap, T0 + 100, schedules);
+  assert.deepEqual(report.checks, [
+    {
+      check: "t0",
+      schedule: "every 30s",
+      lastRun: "2025-01-01T00:01:02Z",
+      result: "failed",
+      nextDue: "2025-01-01T00:01:30Z",
+      overdue: true,
+    },
+    {
+      check: "t1",
+      schedule: "*/5 * * * * (Europe/Berlin)",
+      lastRun: "2025-01-01T00:01:10Z",
+      result: "succeeded",
+      nextDue: "2025-01-01T00:05:00Z",
+      overdue: false,
+    },
+    {
+      check: "t2",
+      schedule: "@hourly",
+      lastRun: null,
+      result: null,
+      nextDue: "2025-01-01T01:00:00Z",
+      overdue: false,
+    },
+  ]);
+  assert.match(
+    formatStatus(report),
+    /CHECK {2}SCHEDULE +LAST RUN +RESULT +NEXT DUE\nt0 +every 30s +2025-01-01T00:01:02Z +failed +2025-01-01T00:01:30Z \(overdue\)\n/,
   );
 });

@@ -97,6 +97,7 @@ Deno.test("snapshot(): the newest result per check, last success, failing since"
       lastSuccess: sec(10),
       durationSeconds: 0.3,
       attempts: 1,
+      intervalSeconds: undefined,
       round: "r3",
       task: "dz-mcall-r3-000",
       error: "still broken",
@@ -165,8 +166,10 @@ Deno.test("createCheckMetrics(): series from the snapshot, none after clear()", 
     finished("r2", 0, "failed", 70, { durationMs: 250, error: "boom" }),
     finished("r2", 1, "succeeded", 71, { durationMs: 20 }),
   ].map(viewTask);
+  // Check t0 runs every 30 s; t1's interval is not known (no series).
+  const inputs = specs(2).map((s) => ({ ...s, intervalSeconds: s.index === 0 ? 30 : undefined }));
   m.update(
-    snapshot(specs(2), APP, views, [summary("r2", 60, 75, { succeeded: "1", failed: "1" })]),
+    snapshot(inputs, APP, views, [summary("r2", 60, 75, { succeeded: "1", failed: "1" })]),
   );
   const text = await registry.metrics();
   const value = (series: string) => {
@@ -180,6 +183,8 @@ Deno.test("createCheckMetrics(): series from the snapshot, none after clear()", 
   assert.equal(value('mcall_check_last_success_timestamp_seconds{check="t0"}'), sec(10));
   assert.equal(value('mcall_check_duration_seconds{check="t0"}'), 0.25);
   assert.equal(value('mcall_check_attempts{check="t1"}'), 1);
+  assert.equal(value('mcall_check_interval_seconds{check="t0"}'), 30);
+  assert.doesNotMatch(text, /mcall_check_interval_seconds\{check="t1"\}/);
   assert.equal(value("mcall_round_last_completed_timestamp_seconds"), sec(75));
   assert.equal(value("mcall_round_last_duration_seconds"), 15);
   assert.equal(value('mcall_round_tasks{state="failed"}'), 1);

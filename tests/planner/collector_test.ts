@@ -31,6 +31,7 @@ function slowDeletes(store: MemoryStore) {
 
 const garbage = (round: string) => ({
   selectors: [`app=dz-mcall,task=true,round-id=${round}`],
+  tasks: [],
   summaries: [`dz-mcall-round-${round}`],
 });
 

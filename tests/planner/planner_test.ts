@@ -19,6 +19,7 @@ import {
   patched,
   roundName,
   taskName,
+  type TaskView,
   viewTask,
 } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
@@ -68,6 +69,21 @@ Deno.test("eligibleWorkers() keeps ready, non-terminating pods and the leader on
   assert.deepEqual(eligibleWorkers(pods.slice(0, 1), "lead", true), ["lead"]);
   assert.deepEqual(eligibleWorkers(pods.slice(0, 1), "lead", false), []);
   assert.deepEqual(eligibleWorkers([pods[3]!, pods[4]!], "lead", true), []);
+});
+
+Deno.test("eligibleWorkers() takes a Job's pod once started, before any readiness probe passed", () => {
+  const job = { "batch.kubernetes.io/job-name": "round-1" };
+  const pods = [
+    { name: "lead", ready: false, started: true, terminating: false, labels: job },
+    { name: "job-started", ready: false, started: true, terminating: false, labels: job },
+    { name: "job-pending", ready: false, started: false, terminating: false, labels: job },
+    { name: "job-term", ready: false, started: true, terminating: true, labels: job },
+    // A Deployment's pod (no Job label) still waits for its Ready condition.
+    { name: "deploy-started", ready: false, started: true, terminating: false, labels: {} },
+  ];
+  assert.deepEqual(eligibleWorkers(pods, "lead", true), ["job-started"]);
+  assert.deepEqual(eligibleWorkers(pods.slice(0, 1), "lead", true), ["lead"]);
+  assert.deepEqual(eligibleWorkers(pods.slice(2), "lead", true), []);
 });
 
 Deno.test("pickWorker() picks the fewest open tasks, ties by name, and changes nothing", () => {
@@ -371,7 +387,7 @@ Deno.test("Planner.reconcile() ends a one-shot round at roundDeadline", async ()
 Deno.test("planGarbage() keeps both history limits and never open tasks", () => {
   const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, i));
   const summaries: ConfigMapLike[] = [];
-  const views = [];
+  const views: TaskView[] = [];
   for (let i = 1; i <= 5; i++) {
     summaries.push({
       metadata: {
@@ -381,14 +397,15 @@ Deno.test("planGarbage() keeps both history limits and never open tasks", () => 
       },
       data: { phase: i === 5 ? "running" : "complete" },
     });
-    for (const state of ["succeeded", "failed", "dead"]) {
-      views.push(viewTask({
-        metadata: { name: `t${i}${state}`, labels: { "round-id": `r${i}`, state } },
-      }));
-    }
+    // Checks 0, 1 and 2 run every round: 0 succeeds, 1 fails, 2 is dead.
+    ["succeeded", "failed", "dead"].forEach((state, check) => {
+      const name = taskName("dz-mcall", `r${i}`, check);
+      views.push(viewTask({ metadata: { name, labels: { "round-id": `r${i}`, state } } }));
+    });
   }
+  const open = taskName("dz-mcall", "r1", 3);
   views.push(
-    viewTask({ metadata: { name: "open", labels: { "round-id": "r1", state: "pending" } } }),
+    viewTask({ metadata: { name: open, labels: { "round-id": "r1", state: "pending" } } }),
   );
   const g = planGarbage("dz-mcall", views, summaries, { historyLimit: 3, failedHistoryLimit: 2 });
   assert.deepEqual(g.selectors, [
@@ -402,7 +419,7 @@ Deno.test("planGarbage() keeps both history limits and never open tasks", () => 
 Deno.test("planGarbage() keeps the failures of the last failedHistoryLimit rounds that had any", () => {
   const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, i));
   const summaries: ConfigMapLike[] = [];
-  const views = [];
+  const views: TaskView[] = [];
   // r1 failed, r2 had a dead task, r3..r6 were clean; r7 failed and is still running.
   const extra: Record<number, string> = { 1: "failed", 2: "dead", 7: "failed" };
   for (let i = 1; i <= 7; i++) {
@@ -411,11 +428,10 @@ Deno.test("planGarbage() keeps the failures of the last failedHistoryLimit round
       data: { phase: i === 7 ? "running" : "complete" },
     });
     const states = ["succeeded", ...(extra[i] ? [extra[i]!] : [])];
-    for (const state of states) {
-      views.push(viewTask({
-        metadata: { name: `t${i}${state}`, labels: { "round-id": `r${i}`, state } },
-      }));
-    }
+    states.forEach((state, check) => {
+      const name = taskName("dz-mcall", `r${i}`, check);
+      views.push(viewTask({ metadata: { name, labels: { "round-id": `r${i}`, state } } }));
+    });
   }
   const g = planGarbage("dz-mcall", views, summaries, { historyLimit: 2, failedHistoryLimit: 2 });
   // The newest failed rounds are r7 (running) and r2: r2's dead task and summary stay although
@@ -545,14 +561,31 @@ Deno.test("Planner stamps the owner on every task and summary it creates", async
 Deno.test("RoundSchedule never goes back and ignores one-shot round ids", () => {
   const s = new RoundSchedule();
   const at = (iso: string) => new Date(`2025-01-01T${iso}Z`);
-  assert.equal(s.current(at("00:01:05"), 45_000), "20250101-000045", "nothing planned yet");
+  assert.equal(
+    s.current(at("00:01:05"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000045",
+    "nothing planned yet",
+  );
   s.note("dz-mcall-job-7"); // a CronJob round: not on the interval schedule
   s.note("20250101-000100");
   s.note("20250101-000040"); // older: ignored
-  assert.equal(s.current(at("00:01:05"), 45_000), "20250101-000100");
-  assert.equal(s.current(at("00:01:29"), 45_000), "20250101-000100");
-  assert.equal(s.current(at("00:01:30"), 45_000), "20250101-000130");
-  assert.equal(s.current(at("00:01:05"), 5_000), "20250101-000105", "a later slot is planned");
+  assert.equal(
+    s.current(at("00:01:05"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000100",
+  );
+  assert.equal(
+    s.current(at("00:01:29"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000100",
+  );
+  assert.equal(
+    s.current(at("00:01:30"), [{ kind: "interval", intervalMs: 45_000 }])?.round,
+    "20250101-000130",
+  );
+  assert.equal(
+    s.current(at("00:01:05"), [{ kind: "interval", intervalMs: 5_000 }])?.round,
+    "20250101-000105",
+    "a later slot is planned",
+  );
 });
 
 Deno.test("Planner logs a state that does not change once, not at every retry", async () => {

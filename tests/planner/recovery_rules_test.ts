@@ -112,6 +112,20 @@ const ROWS: Row[] = [
     want: move("pod w1 is not ready", 2),
   },
   {
+    case: "pending, a Job's pod started but not ready yet: left (it counts as ready)",
+    task: { attempt: 2 },
+    pod: pod({ ready: false, started: true, labels: { "batch.kubernetes.io/job-name": "r1" } }),
+    ageMs: 0,
+    want: { action: "leave" },
+  },
+  {
+    case: "pending, a Deployment's pod started but not ready: moved",
+    task: { attempt: 2 },
+    pod: pod({ ready: false, started: true }),
+    ageMs: 0,
+    want: move("pod w1 is not ready", 2),
+  },
+  {
     case: "pending on a vanished pod of an earlier term: moved, not adopted",
     task: { epoch: 1 },
     pod: null,

@@ -1,0 +1,300 @@
+/**
+ * CronJob round benchmark (`deno task bench cronround`, under `flock /tmp/dz-realnode.lock`): our
+ * chart on the real node (`chart_node.ts`) with 6 instant checks and 4 pods; each run creates a
+ * round the way the CronJob controller does (`kubectl create job --from=cronjob/dz-mcall`) and,
+ * as its reference in the same run, a plain one-pod Job of the node's busybox image running
+ * `true` (order alternating from run to run, so neither always runs on a machine the other just
+ * loaded). `BENCH_CRONROUND_RUNS` paired runs (default 5).
+ *
+ * The timeline of a round, every point on this machine's wall clock, from the Job's creation:
+ * - created, started, exit, Complete: one watch each of the namespace's Jobs and Pods in this
+ *   process (created = the Job's ADDED event; started = the first pod's container running;
+ *   exit = the last pod's container terminated; Complete = the Job's Complete condition);
+ * - up, leader, planned, round over: the pods' own log lines (`@timestamp`, milliseconds): the
+ *   first "Leader mode" (a program up), "Started leading", "Planned round", the last "Round is
+ *   over";
+ * - first claim, last result: a watch of the task ConfigMaps (first version `running`, last
+ *   version in a terminal state).
+ *
+ * @module
+ */
+import * as k8s from "@kubernetes/client-node";
+import type { Row } from "./table.ts";
+import { median, round, verdict } from "./proc.ts";
+import { type ChartNode, chartNode, loadAverage, RELEASE } from "./chart_node.ts";
+import { waitFor } from "../tests/e2e/harness.ts";
+
+const RUNS = Math.max(1, Number(Deno.env.get("BENCH_CRONROUND_RUNS") ?? "5") || 5);
+const REPLICAS = 4;
+const TASKS = Array.from({ length: 6 }, (_, i) => ({ name: `check-${i}`, input: "true" }));
+const JOB_LABEL = "batch.kubernetes.io/job-name";
+
+/** First/last times (wall ms) seen by the watches, by Job name. */
+interface Seen {
+  created?: number;
+  complete?: number;
+  firstStarted?: number;
+  lastExit?: number;
+  firstClaim?: number;
+  lastResult?: number;
+}
+
+/** The namespace's Jobs, Pods and task ConfigMaps, watched; each point stamped when first seen. */
+function watchAll(cn: ChartNode): { seen: Map<string, Seen>; stop: () => void } {
+  const seen = new Map<string, Seen>();
+  const of = (job: string) => seen.get(job) ?? seen.set(job, {}).get(job)!;
+  const exited = new Map<string, Set<string>>();
+  const aborts: AbortController[] = [];
+  let stopped = false;
+  // deno-lint-ignore no-explicit-any
+  const open = (path: string, onEvent: (type: string, obj: any) => void) => {
+    const again = () => {
+      if (stopped) return;
+      new k8s.Watch(cn.kc).watch(path, {}, onEvent, () => setTimeout(again, 100))
+        .then((a) => aborts.push(a), () => setTimeout(again, 500));
+    };
+    again();
+  };
+  open(`/apis/batch/v1/namespaces/${cn.ns}/jobs`, (type, job: k8s.V1Job) => {
+    const now = Date.now();
+    const s = of(job.metadata?.name ?? "");
+    if (type === "ADDED") s.created ??= now;
+    const done = (job.status?.conditions ?? []).some((c) =>
+      c.type === "Complete" && c.status === "True"
+    );
+    if (done) s.complete ??= now;
+  });
+  open(`/api/v1/namespaces/${cn.ns}/pods`, (_type, pod: k8s.V1Pod) => {
+    const now = Date.now();
+    const job = pod.metadata?.labels?.[JOB_LABEL];
+    if (!job) return;
+    const s = of(job);
+    const state = pod.status?.containerStatuses?.[0]?.state;
+    if (state?.running || state?.terminated) s.firstStarted ??= now;
+    if (state?.terminated) {
+      const pods = exited.get(job) ?? exited.set(job, new Set()).get(job)!;
+      if (!pods.has(pod.metadata?.name ?? "")) {
+        pods.add(pod.metadata?.name ?? "");
+        s.lastExit = now;
+      }
+    }
+  });
+  open(`/api/v1/namespaces/${cn.ns}/configmaps`, (_type, cm: k8s.V1ConfigMap) => {
+    const now = Date.now();
+    const labels = cm.metadata?.labels ?? {};
+    if (labels.task !== "true" || !labels["round-id"]) return;
+    const s = of(labels["round-id"]);
+    if (labels.state === "running") s.firstClaim ??= now;
+    if (["succeeded", "failed", "dead", "rejected"].includes(labels.state ?? "")) {
+      s.lastResult = Math.max(s.lastResult ?? 0, now);
+    }
+  });
+  return {
+    seen,
+    stop: () => {
+      stopped = true;
+      for (const a of aborts) a.abort();
+    },
+  };
+}
+
+/** Log points of a round from its pods' lines (`[pod/NAME/c] {json}`). */
+function logPoints(
+  text: string,
+): { up?: number; leader?: number; planned?: number; over?: number } {
+  const out: { up?: number; leader?: number; planned?: number; over?: number } = {};
+  for (const line of text.split("\n")) {
+    const brace = line.indexOf("{");
+    if (brace < 0) continue;
+    let rec: { "@timestamp"?: string; message?: string };
+    try {
+      rec = JSON.parse(line.slice(brace));
+    } catch {
+      continue;
+    }
+    const at = Date.parse(rec["@timestamp"] ?? "");
+    const msg = rec.message ?? "";
+    if (Number.isNaN(at)) continue;
+    if (msg.startsWith("Leader mode")) out.up = Math.min(out.up ?? at, at);
+    if (msg.startsWith("Started leading")) out.leader = Math.min(out.leader ?? at, at);
+    if (msg.startsWith("Planned round")) out.planned = Math.min(out.planned ?? at, at);
+    if (msg.startsWith("Round ") && msg.includes(" is over")) {
+      out.over = Math.max(out.over ?? 0, at);
+    }
+  }
+  return out;
+}
+
+/** The stages of the round's timeline, in order (seconds from created). */
+const STAGES = [
+  "started",
+  "up",
+  "leader",
+  "planned",
+  "first claim",
+  "last result",
+  "round over",
+  "exit",
+  "Complete",
+] as const;
+type Stage = typeof STAGES[number];
+
+interface Run {
+  ours: Record<Stage, number | undefined>;
+  plain: { started: number | undefined; exit: number | undefined; Complete: number };
+  load: string;
+}
+
+const since = (t0: number, t: number | undefined) => t === undefined ? undefined : (t - t0) / 1000;
+
+async function ourRound(cn: ChartNode, seen: Map<string, Seen>, job: string) {
+  await cn.kubectl("create", "job", `--from=cronjob/${RELEASE}`, job);
+  const s = await waitFor(() => seen.get(job)?.complete !== undefined && seen.get(job)!, {
+    timeoutMs: 120_000,
+    intervalMs: 20,
+    message: `job ${job} Complete`,
+  });
+  const logs = logPoints(await cn.logs(`${JOB_LABEL}=${job}`));
+  const t0 = s.created!;
+  return {
+    started: since(t0, s.firstStarted),
+    up: since(t0, logs.up),
+    leader: since(t0, logs.leader),
+    planned: since(t0, logs.planned),
+    "first claim": since(t0, s.firstClaim),
+    "last result": since(t0, s.lastResult),
+    "round over": since(t0, logs.over),
+    exit: since(t0, s.lastExit),
+    Complete: since(t0, s.complete)!,
+  };
+}
+
+async function plainJob(cn: ChartNode, seen: Map<string, Seen>, job: string) {
+  const manifest = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: job },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [{
+            name: "c",
+            image: cn.busybox,
+            imagePullPolicy: "Never",
+            command: ["true"],
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              capabilities: { drop: ["ALL"] },
+              readOnlyRootFilesystem: true,
+            },
+          }],
+        },
+      },
+    },
+  };
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(file, JSON.stringify(manifest));
+  try {
+    await cn.kubectl("create", "-f", file);
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+  const s = await waitFor(() => seen.get(job)?.complete !== undefined && seen.get(job)!, {
+    timeoutMs: 120_000,
+    intervalMs: 20,
+    message: `job ${job} Complete`,
+  });
+  const t0 = s.created!;
+  return {
+    started: since(t0, s.firstStarted),
+    exit: since(t0, s.lastExit),
+    Complete: since(t0, s.complete)!,
+  };
+}
+
+const fmt = (v: number | undefined) => v === undefined ? "–" : v.toFixed(2);
+
+/** The benchmark (see the module doc). */
+export async function benchCronRound(): Promise<Row[]> {
+  const cn = await chartNode("bench-cron", {
+    replicas: REPLICAS,
+    // Far from now: the CronJob controller never starts a round of its own; the bench triggers.
+    schedule: "0 0 1 1 *",
+    tasks: TASKS,
+  });
+  const { seen, stop } = watchAll(cn);
+  const runs: Run[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const load = await loadAverage();
+      const id = `${Date.now().toString(36)}`;
+      let ours, plain;
+      if (i % 2 === 0) {
+        ours = await ourRound(cn, seen, `${RELEASE}-r${i}-${id}`);
+        plain = await plainJob(cn, seen, `plain-${i}-${id}`);
+      } else {
+        plain = await plainJob(cn, seen, `plain-${i}-${id}`);
+        ours = await ourRound(cn, seen, `${RELEASE}-r${i}-${id}`);
+      }
+      runs.push({ ours, plain, load });
+      console.error(
+        `cronround run ${i + 1}: ours ${fmt(ours.Complete)} s, plain ${
+          fmt(plain.Complete)
+        } s (load ${load}); ${STAGES.map((k) => `${k} ${fmt(ours[k])}`).join(", ")}`,
+      );
+    }
+  } finally {
+    stop();
+    await cn.close();
+  }
+  const ratios = runs.map((r) => r.ours.Complete! / r.plain.Complete);
+  const med = median(ratios);
+  const max = Math.max(...ratios);
+  const each = (f: (r: Run) => number | undefined) => runs.map((r) => fmt(f(r))).join(", ");
+  const medOf = (f: (r: Run) => number | undefined) =>
+    round(median(runs.map(f).filter((v): v is number => v !== undefined)), 2);
+  return [
+    ...STAGES.map((stage): Row => ({
+      name: `ours: ${stage}`,
+      value: medOf((r) => r.ours[stage]),
+      unit: "s",
+      note: `median; runs: ${each((r) => r.ours[stage])}`,
+    })),
+    ...(["started", "exit", "Complete"] as const).map((stage): Row => ({
+      name: `plain Job: ${stage}`,
+      value: medOf((r) => r.plain[stage]),
+      unit: "s",
+      note: `median; runs: ${each((r) => r.plain[stage])}`,
+    })),
+    {
+      name: "ours / plain Job, median of paired runs",
+      value: round(med, 2),
+      unit: "ratio",
+      note: `${verdict(med, 1.5, "×")}; per run ${ratios.map((r) => r.toFixed(2)).join(", ")}`,
+    },
+    {
+      name: "ours / plain Job, worst run",
+      value: round(max, 2),
+      unit: "ratio",
+      note: verdict(max, 2, "×"),
+    },
+    {
+      name: "runs",
+      value: RUNS,
+      unit: "",
+      note: `${REPLICAS} pods, ${TASKS.length} cmd checks (true); load average per run: ${
+        runs.map((r) => r.load.split(" ")[0]).join(", ")
+      }`,
+    },
+  ];
+}
