@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve|cronround|podmem ...]`:
+ * `deno task bench [startup|engine|election|idle|api|tls|config|tasks|serve|cronround|podmem|apiview ...]`:
  * runs the named benchmarks (all by default),
  * prints each as a table and writes them to `bench/results/<name>.md`.
  */
@@ -52,6 +52,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   serve: {
     title: "Serve mode's HTTP server against Deno.serve",
     load: async () => (await import("./serve.ts")).benchServe,
+  },
+  apiview: {
+    title: "The API server's view: an idle release (leader + 2 workers) beside client-go",
+    load: async () => (await import("./apiview.ts")).benchApiView,
   },
 };
 

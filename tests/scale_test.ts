@@ -7,7 +7,8 @@
  *
  * An idle leader (its run loop over many ticks) costs exactly what its algorithm says: per tick, a
  * pod list while a round waits for workers and nothing once the round is done; the task and
- * summary caches cost one list and one watch each per resync period, whatever the ticks.
+ * summary caches cost one list and one watch each at the start, and nothing after (their watches
+ * resume; they never relist on a timer).
  */
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
@@ -108,8 +109,7 @@ Deno.test("a round's API requests grow linearly with its tasks: 3 writes per tas
 });
 
 const TICK_MS = 2000;
-const RESYNC_MS = 30_000;
-/** Ticks counted per idle case (not a multiple of the resync period, on purpose). */
+/** Ticks counted per idle case. */
 const TICKS = 97;
 
 /** A leader's run loop in deployment mode (rounds of an hour), with every request counted. */
@@ -121,7 +121,6 @@ function idleLeader(pods: string[], overrides: Partial<PlannerOptions> = {}) {
   const stop = new AbortController();
   const planner = leadingPlanner(store, clock, { leaderRunsTasks: false, interval: "1h" }, {
     reconcileIntervalMs: TICK_MS,
-    resyncIntervalMs: RESYNC_MS,
     ...overrides,
   });
   const running = planner.runLeader(specs(10), stop.signal);
@@ -141,9 +140,6 @@ function idleLeader(pods: string[], overrides: Partial<PlannerOptions> = {}) {
   return { memory, store, clock, during, end };
 }
 
-/** Resyncs in a window of `ticks` ticks that starts right after a tick (and a resync). */
-const resyncs = (ticks: number) => Math.floor((ticks * TICK_MS) / RESYNC_MS);
-
 Deno.test("an idle leader waiting for workers lists only the pods at each tick", async () => {
   const leader = idleLeader(["lead"]);
   try {
@@ -151,13 +147,8 @@ Deno.test("an idle leader waiting for workers lists only the pods at each tick",
     // so one pod watch opens (and stays open).
     assert.deepEqual(await leader.during(0), { list: 2, watch: 2, listpods: 1, watchpods: 1 });
     // No ready worker: each tick must list the pods (a worker may have come), and nothing else;
-    // the caches relist (one list, one watch each) once per resync period.
-    const r = resyncs(TICKS);
-    assert.deepEqual(await leader.during(TICKS * TICK_MS), {
-      listpods: TICKS,
-      list: 2 * r,
-      watch: 2 * r,
-    });
+    // the caches' watches stay open (no relist: list_watch.ts).
+    assert.deepEqual(await leader.during(TICKS * TICK_MS), { listpods: TICKS });
     // A worker comes: the pod watch wakes the loop, which plans the round (summary and tasks)
     // once no other pod turned ready for ARRIVAL_QUIET_MS, before the next tick.
     leader.memory.setPod({ name: "pod-a" });
@@ -189,9 +180,8 @@ Deno.test("an idle leader whose round is done sends no request at its ticks", as
     assert.deepEqual(await leader.during(0), { update: 1 });
     const summaries = leader.memory.all().filter((cm) => cm.metadata.labels?.round === "true");
     assert.deepEqual(summaries.map((s) => s.data?.phase), ["complete"]);
-    // Nothing open, nothing to plan: the ticks cost nothing, the resyncs what they always cost.
-    const r = resyncs(TICKS);
-    assert.deepEqual(await leader.during(TICKS * TICK_MS), { list: 2 * r, watch: 2 * r });
+    // Nothing open, nothing to plan: the ticks cost nothing, and the caches never relist.
+    assert.deepEqual(await leader.during(TICKS * TICK_MS), {});
   } finally {
     await leader.end();
   }
@@ -205,7 +195,6 @@ Deno.test("a leader with open tasks lists the pods once per tick, nothing else w
     // The tasks wait on a ready pod (not claimed yet, far from the never-claimed limit): each
     // tick must look at the pods (the recovery of open tasks needs them), and does nothing else.
     const ticks = 10;
-    assert.ok(ticks * TICK_MS < RESYNC_MS);
     assert.deepEqual(await leader.during(ticks * TICK_MS), { listpods: ticks });
   } finally {
     await leader.end();

@@ -287,7 +287,7 @@ export const ConfigSchema = strictObject({
     ),
     pollInterval: described(
       withDefault(duration({ minMs: 100 }), millis(30_000)),
-      "Safety-net resync of a worker's tasks (watch is the fast path).",
+      "How soon a worker is expected to claim a task assigned to it: one not claimed within 2 × pollInterval + stuckGrace is reassigned. (Workers watch their tasks; nothing polls.)",
     ),
     historyLimit: described(
       withDefault(integer(1, 100), 3),

@@ -130,7 +130,8 @@ export class LeaseWatcher {
       }
       if (signal.aborted) return;
       // A watch that lasted (or ended cleanly after delivering changes) is restarted at once: the
-      // server ends watches on its timeout, and lib/kube/watch.ts ends a quiet one after 30 s.
+      // server ends watches on its timeout (5–10 min), and lib/kube/watch.ts ends one silent for
+      // longer than two bookmark periods.
       if (clock.now() - startedAt >= retryPeriodMs || (failed === undefined && delivered)) {
         if (failed !== undefined) {
           logger.debug("Lease watch ended; watching again", { lease, ...describeError(failed) });

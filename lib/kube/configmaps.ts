@@ -16,9 +16,16 @@ import {
 } from "./convert.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { JsonApi } from "./requests.ts";
+import { type CallOptions, JsonApi, LONG_REQUEST_TIMEOUT_MS } from "./requests.ts";
 import { runWatch } from "./watch.ts";
-import type { ConfigMapLike, PodInfo, PodLister, TaskStore, WatchEvent } from "../tasks/store.ts";
+import type {
+  Bookmark,
+  ConfigMapLike,
+  PodInfo,
+  PodLister,
+  TaskStore,
+  WatchEvent,
+} from "../tasks/store.ts";
 
 /** Objects per page of a ConfigMap list (client-go's pager uses the same). */
 export const LIST_PAGE_SIZE = 500;
@@ -28,10 +35,9 @@ const selectorQuery = (labelSelector: string) =>
   labelSelector === "" ? "" : `?labelSelector=${encodeURIComponent(labelSelector)}`;
 
 /**
- * {@linkcode TaskStore} over the ConfigMaps of one namespace.
- *
- * Requests are short and are not cancelled by `signal`, but for `deleteCollection` (the server
- * deletes one object after another, which takes seconds for a large round) and the watch.
+ * {@linkcode TaskStore} over the ConfigMaps of one namespace. Every call honours its `signal`
+ * (an aborted call rejects with `signal.reason` and sends nothing more); `deleteCollection` gets
+ * the long limit (`LONG_REQUEST_TIMEOUT_MS`): the server deletes one object after another.
  */
 export class KubeTaskStore implements TaskStore {
   readonly #api: JsonApi;
@@ -56,10 +62,10 @@ export class KubeTaskStore implements TaskStore {
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
-    signal?: AbortSignal,
+    options?: CallOptions,
   ): Promise<T> {
     const url = this.#path + path;
-    return this.#api.call<T>(verb, "configmaps", this.#namespace, method, url, body, signal);
+    return this.#api.call<T>(verb, "configmaps", this.#namespace, method, url, body, options);
   }
 
   /**
@@ -68,7 +74,7 @@ export class KubeTaskStore implements TaskStore {
    * tasks then never holds the whole response text and its raw objects at once (it added ~45 MiB
    * to the leader's peak at 10,000 tasks). An expired continue token is `gone`: list again.
    */
-  async list(labelSelector: string) {
+  async list(labelSelector: string, signal?: AbortSignal) {
     const items: ConfigMapLike[] = [];
     let resourceVersion = "";
     let token = "";
@@ -76,7 +82,9 @@ export class KubeTaskStore implements TaskStore {
       const query = new URLSearchParams({ limit: String(LIST_PAGE_SIZE) });
       if (labelSelector !== "") query.set("labelSelector", labelSelector);
       if (token !== "") query.set("continue", token);
-      const page = await this.#call<ApiList<ApiConfigMap>>("list", "GET", `?${query}`);
+      const page = await this.#call<ApiList<ApiConfigMap>>("list", "GET", `?${query}`, undefined, {
+        signal,
+      });
       for (const cm of page.items ?? []) items.push(toConfigMapLike(cm));
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       token = page.metadata?.continue ?? "";
@@ -84,10 +92,11 @@ export class KubeTaskStore implements TaskStore {
     return { items, resourceVersion };
   }
 
-  async get(name: string): Promise<ConfigMapLike | undefined> {
+  async get(name: string, signal?: AbortSignal): Promise<ConfigMapLike | undefined> {
+    const path = `/${encodeURIComponent(name)}`;
     try {
       return toConfigMapLike(
-        await this.#call<ApiConfigMap>("get", "GET", `/${encodeURIComponent(name)}`),
+        await this.#call<ApiConfigMap>("get", "GET", path, undefined, { signal }),
       );
     } catch (err) {
       if (isKubeError(err, "notFound")) return undefined;
@@ -95,27 +104,30 @@ export class KubeTaskStore implements TaskStore {
     }
   }
 
-  async create(cm: ConfigMapLike): Promise<ConfigMapLike> {
+  async create(cm: ConfigMapLike, signal?: AbortSignal): Promise<ConfigMapLike> {
     const body = toV1ConfigMap(
       { ...cm, metadata: { ...cm.metadata, resourceVersion: "" } },
       this.#namespace,
     );
-    return toConfigMapLike(await this.#call<ApiConfigMap>("create", "POST", "", body));
+    return toConfigMapLike(await this.#call<ApiConfigMap>("create", "POST", "", body, { signal }));
   }
 
-  async update(cm: ConfigMapLike): Promise<ConfigMapLike> {
+  async update(cm: ConfigMapLike, signal?: AbortSignal): Promise<ConfigMapLike> {
     const body = toV1ConfigMap(cm, this.#namespace);
     const path = `/${encodeURIComponent(cm.metadata.name)}`;
-    return toConfigMapLike(await this.#call<ApiConfigMap>("update", "PUT", path, body));
+    return toConfigMapLike(await this.#call<ApiConfigMap>("update", "PUT", path, body, { signal }));
   }
 
   async deleteCollection(labelSelector: string, signal?: AbortSignal): Promise<void> {
-    await this.#call("deletecollection", "DELETE", selectorQuery(labelSelector), undefined, signal);
+    await this.#call("deletecollection", "DELETE", selectorQuery(labelSelector), undefined, {
+      signal,
+      timeoutMs: LONG_REQUEST_TIMEOUT_MS,
+    });
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.#call("delete", "DELETE", `/${encodeURIComponent(name)}`);
+      await this.#call("delete", "DELETE", `/${encodeURIComponent(name)}`, undefined, { signal });
     } catch (err) {
       if (!isKubeError(err, "notFound")) throw err;
     }
@@ -124,18 +136,18 @@ export class KubeTaskStore implements TaskStore {
   watch(
     labelSelector: string,
     resourceVersion: string,
-    onEvent: (event: WatchEvent) => void,
+    onEvent: (event: WatchEvent | Bookmark) => void,
     signal: AbortSignal,
   ): Promise<void> {
     const namespace = this.#namespace;
-    return runWatch(
-      this.#kc,
-      this.#path,
-      { labelSelector, resourceVersion, allowWatchBookmarks: true },
-      (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
-      (err, code) => this.#api.grants.classify(err, "watch", "configmaps", namespace, code),
-      signal,
-    );
+    return runWatch(this.#kc, {
+      path: this.#path,
+      query: { labelSelector, resourceVersion },
+      onObject: (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
+      onBookmark: (rv) => onEvent({ type: "BOOKMARK", resourceVersion: rv }),
+      toError: (err, code) =>
+        this.#api.grants.classify(err, "watch", "configmaps", namespace, code),
+    }, signal);
   }
 }
 
@@ -160,21 +172,19 @@ export class KubePodLister implements PodLister {
   ): Promise<void> {
     const namespace = this.#namespace;
     // No resourceVersion: the server first sends every matching pod as ADDED, then the changes.
-    return runWatch(
-      this.#kc,
-      this.#path,
-      { labelSelector, allowWatchBookmarks: true },
-      (type, obj) => {
+    return runWatch(this.#kc, {
+      path: this.#path,
+      query: { labelSelector },
+      onObject: (type, obj) => {
         if (type === "DELETED") return;
         const pod = toPodInfo(obj as ApiPod);
         if (pod.name !== "") onPod(pod);
       },
-      (err, code) => this.#api.grants.classify(err, "watch", "pods", namespace, code),
-      signal,
-    );
+      toError: (err, code) => this.#api.grants.classify(err, "watch", "pods", namespace, code),
+    }, signal);
   }
 
-  async listPods(labelSelector: string): Promise<PodInfo[]> {
+  async listPods(labelSelector: string, signal?: AbortSignal): Promise<PodInfo[]> {
     const namespace = this.#namespace;
     const list = await this.#api.call<ApiList<ApiPod>>(
       "list",
@@ -182,6 +192,8 @@ export class KubePodLister implements PodLister {
       namespace,
       "GET",
       this.#path + selectorQuery(labelSelector),
+      undefined,
+      { signal },
     );
     return (list.items ?? []).map(toPodInfo).filter((p) => p.name !== "");
   }

@@ -51,7 +51,7 @@ export class KubeEventRecorder implements EventSink {
     this.#clock = clock;
   }
 
-  async record(event: PlannedEvent): Promise<void> {
+  async record(event: PlannedEvent, signal?: AbortSignal): Promise<void> {
     const namespace = this.#namespace;
     const path = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
     await this.#api.call("create", "events", namespace, "POST", path, {
@@ -69,6 +69,6 @@ export class KubeEventRecorder implements EventSink {
         name: event.regarding.name,
         namespace,
       },
-    });
+    }, { signal });
   }
 }

@@ -29,16 +29,18 @@ export class KubeLeaseClient implements LeaseClient {
     method: "GET" | "POST" | "PUT",
     namespace: string,
     name: string,
-    body?: LeaseObject,
+    body: LeaseObject | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<LeaseObject> {
     const base = leasesPath(namespace);
     const path = method === "POST" ? base : `${base}/${encodeURIComponent(name)}`;
-    return this.#api.call<LeaseObject>(verb, "leases", namespace, method, path, body);
+    return this.#api.call<LeaseObject>(verb, "leases", namespace, method, path, body, { signal });
   }
 
   /**
    * Watches one Lease (`fieldSelector=metadata.name=<name>`; RBAC honours `resourceNames` for
-   * it). Resolves when the watch ends (server timeout, `watchDeadline`, 30 s without an event — reported as a transient rejection — or `signal`); rejects with the
+   * it). Resolves when the watch ends (server timeout, `watchDeadline`, `WATCH_SILENCE_MS`
+   * without an event or bookmark, or `signal`); rejects with the
    * classified `KubeError`: `forbidden` on 403 (the Role lacks `watch`), `gone` on 410 (a restart
    * lists afresh), `transient` on a network failure.
    */
@@ -48,25 +50,28 @@ export class KubeLeaseClient implements LeaseClient {
     onEvent: (event: LeaseWatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    return runWatch(
-      this.#kc,
-      leasesPath(namespace),
-      { fieldSelector: `metadata.name=${name}` },
-      (type, obj) => onEvent({ type, object: obj as LeaseObject }),
-      (err, code) => this.#api.grants.classify(err, "watch", "leases", namespace, code),
-      signal,
-    );
+    return runWatch(this.#kc, {
+      path: leasesPath(namespace),
+      query: { fieldSelector: `metadata.name=${name}` },
+      onObject: (type, obj) => onEvent({ type, object: obj as LeaseObject }),
+      toError: (err, code) => this.#api.grants.classify(err, "watch", "leases", namespace, code),
+    }, signal);
   }
 
-  read(name: string, namespace: string): Promise<LeaseObject> {
-    return this.#call("get", "GET", namespace, name);
+  read(name: string, namespace: string, signal?: AbortSignal): Promise<LeaseObject> {
+    return this.#call("get", "GET", namespace, name, undefined, signal);
   }
 
-  create(namespace: string, lease: LeaseObject): Promise<LeaseObject> {
-    return this.#call("create", "POST", namespace, lease.metadata?.name ?? "", lease);
+  create(namespace: string, lease: LeaseObject, signal?: AbortSignal): Promise<LeaseObject> {
+    return this.#call("create", "POST", namespace, lease.metadata?.name ?? "", lease, signal);
   }
 
-  replace(name: string, namespace: string, lease: LeaseObject): Promise<LeaseObject> {
-    return this.#call("update", "PUT", namespace, name, lease);
+  replace(
+    name: string,
+    namespace: string,
+    lease: LeaseObject,
+    signal?: AbortSignal,
+  ): Promise<LeaseObject> {
+    return this.#call("update", "PUT", namespace, name, lease, signal);
   }
 }

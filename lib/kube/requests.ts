@@ -10,9 +10,29 @@
 import { failed, RequestTimer, send } from "./client.ts";
 import { type HttpStatus, KubeError, kubeErrorFromStatus } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
+import { MAX_RETRIES, retriesAfterError, retryAfterMs } from "./retry.ts";
+import { systemClock } from "../time/clock.ts";
 
-/** Longest wait for a response's headers, and between two chunks of its body. */
+/**
+ * Longest wait for a response's headers, and between two chunks of its body, for a call that
+ * names no other ({@linkcode CallOptions.timeoutMs}).
+ */
 export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * The limit of a call that makes the API server work for long: a `deletecollection` of a big round
+ * deletes object after object, which the API server itself allows 60 s (`--request-timeout`). Ours
+ * is above the server's, so its answer (done, or a 504 saying it goes on) always arrives.
+ */
+export const LONG_REQUEST_TIMEOUT_MS = 120_000;
+
+/** Per-call options of {@linkcode JsonApi}. */
+export interface CallOptions {
+  /** Aborts the call, a retry's wait included; the call then rejects with `signal.reason`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Longest silence (headers, then between body chunks); default {@linkcode REQUEST_TIMEOUT_MS}. */
+  readonly timeoutMs?: number;
+}
 
 /** An HTTP error status from the API server, with its body (a `Status` object, usually). */
 export class ApiError extends Error {
@@ -46,22 +66,30 @@ export async function readText(response: Response, timer: RequestTimer): Promise
 /**
  * Plain JSON requests to the API server over its one connection pool (`send` in
  * `lib/kube/client.ts`): objects go and arrive as the API server's JSON, which `toConfigMapLike`
- * and `toPodInfo` read as they read watch events. A request gives up after
- * {@linkcode REQUEST_TIMEOUT_MS} without its headers or a chunk of its body; an HTTP error status
- * is an {@linkcode ApiError}, as `classify` expects.
+ * and `toPodInfo` read as they read watch events. A request gives up after its
+ * {@linkcode CallOptions.timeoutMs} without its headers or a chunk of its body; it is sent again
+ * as `retry.ts` says (429/5xx with `Retry-After`, a reset GET); an HTTP error status is an
+ * {@linkcode ApiError}, as `classify` expects.
  */
 export class JsonApi {
   readonly #kc: KubeConfig;
   /** What this adapter's calls were allowed (for the `forbidden` message). */
   readonly grants: Grants = new Grants();
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
-  constructor(kc: KubeConfig) {
+  /**
+   * @param kc The client configuration.
+   * @param sleep The wait before a retry (tests pass a recording one); rejects when `signal` aborts.
+   */
+  constructor(kc: KubeConfig, sleep: (ms: number, signal: AbortSignal) => Promise<void> = wait) {
     this.#kc = kc;
+    this.#sleep = sleep;
   }
 
   /**
    * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
-   * @param signal Aborts the request; it then throws `signal.reason`.
+   * @param options The signal (it aborts the request; the call then throws `signal.reason`) and
+   *   the timeout.
    * @returns The parsed response body.
    * @throws {ApiError} For an HTTP error status; `fetch`'s errors (or the timeout's
    *   `TimeoutError`) for network failures.
@@ -70,34 +98,63 @@ export class JsonApi {
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
-    signal?: AbortSignal,
-  ) {
-    const timer = new RequestTimer(REQUEST_TIMEOUT_MS);
+    options: CallOptions = {},
+  ): Promise<T> {
+    const { signal } = options;
+    const json = body === undefined ? undefined : JSON.stringify(body);
+    const never = new AbortController().signal;
+    for (let attempt = 0;; attempt++) {
+      // Invariant: nothing is sent once the caller's signal aborted (a renewal the elector gave
+      // up on must not land late).
+      signal?.throwIfAborted();
+      let response: Response;
+      let text: string;
+      try {
+        ({ response, text } = await this.#once(method, path, json, options));
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        if (attempt >= MAX_RETRIES || !retriesAfterError(method, err)) throw err;
+        continue;
+      }
+      if (response.status < 400) return (text === "" ? {} : JSON.parse(text)) as T;
+      const pause = retryAfterMs(response.status, response.headers.get("retry-after"));
+      if (pause === undefined || attempt >= MAX_RETRIES) {
+        throw new ApiError(response.status, method, path.split("?")[0]!, text);
+      }
+      try {
+        await this.#sleep(pause, signal ?? never);
+      } catch {
+        throw signal?.reason;
+      }
+    }
+  }
+
+  /** One attempt: the response and its whole body. */
+  async #once(
+    method: string,
+    path: string,
+    json: string | undefined,
+    { signal, timeoutMs = REQUEST_TIMEOUT_MS }: CallOptions,
+  ): Promise<{ response: Response; text: string }> {
+    const timer = new RequestTimer(timeoutMs);
     const abort = () => timer.abort();
-    if (signal?.aborted) abort();
     signal?.addEventListener("abort", abort, { once: true });
-    let response: Response;
-    let text: string;
     try {
-      const json = body === undefined ? undefined : JSON.stringify(body);
-      response = await send(this.#kc, method, path, json, timer.signal);
+      const response = await send(this.#kc, method, path, json, timer.signal);
       timer.reset();
-      text = await readText(response, timer);
+      return { response, text: await readText(response, timer) };
     } catch (err) {
       throw signal?.aborted ? signal.reason : failed(this.#kc, timer.signal, err);
     } finally {
       timer.clear();
       signal?.removeEventListener("abort", abort);
     }
-    if (response.status >= 400) {
-      throw new ApiError(response.status, method, path.split("?")[0]!, text);
-    }
-    return (text === "" ? {} : JSON.parse(text)) as T;
   }
 
   /**
    * One API call as RBAC sees it: {@linkcode JsonApi.request}, then {@linkcode Grants.note} when
-   * it succeeded; what it throws is {@linkcode Grants.classify}'d.
+   * it succeeded; what it throws is {@linkcode Grants.classify}'d — but for the caller's abort, which
+   * is thrown as `signal.reason`, as the ports promise (`lib/tasks/store.ts`).
    *
    * @param verb The RBAC verb (`get`, `create`, `update`, `list`, `delete`, …).
    * @param resource The resource (`configmaps`, `pods`, `leases`, `events`).
@@ -111,16 +168,22 @@ export class JsonApi {
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body?: unknown,
-    signal?: AbortSignal,
+    options: CallOptions = {},
   ): Promise<T> {
     try {
-      const result = await this.request<T>(method, path, body, signal);
+      const result = await this.request<T>(method, path, body, options);
       this.grants.note(verb, resource);
       return result;
     } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
       throw this.grants.classify(err, verb, resource, namespace);
     }
   }
+}
+
+/** The default wait before a retry: the system clock's (rejects with the signal's reason). */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return systemClock.sleep(ms, signal);
 }
 
 /**

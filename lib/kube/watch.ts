@@ -1,7 +1,9 @@
 /**
- * Watches: one watch request as a promise ({@linkcode runWatch}), with a deadline
- * ({@linkcode watchDeadline}) so a watch cut by a control-plane restart never hangs. Both the
- * ConfigMap and the Lease watches go through here.
+ * Watches: one watch request as a promise ({@linkcode runWatch}), asked to last 5–10 minutes as
+ * client-go's reflector asks ({@linkcode watchDeadline}), with bookmarks, and a client deadline
+ * behind the server's so a watch cut by a control-plane restart never hangs. The ConfigMap, Pod and
+ * Lease watches all go through here; resuming from the last resourceVersion is the caller's
+ * (`lib/tasks/list_watch.ts`).
  *
  * @module
  */
@@ -12,54 +14,75 @@ import { systemClock } from "../time/clock.ts";
 import { ApiError, readText } from "./requests.ts";
 
 /**
- * Longest life of one watch request. The server is asked to end it (`timeoutSeconds`, spread
- * over [WATCH_TIMEOUT_S, 1.5 × WATCH_TIMEOUT_S) so pods don't re-watch in step) and the client
- * ends it a little later regardless: a connection to an API server that went away mid-watch
- * may not be noticed as dead, so without this deadline a watch cut by a control-plane restart would hang
- * forever and only the periodic resync would still see changes.
+ * The shortest `timeoutSeconds` asked of the server: client-go's reflector asks a random value in
+ * [MIN_WATCH_TIMEOUT_S, 2 × MIN_WATCH_TIMEOUT_S) (`minWatchTimeout`), so pods don't re-watch in
+ * step, and a watch lives minutes, not seconds.
  */
-export const WATCH_TIMEOUT_S = 60;
-const WATCH_CLIENT_GRACE_MS = 5_000;
+export const MIN_WATCH_TIMEOUT_S = 300;
+/** How long after the server's own timeout the client ends a watch regardless. */
+const WATCH_CLIENT_GRACE_MS = 30_000;
+
+/**
+ * How often the API server sends a BOOKMARK to a quiet watch that asked for them (apiserver
+ * `cacher.go`'s `bookmarkFrequency`, and 2 s before the watch's timeout).
+ */
+export const BOOKMARK_PERIOD_MS = 60_000;
+
+/**
+ * How long a watch may stay silent (no event, no bookmark) before it is ended. Deno's `fetch`
+ * cannot ping an HTTP/2 connection as client-go's transport does (30 s read-idle, 15 s ping), so
+ * silence is the only sign of a dead connection. Invariant: above two bookmark periods, so a quiet
+ * but healthy watch (one bookmark a minute) is never cut; such an end is a normal end (the caller
+ * watches again from its last resourceVersion; on a dead connection that request then fails and
+ * drops the pool), not a failure.
+ */
+export const WATCH_SILENCE_MS = 2.5 * BOOKMARK_PERIOD_MS;
 
 /** The `timeoutSeconds` for one watch request and the client-side deadline that backs it. */
 export function watchDeadline(random: () => number = Math.random) {
-  const timeoutSeconds = Math.floor(WATCH_TIMEOUT_S * (1 + random() / 2));
+  const timeoutSeconds = Math.floor(MIN_WATCH_TIMEOUT_S * (1 + random()));
   return { timeoutSeconds, deadlineMs: timeoutSeconds * 1000 + WATCH_CLIENT_GRACE_MS };
 }
 
 /** A watch event that carries an object. */
-type WatchedType = "ADDED" | "MODIFIED" | "DELETED";
+export type WatchedType = "ADDED" | "MODIFIED" | "DELETED";
 
-/** How long a watch may stay silent (no event, no bookmark) before it is given up as dead. */
-const WATCH_IDLE_MS = 30_000;
+/** What {@linkcode runWatch} watches and where each event goes. */
+export interface WatchRequest {
+  /** The collection, from the server root. */
+  readonly path: string;
+  /**
+   * The watch's parameters (`labelSelector`, `resourceVersion`, …); `timeoutSeconds` and
+   * `allowWatchBookmarks=true` are added.
+   */
+  readonly query: Record<string, string>;
+  readonly onObject: (type: WatchedType, obj: unknown) => void;
+  /** Every BOOKMARK's resourceVersion: where the next watch may resume. */
+  readonly onBookmark?: (resourceVersion: string) => void;
+  /** Maps a failure (and the Status code of an ERROR event) to the caller's error. */
+  readonly toError: (err: unknown, code?: number) => Error;
+  /** The longest silence; default {@linkcode WATCH_SILENCE_MS} (tests shorten it). */
+  readonly silenceMs?: number;
+}
 
 /**
  * Runs one watch request (`?watch=true`, one JSON event per line) over the API server's pool:
- * resolves when the watch ends (server timeout, the {@linkcode watchDeadline}, or `signal`),
- * rejects with `toError(...)` when the server sends an ERROR event (with its Status code: 410
- * means the resourceVersion is gone and the caller lists afresh), answers with an error status,
- * the request fails, or nothing arrives for 30 s (a `TimeoutError`, transient). BOOKMARK events
- * are read and dropped (they only keep the watch alive). Both the configmap and the lease
- * watches go through here.
- *
- * @param path The collection, from the server root.
- * @param query The watch's parameters (`labelSelector`, `resourceVersion`, …);
- *   `timeoutSeconds` is added.
- * @param toError Maps a failure (and the Status code of an ERROR event) to the caller's error.
+ * resolves when the watch ends (server timeout, the {@linkcode watchDeadline},
+ * {@linkcode WATCH_SILENCE_MS} of silence, or `signal`); rejects with `toError(...)` when the
+ * server sends an ERROR event (with its Status code: 410 means the resourceVersion is gone and the
+ * caller lists afresh), answers with an error status, or the request fails.
  */
 export async function runWatch(
   kc: KubeConfig,
-  path: string,
-  query: Record<string, string | number | boolean>,
-  onObject: (type: WatchedType, obj: unknown) => void,
-  toError: (err: unknown, code?: number) => Error,
+  w: WatchRequest,
   signal: AbortSignal,
 ): Promise<void> {
   if (signal.aborted) return;
   const { timeoutSeconds, deadlineMs } = watchDeadline();
   const params = new URLSearchParams({ watch: "true" });
-  for (const [k, v] of Object.entries({ ...query, timeoutSeconds })) params.set(k, String(v));
-  const timer = new RequestTimer(WATCH_IDLE_MS);
+  const query = { ...w.query, allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds) };
+  for (const [k, v] of Object.entries(query)) params.set(k, v);
+  const timer = new RequestTimer(w.silenceMs ?? WATCH_SILENCE_MS);
   let ended = false;
   let reader: ReadableStreamDefaultReader<string> | undefined;
   const end = () => {
@@ -73,13 +96,18 @@ export async function runWatch(
   };
   const deadline = systemClock.setTimeout(end, deadlineMs);
   signal.addEventListener("abort", end, { once: true });
+  // The silence limit ends a pending read as `end` does.
+  timer.signal.addEventListener("abort", () => reader?.cancel().catch(() => {}), { once: true });
+  // A silent stream after the response started is a normal end (see WATCH_SILENCE_MS).
+  let streaming = false;
   try {
-    const response = await send(kc, "GET", `${path}?${params}`, undefined, timer.signal);
+    const response = await send(kc, "GET", `${w.path}?${params}`, undefined, timer.signal);
     if (response.status !== 200) {
       const text = await readText(response, timer);
-      throw toError(new ApiError(response.status, "GET", path, text));
+      throw w.toError(new ApiError(response.status, "GET", w.path, text));
     }
     timer.reset();
+    streaming = true;
     reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     if (ended) {
       await reader.cancel().catch(() => {});
@@ -95,7 +123,10 @@ export async function runWatch(
       while ((nl = buffer.indexOf("\n")) >= 0) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        let event: { type?: string; object?: { code?: number; message?: string } };
+        let event: {
+          type?: string;
+          object?: { code?: number; message?: string; metadata?: { resourceVersion?: string } };
+        };
         try {
           event = JSON.parse(line);
         } catch {
@@ -104,19 +135,23 @@ export async function runWatch(
         const { type, object } = event;
         if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
           try {
-            onObject(type, object);
+            w.onObject(type, object);
           } catch {
             // As client-node's watch did: a failing handler does not end the watch.
           }
+        } else if (type === "BOOKMARK") {
+          const rv = object?.metadata?.resourceVersion;
+          if (rv) w.onBookmark?.(rv);
         } else if (type === "ERROR") {
-          throw toError(new Error(object?.message ?? "watch error"), object?.code);
+          throw w.toError(new Error(object?.message ?? "watch error"), object?.code);
         }
       }
     }
   } catch (err) {
     if (ended || signal.aborted) return;
+    if (streaming && timer.signal.aborted) return; // silent for silenceMs: a normal end
     if (err instanceof KubeError || err instanceof ApiError) throw err;
-    throw toError(failed(kc, timer.signal, err));
+    throw w.toError(failed(kc, timer.signal, err));
   } finally {
     systemClock.clearTimeout(deadline);
     signal.removeEventListener("abort", end);

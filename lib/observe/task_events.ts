@@ -103,7 +103,10 @@ export function leaderElectedEvent(lease: string, identity: string, epoch: numbe
   };
 }
 
-/** Writes events (`lib/kube/events.ts` over the API); rejects with a classified `KubeError`. */
+/**
+ * Writes events (`lib/kube/events.ts` over the API); rejects with a classified `KubeError`, or
+ * with `signal.reason` once `signal` aborted.
+ */
 export interface EventSink {
-  record(event: PlannedEvent): Promise<void>;
+  record(event: PlannedEvent, signal?: AbortSignal): Promise<void>;
 }

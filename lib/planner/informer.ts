@@ -1,14 +1,14 @@
 /**
  * The planner's caches ({@linkcode PlannerCaches}): one per kind of ConfigMap (every task, every
  * round summary of the app), each an {@linkcode Informer} kept by one list-then-watch
- * (`list_watch.ts`), with a full relist every `resyncMs` as the safety net (the client-go
- * informer pattern). The planner reads them at every tick instead of listing, so a tick where
- * nothing changed costs no ConfigMap request.
+ * (`list_watch.ts`: listed once, then watched from the last resourceVersion, relisted only on 410
+ * Gone — the client-go informer pattern). The planner reads them at every tick instead of listing,
+ * so a tick where nothing changed costs no ConfigMap request.
  *
  * What a cache may be, and why the planner can live with it (see `planner.ts`): it lags (a write
- * reaches it when its watch event does), it never runs ahead of the API server, and while its
- * list or watch fails it is not {@linkcode Informer.ready} (the planner's tick then fails and
- * retries). A stale entry can only make a planner write fail (every write is a create or a
+ * reaches it when its watch event does; while a watch fails, until the next one resumes), it
+ * never runs ahead of the API server, and until a list succeeded (and after a failed list) it is
+ * not {@linkcode Informer.ready} (the planner's tick then fails and retries). A stale entry can only make a planner write fail (every write is a create or a
  * compare-and-swap on resourceVersion), never succeed twice.
  *
  * @module
@@ -29,8 +29,6 @@ export interface InformerOptions<T> {
   readonly store: TaskStore;
   readonly clock: Clock;
   readonly selector: string;
-  /** The safety-net relist period. */
-  readonly resyncMs: number;
   /** What is cached of each ConfigMap (computed once per version). */
   readonly view: (cm: ConfigMapLike) => T;
   /** Called after each list with every item. */
@@ -44,7 +42,7 @@ export class Informer<T> {
   readonly #o: InformerOptions<T>;
   readonly #byName = new Map<string, T>();
   #sorted: T[] | undefined;
-  /** The last list succeeded and no list or watch failed since. */
+  /** The last list succeeded. */
   #live = false;
   #lastError: unknown;
   #waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
@@ -57,16 +55,17 @@ export class Informer<T> {
 
   /** Runs the list-and-watch loop until `signal` aborts. */
   run(signal: AbortSignal): Promise<void> {
-    const { store, clock, selector, resyncMs } = this.#o;
+    const { store, clock, selector } = this.#o;
     return listWatch({
       store,
       clock,
       selector,
-      resyncMs,
-      retryMs: 1000,
       onList: (items) => this.#replace(items),
       onEvent: (event) => this.#apply(event),
-      onError: (err) => this.#fail(err),
+      // A failed watch is resumed from its last resourceVersion: the cache lags, it stays live.
+      onError: (err, during) => {
+        if (during === "list") this.#fail(err);
+      },
     }, signal).finally(() => this.#fail(new Error("The cache stopped")));
   }
 
@@ -91,7 +90,7 @@ export class Informer<T> {
     return this.#generation;
   }
 
-  /** The last list or watch error while not live. */
+  /** The last list error while not live. */
   get lastError(): unknown {
     return this.#lastError;
   }
@@ -133,8 +132,6 @@ export interface PlannerCachesOptions {
   readonly store: TaskStore;
   readonly clock: Clock;
   readonly app: string;
-  /** The safety-net relist period. */
-  readonly resyncMs: number;
 }
 
 /** The planner's two caches, for one term: every task of the app, and every round summary. */
@@ -149,7 +146,7 @@ export class PlannerCaches {
   readonly #clock: Clock;
 
   /** Starts both list-and-watch loops; they stop with `signal` (or {@linkcode stop}). */
-  constructor({ store, clock, app, resyncMs }: PlannerCachesOptions, signal: AbortSignal) {
+  constructor({ store, clock, app }: PlannerCachesOptions, signal: AbortSignal) {
     this.#clock = clock;
     if (signal.aborted) this.#term.abort();
     signal.addEventListener("abort", () => this.#term.abort(), {
@@ -161,7 +158,6 @@ export class PlannerCaches {
       store,
       clock,
       selector: tasksSelector(app),
-      resyncMs,
       view: viewTask,
       onList: (items) => this.#count(items.filter((t) => isOpen(t.state)).length),
       onChange: (before, after) => this.#count(this.#open - opens(before) + opens(after)),
@@ -170,7 +166,6 @@ export class PlannerCaches {
       store,
       clock,
       selector: roundsSelector(app),
-      resyncMs,
       view: (cm) => cm,
     });
     this.#running = Promise.allSettled([

@@ -73,11 +73,6 @@ export interface PlannerOptions {
   /** Time between reconciles in {@linkcode Planner.runLeader}. Default 2000 ms. */
   readonly reconcileIntervalMs?: number;
   /**
-   * Safety-net relist period of {@linkcode Planner.runLeader}'s task and summary caches.
-   * Default {@linkcode PLANNER_RESYNC_MS}.
-   */
-  readonly resyncIntervalMs?: number;
-  /**
    * The owner stamped on every task and summary created (the chart's config ConfigMap), so the
    * garbage collector deletes them with it on `helm uninstall`. Default none.
    */
@@ -88,9 +83,6 @@ export interface PlannerOptions {
 
 /** Task creates in flight while planning a round. */
 export const PLAN_CONCURRENCY = 16;
-
-/** Default safety-net relist period of the planner's caches (`resyncIntervalMs`). */
-export const PLANNER_RESYNC_MS = 30_000;
 
 /** What one tick reads: tasks and summaries, and the pods, listed at most once and on demand. */
 interface Reads {
@@ -325,8 +317,8 @@ export class Planner {
    * Plans and reconciles until the signal aborts, leadership is lost, or — in one-shot mode — the
    * round is over. Transient API errors are logged and retried on the next tick.
    *
-   * Each tick reads the tasks and the round summaries from two caches, each kept by one watch
-   * and relisted every `resyncIntervalMs` (`informer.ts`), and lists the pods only when it needs
+   * Each tick reads the tasks and the round summaries from two caches, each listed once and kept
+   * by watches that resume from the last resourceVersion (`informer.ts`), and lists the pods only when it needs
    * them (a round to plan, an open task to check): a tick where nothing is to be done costs no
    * request at all. A tick waits until both caches are live; while one cannot list, the tick fails
    * and is retried.
@@ -344,7 +336,6 @@ export class Planner {
       store: this.#o.store,
       clock: this.#o.clock,
       app: this.#app,
-      resyncMs: this.#o.resyncIntervalMs ?? PLANNER_RESYNC_MS,
     }, signal);
     const arrival = this.#arrival;
     this.#inputCount = inputs.length;

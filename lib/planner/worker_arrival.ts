@@ -16,6 +16,7 @@ import type { Clock } from "../time/clock.ts";
 import type { PodInfo, PodLister } from "../tasks/store.ts";
 import { eligibleWorkers } from "./assign.ts";
 import { MIN_WATCH_MS } from "../tasks/list_watch.ts";
+import { Backoff } from "../time/backoff.ts";
 
 /** Options of {@linkcode WorkerArrival}. */
 export interface WorkerArrivalOptions {
@@ -32,9 +33,6 @@ export interface WorkerArrivalOptions {
 
 /** How long no further worker must turn ready before a waiting round is planned. */
 export const ARRIVAL_QUIET_MS = 500;
-
-/** Longest pause between two failed watches. */
-const MAX_BACKOFF_MS = 30_000;
 
 /** One pod watch, open while a round waits for workers (see the module doc). */
 export class WorkerArrival {
@@ -121,16 +119,21 @@ export class WorkerArrival {
     });
   }
 
+  /**
+   * Watches until `signal` aborts. A watch the server ended (its `timeoutSeconds`, 5–10 min; a
+   * quiet one lives that long: the API server's bookmarks keep it up) is followed by the next at
+   * once; a failed one, or one that ended at once, after client-go's backoff (800 ms doubling to
+   * 30 s, reset after 2 quiet minutes).
+   */
   async #loop(signal: AbortSignal): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(this.#o.clock);
     while (!signal.aborted) {
       const startedAt = this.#o.clock.now();
       try {
         await this.#o.pods.watchPods(this.#o.selector, (pod) => this.#seen(pod), signal);
-        failures = 0;
         // A watch the server ends at once must not turn into a tight loop (as in list_watch.ts).
         if (!signal.aborted && this.#o.clock.now() - startedAt < MIN_WATCH_MS) {
-          await this.#o.clock.sleep(MIN_WATCH_MS, signal).catch(() => {});
+          await backoff.sleep(signal);
         }
       } catch (err) {
         if (signal.aborted) return;
@@ -141,9 +144,7 @@ export class WorkerArrival {
             { error: String(err) },
           );
         }
-        failures++;
-        const pause = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures, 5));
-        await this.#o.clock.sleep(pause, signal).catch(() => {});
+        await backoff.sleep(signal);
       }
     }
   }

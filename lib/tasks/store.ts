@@ -31,7 +31,18 @@ export interface WatchEvent {
 }
 
 /**
+ * A watch's BOOKMARK: nothing the watch shows changed up to `resourceVersion`, so a new watch may
+ * resume from there (the API server sends one about every minute to a quiet watch).
+ */
+export interface Bookmark {
+  readonly type: "BOOKMARK";
+  readonly resourceVersion: string;
+}
+
+/**
  * ConfigMaps in one namespace. Implementations throw `KubeError` (`lib/apimachinery/errors.ts`).
+ * Every method honours its `signal`: once it aborts, the call rejects with `signal.reason` as it
+ * is (not a `KubeError`) and sends nothing more (`watch` resolves instead).
  */
 export interface TaskStore {
   /** Lists ConfigMaps matching a label selector, with the list's resourceVersion. */
@@ -50,13 +61,14 @@ export interface TaskStore {
   /** Deletes one ConfigMap; a missing one is not an error. */
   delete(name: string, signal?: AbortSignal): Promise<void>;
   /**
-   * Streams changes after `resourceVersion` until the server ends the watch (resolves) or the
-   * signal aborts (resolves). Rejects with kind `gone` when the version is too old: relist.
+   * Streams changes after `resourceVersion`, and bookmarks, until the server ends the watch
+   * (resolves) or the signal aborts (resolves). Rejects with kind `gone` when the version is too
+   * old: relist.
    */
   watch(
     labelSelector: string,
     resourceVersion: string,
-    onEvent: (event: WatchEvent) => void,
+    onEvent: (event: WatchEvent | Bookmark) => void,
     signal: AbortSignal,
   ): Promise<void>;
 }

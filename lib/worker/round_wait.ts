@@ -32,8 +32,8 @@ export async function roundIsOver(
 }
 
 /**
- * Waits for a one-shot round to end: watches the round summary (list, then watch; relisted every
- * `tasks.pollInterval` as a safety net) until its phase is `complete` or `deadline-exceeded`, or
+ * Waits for a one-shot round to end: watches the round summary (list, then watches resumed from the
+ * last resourceVersion, `list_watch.ts`) until its phase is `complete` or `deadline-exceeded`, or
  * `tasks.roundDeadline` passes on this pod's clock. A watch sees the end at once, where a poll
  * saw it up to a poll interval later.
  *
@@ -73,8 +73,6 @@ export async function waitForRound(
       store,
       clock,
       selector: `${roundsSelector(tasks.app)},${LABEL.roundId}=${round}`,
-      resyncMs: tasks.pollIntervalMs,
-      retryMs: Math.min(tasks.pollIntervalMs, 2000),
       onList: (items) => items.forEach(see),
       onEvent: (event) => {
         if (event.type !== "DELETED") see(event.object);

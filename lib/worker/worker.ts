@@ -124,25 +124,23 @@ export class Worker {
   }
 
   /**
-   * Lists, then watches this pod's tasks until the signal aborts; relists on 410 Gone, on any
-   * watch end, and every `tasks.pollInterval` as a safety net. Then stops claiming, gives running
+   * Lists, then watches this pod's tasks until the signal aborts (`list_watch.ts`: each watch
+   * resumes from the last resourceVersion; relists only on 410 Gone). Then stops claiming, gives running
    * tasks `drainMs` to finish, aborts and hands back the rest, and resolves once none is left.
    */
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
-    const { store, clock, tasks } = this.#o;
+    const { store, clock } = this.#o;
     await listWatch({
       store,
       clock,
       selector: this.#selector,
-      resyncMs: tasks.pollIntervalMs,
-      retryMs: Math.min(tasks.pollIntervalMs, 1000),
       onList: (items) => items.forEach((cm) => this.consider(cm)),
       onEvent: (event) => {
         if (event.type !== "DELETED") this.consider(event.object);
       },
-      onError: (err) =>
-        this.#log.warn("Task watch failed, relisting: {error}", { error: String(err) }),
+      onError: (err, during) =>
+        this.#log.warn("Task {during} failed, retrying: {error}", { during, error: String(err) }),
     }, signal);
     await this.#drain();
   }

@@ -267,7 +267,8 @@ export class MemoryLeaseClient implements LeaseClient {
    *
    * @param count How many calls.
    * @param fault `network` (no response), `server` (500), `conflict` (409), `forbidden` (403),
-   *   or `hang` (never answers until the call's signal aborts, then fails as a network error).
+   *   or `hang` (never answers until the call's signal aborts, then rejects with its reason, as
+   *   the adapter does).
    */
   failNext(count: number, fault: Fault): void {
     for (let i = 0; i < count; i++) this.#faults.push(fault);
@@ -303,6 +304,9 @@ export class MemoryLeaseClient implements LeaseClient {
     signal: AbortSignal | undefined,
     op: () => LeaseObject,
   ): Promise<LeaseObject> {
+    // As the adapter (lib/kube/requests.ts): an aborted call rejects with the signal's reason
+    // and writes nothing.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const fault = this.#faults.shift();
     switch (fault) {
       case undefined:
@@ -331,14 +335,7 @@ export class MemoryLeaseClient implements LeaseClient {
         );
       case "hang":
         return new Promise((_resolve, reject) => {
-          const fail = () =>
-            reject(
-              new KubeError("transient", verb, "leases", "request aborted", {
-                cause: signal?.reason,
-              }),
-            );
-          if (signal?.aborted) fail();
-          else signal?.addEventListener("abort", fail, { once: true });
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
         });
     }
   }

@@ -9,7 +9,9 @@ import { type Config, ConfigSchema } from "../../lib/config/schema.ts";
 import type { InputSpec } from "../../lib/engine/input.ts";
 import { type SignedFields, signedPayload, type TaskSigner } from "../../lib/tasks/signing.ts";
 import { KubeError, type KubeErrorKind } from "../../lib/apimachinery/errors.ts";
+import { parseSelector } from "./selector.ts";
 import type {
+  Bookmark,
   ConfigMapLike,
   PodInfo,
   PodLister,
@@ -17,42 +19,16 @@ import type {
   WatchEvent,
 } from "../../lib/tasks/store.ts";
 
-type Requirement = (labels: Readonly<Record<string, string>>) => boolean;
-
-/** Parses a label selector into a predicate. */
-export function parseSelector(selector: string): Requirement {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = "";
-  for (const ch of selector) {
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    if (ch === "," && depth === 0) {
-      parts.push(current);
-      current = "";
-    } else current += ch;
-  }
-  parts.push(current);
-  const reqs: Requirement[] = parts.map((p) => p.trim()).filter((p) => p !== "").map((p) => {
-    let m = /^(\S+)\s+(in|notin)\s+\((.*)\)$/.exec(p);
-    if (m) {
-      const [, key, op, list] = m as unknown as [string, string, string, string];
-      const values = list.split(",").map((v) => v.trim());
-      return (l) =>
-        op === "in" ? values.includes(l[key] ?? "\0") : !values.includes(l[key] ?? "\0");
-    }
-    m = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(p);
-    if (m) {
-      const [, key, op, value] = m as unknown as [string, string, string, string];
-      return op === "!=" ? (l) => l[key] !== value : (l) => l[key] === value;
-    }
-    if (p.startsWith("!")) return (l) => !(p.slice(1) in l);
-    return (l) => p in l;
-  });
-  return (labels) => reqs.every((r) => r(labels));
-}
+export { parseSelector };
 
 const clone = <T>(value: T): T => structuredClone(value);
+
+/** An open ConfigMap watch. */
+interface Watcher {
+  deliver(): void;
+  bookmark(): void;
+  end(): void;
+}
 
 interface Fault {
   verb: string;
@@ -71,7 +47,11 @@ export class MemoryStore implements TaskStore, PodLister {
   readonly #objects = new Map<string, ConfigMapLike>();
   readonly #pods = new Map<string, PodInfo>();
   readonly #log: { rv: number; event: WatchEvent; labelsBefore?: Record<string, string> }[] = [];
-  readonly #watchers = new Set<(rv: number) => void>();
+  readonly #watchers = new Set<Watcher>();
+  /** List calls (`list`) so far. */
+  lists = 0;
+  /** The resourceVersion each ConfigMap watch asked for, in order. */
+  readonly watchLog: string[] = [];
   readonly #podWatchers = new Set<(pod: PodInfo) => void>();
   /** Pod watches opened so far (`watchPods` calls). */
   podWatches = 0;
@@ -101,6 +81,16 @@ export class MemoryStore implements TaskStore, PodLister {
   /** Makes the next `times` calls of `verb` fail with `kind`. */
   failNext(verb: string, kind: KubeErrorKind, times = 1): void {
     this.#faults.push({ verb, kind, times });
+  }
+
+  /** Sends every open ConfigMap watch a BOOKMARK at the current resourceVersion. */
+  bookmark(): void {
+    for (const w of [...this.#watchers]) w.bookmark();
+  }
+
+  /** Ends every open ConfigMap watch normally (as the server's `timeoutSeconds` does). */
+  endWatches(): void {
+    for (const w of [...this.#watchers]) w.end();
   }
 
   /** Forgets the event log, so watches from older versions get 410 Gone. */
@@ -149,7 +139,12 @@ export class MemoryStore implements TaskStore, PodLister {
     return clone(stored);
   }
 
-  #fault(verb: string): void {
+  /**
+   * Throws what a call must: the signal's reason once it aborted (as the adapters: nothing is
+   * done), else an injected fault.
+   */
+  #fault(verb: string, signal?: AbortSignal): void {
+    signal?.throwIfAborted();
     const fault = this.#faults.find((f) => f.verb === verb && f.times > 0);
     if (!fault) return;
     fault.times--;
@@ -167,12 +162,16 @@ export class MemoryStore implements TaskStore, PodLister {
       event: { type, object: clone(cm) },
       ...(before ? { labelsBefore: { ...before.metadata.labels } } : {}),
     });
-    for (const w of this.#watchers) w(this.#rv);
+    for (const w of this.#watchers) w.deliver();
   }
 
-  list(labelSelector: string): Promise<{ items: ConfigMapLike[]; resourceVersion: string }> {
+  list(
+    labelSelector: string,
+    signal?: AbortSignal,
+  ): Promise<{ items: ConfigMapLike[]; resourceVersion: string }> {
+    this.lists++;
     try {
-      this.#fault("list");
+      this.#fault("list", signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -182,18 +181,18 @@ export class MemoryStore implements TaskStore, PodLister {
     return Promise.resolve({ items, resourceVersion: String(this.#rv) });
   }
 
-  get(name: string): Promise<ConfigMapLike | undefined> {
+  get(name: string, signal?: AbortSignal): Promise<ConfigMapLike | undefined> {
     try {
-      this.#fault("get");
+      this.#fault("get", signal);
     } catch (err) {
       return Promise.reject(err);
     }
     return Promise.resolve(this.peek(name));
   }
 
-  create(cm: ConfigMapLike): Promise<ConfigMapLike> {
+  create(cm: ConfigMapLike, signal?: AbortSignal): Promise<ConfigMapLike> {
     try {
-      this.#fault("create");
+      this.#fault("create", signal);
       const name = cm.metadata.name;
       this.#count("create", name);
       if (this.#objects.has(name)) {
@@ -213,9 +212,9 @@ export class MemoryStore implements TaskStore, PodLister {
     }
   }
 
-  update(cm: ConfigMapLike): Promise<ConfigMapLike> {
+  update(cm: ConfigMapLike, signal?: AbortSignal): Promise<ConfigMapLike> {
     try {
-      this.#fault("update");
+      this.#fault("update", signal);
       const name = cm.metadata.name;
       this.#count("update", name);
       const before = this.#objects.get(name);
@@ -236,9 +235,9 @@ export class MemoryStore implements TaskStore, PodLister {
     }
   }
 
-  deleteCollection(labelSelector: string): Promise<void> {
+  deleteCollection(labelSelector: string, signal?: AbortSignal): Promise<void> {
     try {
-      this.#fault("deleteCollection");
+      this.#fault("deleteCollection", signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -250,9 +249,9 @@ export class MemoryStore implements TaskStore, PodLister {
     return Promise.resolve();
   }
 
-  delete(name: string): Promise<void> {
+  delete(name: string, signal?: AbortSignal): Promise<void> {
     try {
-      this.#fault("delete");
+      this.#fault("delete", signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -272,9 +271,10 @@ export class MemoryStore implements TaskStore, PodLister {
   watch(
     labelSelector: string,
     resourceVersion: string,
-    onEvent: (event: WatchEvent) => void,
+    onEvent: (event: WatchEvent | Bookmark) => void,
     signal: AbortSignal,
   ): Promise<void> {
+    this.watchLog.push(resourceVersion);
     try {
       this.#fault("watch");
     } catch (err) {
@@ -305,12 +305,21 @@ export class MemoryStore implements TaskStore, PodLister {
     };
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
-      const watcher = () => deliver();
+      const watcher: Watcher = {
+        deliver,
+        bookmark: () => {
+          deliver();
+          seen = this.#rv;
+          onEvent({ type: "BOOKMARK", resourceVersion: String(seen) });
+        },
+        end: () => {
+          this.#watchers.delete(watcher);
+          signal.removeEventListener("abort", watcher.end);
+          resolve();
+        },
+      };
       this.#watchers.add(watcher);
-      signal.addEventListener("abort", () => {
-        this.#watchers.delete(watcher);
-        resolve();
-      }, { once: true });
+      signal.addEventListener("abort", watcher.end, { once: true });
       queueMicrotask(deliver);
     });
   }
@@ -341,7 +350,8 @@ export class MemoryStore implements TaskStore, PodLister {
     });
   }
 
-  listPods(labelSelector: string): Promise<PodInfo[]> {
+  listPods(labelSelector: string, signal?: AbortSignal): Promise<PodInfo[]> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const match = parseSelector(labelSelector);
     return Promise.resolve(
       [...this.#pods.values()].filter((p) => match(p.labels)).map((p) => clone(p)),

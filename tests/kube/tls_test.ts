@@ -172,14 +172,12 @@ Deno.test("impersonation headers go with every request and watch; tls-server-nam
     };
     assert.equal(await get(kc, "/api/v1/namespaces/ns/configmaps"), "ok");
     const controller = new AbortController();
-    await runWatch(
-      kc,
-      "/api/v1/namespaces/ns/configmaps",
-      {},
-      () => {},
-      (e) => e as Error,
-      controller.signal,
-    )
+    await runWatch(kc, {
+      path: "/api/v1/namespaces/ns/configmaps",
+      query: {},
+      onObject: () => {},
+      toError: (e) => e as Error,
+    }, controller.signal)
       .catch(() => {});
     discardPool(kc);
     assert.equal(server.requests.length, 2);

@@ -2,13 +2,14 @@
  * Requests and watches over the native `fetch` pool (`lib/kube/requests.ts`, `lib/kube/watch.ts`)
  * against a local HTTP server playing the API server: what goes on the wire (path, query,
  * authorization, body) and how responses and watch streams are read — events split across
- * chunks, bookmarks dropped, an ERROR event's code, an error status's Status body.
+ * chunks, bookmarks' resourceVersions, an ERROR event's code, an error status's Status body, a
+ * silent stream.
  */
 import assert from "node:assert/strict";
 import { isKubeError } from "../../lib/apimachinery/errors.ts";
 import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { Grants, JsonApi } from "../../lib/kube/requests.ts";
-import { runWatch } from "../../lib/kube/watch.ts";
+import { runWatch, WATCH_SILENCE_MS } from "../../lib/kube/watch.ts";
 
 interface Seen {
   method: string;
@@ -80,7 +81,7 @@ Deno.test("JsonApi sends JSON with the token and reads an error status's Status 
   );
 });
 
-Deno.test("runWatch() reads events split across chunks, drops bookmarks, and rejects on ERROR", async () => {
+Deno.test("runWatch() reads events split across chunks, reports bookmarks, and rejects on ERROR", async () => {
   const object = (name: string) => ({ metadata: { name } });
   const line = (type: string, obj: unknown) => JSON.stringify({ type, object: obj }) + "\n";
   const added = line("ADDED", object("a"));
@@ -92,22 +93,23 @@ Deno.test("runWatch() reads events split across chunks, drops bookmarks, and rej
   ];
   await withServer(() => new Response(stream(body)), async (kc, seen) => {
     const got: string[] = [];
-    const err = await runWatch(
-      kc,
-      "/api/v1/namespaces/ns/configmaps",
-      { labelSelector: "app=x", resourceVersion: "5", allowWatchBookmarks: true },
-      (type, obj) => got.push(`${type} ${(obj as ReturnType<typeof object>).metadata.name}`),
-      (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
-      new AbortController().signal,
-    ).then(() => undefined, (e) => e);
-    assert.deepEqual(got, ["ADDED a", "MODIFIED a", "DELETED a"]);
+    const err = await runWatch(kc, {
+      path: "/api/v1/namespaces/ns/configmaps",
+      query: { labelSelector: "app=x", resourceVersion: "5" },
+      onObject: (type, obj) =>
+        got.push(`${type} ${(obj as ReturnType<typeof object>).metadata.name}`),
+      onBookmark: (rv) => got.push(`BOOKMARK ${rv}`),
+      toError: (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
+    }, new AbortController().signal).then(() => undefined, (e) => e);
+    assert.deepEqual(got, ["ADDED a", "BOOKMARK 9", "MODIFIED a", "DELETED a"]);
     assert.ok(isKubeError(err, "gone"), String(err));
     const q = seen[0]!.url.searchParams;
     assert.equal(q.get("watch"), "true");
     assert.equal(q.get("labelSelector"), "app=x");
     assert.equal(q.get("resourceVersion"), "5");
     assert.equal(q.get("allowWatchBookmarks"), "true");
-    assert.ok(Number(q.get("timeoutSeconds")) >= 60);
+    // client-go's reflector: timeoutSeconds in [5 min, 10 min).
+    assert.ok(Number(q.get("timeoutSeconds")) >= 300 && Number(q.get("timeoutSeconds")) < 600);
     assert.equal(seen[0]!.authorization, "Bearer t0ken");
   });
 });
@@ -121,14 +123,12 @@ Deno.test("runWatch() resolves when the server ends it or the caller aborts, rej
         : new Response(mode === "end" ? stream([]) : new ReadableStream()),
     async (kc) => {
       const watch = (signal: AbortSignal) =>
-        runWatch(
-          kc,
-          "/w",
-          {},
-          () => {},
-          (e, code) => new Grants().classify(e, "watch", "leases", "ns", code),
-          signal,
-        );
+        runWatch(kc, {
+          path: "/w",
+          query: {},
+          onObject: () => {},
+          toError: (e, code) => new Grants().classify(e, "watch", "leases", "ns", code),
+        }, signal);
       await watch(new AbortController().signal);
       mode = "hang";
       const stop = new AbortController();
@@ -140,4 +140,56 @@ Deno.test("runWatch() resolves when the server ends it or the caller aborts, rej
       assert.ok(isKubeError(err, "forbidden"), String(err));
     },
   );
+});
+
+Deno.test("runWatch() keeps a silent watch open far beyond 30 s: its silence limit is above two bookmark periods", () => {
+  assert.ok(WATCH_SILENCE_MS > 2 * 60_000, `${WATCH_SILENCE_MS}`);
+});
+
+Deno.test("runWatch() ends a stream that never sends a byte after its silence limit, as a normal end", async () => {
+  const silenceMs = 300;
+  await withServer(() => new Response(new ReadableStream()), async (kc) => {
+    const started = performance.now();
+    // Resolves (a normal end: the caller watches again from its last resourceVersion).
+    await runWatch(kc, {
+      path: "/w",
+      query: {},
+      onObject: () => {},
+      toError: (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
+      silenceMs,
+    }, new AbortController().signal);
+    const took = performance.now() - started;
+    assert.ok(took >= silenceMs && took < silenceMs + 5_000, `${took} ms`);
+  });
+});
+
+Deno.test("runWatch() keeps a watch whose bookmarks come more often than its silence limit", async () => {
+  const silenceMs = 400;
+  const bookmark = (rv: number) =>
+    JSON.stringify({ type: "BOOKMARK", object: { metadata: { resourceVersion: String(rv) } } }) +
+    "\n";
+  const enc = new TextEncoder();
+  await withServer(() => {
+    let rv = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          await new Promise((r) => setTimeout(r, silenceMs / 2));
+          if (++rv > 6) return c.close(); // the server's timeout: 6 × 200 ms = 3 silence limits
+          c.enqueue(enc.encode(bookmark(rv)));
+        },
+      }),
+    );
+  }, async (kc) => {
+    const got: string[] = [];
+    await runWatch(kc, {
+      path: "/w",
+      query: {},
+      onObject: () => {},
+      onBookmark: (rv) => got.push(rv),
+      toError: (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
+      silenceMs,
+    }, new AbortController().signal);
+    assert.deepEqual(got, ["1", "2", "3", "4", "5", "6"]);
+  });
 });
