@@ -90,7 +90,6 @@ export async function main(
     return exitCode(
       await run(config, {
         command: cli.command,
-        exitCode,
         env,
         signal,
         version: VERSION,

@@ -176,13 +176,73 @@ Deno.test("layout: only lib/kube/ imports the Kubernetes client", () => {
   assert.deepEqual(outside, []);
 });
 
-Deno.test("layout: only lib/time/ reads the current time", () => {
+/**
+ * Every way to read the current time or start a timer: `Date.now` (called or passed as a value),
+ * `Date()` and `new Date()` without arguments, `performance.now`, `Temporal.Now`, the runtime's
+ * timers (`setTimeout`, `setInterval`, `setImmediate`, their `clear…`, bare, imported from
+ * `node:timers` or through `globalThis`) and `AbortSignal.timeout`. A `Clock`'s own methods
+ * (`clock.setTimeout(…)`) are member accesses and do not match.
+ */
+const TIME_READS = new RegExp(
+  [
+    /\bDate\.now\b/,
+    /(?<![.\w$#])(?:new\s+)?Date\s*\(\s*\)/,
+    /\bperformance\s*\.\s*now\b/,
+    /\bTemporal\s*\.\s*Now\b/,
+    /(?<![.\w$#])(?:set|clear)(?:Timeout|Interval|Immediate)\b/,
+    /\b(?:globalThis|window|self)\s*\.\s*(?:set|clear)(?:Timeout|Interval|Immediate)\b/,
+    /\bAbortSignal\s*\.\s*timeout\b/,
+    /["']node:timers(?:\/promises)?["']/,
+  ].map((r) => r.source).join("|"),
+  "g",
+);
+
+/** Files outside lib/time/ allowed a timer, each with the reason in a comment at the call. */
+const TIMER_ALLOWED = new Map([
+  ["engine/spawn_gate.ts", "setTimeout(…, 0) marks an event-loop turn, not a span of time"],
+]);
+
+Deno.test("layout: the time-reading pattern finds every way to read the time or start a timer", () => {
+  const hits = [
+    "Date.now()",
+    "const f = Date.now;",
+    "new Date()",
+    "Date()",
+    "performance.now()",
+    "Temporal.Now.instant()",
+    "setTimeout(f, 1)",
+    "clearTimeout(t)",
+    "setInterval(f, 1)",
+    "setImmediate(f)",
+    "globalThis.setTimeout(f, 1)",
+    "AbortSignal.timeout(5)",
+    'import { setTimeout } from "node:timers/promises";',
+    "let t: ReturnType<typeof setTimeout>;",
+  ];
+  const misses = [
+    "clock.setTimeout(f, 1)",
+    "this.#clock.clearTimeout(t)",
+    "new Date(ms)",
+    "clock.now()",
+    "x.wallNow()",
+    "systemClock.sleep(1)",
+  ];
+  for (const text of hits) assert.match(text, new RegExp(TIME_READS.source), text);
+  for (const text of misses) assert.doesNotMatch(text, new RegExp(TIME_READS.source), text);
+});
+
+Deno.test("layout: only lib/time/ reads the current time or starts timers", () => {
   const outside = FILES.filter((f) => !relative(LIB, f).startsWith("time/"))
-    .filter((f) =>
-      /Date\.now\(|new Date\(\)|performance\.now\(/.test(code(Deno.readTextFileSync(f)))
+    .flatMap((f) =>
+      [...code(Deno.readTextFileSync(f)).matchAll(TIME_READS)].map((m) =>
+        `${relative(LIB, f)}: ${m[0]}`
+      )
     )
-    .map((f) => relative(LIB, f));
-  assert.deepEqual(outside, [], "files reading the current time outside lib/time/");
+    .filter((hit) => {
+      const [file, what] = hit.split(": ");
+      return !(TIMER_ALLOWED.has(file!) && /^setTimeout$/.test(what!));
+    });
+  assert.deepEqual(outside, [], "reads of the time or timers outside lib/time/ (use a Clock)");
 });
 
 Deno.test(`layout: lib files stay under ${MAX_LINES} lines`, () => {

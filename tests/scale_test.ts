@@ -13,12 +13,13 @@
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../lib/engine/input.ts";
 import { ARRIVAL_QUIET_MS } from "../lib/planner/worker_arrival.ts";
-import { Planner, type PlannerOptions } from "../lib/planner/planner.ts";
+import type { PlannerOptions } from "../lib/planner/planner.ts";
 import { roundName } from "../lib/tasks/contract.ts";
 import type { PodLister, TaskStore } from "../lib/tasks/store.ts";
 import { Worker } from "../lib/worker/worker.ts";
 import { FakeClock } from "./fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "./fakes/memory_store.ts";
+import { leadingPlanner } from "./fakes/planner.ts";
 
 const ROUND = "20250101-000000";
 const WORKERS = ["pod-a", "pod-b"];
@@ -64,16 +65,7 @@ async function round(n: number) {
   const { store, counts } = counting(memory);
   const signer = instantSigner("key");
   const tasks = tasksConfig({ leaderRunsTasks: false });
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks,
-    signer,
-  });
+  const planner = leadingPlanner(store, clock, {}, { tasks, signer });
   assert.equal(await planner.planRound(ROUND, specs(n)), true);
   for (const identity of WORKERS) {
     const worker = new Worker({
@@ -127,15 +119,7 @@ function idleLeader(pods: string[], overrides: Partial<PlannerOptions> = {}) {
   for (const name of pods) memory.setPod({ name });
   const { store, counts } = counting(memory);
   const stop = new AbortController();
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ leaderRunsTasks: false, interval: "1h" }),
-    signer: instantSigner("key"),
+  const planner = leadingPlanner(store, clock, { leaderRunsTasks: false, interval: "1h" }, {
     reconcileIntervalMs: TICK_MS,
     ...overrides,
   });

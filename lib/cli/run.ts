@@ -28,8 +28,6 @@ export interface RunContext {
   readonly output?: StatusOutput;
   /** Where results go (stdout by default). */
   readonly write?: (text: string) => void;
-  /** The exit code `main.ts` gives an outcome (leader mode logs it when a round is over). */
-  readonly exitCode: (outcome: Outcome) => number;
   /** Configuration warnings, logged once logging is set up. */
   readonly warnings?: readonly string[];
 }
@@ -97,7 +95,7 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
   if (config.election.enabled) {
     return await (await import("../modes/leader.ts")).runLeaderMode(config, {
       signal: ctx.signal,
-      exitCode: ctx.exitCode,
+      env: ctx.env,
     });
   }
   if (config.webserver.enable) {
@@ -106,17 +104,19 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
   requireInputs(config);
   // Started beside the run, awaited before the results are written (lib/cli/stdout.ts).
   const closed = ctx.write === undefined ? stdoutClosed() : Promise.resolve(false);
-  let results = await runAll(configuredInputs(config), config, ctx.signal);
+  // Finished results stay as they are; the inputs the signal stopped (or never started) say which
+  // signal (the abort reason is a value: `Interrupted`).
+  const interrupted = (reason: unknown) =>
+    reason instanceof Interrupted ? reason.message : undefined;
+  const results = await runAll(
+    configuredInputs(config),
+    config,
+    ctx.signal,
+    undefined,
+    interrupted,
+  );
   if (await closed) throw new Error(STDOUT_CLOSED);
   const reason = ctx.signal.reason;
-  if (reason instanceof Interrupted) {
-    // Finished results stay as they are; the inputs the signal stopped (or never started) say so.
-    results = results.map((r) =>
-      r.error?.startsWith("aborted")
-        ? { ...r, error: r.error.replace("aborted", reason.message) }
-        : r
-    );
-  }
   write(formatResults(results, {
     format: config.response.format,
     encoding: config.response.encoding.type,

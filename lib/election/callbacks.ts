@@ -7,14 +7,10 @@
  * @module
  */
 import { settleWithin } from "./deadline.ts";
-import {
-  describeError,
-  type ElectionEvents,
-  type ElectionLogger,
-  LeadershipLostError,
-  type ResolvedElectorOptions,
-  type StopReason,
-} from "./options.ts";
+import { describeError, type ElectionLogger } from "./logger.ts";
+import type { ElectionEvents } from "./events.ts";
+import { LeadershipLostError, type StopReason } from "./leadership_lost.ts";
+import type { ResolvedElectorOptions } from "./options.ts";
 
 /**
  * The user's callbacks, each called so that it cannot throw into the election.

@@ -15,14 +15,10 @@ import type { LeaseLock, LeaseSnapshot } from "./lease_lock.ts";
 import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { LeaseWatcher, WAKE_JITTER_FACTOR, Waker } from "./lease_watch.ts";
 import type { ObservedLease } from "./observed.ts";
-import {
-  describeError,
-  type ElectionLogger,
-  JITTER_FACTOR,
-  LeadershipLostError,
-  type ResolvedElectorOptions,
-  type StopReason,
-} from "./options.ts";
+import { describeError, type ElectionLogger } from "./logger.ts";
+import { LEASE_JITTER_FACTOR } from "./timings.ts";
+import { LeadershipLostError, type StopReason } from "./leadership_lost.ts";
+import type { ResolvedElectorOptions } from "./options.ts";
 import type { Term } from "./term.ts";
 
 /** The parts of one elector a {@linkcode Campaign} drives. */
@@ -131,7 +127,8 @@ export class Campaign {
       const acquired = await this.#step(attemptAt + this.#o.renewDeadlineMs);
       this.#callbacks.newLeader(this.#observed.holder());
       if (acquired) return true;
-      const pollAt = this.#clock.now() + retryPeriodMs + random() * JITTER_FACTOR * retryPeriodMs;
+      const pollAt = this.#clock.now() + retryPeriodMs +
+        random() * LEASE_JITTER_FACTOR * retryPeriodMs;
       let wakeJitterMs: number | undefined;
       const wakeAt = () => {
         const expiresAt = this.#watchedExpiry(attemptAt);

@@ -95,17 +95,15 @@ import { isKubeError } from "../apimachinery/errors.ts";
 import type { LeaseLock } from "./lease_lock.ts";
 import { formatMicroTime, type LeaderElectionRecord } from "./lease_record.ts";
 import { ObservedLease } from "./observed.ts";
+import { DEFAULT_HEALTHZ_TOLERANCE_MS, type HealthzResult } from "./term.ts";
+import { describeError, type ElectionLogger } from "./logger.ts";
 import {
-  DEFAULT_HEALTHZ_TOLERANCE_MS,
-  describeError,
-  type ElectionLogger,
   type ElectorOptions,
-  type ElectorPhase,
-  type HealthzResult,
   type ResolvedElectorOptions,
   resolveElectorOptions,
-  sameRecord,
 } from "./options.ts";
+import type { ElectorPhase } from "./phase.ts";
+import { sameRecord } from "./lease_record.ts";
 import { Term } from "./term.ts";
 
 /**

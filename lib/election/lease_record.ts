@@ -146,3 +146,10 @@ export function recordToLeaseSpec(record: LeaderElectionRecord): LeaseSpec {
     leaseTransitions: record.leaseTransitions,
   };
 }
+
+/** Whether two records are equal field by field (`a` may be `null`: never read). */
+export function sameRecord(a: LeaderElectionRecord | null, b: LeaderElectionRecord): boolean {
+  return a !== null && a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds && a.acquireTime === b.acquireTime &&
+    a.renewTime === b.renewTime && a.leaseTransitions === b.leaseTransitions;
+}

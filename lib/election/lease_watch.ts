@@ -21,7 +21,7 @@
  * @module
  */
 import type { Clock } from "../time/clock.ts";
-import { describeError, type ElectionLogger } from "./options.ts";
+import { describeError, type ElectionLogger } from "./logger.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
 import type { LeaseSnapshot } from "./lease_lock.ts";
 

@@ -8,7 +8,7 @@
  */
 import type { Clock } from "../time/clock.ts";
 import type { LeaderElectionRecord } from "./lease_record.ts";
-import { sameRecord } from "./options.ts";
+import { sameRecord } from "./lease_record.ts";
 
 /**
  * The observed record and its local observation time, behind one setter.

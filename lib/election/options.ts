@@ -1,93 +1,17 @@
 /**
- * The options, timings, callbacks' types and pure helpers of the leader election
- * (`lib/election/elector.ts`), kept apart so the elector's file holds only the algorithm. The
- * timing rules themselves live in `lib/election/timings.ts` (configuration validation calls them
- * too); {@linkcode validateTimings} words them for the elector's options. Import them from here.
+ * The options of the leader election (`lib/election/elector.ts`): what a caller passes, their
+ * defaults, and their validation. The timing rules themselves live in `lib/election/timings.ts`
+ * (configuration validation calls them too); {@linkcode validateTimings} words them for the
+ * elector's options.
  *
  * @module
  */
 import { type Clock, systemClock } from "../time/clock.ts";
-import { KubeError } from "../apimachinery/errors.ts";
 import type { LeaseLock } from "./lease_lock.ts";
-import type { LeaderElectionRecord } from "./lease_record.ts";
+import type { StopReason } from "./leadership_lost.ts";
+import type { ElectionEvents } from "./events.ts";
+import { type ElectionLogger, silentLogger } from "./logger.ts";
 import { DEFAULT_LEASE_TIMINGS, LEASE_JITTER_FACTOR, leaseTimingViolation } from "./timings.ts";
-
-/** How long a lease is valid without renewal, by default. */
-export const DEFAULT_LEASE_DURATION_MS: number = DEFAULT_LEASE_TIMINGS.leaseDurationMs;
-/** How long the leader keeps failing to renew before it gives up, by default. */
-export const DEFAULT_RENEW_DEADLINE_MS: number = DEFAULT_LEASE_TIMINGS.renewDeadlineMs;
-/** How often candidates retry, by default. */
-export const DEFAULT_RETRY_PERIOD_MS: number = DEFAULT_LEASE_TIMINGS.retryPeriodMs;
-/**
- * Acquisition waits `retryPeriod × (1 + rand × JITTER_FACTOR)`; also bounds `renewDeadline`
- * (the rule's factor, defined with the rule in `lib/election/timings.ts`).
- */
-export const JITTER_FACTOR: number = LEASE_JITTER_FACTOR;
-/** How long past the lease duration an unrenewed leader stays healthy (client-go's 20 s). */
-export const DEFAULT_HEALTHZ_TOLERANCE_MS = 20_000;
-
-/**
- * Why a leadership term ended: the run's signal aborted (`cancelled`), no renewal succeeded
- * within `renewDeadline` (`renewFailed`), or another holder appeared in the lease (`lost`).
- */
-export type StopReason = "cancelled" | "renewFailed" | "lost";
-
-/**
- * The reason of the signal handed to the leader work when its term ends, so leader code can tell
- * "leadership ended" from other aborts.
- *
- * @example Usage
- * ```ts
- * import { LeadershipLostError } from "./options.ts";
- * import assert from "node:assert/strict";
- * const err = new LeadershipLostError("renewFailed", "default/dz-mcall-leader");
- * assert.equal(err.name, "LeadershipLostError");
- * assert.equal(err.reason, "renewFailed");
- * ```
- */
-export class LeadershipLostError extends Error {
-  /** Why the term ended. */
-  readonly reason: StopReason;
-
-  /**
-   * @param reason Why the term ended.
-   * @param lease The lock's description, for the message.
-   * @param options The underlying cause (the run signal's reason on cancel).
-   */
-  constructor(reason: StopReason, lease: string, options?: { cause?: unknown }) {
-    const why = reason === "cancelled"
-      ? "the election was cancelled"
-      : reason === "renewFailed"
-      ? "it could not be renewed in time"
-      : "another candidate holds it";
-    super(`Leadership of lease ${lease} ended as ${why}`, options);
-    this.name = "LeadershipLostError";
-    this.reason = reason;
-  }
-}
-
-/** Counters and gauges for `lib/observe/metrics.ts`, so this module needs no metrics library. */
-export interface ElectionEvents {
-  /** This candidate started (1) or stopped (0) leading: `mcall_leader`. */
-  leader?(value: 0 | 1): void;
-  /** This candidate acquired the lease, starting term `epoch`: `mcall_leader_transitions_total`. */
-  transition?(epoch: number): void;
-  /** A renewal attempt by the leader failed: `mcall_lease_renew_failures_total`. */
-  renewFailure?(): void;
-}
-
-/** The logging the elector does; a `@logtape/logtape` logger fits. */
-export interface ElectionLogger {
-  debug(message: string, properties?: Record<string, unknown>): void;
-  info(message: string, properties?: Record<string, unknown>): void;
-  warn(message: string, properties?: Record<string, unknown>): void;
-}
-
-/** The outcome of {@linkcode Elector.checkHealthz}. */
-export type HealthzResult = { readonly ok: true } | {
-  readonly ok: false;
-  readonly reason: string;
-};
 
 /** Options of {@linkcode Elector}. */
 export interface ElectorOptions {
@@ -110,13 +34,13 @@ export interface ElectorOptions {
    */
   onNewLeader?: (identity: string) => void;
   /** How long a lease is valid without renewal; whole seconds (a Lease stores seconds). Default
-   * {@linkcode DEFAULT_LEASE_DURATION_MS}. */
+   * `DEFAULT_LEASE_TIMINGS`. */
   leaseDurationMs?: number;
   /** How long the leader retries renewal before giving up; less than `leaseDurationMs`. Default
-   * {@linkcode DEFAULT_RENEW_DEADLINE_MS}. */
+   * `DEFAULT_LEASE_TIMINGS`. */
   renewDeadlineMs?: number;
   /** Time between attempts; `renewDeadlineMs` must exceed 1.2 × this. Default
-   * {@linkcode DEFAULT_RETRY_PERIOD_MS}. */
+   * `DEFAULT_LEASE_TIMINGS`. */
   retryPeriodMs?: number;
   /** Release the lease when the run's signal aborts. Default true. */
   releaseOnCancel?: boolean;
@@ -136,27 +60,6 @@ export interface ElectorOptions {
   events?: ElectionEvents;
   /** Logger. Default silent. */
   logger?: ElectionLogger;
-}
-
-/** Where an elector is; `leading` and `stopping` belong to one term. */
-export type ElectorPhase = "idle" | "campaigning" | "leading" | "stopping" | "stopped";
-
-/** A logger that drops everything. */
-export const silentLogger: ElectionLogger = { debug() {}, info() {}, warn() {} };
-
-/** Whether two records are equal field by field (`a` may be `null`: never read). */
-export function sameRecord(a: LeaderElectionRecord | null, b: LeaderElectionRecord): boolean {
-  return a !== null && a.holderIdentity === b.holderIdentity &&
-    a.leaseDurationSeconds === b.leaseDurationSeconds && a.acquireTime === b.acquireTime &&
-    a.renewTime === b.renewTime && a.leaseTransitions === b.leaseTransitions;
-}
-
-/** Log properties describing a lock error. */
-export function describeError(err: unknown): Record<string, unknown> {
-  if (err instanceof KubeError) {
-    return { kind: err.kind, status: err.code, error: err.message };
-  }
-  return { error: err instanceof Error ? err.message : String(err) };
 }
 
 /**
@@ -188,7 +91,7 @@ export function validateTimings(
       );
     case "renewAboveRetry":
       throw new RangeError(
-        `Cannot start election as 'renewDeadlineMs' must be greater than ${JITTER_FACTOR} × 'retryPeriodMs': current values are ${renewDeadlineMs} and ${retryPeriodMs}`,
+        `Cannot start election as 'renewDeadlineMs' must be greater than ${LEASE_JITTER_FACTOR} × 'retryPeriodMs': current values are ${renewDeadlineMs} and ${retryPeriodMs}`,
       );
   }
 }
@@ -227,9 +130,9 @@ export function resolveElectorOptions(options: ElectorOptions): ResolvedElectorO
     onStartedLeading,
     onStoppedLeading,
     onNewLeader,
-    leaseDurationMs = DEFAULT_LEASE_DURATION_MS,
-    renewDeadlineMs = DEFAULT_RENEW_DEADLINE_MS,
-    retryPeriodMs = DEFAULT_RETRY_PERIOD_MS,
+    leaseDurationMs = DEFAULT_LEASE_TIMINGS.leaseDurationMs,
+    renewDeadlineMs = DEFAULT_LEASE_TIMINGS.renewDeadlineMs,
+    retryPeriodMs = DEFAULT_LEASE_TIMINGS.retryPeriodMs,
     releaseOnCancel = true,
     mayAcquire = () => true,
     clock = systemClock,

@@ -8,7 +8,17 @@
  * @module
  */
 import type { Clock } from "../time/clock.ts";
-import type { ElectorPhase, HealthzResult, StopReason } from "./options.ts";
+import type { ElectorPhase } from "./phase.ts";
+import type { StopReason } from "./leadership_lost.ts";
+
+/** How long past the lease duration an unrenewed leader stays healthy (client-go's 20 s). */
+export const DEFAULT_HEALTHZ_TOLERANCE_MS = 20_000;
+
+/** The outcome of {@linkcode Elector.checkHealthz}. */
+export type HealthzResult = { readonly ok: true } | {
+  readonly ok: false;
+  readonly reason: string;
+};
 
 /** The elector's state; `leading` and `stopping` belong to one term. */
 export type TermState =

@@ -29,4 +29,6 @@ export interface Limits {
   readonly signal: AbortSignal | undefined;
   /** Times PATH lookups and the rest of an input's timeout left for a regex `expect`. */
   readonly clock: Clock;
+  /** The error of a try `signal` stopped, worded from its abort reason (a value, not text). */
+  readonly aborted: () => string;
 }

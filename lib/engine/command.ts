@@ -32,7 +32,7 @@
  *
  * @module
  */
-import type { Clock } from "../time/clock.ts";
+import type { Clock, TimerId } from "../time/clock.ts";
 import { formatDurationMs } from "../time/duration.ts";
 import type { Attempt, Limits } from "./attempt.ts";
 import { Capture } from "./capture.ts";
@@ -168,27 +168,28 @@ async function waitForExit(
   limits: Limits,
 ): Promise<{ status: Deno.CommandStatus; stopped: string | undefined }> {
   let stopped: string | undefined;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const { clock } = limits;
+  let killTimer: TimerId | undefined;
   const stop = (why: string) => {
     if (stopped !== undefined) return;
     stopped = why;
     signalGroup(child, "SIGTERM");
-    killTimer = setTimeout(() => signalGroup(child, "SIGKILL"), limits.killGraceMs);
+    killTimer = clock.setTimeout(() => signalGroup(child, "SIGKILL"), limits.killGraceMs);
   };
   // The clock starts once the child exists. A child that is a zombie when it rings has exited
   // and only waits for the runtime to collect its status: not a timeout (see spawn_gate.ts in this folder).
-  const timer = setTimeout(() => {
+  const timer = clock.setTimeout(() => {
     if (!hasExited(child.pid)) {
       stop(`timed out after ${formatDurationMs(spec.timeoutMs, "single")}`);
     }
   }, spec.timeoutMs);
-  const onAbort = () => stop("aborted");
+  const onAbort = () => stop(limits.aborted());
   limits.signal?.addEventListener("abort", onAbort, { once: true });
   if (limits.signal?.aborted) onAbort();
 
   const status = await child.status;
-  clearTimeout(timer);
-  clearTimeout(killTimer);
+  clock.clearTimeout(timer);
+  clock.clearTimeout(killTimer);
   limits.signal?.removeEventListener("abort", onAbort);
   return { status, stopped };
 }
@@ -237,9 +238,9 @@ function readOutput(child: Deno.ChildProcess, limits: Limits): OutputReading {
   return {
     capture,
     async close(drainMs, killGroup) {
-      const drained = pumped || await within(pumps, drainMs);
+      const drained = pumped || await within(pumps, drainMs, limits.clock);
       killGroup();
-      if (!drained && !(await within(pumps, 100))) {
+      if (!drained && !(await within(pumps, 100, limits.clock))) {
         await Promise.all(readers.map((r) => r.cancel().catch(() => {})));
         await pumps;
       }
@@ -288,12 +289,14 @@ async function pump(
 }
 
 /** Resolves after `ms` or when `promise` settles, whichever is first; true if it settled. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+async function within(promise: Promise<unknown>, ms: number, clock: Clock): Promise<boolean> {
+  let timer: TimerId | undefined;
+  const expired = new Promise<false>((resolve) =>
+    timer = clock.setTimeout(() => resolve(false), ms)
+  );
   try {
     return await Promise.race([promise.then(() => true, () => true), expired]);
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 }

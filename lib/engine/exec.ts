@@ -29,6 +29,11 @@ export interface RunInputOptions {
   /** Aborting kills the command (as a timeout does) or cancels the request. */
   signal?: AbortSignal;
   /**
+   * The error of an input the signal stopped, from the signal's reason; `undefined` (and the
+   * default) words it `aborted`. The CLI names the interrupting signal this way.
+   */
+  describeAbort?: (reason: unknown) => string | undefined;
+  /**
    * Reads time: `durationMs`, the rest of the timeout left for a regex, the wait between tries and
    * the reuse of PATH lookups (default `systemClock`).
    */
@@ -62,7 +67,7 @@ async function attempts(
     tries++;
     const started = limits.clock.now();
     const attempt: Attempt = signal?.aborted
-      ? { ...nothing(), error: "aborted" }
+      ? { ...nothing(), error: limits.aborted() }
       : spec.type === "cmd"
       ? await runCommand(spec, limits)
       : await (await httpProbe()).runHttp(spec, limits);
@@ -73,7 +78,7 @@ async function attempts(
     if (verdict.ok && attempt.error === undefined && expect?.kind === "regex") {
       // Off the main thread and bounded by what is left of the input's timeout (at least 100 ms).
       const left = Math.max(100, spec.timeoutMs - (limits.clock.now() - started));
-      verdict = await regexVerdict(expect.regex, attempt.output, left, signal);
+      verdict = await regexVerdict(expect.regex, attempt.output, left, limits);
     }
     const error = attempt.error ?? (verdict.ok ? undefined : verdict.reason);
     if (error === undefined || attempt.final || tries > spec.retries || signal?.aborted) {
@@ -155,7 +160,9 @@ function checkedOptions(
     }
   }
   const keepBytes = opts.keepBytes ?? false;
-  const limits = { maxOutputBytes, keepBytes, killGraceMs, drainMs, signal: opts.signal, clock };
+  const { signal, describeAbort } = opts;
+  const aborted = () => describeAbort?.(signal?.reason) ?? "aborted";
+  const limits = { maxOutputBytes, keepBytes, killGraceMs, drainMs, signal, clock, aborted };
   return { limits, retryDelayMs };
 }
 

@@ -130,17 +130,17 @@ function exchange(
     const finish = (error?: string) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      limits.clock.clearTimeout(timer);
       limits.signal?.removeEventListener("abort", onAbort);
       record(attempt, capture, write, error);
       req?.destroy();
       resolve(attempt);
     };
-    const timer = setTimeout(
+    const timer = limits.clock.setTimeout(
       () => finish(`timed out after ${formatDurationMs(timeoutMs, "single")}`),
       timeoutMs,
     );
-    const onAbort = () => finish("aborted");
+    const onAbort = () => finish(limits.aborted());
     limits.signal?.addEventListener("abort", onAbort, { once: true });
     if (limits.signal?.aborted) return onAbort();
     let response: http.IncomingMessage | undefined;

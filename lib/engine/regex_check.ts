@@ -12,8 +12,10 @@
  * @module
  */
 
+import type { Clock } from "../time/clock.ts";
 import { formatDurationMs } from "../time/duration.ts";
 import type { Verdict } from "./expect.ts";
+import type { Limits } from "./attempt.ts";
 
 /** Most regex workers alive at once; further calls wait for one. */
 const MAX_REGEX_WORKERS = 4;
@@ -66,24 +68,27 @@ async function acquire(signal: AbortSignal): Promise<Worker | undefined> {
 export type RegexOutcome = "match" | "no-match" | "timeout" | "aborted";
 
 /**
- * Tests `regex` against `text` in a Worker, giving up after `timeoutMs` or when `signal` aborts.
+ * Tests `regex` against `text` in a Worker, giving up after `timeoutMs` on `clock` or when
+ * `signal` aborts.
  *
  * @example Usage
  * ```ts
  * import { testRegex } from "./regex_check.ts";
+ * import { systemClock } from "../time/clock.ts";
  * import assert from "node:assert/strict";
- * assert.equal(await testRegex(/^ok$/m, "x\nok\n", 1000), "match");
- * assert.equal(await testRegex(/(a+)+$/, "a".repeat(40) + "b", 200), "timeout");
+ * assert.equal(await testRegex(/^ok$/m, "x\nok\n", 1000, systemClock), "match");
+ * assert.equal(await testRegex(/(a+)+$/, "a".repeat(40) + "b", 200, systemClock), "timeout");
  * ```
  */
 export async function testRegex(
   regex: RegExp,
   text: string,
   timeoutMs: number,
+  clock: Clock,
   signal?: AbortSignal,
 ): Promise<RegexOutcome> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort("timeout"), Math.max(0, timeoutMs));
+  const timer = clock.setTimeout(() => controller.abort("timeout"), timeoutMs);
   const onAbort = () => controller.abort("aborted");
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) onAbort();
@@ -114,23 +119,23 @@ export async function testRegex(
     }
     return outcome;
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
     release(worker);
   }
 }
 
 /**
- * The verdict of a regex `expect` on `output`, bounded by `timeoutMs` (see
- * {@linkcode testRegex}).
+ * The verdict of a regex `expect` on `output`, bounded by `timeoutMs` on the try's clock and
+ * stopped by its signal (see {@linkcode testRegex}).
  */
 export async function regexVerdict(
   regex: RegExp,
   output: string,
   timeoutMs: number,
-  signal: AbortSignal | undefined,
+  limits: Pick<Limits, "clock" | "signal" | "aborted">,
 ): Promise<Verdict> {
-  switch (await testRegex(regex, output, timeoutMs, signal)) {
+  switch (await testRegex(regex, output, timeoutMs, limits.clock, limits.signal)) {
     case "match":
       return { ok: true };
     case "no-match":
@@ -145,6 +150,6 @@ export async function regexVerdict(
           "(the rest of the input's timeout); simplify the pattern",
       };
     case "aborted":
-      return { ok: false, reason: "aborted" };
+      return { ok: false, reason: limits.aborted() };
   }
 }

@@ -32,6 +32,9 @@ export async function spawnTurn(): Promise<void> {
   while (burst >= SPAWN_BURST) await nextTurn;
   if (burst++ === 0) {
     // The first spawn of a turn schedules the turn's end: then the count starts again.
+    // setTimeout(…, 0) here marks an event-loop turn, not a span of time: it must run on the
+    // real loop even under a fake clock (which would hold every later spawn until advanced), so
+    // this is the one timer outside lib/time/ (tests/layout_test.ts allows exactly this file).
     nextTurn = new Promise<void>((resolve) =>
       setTimeout(() => {
         burst = 0;

@@ -10,6 +10,7 @@
 import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { type KubeConfig, SERVICE_ACCOUNT_DIR } from "./kubeconfig.ts";
+import { type Clock, systemClock, type TimerId } from "../time/clock.ts";
 import { describeFetchFailure } from "./fetch_cause.ts";
 import { PinnedTransport } from "./tls.ts";
 import { readTextCapped, TOKEN_FILE_CAP } from "../files/bounded_read.ts";
@@ -140,11 +141,16 @@ export function discardPool(kc: KubeConfig): void {
 export class RequestTimer {
   readonly #controller = new AbortController();
   readonly #ms: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #timer: TimerId | undefined;
 
-  /** @param ms The longest silence. */
-  constructor(ms: number) {
+  /**
+   * @param ms The longest silence.
+   * @param clock Times the silence.
+   */
+  constructor(ms: number, clock: Clock = systemClock) {
     this.#ms = ms;
+    this.#clock = clock;
     this.reset();
   }
 
@@ -155,9 +161,9 @@ export class RequestTimer {
 
   /** Restarts the wait (something arrived). */
   reset(): void {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     if (this.#controller.signal.aborted) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       this.#controller.abort(
         new DOMException(`no response for ${this.#ms / 1000} s`, "TimeoutError"),
       );
@@ -166,13 +172,13 @@ export class RequestTimer {
 
   /** Stops the timer and aborts the request (no-op when already aborted). */
   abort(): void {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#controller.abort();
   }
 
   /** Stops the timer; the request goes on. */
   clear(): void {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
   }
 }
 

@@ -16,7 +16,7 @@ import {
 } from "./convert.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { type CallOptions, classify, JsonApi, LONG_REQUEST_TIMEOUT_MS } from "./requests.ts";
+import { type CallOptions, JsonApi, LONG_REQUEST_TIMEOUT_MS } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 import type {
   Bookmark,
@@ -145,7 +145,8 @@ export class KubeTaskStore implements TaskStore {
       query: { labelSelector, resourceVersion },
       onObject: (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
       onBookmark: (rv) => onEvent({ type: "BOOKMARK", resourceVersion: rv }),
-      toError: (err, code) => classify(err, "watch", "configmaps", namespace, code),
+      toError: (err, code) =>
+        this.#api.grants.classify(err, "watch", "configmaps", namespace, code),
     }, signal);
   }
 }
@@ -179,7 +180,7 @@ export class KubePodLister implements PodLister {
         const pod = toPodInfo(obj as ApiPod);
         if (pod.name !== "") onPod(pod);
       },
-      toError: (err, code) => classify(err, "watch", "pods", namespace, code),
+      toError: (err, code) => this.#api.grants.classify(err, "watch", "pods", namespace, code),
     }, signal);
   }
 

@@ -6,7 +6,7 @@
  */
 import type { LeaseClient, LeaseObject, LeaseWatchEvent } from "../election/lease_object_lock.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
-import { classify, JsonApi } from "./requests.ts";
+import { JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 
 /** The Leases of `namespace`, from the server root. */
@@ -54,7 +54,7 @@ export class KubeLeaseClient implements LeaseClient {
       path: leasesPath(namespace),
       query: { fieldSelector: `metadata.name=${name}` },
       onObject: (type, obj) => onEvent({ type, object: obj as LeaseObject }),
-      toError: (err, code) => classify(err, "watch", "leases", namespace, code),
+      toError: (err, code) => this.#api.grants.classify(err, "watch", "leases", namespace, code),
     }, signal);
   }
 

@@ -1,8 +1,9 @@
 /**
  * Plain JSON requests to the API server ({@linkcode JsonApi}) and what a failed one means:
- * {@linkcode classify} reads the HTTP status of an {@linkcode ApiError} (`statusOf`) and remembers
- * which calls this process was allowed ({@linkcode noteGranted}), then hands both to the one
- * classifier, `kubeErrorFromStatus` (`lib/apimachinery/errors.ts`).
+ * {@linkcode Grants.classify} reads the HTTP status of an {@linkcode ApiError} (`statusOf`) and
+ * what the adapter's calls were allowed ({@linkcode Grants}, owned by its `JsonApi`, not the
+ * process), then hands both to the one classifier, `kubeErrorFromStatus`
+ * (`lib/apimachinery/errors.ts`).
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { failed, RequestTimer, send } from "./client.ts";
 import { type HttpStatus, KubeError, kubeErrorFromStatus } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
 import { MAX_RETRIES, retriesAfterError, retryAfterMs } from "./retry.ts";
+import { systemClock } from "../time/clock.ts";
 
 /**
  * Longest wait for a response's headers, and between two chunks of its body, for a call that
@@ -71,6 +73,8 @@ export async function readText(response: Response, timer: RequestTimer): Promise
  */
 export class JsonApi {
   readonly #kc: KubeConfig;
+  /** What this adapter's calls were allowed (for the `forbidden` message). */
+  readonly grants: Grants = new Grants();
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
   /**
@@ -148,8 +152,8 @@ export class JsonApi {
   }
 
   /**
-   * One API call as RBAC sees it: {@linkcode JsonApi.request}, then {@linkcode noteGranted} when
-   * it succeeded; what it throws is {@linkcode classify}'d — but for the caller's abort, which
+   * One API call as RBAC sees it: {@linkcode JsonApi.request}, then {@linkcode Grants.note} when
+   * it succeeded; what it throws is {@linkcode Grants.classify}'d — but for the caller's abort, which
    * is thrown as `signal.reason`, as the ports promise (`lib/tasks/store.ts`).
    *
    * @param verb The RBAC verb (`get`, `create`, `update`, `list`, `delete`, …).
@@ -168,29 +172,18 @@ export class JsonApi {
   ): Promise<T> {
     try {
       const result = await this.request<T>(method, path, body, options);
-      noteGranted(verb, resource);
+      this.grants.note(verb, resource);
       return result;
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
-      throw classify(err, verb, resource, namespace);
+      throw this.grants.classify(err, verb, resource, namespace);
     }
   }
 }
 
-/** The default wait before a retry. */
+/** The default wait before a retry: the system clock's (rejects with the signal's reason). */
 function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", stop);
-      resolve();
-    }, ms);
-    const stop = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", stop, { once: true });
-  });
+  return systemClock.sleep(ms, signal);
 }
 
 /**
@@ -221,57 +214,67 @@ function statusOf(err: unknown): HttpStatus {
   return {};
 }
 
-/** `verb resource` pairs this process has been allowed at least once. */
-const granted = new Set<string>();
-
 /**
- * Notes that a call of `verb` on `resource` succeeded, so a later 403 for it means the
- * permission was taken away (see `forbiddenHint` in `lib/apimachinery/errors.ts`).
+ * What one adapter's calls were allowed: `verb resource` pairs that succeeded at least once, so a
+ * later 403 for one means the permission was taken away (see `forbiddenHint` in
+ * `lib/apimachinery/errors.ts`). Each {@linkcode JsonApi} owns one (its adapter is built when
+ * `lib/modes/` wires `KubeApi`); nothing is kept per process.
  */
-export function noteGranted(verb: string, resource: string): void {
-  granted.add(`${verb} ${resource}`);
-}
+export class Grants {
+  readonly #granted = new Set<string>();
 
-/**
- * Classifies what a call threw: its status (`statusOf`) and whether the
- * same call was allowed before ({@linkcode noteGranted}) go to `kubeErrorFromStatus`. An error
- * that is already a `KubeError` is returned as it is.
- *
- * @param err What the call threw (`ApiError`, a network error, …).
- * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
- * @param resource The resource (`configmaps`, `pods`, `leases`, `events`).
- * @param namespace The namespace, for the `forbidden` message.
- * @param code The status when the caller knows it (a watch's ERROR event) and `err` does not.
- *
- * @example Usage
- * ```ts
- * import { ApiError, classify } from "./requests.ts";
- * import assert from "node:assert/strict";
- * const err = classify(new ApiError(403, "GET", "/api/v1/pods", "{}"), "list", "pods", "ns");
- * assert.equal(err.kind, "forbidden");
- * assert.match(err.message, /the Role needs verb list on pods/);
- * ```
- */
-export function classify(
-  err: unknown,
-  verb: string,
-  resource: string,
-  namespace = "",
-  code?: number,
-): KubeError {
-  if (err instanceof KubeError) return err;
-  const status = statusOf(err);
-  // The API server authorizes a request before it looks at the object: a 404, 409, 410 or 422
-  // proves the call is allowed as surely as a success (401, 403 and 429 are decided before).
-  const decided = code ?? status.code;
-  if (
-    decided !== undefined && decided >= 400 && decided < 500 && ![401, 403, 429].includes(decided)
-  ) {
-    noteGranted(verb, resource);
+  /** Notes that a call of `verb` on `resource` succeeded. */
+  note(verb: string, resource: string): void {
+    this.#granted.add(`${verb} ${resource}`);
   }
-  return kubeErrorFromStatus(
-    code === undefined ? status : { ...status, code },
-    { verb, resource, namespace, allowedBefore: granted.has(`${verb} ${resource}`) },
-    err,
-  );
+
+  /**
+   * Classifies what a call threw: its status (`statusOf`) and whether the same call was allowed
+   * before ({@linkcode Grants.note}) go to `kubeErrorFromStatus`. An error that is already a
+   * `KubeError` is returned as it is.
+   *
+   * @param err What the call threw (`ApiError`, a network error, …).
+   * @param verb The RBAC verb of the call (`create`, `update`, `list`, …).
+   * @param resource The resource (`configmaps`, `pods`, `leases`, `events`).
+   * @param namespace The namespace, for the `forbidden` message.
+   * @param code The status when the caller knows it (a watch's ERROR event) and `err` does not.
+   *
+   * @example Usage
+   * ```ts
+   * import { ApiError, Grants } from "./requests.ts";
+   * import assert from "node:assert/strict";
+   * const err = new Grants().classify(
+   *   new ApiError(403, "GET", "/api/v1/pods", "{}"),
+   *   "list",
+   *   "pods",
+   *   "ns",
+   * );
+   * assert.equal(err.kind, "forbidden");
+   * assert.match(err.message, /the Role needs verb list on pods/);
+   * ```
+   */
+  classify(
+    err: unknown,
+    verb: string,
+    resource: string,
+    namespace = "",
+    code?: number,
+  ): KubeError {
+    if (err instanceof KubeError) return err;
+    const status = statusOf(err);
+    // The API server authorizes a request before it looks at the object: a 404, 409, 410 or 422
+    // proves the call is allowed as surely as a success (401, 403 and 429 are decided before).
+    const decided = code ?? status.code;
+    if (
+      decided !== undefined && decided >= 400 && decided < 500 &&
+      ![401, 403, 429].includes(decided)
+    ) {
+      this.note(verb, resource);
+    }
+    return kubeErrorFromStatus(
+      code === undefined ? status : { ...status, code },
+      { verb, resource, namespace, allowedBefore: this.#granted.has(`${verb} ${resource}`) },
+      err,
+    );
+  }
 }

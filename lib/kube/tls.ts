@@ -17,6 +17,7 @@
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { systemClock } from "../time/clock.ts";
 
 /** The longest wait for a connection and its TLS handshake (client-go: 10 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -139,13 +140,13 @@ export async function connectPinned(
   socket.on("error", onError);
   // A server that accepts the connection and never completes the handshake must not hold it
   // (and the request waiting on it) forever.
-  const timer = setTimeout(() => {
+  const timer = systemClock.setTimeout(() => {
     socket.destroy(Object.assign(new Error("TLS handshake timed out"), { code: "ETIMEDOUT" }));
   }, HANDSHAKE_TIMEOUT_MS);
   try {
     await once(socket, "secureConnect");
   } finally {
-    clearTimeout(timer);
+    systemClock.clearTimeout(timer);
   }
   if (socket.alpnProtocol !== target.alpn) {
     socket.destroy();

@@ -10,6 +10,7 @@
 import { failed, RequestTimer, send } from "./client.ts";
 import { KubeError } from "../apimachinery/errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
+import { systemClock } from "../time/clock.ts";
 import { ApiError, readText } from "./requests.ts";
 
 /**
@@ -93,7 +94,7 @@ export async function runWatch(
     // the pending read at once, whatever the body does.
     reader?.cancel().catch(() => {});
   };
-  const deadline = setTimeout(end, deadlineMs);
+  const deadline = systemClock.setTimeout(end, deadlineMs);
   signal.addEventListener("abort", end, { once: true });
   // The silence limit ends a pending read as `end` does.
   timer.signal.addEventListener("abort", () => reader?.cancel().catch(() => {}), { once: true });
@@ -152,7 +153,7 @@ export async function runWatch(
     if (err instanceof KubeError || err instanceof ApiError) throw err;
     throw w.toError(failed(kc, timer.signal, err));
   } finally {
-    clearTimeout(deadline);
+    systemClock.clearTimeout(deadline);
     signal.removeEventListener("abort", end);
     timer.abort();
   }

@@ -92,7 +92,7 @@ export async function resolveOwner(
  */
 export function probeHost(
   config: Config,
-  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+  env: Readonly<Record<string, string | undefined>>,
 ): string {
   return config.metrics.host || (env.KUBERNETES_SERVICE_HOST ? "0.0.0.0" : "127.0.0.1");
 }
@@ -100,8 +100,8 @@ export function probeHost(
 /** What {@linkcode runLeaderMode} needs besides configuration. */
 export interface LeaderModeContext {
   readonly signal: AbortSignal;
-  /** The exit code `main.ts` gives an outcome (logged when a one-shot round is over). */
-  readonly exitCode: (outcome: Outcome) => number;
+  /** The process's environment, as `main.ts` read it (the probe host, the kubeconfig). */
+  readonly env: Readonly<Record<string, string>>;
   /** Called with the probe server's address once it listens (tests). */
   readonly onProbesListening?: (addr: Deno.NetAddr) => void;
 }
@@ -130,7 +130,7 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
       { namespace },
     );
   }
-  const kc = await loadKubeConfig();
+  const kc = await loadKubeConfig(ctx.env);
   const api = new KubeApi(kc, namespace);
   const owner = await resolveOwner(api.taskStore(), config.tasks.owner, namespace, ctx.signal);
   const cluster: LeaderCluster = {
@@ -157,7 +157,7 @@ export async function runLeader(deps: LeaderDeps, ctx: LeaderModeContext): Promi
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   const { elector, worker, probes, tasks } = wireLeader(deps, shutdown.signal);
   const probeServer = config.metrics.enable === false ? undefined : serveProbes(
-    probeHost(config),
+    probeHost(config, ctx.env),
     config.metrics.port,
     probes,
     shutdown.signal,
@@ -176,8 +176,8 @@ export async function runLeader(deps: LeaderDeps, ctx: LeaderModeContext): Promi
   if (tasks.round) {
     try {
       outcome = ROUND_OUTCOME[await worker.waitForRound(tasks.round, shutdown.signal)];
-      const code = ctx.exitCode(outcome);
-      log.info("Round {round} is over: exit {code}", { round: tasks.round, code });
+      // The outcome, not an exit code: main.ts alone turns outcomes into exit codes.
+      log.info("Round {round} is over: {outcome}", { round: tasks.round, outcome: outcome.kind });
     } catch {
       // Shut down before the round ended.
     }

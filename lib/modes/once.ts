@@ -18,6 +18,8 @@ import { FAILED, OK, type Outcome } from "./outcome.ts";
  *   input still gets a result (error "aborted"), so the run never rejects because of it.
  * @param slots Shared slots each input must also hold while it runs (serve mode bounds all
  *   requests together with it).
+ * @param describeAbort Words the error of the inputs `signal` stopped from its reason (default
+ *   "aborted"; see `RunInputOptions`).
  * @returns One result per input, in input order.
  */
 export function runAll(
@@ -25,12 +27,14 @@ export function runAll(
   config: Config,
   signal?: AbortSignal,
   slots?: Semaphore,
+  describeAbort?: (reason: unknown) => string | undefined,
 ): Promise<Result[]> {
   const options = {
     maxOutputBytes: config.request.maxOutputBytes,
     keepBytes: config.response.encoding.type !== "",
     ...(config.request.subject ? { subject: config.request.subject } : {}),
     ...(signal ? { signal } : {}),
+    ...(describeAbort ? { describeAbort } : {}),
   };
   return runPool(
     inputs,

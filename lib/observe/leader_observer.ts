@@ -16,6 +16,7 @@ import type { Registry } from "prom-client";
 import { type CheckMetrics, createCheckMetrics } from "./check_metrics.ts";
 import { type CheckInput, checkLabels, snapshot, taskIndex } from "./check_snapshot.ts";
 import { logger } from "../log/log.ts";
+import { systemClock } from "../time/clock.ts";
 import {
   eventKey,
   type EventSink,
@@ -37,7 +38,7 @@ export interface LeaderObserverOptions {
   readonly registry: Registry;
   /** Where events go; none are recorded without. */
   readonly events?: EventSink;
-  /** Wall-clock milliseconds. Default `Date.now`. */
+  /** Wall-clock milliseconds. Default `systemClock`'s wall clock. */
   readonly wallNow?: () => number;
   readonly log?: Logger;
 }
@@ -66,7 +67,7 @@ export class LeaderObserver {
     if (!this.#o.events) return;
     const listed = new Set(views.map(eventKey));
     for (const key of this.#recorded) if (!listed.has(key)) this.#recorded.delete(key);
-    const now = (this.#o.wallNow ?? Date.now)() / 1000;
+    const now = (this.#o.wallNow?.() ?? systemClock.wallNow().getTime()) / 1000;
     const checkOf = (view: TaskView) => {
       const index = taskIndex(this.#o.app, view);
       return index === undefined ? undefined : this.#labels.get(index);

@@ -16,6 +16,7 @@ import { Registry } from "prom-client";
 import { createCheckMetrics } from "./check_metrics.ts";
 import { type CheckInput, snapshot } from "./check_snapshot.ts";
 import type { Config } from "../config/schema.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
 import type { TaskStore } from "../tasks/store.ts";
 
@@ -50,21 +51,36 @@ export function groupUrl(base: string, job: string, labels: Record<string, strin
  *
  * @throws {Error} On a non-2xx answer, a network error or the timeout, with a one-line message.
  */
-export async function pushText(url: string, body: string, timeoutMs: number): Promise<void> {
-  let res: Response;
+export async function pushText(
+  url: string,
+  body: string,
+  timeoutMs: number,
+  clock: Clock = systemClock,
+): Promise<void> {
+  // As AbortSignal.timeout, on `clock`: the time bounds the answer and its body.
+  const timeout = new AbortController();
+  const timer = clock.setTimeout(
+    () => timeout.abort(new DOMException("The push timed out", "TimeoutError")),
+    timeoutMs,
+  );
   try {
-    res = await fetch(url, {
-      method: "PUT",
-      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    const e = err as Error;
-    throw new Error(e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : e.message);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "PUT",
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        body,
+        signal: timeout.signal,
+      });
+    } catch (err) {
+      const e = err as Error;
+      throw new Error(e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : e.message);
+    }
+    const text = (await res.text()).trim().split("\n")[0]?.slice(0, 200) ?? "";
+    if (!res.ok) throw new Error(`HTTP ${res.status}${text ? `: ${text}` : ""}`);
+  } finally {
+    clock.clearTimeout(timer);
   }
-  const text = (await res.text()).trim().split("\n")[0]?.slice(0, 200) ?? "";
-  if (!res.ok) throw new Error(`HTTP ${res.status}${text ? `: ${text}` : ""}`);
 }
 
 /** What {@linkcode pushRound} needs. */

@@ -1,7 +1,9 @@
 /**
- * The one place dz-mcall reads time. Code that measures durations, waits or stamps timestamps takes
- * a {@linkcode Clock} instead of calling `Date.now()`, `performance.now()` or `setTimeout`, so tests
- * can drive time by hand (see `tests/fakes/clock.ts`) instead of sleeping through it.
+ * The one place dz-mcall reads time and starts timers. Code that measures durations, waits, times
+ * out or stamps timestamps takes a {@linkcode Clock} instead of calling `Date.now()`,
+ * `performance.now()`, `new Date()` or `setTimeout`, so tests can drive time by hand (see
+ * `tests/fakes/clock.ts`) instead of sleeping through it. `tests/layout_test.ts` finds every such
+ * call outside `lib/time/`.
  *
  * Two kinds of time are kept apart on purpose:
  * - {@linkcode Clock.now} is monotonic milliseconds with an arbitrary origin. It is the only time
@@ -13,7 +15,10 @@
  * @module
  */
 
-/** A source of monotonic time, wall-clock time and cancellable waits. */
+/** A timer started by {@linkcode Clock.setTimeout}, for {@linkcode Clock.clearTimeout}. */
+export type TimerId = ReturnType<typeof setTimeout> | number;
+
+/** A source of monotonic time, wall-clock time, cancellable waits and timers. */
 export interface Clock {
   /**
    * Monotonic time in milliseconds from an arbitrary origin; never goes backwards.
@@ -36,10 +41,26 @@ export interface Clock {
    * @throws {unknown} `signal.reason` when the signal aborts first (rejects the promise).
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Calls `fn` once after `ms` milliseconds of monotonic time, unless cleared first (the web's
+   * `setTimeout`, on this clock).
+   *
+   * @param fn Called with no arguments.
+   * @param ms How long to wait; zero or less calls it on a later turn.
+   * @returns The timer, for {@linkcode Clock.clearTimeout}.
+   */
+  setTimeout(fn: () => void, ms: number): TimerId;
+  /**
+   * Cancels a timer of {@linkcode Clock.setTimeout}; no-op when it already fired, was cleared or
+   * is `undefined`.
+   *
+   * @param id The timer.
+   */
+  clearTimeout(id: TimerId | undefined): void;
 }
 
 /**
- * The real clock: `performance.now()`, `new Date()` and `setTimeout`.
+ * The real clock: `performance.now()`, `new Date()` and the runtime's timers.
  *
  * @example Usage
  * ```ts
@@ -70,4 +91,6 @@ export const systemClock: Clock = {
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   },
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  clearTimeout: (id) => clearTimeout(id),
 };

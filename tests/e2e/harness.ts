@@ -27,6 +27,7 @@
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { forceHttp1 } from "../../lib/kube/client_node.ts";
+import { collectStderr, firstLine } from "../fakes/child_output.ts";
 
 const TESTENV_SH = decodeURIComponent(
   new URL("../../scripts/testenv.sh", import.meta.url).pathname,
@@ -279,39 +280,15 @@ async function startHarness(): Promise<Harness> {
   globalThis.addEventListener("unload", killSupervisor);
 
   // Collect the supervisor's stderr: shown if it fails, echoed with DZ_E2E_VERBOSE=1.
-  let stderrText = "";
-  const verbose = env("DZ_E2E_VERBOSE") === "1";
-  (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      if (verbose) Deno.stderr.writeSync(new TextEncoder().encode(chunk));
-      stderrText = (stderrText + chunk).slice(-20000);
-    }
-  })().catch(() => {});
-
-  let line = "";
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-  }, 180_000);
-  try {
-    while (!line.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      line += value;
-    }
-  } finally {
-    clearTimeout(timer);
-    reader.cancel().catch(() => {});
-  }
-  if (!line.includes("\n")) {
+  const stderr = collectStderr(child, 20_000, env("DZ_E2E_VERBOSE") === "1");
+  const line = await firstLine(child, 180_000);
+  if (line === undefined) {
     const status = await child.status;
     throw new Error(
-      `testenv exited (code ${status.code}) before it was ready; its stderr:\n${stderrText}`,
+      `testenv exited (code ${status.code}) before it was ready; its stderr:\n${stderr.text()}`,
     );
   }
-  const st = JSON.parse(line.slice(0, line.indexOf("\n"))) as TestEnvStatus;
+  const st = JSON.parse(line) as TestEnvStatus;
   if (!st.ready) throw new Error(`testenv not ready: ${line}`);
   return HarnessImpl.fromStatus("testenv", st);
 }
@@ -1023,39 +1000,16 @@ export async function startTestEnv(args: string[], timeoutMs = 180_000): Promise
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let stderrText = "";
-  const verbose = env("DZ_E2E_VERBOSE") === "1";
-  const stderrDone = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      if (verbose) Deno.stderr.writeSync(new TextEncoder().encode(chunk));
-      stderrText = (stderrText + chunk).slice(-50_000);
-    }
-  })().catch(() => {});
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  let line = "";
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    while (!line.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      line += value;
-    }
-  } finally {
-    clearTimeout(timer);
-    reader.cancel().catch(() => {});
-  }
-  if (!line.includes("\n")) {
+  const stderr = collectStderr(child, 50_000, env("DZ_E2E_VERBOSE") === "1");
+  const line = await firstLine(child, timeoutMs);
+  if (line === undefined) {
     const st = await child.status;
-    await stderrDone;
+    await stderr.done;
     throw new Error(
-      `testenv ${args.join(" ")} exited (code ${st.code}) before ready:\n${stderrText}`,
+      `testenv ${args.join(" ")} exited (code ${st.code}) before ready:\n${stderr.text()}`,
     );
   }
-  const status = JSON.parse(line.slice(0, line.indexOf("\n"))) as TestEnvStatus;
+  const status = JSON.parse(line) as TestEnvStatus;
   const onUnload = () => {
     try {
       child.kill("SIGTERM");
@@ -1071,8 +1025,8 @@ export async function startTestEnv(args: string[], timeoutMs = 180_000): Promise
         child.kill("SIGTERM");
       } catch { /* gone */ }
       await child.status;
-      await stderrDone;
-      return stderrText;
+      await stderr.done;
+      return stderr.text();
     },
     kill: async () => {
       globalThis.removeEventListener("unload", onUnload);

@@ -398,7 +398,7 @@ e2eTest("tasks: one-shot round → all three processes exit 0, summary complete"
     for (const m of cluster.members) {
       assert.ok(
         m.proc.lines.some((l) =>
-          l.properties.round === "dz-mcall-job-7" && l.properties.code === 0
+          l.properties.round === "dz-mcall-job-7" && l.properties.outcome === "ok"
         ),
         `${m.name} logged the end of the round`,
       );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runInput } from "../../lib/engine/exec.ts";
+import { testRegex } from "../../lib/engine/regex_check.ts";
 import { cmdSpec } from "./cmd_spec.ts";
 import { FakeClock } from "../fakes/clock.ts";
 
@@ -29,4 +30,53 @@ Deno.test("runInput() waits between tries on its clock", async () => {
   const result = await running;
   assert.equal(result.error, "exit code 1 (after 2 tries)");
   assert.equal(result.durationMs, 60_000);
+});
+
+/** Polls (in real time, up to 10 s) until `clock` has `n` timers waiting. */
+async function timersStarted(clock: FakeClock, n = 1): Promise<void> {
+  for (let i = 0; i < 400 && clock.pendingTimers < n; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(clock.pendingTimers, n, "timers started on the fake clock");
+}
+
+Deno.test("runInput(): a command's timeout rings on its clock, not the runtime's", async () => {
+  const clock = new FakeClock();
+  const running = runInput(cmdSpec("sleep 30", { timeoutMs: 60_000 }), { clock });
+  await timersStarted(clock);
+  // SIGTERM ends sleep at once: the kill timer (on the same clock) never needs to ring.
+  await clock.advance(60_000);
+  const result = await running;
+  assert.equal(result.error, "timed out after 60s");
+  assert.equal(result.durationMs, 60_000);
+});
+
+Deno.test("runInput(): an HTTP probe's timeout rings on its clock", async () => {
+  const never = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      new Promise<Response>((resolve) =>
+        never.signal.addEventListener("abort", () => resolve(new Response("")))
+      ),
+  );
+  try {
+    const clock = new FakeClock();
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const running = runInput({ ...cmdSpec(url, { timeoutMs: 45_000 }), type: "get" }, { clock });
+    await timersStarted(clock);
+    await clock.advance(45_000);
+    assert.equal((await running).error, "timed out after 45s");
+  } finally {
+    never.abort();
+    await server.shutdown();
+  }
+});
+
+Deno.test("testRegex(): a runaway pattern is given up on its clock", async () => {
+  const clock = new FakeClock();
+  const running = testRegex(/(a+)+$/, "a".repeat(40) + "b", 30_000, clock);
+  await timersStarted(clock);
+  await clock.advance(30_000);
+  assert.equal(await running, "timeout");
 });

@@ -181,6 +181,27 @@ Deno.test("runInput() stops a command when the signal aborts", async () => {
   assert.ok(performance.now() - started < 1500);
 });
 
+Deno.test("runInput() words an abort from its reason (describeAbort), on every path", async () => {
+  class Stop extends Error {}
+  const describeAbort = (reason: unknown) => reason instanceof Stop ? "stopped by test" : undefined;
+  const running = new AbortController();
+  setTimeout(() => running.abort(new Stop()), 200);
+  const killed = await runInput(spec("sleep 30"), { signal: running.signal, describeAbort });
+  assert.equal(killed.error, "stopped by test", "a running command");
+  const before = AbortSignal.abort(new Stop());
+  const unstarted = await runInput(spec("true"), { signal: before, describeAbort });
+  assert.equal(unstarted.error, "stopped by test", "an input not started");
+  const other = await runInput(spec("true"), { signal: AbortSignal.abort(), describeAbort });
+  assert.equal(other.error, "aborted", "a reason it does not describe");
+  const retried = new AbortController();
+  setTimeout(() => retried.abort(new Stop()), 200);
+  const again = await runInput(spec("sleep 30", { retries: 2 }), {
+    signal: retried.signal,
+    describeAbort,
+  });
+  assert.equal(again.error, "stopped by test", "an abort ends the retries");
+});
+
 Deno.test("runInput() validates its options", async () => {
   await assert.rejects(runInput(spec("true"), { maxOutputBytes: 0 }), {
     name: "RangeError",

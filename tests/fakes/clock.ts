@@ -11,7 +11,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { Clock } from "../../lib/time/clock.ts";
+import type { Clock, TimerId } from "../../lib/time/clock.ts";
 
 /** Shifts applied by one {@linkcode FakeClock.view}. */
 export interface FakeClockViewOptions {
@@ -21,10 +21,13 @@ export interface FakeClockViewOptions {
   wallOffsetMs?: number;
 }
 
+/** A sleep or a timer: woken in deadline order, then in the order they were started. */
 interface Sleeper {
   readonly at: number;
   readonly seq: number;
   readonly resolve: () => void;
+  /** A timer of `setTimeout` (cleared by its `seq`), not a sleep. */
+  readonly timer?: true;
 }
 
 /** Lets every queued promise continuation run (one macrotask turn drains all microtasks). */
@@ -71,9 +74,31 @@ export class FakeClock implements Clock {
     return new Date(this.#wallStartMs + this.#now);
   }
 
-  /** How many sleeps are waiting. */
+  /** How many sleeps are waiting (timers are counted by {@linkcode FakeClock.pendingTimers}). */
   get pendingSleepers(): number {
-    return this.#sleepers.length;
+    return this.#sleepers.filter((s) => !s.timer).length;
+  }
+
+  /** How many timers of `setTimeout` are waiting. */
+  get pendingTimers(): number {
+    return this.#sleepers.filter((s) => s.timer).length;
+  }
+
+  /**
+   * Calls `fn` when {@linkcode FakeClock.advance} moves time past `ms` from now (at least one
+   * advance later, as a real timer fires on a later turn).
+   *
+   * @returns The timer, for {@linkcode FakeClock.clearTimeout}.
+   */
+  setTimeout(fn: () => void, ms: number): number {
+    const seq = this.#seq++;
+    this.#sleepers.push({ at: this.#now + Math.max(0, ms), seq, resolve: fn, timer: true });
+    return seq;
+  }
+
+  /** Cancels a timer; no-op when it already fired or was cleared. */
+  clearTimeout(id: TimerId | undefined): void {
+    this.#sleepers = this.#sleepers.filter((s) => !(s.timer && s.seq === id));
   }
 
   /**
@@ -150,6 +175,8 @@ export class FakeClock implements Clock {
       now: () => this.now() + monoOffsetMs,
       wallNow: () => new Date(this.wallNow().getTime() + wallOffsetMs),
       sleep: (ms, signal) => this.sleep(ms, signal),
+      setTimeout: (fn, ms) => this.setTimeout(fn, ms),
+      clearTimeout: (id) => this.clearTimeout(id),
     };
   }
 

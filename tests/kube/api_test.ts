@@ -1,7 +1,9 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { classify } from "../../lib/kube/requests.ts";
+import { Grants } from "../../lib/kube/requests.ts";
 import { MIN_WATCH_TIMEOUT_S, watchDeadline } from "../../lib/kube/watch.ts";
+
+const classify = (...args: Parameters<Grants["classify"]>) => new Grants().classify(...args);
 import { toPodInfo } from "../../lib/kube/convert.ts";
 
 const apiError = (code: number, reason?: string) =>

@@ -1,17 +1,19 @@
 /**
- * `classify` (lib/kube/requests.ts) remembers which calls were allowed: a success, or a failure
+ * `Grants.classify` (lib/kube/requests.ts) remembers which calls were allowed: a success, or a failure
  * the API server decides only after authorizing the call (404, 409, …), so a later 403 for the same
  * call says the Role or RoleBinding changed (a leader that created its Lease after a 404 and then
  * only renewed it still says so once `helm uninstall` removed its RoleBinding).
  */
 import assert from "node:assert/strict";
 import { ApiException } from "@kubernetes/client-node";
-import { classify } from "../../lib/kube/requests.ts";
+import { Grants } from "../../lib/kube/requests.ts";
 
 const status = (code: number) => new ApiException(code, "status", "{}", {});
 const CHANGED = /this was allowed before, so the Role or RoleBinding was deleted or changed/;
 
-Deno.test("classify() counts a call answered after authorization as allowed", () => {
+Deno.test("Grants.classify() counts a call answered after authorization as allowed", () => {
+  const grants = new Grants();
+  const classify = grants.classify.bind(grants);
   const cases: [number, boolean][] = [
     [404, true],
     [409, true],
@@ -39,4 +41,11 @@ Deno.test("classify() counts a call answered after authorization as allowed", ()
   // A watch's ERROR event carries its code apart from the error.
   classify(new Error("watch error"), "watch", "others", "ns", 410);
   assert.match(classify(status(403), "watch", "others", "ns").message, CHANGED);
+});
+
+Deno.test("Grants are one adapter's: another's calls were never allowed", () => {
+  const [store, other] = [new Grants(), new Grants()];
+  store.note("update", "configmaps");
+  assert.match(store.classify(status(403), "update", "configmaps", "ns").message, CHANGED);
+  assert.doesNotMatch(other.classify(status(403), "update", "configmaps", "ns").message, CHANGED);
 });

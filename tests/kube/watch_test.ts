@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { isKubeError } from "../../lib/apimachinery/errors.ts";
 import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
-import { classify, JsonApi } from "../../lib/kube/requests.ts";
+import { Grants, JsonApi } from "../../lib/kube/requests.ts";
 import { runWatch, WATCH_SILENCE_MS } from "../../lib/kube/watch.ts";
 
 interface Seen {
@@ -74,7 +74,7 @@ Deno.test("JsonApi sends JSON with the token and reads an error status's Status 
       assert.equal(seen[0]!.authorization, "Bearer t0ken");
       assert.equal(seen[0]!.body, '{"a":1}');
       const err = await api.request("PUT", "/api/v1/x/a?q=1", {}).catch((e) => e);
-      const kube = classify(err, "update", "configmaps", "ns");
+      const kube = api.grants.classify(err, "update", "configmaps", "ns");
       assert.equal(kube.kind, "conflict");
       assert.equal(kube.message, "update configmaps (HTTP 409): changed");
     },
@@ -99,7 +99,7 @@ Deno.test("runWatch() reads events split across chunks, reports bookmarks, and r
       onObject: (type, obj) =>
         got.push(`${type} ${(obj as ReturnType<typeof object>).metadata.name}`),
       onBookmark: (rv) => got.push(`BOOKMARK ${rv}`),
-      toError: (e, code) => classify(e, "watch", "configmaps", "ns", code),
+      toError: (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
     }, new AbortController().signal).then(() => undefined, (e) => e);
     assert.deepEqual(got, ["ADDED a", "BOOKMARK 9", "MODIFIED a", "DELETED a"]);
     assert.ok(isKubeError(err, "gone"), String(err));
@@ -127,7 +127,7 @@ Deno.test("runWatch() resolves when the server ends it or the caller aborts, rej
           path: "/w",
           query: {},
           onObject: () => {},
-          toError: (e, code) => classify(e, "watch", "leases", "ns", code),
+          toError: (e, code) => new Grants().classify(e, "watch", "leases", "ns", code),
         }, signal);
       await watch(new AbortController().signal);
       mode = "hang";
@@ -155,7 +155,7 @@ Deno.test("runWatch() ends a stream that never sends a byte after its silence li
       path: "/w",
       query: {},
       onObject: () => {},
-      toError: (e, code) => classify(e, "watch", "configmaps", "ns", code),
+      toError: (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
       silenceMs,
     }, new AbortController().signal);
     const took = performance.now() - started;
@@ -187,7 +187,7 @@ Deno.test("runWatch() keeps a watch whose bookmarks come more often than its sil
       query: {},
       onObject: () => {},
       onBookmark: (rv) => got.push(rv),
-      toError: (e, code) => classify(e, "watch", "configmaps", "ns", code),
+      toError: (e, code) => new Grants().classify(e, "watch", "configmaps", "ns", code),
       silenceMs,
     }, new AbortController().signal);
     assert.deepEqual(got, ["1", "2", "3", "4", "5", "6"]);

@@ -77,13 +77,6 @@ function inMemory(values: Record<string, unknown>) {
   return { store, deps, holder, events };
 }
 
-/** What main.ts would exit with; records the outcomes the run asked about. */
-function exitCodes() {
-  const asked: Outcome[] = [];
-  const table = { ok: 0, failed: 1, roundDeadline: 3, interrupted: 130 };
-  return { asked, exitCode: (o: Outcome) => (asked.push(o), table[o.kind]) };
-}
-
 for (
   const [summary, kind] of [
     [{ phase: "complete", succeeded: "2", failed: "1" }, "ok"],
@@ -98,13 +91,11 @@ for (
       election: { retryPeriod: "100ms" },
     });
     store.put({ metadata: { name: roundName("dz-mcall", "job-1") }, data: summary });
-    const codes = exitCodes();
-    const outcome = await runLeader(deps, {
+    const outcome: Outcome = await runLeader(deps, {
       signal: new AbortController().signal,
-      exitCode: codes.exitCode,
+      env: {},
     });
     assert.deepEqual(outcome, { kind });
-    assert.deepEqual(codes.asked, [{ kind }], "the exit code is asked once, for the log line");
     assert.equal(holder(), undefined, "a pod whose round is over never takes the Lease");
   });
 }
@@ -116,10 +107,9 @@ Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease
   });
   const controller = new AbortController();
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const codes = exitCodes();
   const running = runLeader(deps, {
     signal: controller.signal,
-    exitCode: codes.exitCode,
+    env: {},
     onProbesListening: resolve,
   });
   const base = `http://127.0.0.1:${(await listening).port}`;
@@ -136,8 +126,24 @@ Deno.test("runLeader() leads, serves the probes, and on abort releases the Lease
   assert.match(metrics, /^mcall_leader_transitions_total 1$/m);
   controller.abort();
   assert.deepEqual(await running, { kind: "ok" });
-  assert.deepEqual(codes.asked, [], "no round, no exit code to log");
   assert.equal(holder(), "", "the Lease is released on shutdown");
   assert.ok(events.includes("LeaderElected"), `events: ${events}`);
   await assert.rejects(() => fetch(`${base}/readyz`), "the probe server stopped");
+});
+
+Deno.test("runLeader() reads the environment main.ts passes, not the process's", async () => {
+  // The test process has no KUBERNETES_SERVICE_HOST: only the passed env can make it a pod.
+  assert.equal(Deno.env.get("KUBERNETES_SERVICE_HOST"), undefined);
+  const { deps } = inMemory({ metrics: { port: 0 }, election: { retryPeriod: "100ms" } });
+  const controller = new AbortController();
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const running = runLeader(deps, {
+    signal: controller.signal,
+    env: { KUBERNETES_SERVICE_HOST: "10.0.0.1" },
+    onProbesListening: resolve,
+  });
+  const addr = await listening;
+  controller.abort();
+  await running;
+  assert.equal(addr.hostname, "0.0.0.0", "a pod's probes listen on every address");
 });

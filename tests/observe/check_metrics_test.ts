@@ -3,12 +3,12 @@ import { Registry } from "prom-client";
 import { createCheckMetrics } from "../../lib/observe/check_metrics.ts";
 import { checkLabels, snapshot } from "../../lib/observe/check_snapshot.ts";
 import { LeaderObserver } from "../../lib/observe/leader_observer.ts";
-import { Planner } from "../../lib/planner/planner.ts";
 import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { newTaskConfigMap, patched, rfc3339, viewTask } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 
 const APP = "dz-mcall";
 const T0 = Date.parse("2025-01-01T00:00:00Z");
@@ -203,15 +203,7 @@ Deno.test("the leader's reconcile feeds the per-check series (planner observe ho
   const registry = new Registry();
   const inputs = specs(2);
   const observer = new LeaderObserver({ inputs, app: APP, registry });
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ round: "r1" }),
-    signer: instantSigner("k"),
+  const planner = leadingPlanner(store, clock, { round: "r1" }, {
     observe: (views, summaries) => observer.observe(views, summaries),
   });
   assert.equal(await planner.planRound("r1", inputs), true);

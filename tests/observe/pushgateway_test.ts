@@ -5,6 +5,7 @@ import { groupUrl, pushRound, pushText } from "../../lib/observe/pushgateway.ts"
 import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { newTaskConfigMap, patched, rfc3339 } from "../../lib/tasks/contract.ts";
 import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { FakeClock } from "../fakes/clock.ts";
 
 /** A local HTTP server recording each request; `answer` decides the response. */
 function server(answer: (req: Request) => Response | Promise<Response>) {
@@ -175,4 +176,24 @@ Deno.test("config: metrics.pushgateway.url must be an http(s) URL; timeout bound
     ConfigSchema.safeParse({ metrics: { pushgateway: { timeout: "5m" } } }).success,
     false,
   );
+});
+
+Deno.test("pushText(): the timeout rings on the clock it is given", async () => {
+  const never = new AbortController();
+  const slow = server(() =>
+    new Promise<Response>((resolve) =>
+      never.signal.addEventListener("abort", () => resolve(new Response("")))
+    )
+  );
+  try {
+    const clock = new FakeClock();
+    const pushing = pushText(`${slow.url}/x`, "", 60_000, clock);
+    assert.equal(clock.pendingTimers, 1);
+    const rejected = assert.rejects(pushing, { message: "no answer within 60000 ms" });
+    await clock.advance(60_000);
+    await rejected;
+  } finally {
+    never.abort();
+    await slow.close();
+  }
 });

@@ -4,10 +4,10 @@ import { setupLogging } from "../../lib/log/log.ts";
 import { GarbageCollector } from "../../lib/planner/collector.ts";
 import { WriteGuard } from "../../lib/planner/write_guard.ts";
 import type { TaskStore } from "../../lib/tasks/store.ts";
-import { Planner } from "../../lib/planner/planner.ts";
 import { patched, roundName, taskName } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 
 /** `store` whose deleteCollection waits until released (or its signal aborts). */
 function slowDeletes(store: MemoryStore) {
@@ -114,18 +114,10 @@ Deno.test("Planner: the write that ends a one-shot round waits for the collectio
   const clock = new FakeClock();
   const store = new MemoryStore({ wallNow: () => clock.wallNow() });
   for (const name of ["lead", "pod-a"]) store.setPod({ name });
-  const options = (s: TaskStore) => ({
-    store: s,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ round: "job-2", historyLimit: 1 }),
-    signer: instantSigner("key"),
-  });
+  const planner = (s: TaskStore) =>
+    leadingPlanner(store, clock, { round: "job-2", historyLimit: 1 }, { store: s });
   // An old round, complete, then this round's tasks, all run.
-  const setup = new Planner(options(store));
+  const setup = planner(store);
   for (const round of ["job-1", "job-2"]) {
     await setup.planRound(round, specs(2));
     for (const i of [0, 1]) {
@@ -138,7 +130,7 @@ Deno.test("Planner: the write that ends a one-shot round waits for the collectio
   const phase = () => store.peek(roundName("dz-mcall", "job-2"))!.data?.phase;
   const { slow, pending } = slowDeletes(store);
   const stop = new AbortController();
-  const running = new Planner(options(slow)).runLeader(specs(2), stop.signal);
+  const running = planner(slow).runLeader(specs(2), stop.signal);
   for (let i = 0; i < 5; i++) await clock.advance(0);
   assert.equal(pending.length, 1, "job-1's tasks are being deleted");
   assert.equal(phase(), "running", "the round is not ended before the collection is done");

@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { Informer } from "../../lib/planner/informer.ts";
-import { Planner } from "../../lib/planner/planner.ts";
 import { patched, tasksSelector, type TaskView, viewTask } from "../../lib/tasks/contract.ts";
 import type { TaskStore } from "../../lib/tasks/store.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 
 const SELECTOR = tasksSelector("dz-mcall");
 const TICK_MS = 2000;
@@ -109,17 +109,11 @@ Deno.test("Informer stays live through a failed watch and misses nothing: the ne
 });
 
 function leader(store: TaskStore, memory: MemoryStore, clock: FakeClock, n: number) {
-  const planner = new Planner({
-    store,
-    pods: memory,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ round: "r", leaderRunsTasks: false, stuckGrace: "1s" }),
-    signer: instantSigner("key"),
-    reconcileIntervalMs: TICK_MS,
-  });
+  const planner = leadingPlanner(memory, clock, {
+    round: "r",
+    leaderRunsTasks: false,
+    stuckGrace: "1s",
+  }, { store, reconcileIntervalMs: TICK_MS });
   const stop = new AbortController();
   const running = planner.runLeader(specs(n), stop.signal);
   return async () => {

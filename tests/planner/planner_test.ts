@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { setupLogging } from "../../lib/log/log.ts";
-import { Planner } from "../../lib/planner/planner.ts";
 import { NotLeaderError } from "../../lib/planner/write_guard.ts";
 import { RoundSchedule } from "../../lib/planner/round_schedule.ts";
 import { HmacSigner } from "../../lib/tasks/signing.ts";
@@ -25,7 +24,8 @@ import {
 } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 
 const ROUND = "20250101-000000";
 
@@ -38,14 +38,10 @@ async function setup(tasks: Record<string, unknown> = {}, pods = ["lead", "pod-a
   const registry = new Registry();
   const metrics = createTaskMetrics(registry);
   const make = (identity = "lead") =>
-    new Planner({
-      store,
-      pods: store,
-      clock,
+    leadingPlanner(store, clock, tasks, {
       isLeader: () => state.leader,
       epoch: () => state.epoch,
       identity,
-      tasks: tasksConfig(tasks),
       signer,
       metrics,
     });
@@ -513,17 +509,7 @@ Deno.test("Planner.runLeader() after an interval change plans no slot at or befo
   const clock = new FakeClock(); // 2025-01-01T00:00:00Z
   const store = new MemoryStore({ wallNow: () => clock.wallNow() });
   for (const name of ["lead", "pod-a"]) store.setPod({ name });
-  const planner = (interval: string) =>
-    new Planner({
-      store,
-      pods: store,
-      clock,
-      isLeader: () => true,
-      epoch: () => 1,
-      identity: "lead",
-      tasks: tasksConfig({ interval }),
-      signer: instantSigner("key"),
-    });
+  const planner = (interval: string) => leadingPlanner(store, clock, { interval });
   const rounds = () =>
     store.all().filter((c) => c.metadata.labels?.round === "true")
       .map((c) => c.metadata.labels?.["round-id"]).sort();
@@ -559,17 +545,7 @@ Deno.test("Planner stamps the owner on every task and summary it creates", async
   const store = new MemoryStore({ wallNow: () => clock.wallNow() });
   for (const name of ["lead", "pod-a"]) store.setPod({ name });
   const owner = { apiVersion: "v1", kind: "ConfigMap", name: "dz-mcall-config", uid: "u-1" };
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig(),
-    signer: instantSigner("key"),
-    owner,
-  });
+  const planner = leadingPlanner(store, clock, {}, { owner });
   await planner.planRound(ROUND, specs(2));
   const created = store.all();
   assert.equal(created.length, 3, "two tasks and the summary");

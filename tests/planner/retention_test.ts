@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Planner } from "../../lib/planner/planner.ts";
 import { planGarbage } from "../../lib/planner/retention.ts";
 import { patched, taskName, viewTask } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 import { loadCron } from "../../lib/time/cadence.ts";
 
 await loadCron(); // the cron schedules below are read by croner, loaded on demand
@@ -13,20 +13,12 @@ Deno.test("history per check: after 20 rounds of a 30-s check, an hourly check's
   const store = new MemoryStore({ wallNow: () => clock.wallNow() });
   for (const name of ["lead", "pod-a"]) store.setPod({ name });
   const stop = new AbortController();
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ historyLimit: 3, failedHistoryLimit: 1 }),
+  const planner = leadingPlanner(store, clock, { historyLimit: 3, failedHistoryLimit: 1 }, {
     cadences: [{ kind: "interval", intervalMs: 30_000 }, {
       kind: "cron",
       schedule: "@hourly",
       timeZone: "",
     }],
-    signer: instantSigner("key"),
   });
   const running = planner.runLeader(specs(2), stop.signal);
   const failing = taskName("dz-mcall", "20250101-000300", 0); // the 7th round's 30-s task fails

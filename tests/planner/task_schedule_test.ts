@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { Planner } from "../../lib/planner/planner.ts";
 import {
   cronJobChecks,
   dueRound,
@@ -12,7 +11,8 @@ import type { Cadence } from "../../lib/time/cadence.ts";
 import { millis } from "../../lib/time/duration.ts";
 import { patched, roundName } from "../../lib/tasks/contract.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 import { loadCron } from "../../lib/time/cadence.ts";
 
 await loadCron(); // the cron schedules below are read by croner, loaded on demand
@@ -40,16 +40,11 @@ function pool() {
   const start = (identity: string, cadences: Cadence[]) => {
     const stop = new AbortController();
     const term = ++epoch;
-    const planner = new Planner({
-      store,
-      pods: store,
-      clock,
+    const planner = leadingPlanner(store, clock, { interval: "5m" }, {
       isLeader: () => !stop.signal.aborted,
       epoch: () => term,
       identity,
-      tasks: tasksConfig({ interval: "5m" }),
       cadences,
-      signer: instantSigner("key"),
     });
     const running = planner.runLeader(specs(cadences.length), stop.signal);
     return async () => {
@@ -232,16 +227,10 @@ Deno.test("a CronJob round's summary starts when its checks were decided, so rou
     watchPods: store.watchPods.bind(store),
   };
   const stop = new AbortController();
-  const planner = new Planner({
-    store,
+  const planner = leadingPlanner(store, clock, { round: "job-2" }, {
     pods: slowPods,
-    clock,
     isLeader: () => !stop.signal.aborted,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ round: "job-2" }),
     cadences: [undefined, cron("*/2 * * * *")],
-    signer: instantSigner("key"),
   });
   const running = planner.runLeader(specs(2), stop.signal);
   for (let i = 0; i < 8; i++) await clock.advance(1000);

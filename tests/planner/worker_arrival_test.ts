@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { setupLogging } from "../../lib/log/log.ts";
-import { Planner } from "../../lib/planner/planner.ts";
 import { ARRIVAL_QUIET_MS } from "../../lib/planner/worker_arrival.ts";
 import { FakeClock } from "../fakes/clock.ts";
-import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { MemoryStore, specs } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 
 const ROUND = "job-1";
 /** Far longer than the quiet period: a plan before it is the watch's doing. */
@@ -17,15 +17,7 @@ function waitingLeader(tasks: Record<string, unknown> = {}) {
   store.setPod({ name: "pod-a", ready: false });
   const messages: string[] = [];
   setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ round: ROUND, leaderRunsTasks: false, ...tasks }),
-    signer: instantSigner("key"),
+  const planner = leadingPlanner(store, clock, { round: ROUND, leaderRunsTasks: false, ...tasks }, {
     reconcileIntervalMs: TICK_MS,
   });
   const stop = new AbortController();

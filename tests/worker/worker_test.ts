@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import type { InputSpec, Result } from "../../lib/engine/input.ts";
-import { Planner } from "../../lib/planner/planner.ts";
 import { ROUND_EXIT, type RoundExit, roundExitStatus } from "../../lib/worker/round_exit.ts";
 import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { HmacSigner, type TaskSigner } from "../../lib/tasks/signing.ts";
@@ -18,6 +17,7 @@ import { logger, setupLogging } from "../../lib/log/log.ts";
 import { LOG_RESULT_CAP_BYTES } from "../../lib/worker/finished_log.ts";
 import { FakeClock, settle } from "../fakes/clock.ts";
 import { instantSigner, MemoryStore, specs, tasksConfig } from "../fakes/memory_store.ts";
+import { leadingPlanner } from "../fakes/planner.ts";
 
 const ROUND = "20250101-000000";
 const key = (text: string) => new TextEncoder().encode(text);
@@ -304,16 +304,7 @@ Deno.test("Worker.consider() leaves a stale-epoch task untouched until the new l
 
   store.setPod({ name: "lead" });
   store.setPod({ name: "pod-a" });
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 2,
-    identity: "lead",
-    tasks: tasksConfig(),
-    signer,
-  });
+  const planner = leadingPlanner(store, clock, {}, { epoch: () => 2, signer });
   await planner.reconcile(ROUND);
   t = stateOf(store, 0);
   assert.equal(t.epoch, 2);
@@ -584,14 +575,7 @@ Deno.test("Worker.waitForRound() gives up at roundDeadline on its own clock", as
 Deno.test("Planner and Worker need at most 4 writes per task in a normal round", async () => {
   const { store, worker, clock, signer } = await setup({ pollInterval: "5s" }, true);
   for (const name of ["lead", "pod-a", "pod-b"]) store.setPod({ name });
-  const planner = new Planner({
-    store,
-    pods: store,
-    clock,
-    isLeader: () => true,
-    epoch: () => 1,
-    identity: "lead",
-    tasks: tasksConfig({ historyLimit: 1, failedHistoryLimit: 1 }),
+  const planner = leadingPlanner(store, clock, { historyLimit: 1, failedHistoryLimit: 1 }, {
     signer,
     reconcileIntervalMs: 1000,
   });
