@@ -165,6 +165,10 @@ export function wireLeader(deps: LeaderDeps, shutdown: AbortSignal): LeaderParts
         ...(owner ? { owner } : {}),
       });
       if (await planner.runLeader(inputs, signal) !== undefined) roundOver = true;
+      // The round's end can also cut the term that wrote it (every pod, this one too, shuts down
+      // once the summary says so, possibly before the planner read the write's answer): the
+      // summary itself says whether this term's round is over.
+      else if (tasks.round !== "") roundOver ||= await worker.roundIsOver(tasks.round);
       await observer.settle();
       if (roundOver) {
         await pushRound({

@@ -268,11 +268,17 @@ export class Planner {
       await this.#collector.collectNow(garbage, signal);
     } else this.#collector.collect(garbage, signal);
     let phase: RoundPhase | undefined;
-    for (const summary of summaries) {
-      const p = await this.#updateSummary(summary, views, current, signal);
-      if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
+    try {
+      for (const summary of summaries) {
+        const p = await this.#updateSummary(summary, views, current, signal);
+        if (summary.metadata.labels?.[LABEL.roundId] === current) phase = p;
+      }
+    } finally {
+      // Observed even when a summary write is cut: the write that ends a one-shot round lets
+      // every pod exit, so this term's signal may abort while its answer is on the way — the
+      // ended tasks' events and series must not be lost with it.
+      this.#o.observe?.(views, summaries);
     }
-    this.#o.observe?.(views, summaries);
     return phase;
   }
 

@@ -105,7 +105,15 @@ e2eTest("status: rounds table, failing checks, -o json, exit code", async (e) =>
       `\\ndb +failed +${since} +20250101-000100 +GET http://db:5432/: connection refused\\n`,
     ),
   );
-  assert.doesNotMatch(table.stdout, /\nweb /, "a succeeding check is not listed");
+  // Every configured check is in the schedule table; only failing ones in the failing table.
+  const failingTable = table.stdout.slice(table.stdout.search(/^CHECK +STATE /m));
+  assert.match(failingTable, /^CHECK +STATE /, table.stdout);
+  assert.doesNotMatch(failingTable, /\nweb /, "a succeeding check is not listed as failing");
+  const scheduleTable = table.stdout.slice(table.stdout.search(/^CHECK +SCHEDULE /m));
+  assert.match(scheduleTable, /^CHECK +SCHEDULE /, table.stdout);
+  for (const check of ["web", "db"]) {
+    assert.match(scheduleTable, new RegExp(`\\n${check} `), `${check} in the schedule table`);
+  }
 
   const json = await status(configPath, e.kubeconfigPath, "-o", "json");
   assert.equal(json.code, 1);
