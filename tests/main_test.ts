@@ -4,30 +4,11 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { PROGRAM_PERMISSIONS } from "./e2e/mcall_proc.ts";
+import { mcall } from "./cli/program.ts";
 import { EXIT_CODES, exitCode } from "../main.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-async function mcall(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PROGRAM_PERMISSIONS, MAIN, ...args],
-    cwd: ROOT,
-    env: {
-      NO_COLOR: "1",
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...env,
-    },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 Deno.test("main runs the bundled example config and exits 0 (the README's first command)", async () => {
   const { code, stdout, stderr } = await mcall(["-c", "etc/mcall.yaml"]);
