@@ -101,17 +101,14 @@ export async function readTextCapped(
       if (aborted) f.close();
     }, () => {});
     file = await race(opening);
-    const chunks: Uint8Array[] = [];
-    let total = 0;
+    const read = new CappedChunks(path, capBytes);
     const buf = new Uint8Array(CHUNK);
     for (;;) {
       const n = await race(file.read(buf));
       if (n === null) break;
-      total += n;
-      if (total > capBytes) throw new FileTooLarge(path, capBytes);
-      chunks.push(buf.slice(0, n));
+      read.add(buf, n);
     }
-    return decode(chunks, total);
+    return read.text();
   } finally {
     if (onAbort) guard?.removeEventListener("abort", onAbort);
     if (!aborted) file?.close();
@@ -139,19 +136,41 @@ export function readTextCappedSync(path: string, capBytes: number): string {
   try {
     const info = file.statSync();
     if (info.isFile && info.size > capBytes) throw new FileTooLarge(path, capBytes);
-    const chunks: Uint8Array[] = [];
-    let total = 0;
+    const read = new CappedChunks(path, capBytes);
     const buf = new Uint8Array(CHUNK);
     for (;;) {
       const n = file.readSync(buf);
       if (n === null) break;
-      total += n;
-      if (total > capBytes) throw new FileTooLarge(path, capBytes);
-      chunks.push(buf.slice(0, n));
+      read.add(buf, n);
     }
-    return decode(chunks, total);
+    return read.text();
   } finally {
     file.close();
+  }
+}
+
+/** What the async and the sync reader collected, refused as soon as it passes the cap. */
+class CappedChunks {
+  readonly #path: string;
+  readonly #capBytes: number;
+  readonly #chunks: Uint8Array[] = [];
+  #total = 0;
+
+  constructor(path: string, capBytes: number) {
+    this.#path = path;
+    this.#capBytes = capBytes;
+  }
+
+  /** Keeps the first `n` bytes of `buf` (a copy: `buf` is reused for the next read). */
+  add(buf: Uint8Array, n: number): void {
+    this.#total += n;
+    if (this.#total > this.#capBytes) throw new FileTooLarge(this.#path, this.#capBytes);
+    this.#chunks.push(buf.slice(0, n));
+  }
+
+  /** Everything kept, as one UTF-8 string. */
+  text(): string {
+    return decode(this.#chunks, this.#total);
   }
 }
 
