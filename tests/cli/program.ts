@@ -36,12 +36,6 @@ export async function mcall(args: readonly string[], env: Record<string, string>
   };
 }
 
-/** `mkfifo PATH` (Deno has no call for it). */
-export async function mkfifo(path: string): Promise<void> {
-  const { code } = await new Deno.Command("mkfifo", { args: [path] }).output();
-  if (code !== 0) throw new Error(`mkfifo ${path} failed`);
-}
-
 /** Waits until `check` is true, polling every 20 ms for at most `ms`. */
 export async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = performance.now() + ms;

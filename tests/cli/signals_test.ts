@@ -3,16 +3,8 @@
  * 143/130; SIGHUP ends a run as SIGTERM does (129), leaving no command behind.
  */
 import assert from "node:assert/strict";
-import { mkfifo, pidsRunning, program, until, waitChannels } from "./program.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { pidsRunning, program, until, waitChannels } from "./program.ts";
+import { mkfifo, withDir } from "../fakes/temp_dir.ts";
 
 /** True once a thread of `pid` sleeps in a FIFO's open(2) (the kernel's `wait_for_partner`). */
 async function blockedOnFifo(pid: number): Promise<boolean> {

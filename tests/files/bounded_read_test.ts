@@ -10,21 +10,7 @@ import {
   readTextCapped,
   readTextCappedSync,
 } from "../../lib/files/bounded_read.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** `mkfifo` (Deno has no call for it). */
-async function mkfifo(path: string): Promise<void> {
-  const { code } = await new Deno.Command("mkfifo", { args: [path] }).output();
-  assert.equal(code, 0);
-}
+import { mkfifo, withDir } from "../fakes/temp_dir.ts";
 
 Deno.test("readTextCapped() reads a file of exactly the cap and refuses one byte more", async () => {
   await withDir(async (dir) => {

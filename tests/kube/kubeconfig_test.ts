@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { loadKubeConfig, TOKEN_REREAD_MS } from "../../lib/kube/kubeconfig.ts";
 import { FakeClock } from "../fakes/clock.ts";
+import { withDir } from "../fakes/temp_dir.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
 const CERT = "-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n";
@@ -24,15 +25,6 @@ function kubeconfig(cluster: Record<string, unknown>, user: Record<string, unkno
     contexts: [{ name: "ctx", context: { cluster: "c", user: "u" } }],
     "current-context": "ctx",
   });
-}
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("loadKubeConfig() reads a kubeconfig's server, CA file, client certificate and token", async () => {
