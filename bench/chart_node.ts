@@ -10,7 +10,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { type NodeHarness, nodeHarness, stopNodeHarness } from "../tests/e2e/harness.ts";
-import { helmAt, kubectlAt, ok } from "../tests/e2e/release_pods.ts";
+import { helmAt, kubectlAt, ok, podLogsAt } from "../tests/e2e/release_pods.ts";
 import { buildImage } from "../tests/e2e/real_node.ts";
 
 const CHART = decodeURIComponent(new URL("../chart", import.meta.url).pathname);
@@ -87,17 +87,7 @@ export async function chartNode(hint: string, values: Record<string, unknown>): 
     busybox: node.busyboxImage,
     kubectl,
     upgrade: (vals) => helm("upgrade", vals),
-    logs: async (selector) => {
-      const r = await kubectlAt(node.kubeconfigPath, ns, [
-        "logs",
-        "-l",
-        selector,
-        "--tail=-1",
-        "--prefix",
-        "--max-log-requests=20",
-      ]);
-      return r.stdout + r.stderr;
-    },
+    logs: (selector) => podLogsAt(node.kubeconfigPath, ns, selector),
     workingSets: async () => {
       const raw = ok(
         "stats summary",

@@ -25,7 +25,7 @@ import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import { startCountingServer } from "./counting_server.ts";
 import { waitFor } from "./harness.ts";
-import { kubectlAt, ok } from "./release_pods.ts";
+import { kubectlAt, ok, podLogsAt } from "./release_pods.ts";
 import { buildImage, type RealNode, realNodeTest } from "./real_node.ts";
 import { auditedVerbs, grantedVerbs, OPTIONAL_GRANTS } from "./audit.ts";
 import { failingCheck } from "./realnode_observe.ts";
@@ -137,8 +137,8 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
         await kubectl(ns, "wait", "--for=condition=complete", `job/${job}`, "--timeout=120s")
           .catch(async (e) => {
             throw new Error(
-              `${(e as Error).message}\n${await podLogs(
-                node,
+              `${(e as Error).message}\n${await podLogsAt(
+                node.kubeconfigPath,
                 ns,
                 `batch.kubernetes.io/job-name=${job}`,
               )}`,
@@ -163,7 +163,7 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
         labelSelector: `app=${APP},task=true,round-id=${job}`,
       })).items;
       assert.equal(cms.length, tasks.length, `task ConfigMaps of ${job}`);
-      const logs = await podLogs(node, ns, `batch.kubernetes.io/job-name=${job}`);
+      const logs = await podLogsAt(node.kubeconfigPath, ns, `batch.kubernetes.io/job-name=${job}`);
       for (const cm of cms) {
         const name = cm.metadata?.name ?? "";
         const fails = round === FAILING_ROUND && JSON.parse(cm.data?.spec ?? "{}").name === "flaky";
@@ -352,19 +352,6 @@ realNodeTest("real node: the chart and image through helm and kubectl", async (n
 
   console.error(`real-node timings (ms): ${JSON.stringify(timings)}`);
 });
-
-/** All logs of the pods matching `selector`, each line prefixed with its pod. */
-async function podLogs(node: RealNode, ns: string, selector: string): Promise<string> {
-  const r = await kubectlAt(node.kubeconfigPath, ns, [
-    "logs",
-    "-l",
-    selector,
-    "--tail=-1",
-    "--prefix",
-    "--max-log-requests=20",
-  ]);
-  return r.stdout + r.stderr;
-}
 
 /**
  * Prints each running pod's container memory as the kubelet reports it (its stats summary, through

@@ -47,6 +47,23 @@ export async function kubectlAt(
   return await tool(kubectl, ["--kubeconfig", kubeconfig, "-n", namespace, ...args], kubeconfig);
 }
 
+/** All logs of the pods matching `selector`, each line prefixed with its pod (stderr appended). */
+export async function podLogsAt(
+  kubeconfig: string,
+  namespace: string,
+  selector: string,
+): Promise<string> {
+  const r = await kubectlAt(kubeconfig, namespace, [
+    "logs",
+    "-l",
+    selector,
+    "--tail=-1",
+    "--prefix",
+    "--max-log-requests=20",
+  ]);
+  return r.stdout + r.stderr;
+}
+
 /** Throws with the tool's stderr unless it exited 0; returns stdout. */
 export function ok(what: string, r: ToolResult): string {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
