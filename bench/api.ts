@@ -23,7 +23,7 @@ import { systemClock } from "../lib/time/clock.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import type { InputSpec } from "../lib/engine/input.ts";
 import { KubeApi } from "../lib/kube/api.ts";
-import { HTTP2 } from "../lib/kube/client.ts";
+import { HTTP2, KubeConnection } from "../lib/kube/client.ts";
 import { fromClientNode } from "../lib/kube/client_node.ts";
 import { logger } from "../lib/log/log.ts";
 import { PLAN_CONCURRENCY, Planner } from "../lib/planner/planner.ts";
@@ -96,6 +96,8 @@ export async function benchApi(): Promise<Row[]> {
   const runs = Math.max(1, Number(Deno.env.get("BENCH_API_RUNS") ?? "3") || 3);
   const h = await harness();
   const kc = h.kubeConfig();
+  // The planner's one connection for every run, as a leader keeps one for its life.
+  const conn = new KubeConnection(fromClientNode(kc));
   const dir = await Deno.makeTempDir({ prefix: "dz-bench-api-" });
   const namespaces: string[] = [];
   try {
@@ -136,7 +138,7 @@ export async function benchApi(): Promise<Row[]> {
 
     const planner = (ns: string) =>
       measure(async () => {
-        const api = new KubeApi(fromClientNode(h.kubeConfig()), ns);
+        const api = new KubeApi(conn, ns);
         const planned = await new Planner({
           store: api.taskStore(),
           pods: api.podLister(),
@@ -233,6 +235,7 @@ export async function benchApi(): Promise<Row[]> {
       },
     ];
   } finally {
+    conn.close();
     for (const ns of namespaces) await deleteNamespace(kc, ns).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await stopHarness();

@@ -16,6 +16,7 @@
 import { fileURLToPath } from "node:url";
 import { runPool } from "../lib/engine/pool.ts";
 import { KubeApi } from "../lib/kube/api.ts";
+import { KubeConnection } from "../lib/kube/client.ts";
 import { loadKubeConfig } from "../lib/kube/kubeconfig.ts";
 import { LABEL } from "../lib/tasks/contract.ts";
 import { round, verdict } from "./proc.ts";
@@ -80,7 +81,8 @@ export async function benchApiView(): Promise<Row[]> {
     const ca = cluster.caData
       ? new TextDecoder().decode(Uint8Array.from(atob(cluster.caData), (c) => c.charCodeAt(0)))
       : await Deno.readTextFile(cluster.caFile!);
-    const admin = new KubeApi(await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath }), ns);
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath }));
+    const admin = new KubeApi(conn, ns);
     const rows: Row[] = [];
     for (const size of sizes) {
       const app = `view${size}`;

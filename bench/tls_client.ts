@@ -7,22 +7,23 @@
  * Usage: deno run --v8-flags=--expose-gc … bench/tls_client.ts <server> <ca-file> pinned|deno
  */
 import { JsonApi } from "../lib/kube/requests.ts";
-import { discardPool } from "../lib/kube/client.ts";
-import type { KubeConfig } from "../lib/kube/kubeconfig.ts";
+import { KubeConnection } from "../lib/kube/client.ts";
 import { systemClock } from "../lib/time/clock.ts";
 
 const [server, caFile, mode] = Deno.args;
 const ca = Deno.readTextFileSync(caFile!);
 const total = Number(Deno.env.get("BENCH_TLS_REQUESTS") ?? 3000);
-const kc: KubeConfig = {
+// One connection for every request, as the program shares one per API server.
+const conn = new KubeConnection({
   server: server!,
   caCerts: [ca],
   authorization: () => Promise.resolve("Bearer bench"),
-};
+});
+const api = new JsonApi(conn);
 const path = "/api/v1/namespaces/bench/configmaps";
 const client = mode === "deno" ? Deno.createHttpClient({ caCerts: [ca] }) : undefined;
 const one = async () => {
-  if (client === undefined) return void await new JsonApi(kc).request("GET", path);
+  if (client === undefined) return void await api.request("GET", path);
   const r = await fetch(server + path, { client, headers: { authorization: "Bearer bench" } });
   await r.text();
 };
@@ -35,5 +36,5 @@ await Promise.all(Array.from({ length: 16 }, async () => {
 const perSecond = total / ((systemClock.now() - start) / 1000);
 (globalThis as { gc?: () => void }).gc?.();
 console.log(JSON.stringify({ perSecond, rssMiB: Deno.memoryUsage().rss / 2 ** 20 }));
-discardPool(kc);
+conn.close();
 client?.close();

@@ -245,6 +245,55 @@ Deno.test("layout: only lib/time/ reads the current time or starts timers", () =
   assert.deepEqual(outside, [], "reads of the time or timers outside lib/time/ (use a Clock)");
 });
 
+/**
+ * Module-level mutable state: a `let`/`var`, or a `const` holding a new collection (`new Map`,
+ * `Set`, `WeakMap`, `WeakSet`, `Array`, an empty `[]` or `{}`) at the top level of a file. Kept out
+ * of lib/kube/: what a client holds (a connection pool, what calls were allowed) belongs to the
+ * object its creator owns and closes (`KubeConnection`, `JsonApi`), not to the process. Other
+ * folders keep per-process caches (a program's path, a parsed cron, a lazily imported module).
+ */
+const MODULE_STATE = new RegExp(
+  [
+    /^(?:export\s+)?(?:let|var)\s/,
+    /^(?:export\s+)?const\s+[\w$]+\s*(?::[^=]+)?=\s*new\s+(?:Map|Set|WeakMap|WeakSet|Array)\b/,
+    /^(?:export\s+)?const\s+[\w$]+\s*(?::[^=]+)?=\s*(?:\[\s*\]|\{\s*\})\s*;/,
+  ].map((r) => r.source).join("|"),
+  "gm",
+);
+
+Deno.test("layout: the module-state pattern finds top-level mutable state, not constants", () => {
+  const hits = [
+    "const pools = new Map<string, Pool>();",
+    "const poolKeys = new WeakMap<KubeConfig, string>();",
+    "const http1Only = new WeakSet<k8s.KubeConfig>();",
+    "export const granted: Set<string> = new Set();",
+    "let launcher: string | undefined;",
+    "var n = 0;",
+    "const cache: Record<string, string> = {};",
+    "const seen: string[] = [];",
+  ];
+  const misses = [
+    "  const pools = new Map<string, Pool>();",
+    "  let key = poolKeys.get(kc);",
+    'const HTTP1_ONLY = Symbol("http1Only");',
+    "export const HTTP2 = true;",
+    'const API_VERSION: Record<string, string> = { ConfigMap: "v1" };',
+    'const SHELLS = new RegExp("x");',
+  ];
+  for (const text of hits) assert.match(text, new RegExp(MODULE_STATE.source, "m"), text);
+  for (const text of misses) assert.doesNotMatch(text, new RegExp(MODULE_STATE.source, "m"), text);
+});
+
+Deno.test("layout: lib/kube/ keeps no module-level mutable state (its creator owns it)", () => {
+  const found = FILES.filter((f) => relative(LIB, f).startsWith("kube/"))
+    .flatMap((f) =>
+      [...code(Deno.readTextFileSync(f)).matchAll(MODULE_STATE)].map((m) =>
+        `${relative(LIB, f)}: ${m[0]}`
+      )
+    );
+  assert.deepEqual(found, [], "module-level state in lib/kube/");
+});
+
 Deno.test(`layout: lib files stay under ${MAX_LINES} lines`, () => {
   const long = FILES.map((f) => [relative(LIB, f), Deno.readTextFileSync(f).split("\n").length])
     .filter(([, n]) => (n as number) > MAX_LINES + 1);

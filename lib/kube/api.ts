@@ -1,8 +1,8 @@
 /**
- * {@linkcode KubeApi}: every adapter of `lib/kube/` for one namespace, built from one client
- * configuration — the only Kubernetes I/O, wired in by `lib/modes/`. The adapters: ConfigMaps and
- * pods (`configmaps.ts`), Leases (`leases.ts`); the client configuration and connection pool in
- * `client.ts`, the configuration in `kubeconfig.ts`.
+ * {@linkcode KubeApi}: every adapter of `lib/kube/` for one namespace, over one connection — the
+ * only Kubernetes I/O, wired in by `lib/modes/`. The adapters: ConfigMaps and pods
+ * (`configmaps.ts`), Leases (`leases.ts`); the connection and its pool in `client.ts`, the
+ * configuration in `kubeconfig.ts`.
  *
  * Everything happens in one namespace; the Role needs `configmaps` (get, list, watch, create,
  * update, delete, deletecollection), `pods` (list, watch) and `leases` (get, create, update, and watch for
@@ -12,36 +12,39 @@
  */
 import { KubePodLister, KubeTaskStore } from "./configmaps.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
-import type { KubeConfig } from "./kubeconfig.ts";
+import type { KubeConnection } from "./client.ts";
 import { KubeLeaseClient } from "./leases.ts";
 
 /**
- * Every adapter for one namespace, built from one client configuration.
+ * Every adapter for one namespace, over one connection: they share its pool. The connection is the
+ * caller's, which closes it when done (the adapters never do).
  *
  * @example Usage
  * ```ts ignore
  * import { KubeApi } from "./api.ts";
+ * import { KubeConnection } from "./client.ts";
  * import { loadKubeConfig } from "./kubeconfig.ts";
- * const api = new KubeApi(await loadKubeConfig(), "default");
+ * using conn = new KubeConnection(await loadKubeConfig());
+ * const api = new KubeApi(conn, "default");
  * const { items } = await api.taskStore().list("app=dz-mcall,task=true");
  * ```
  */
 export class KubeApi {
-  readonly #kc: KubeConfig;
+  readonly #conn: KubeConnection;
   readonly #namespace: string;
   #store: KubeTaskStore | undefined;
   #pods: KubePodLister | undefined;
   #leases: KubeLeaseClient | undefined;
 
   /**
-   * @param kc The client configuration (see {@linkcode loadKubeConfig}).
+   * @param conn The connection to the API server (see {@linkcode KubeConnection}).
    * @param namespace The namespace everything lives in.
    */
-  constructor(kc: KubeConfig, namespace: string) {
+  constructor(conn: KubeConnection, namespace: string) {
     if (namespace === "") {
       throw new TypeError("Cannot use the Kubernetes API as 'namespace' is empty");
     }
-    this.#kc = kc;
+    this.#conn = conn;
     this.#namespace = namespace;
   }
 
@@ -52,17 +55,17 @@ export class KubeApi {
 
   /** @returns The task ConfigMap store (one instance). */
   taskStore(): KubeTaskStore {
-    return this.#store ??= new KubeTaskStore(this.#kc, this.#namespace);
+    return this.#store ??= new KubeTaskStore(this.#conn, this.#namespace);
   }
 
   /** @returns The pod lister (one instance). */
   podLister(): KubePodLister {
-    return this.#pods ??= new KubePodLister(this.#kc, this.#namespace);
+    return this.#pods ??= new KubePodLister(this.#conn, this.#namespace);
   }
 
   /** @returns The Lease client for `LeaseObjectLock` (one instance). */
   leaseClient(): KubeLeaseClient {
-    return this.#leases ??= new KubeLeaseClient(this.#kc);
+    return this.#leases ??= new KubeLeaseClient(this.#conn);
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
  * The client side of every call to the API server: this pod's namespace
- * ({@linkcode resolveNamespace}), and the one connection pool per API server ({@linkcode send},
- * {@linkcode discardPool}) — one `Deno.HttpClient` that every request and watch of `lib/kube/`
- * goes through, over Deno's native `fetch`. The client configuration is loaded by
- * `kubeconfig.ts` (`loadKubeConfig`).
+ * ({@linkcode resolveNamespace}), and the connection to one API server
+ * ({@linkcode KubeConnection}: its one pool, a `Deno.HttpClient` that every request and watch of
+ * `lib/kube/` goes through, over Deno's native `fetch`). The client configuration is loaded by
+ * `kubeconfig.ts` (`loadKubeConfig`); the connection is created, shared and closed by whoever
+ * loads it (`lib/modes/`).
  *
  * @module
  */
@@ -50,87 +51,165 @@ interface Pool {
   readonly base: string;
 }
 
-/** The connection pools by API server and TLS settings. */
-const pools = new Map<string, Pool>();
-
-/** Pool keys by configuration: computed once per `KubeConfig`, not on every request. */
-const poolKeys = new WeakMap<KubeConfig, string>();
-
-/** The settings a pool is built for: the same server with other TLS material is another pool. */
-function poolKey(kc: KubeConfig): string {
-  let key = poolKeys.get(kc);
-  if (key === undefined) {
-    key = JSON.stringify([
-      kc.server,
-      kc.caCerts,
-      kc.cert ?? "",
-      kc.key ?? "",
-      kc.proxy ?? "",
-      kc.tlsServerName ?? "",
-      kc.insecure === true,
-    ]);
-    poolKeys.set(kc, key);
+/** A new pool for `kc`'s API server and TLS settings. */
+function openPool(kc: KubeConfig): Pool {
+  const url = new URL(kc.server);
+  const options = { http1: !HTTP2, http2: HTTP2, poolMaxIdlePerHost: POOL_MAX_IDLE };
+  if (url.protocol === "https:") {
+    const transport = new PinnedTransport({
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port || 443),
+      caCerts: kc.caCerts,
+      ...(kc.cert !== undefined && kc.key !== undefined ? { cert: kc.cert, key: kc.key } : {}),
+      ...(kc.tlsServerName === undefined ? {} : { serverName: kc.tlsServerName }),
+      ...(kc.insecure ? { insecure: true } : {}),
+      ...(kc.proxy === undefined ? {} : { proxy: kc.proxy }),
+      alpn: HTTP2 ? "h2" : "http/1.1",
+    });
+    // One protocol only: HTTP/2 with prior knowledge on the plain socket (the transport
+    // negotiated h2 with the server), or HTTP/1.1.
+    const client = Deno.createHttpClient({
+      ...options,
+      proxy: { transport: "unix", path: transport.path },
+    });
+    return { client, transport, base: `http://${url.host}${url.pathname.replace(/\/+$/, "")}` };
   }
-  return key;
+  // A plain-HTTP server (kubectl allows it): nothing to verify.
+  const client = Deno.createHttpClient({
+    http1: true,
+    http2: HTTP2,
+    poolMaxIdlePerHost: POOL_MAX_IDLE,
+    ...(kc.proxy === undefined ? {} : { proxy: { url: kc.proxy } }),
+  });
+  return { client, base: kc.server };
 }
 
-/** The pool for `kc`'s API server, built on first use. */
-function pool(kc: KubeConfig): Pool {
-  const key = poolKey(kc);
-  let entry = pools.get(key);
-  if (entry === undefined) {
-    const url = new URL(kc.server);
-    const options = { http1: !HTTP2, http2: HTTP2, poolMaxIdlePerHost: POOL_MAX_IDLE };
-    if (url.protocol === "https:") {
-      const transport = new PinnedTransport({
-        host: url.hostname.replace(/^\[|\]$/g, ""),
-        port: Number(url.port || 443),
-        caCerts: kc.caCerts,
-        ...(kc.cert !== undefined && kc.key !== undefined ? { cert: kc.cert, key: kc.key } : {}),
-        ...(kc.tlsServerName === undefined ? {} : { serverName: kc.tlsServerName }),
-        ...(kc.insecure ? { insecure: true } : {}),
-        ...(kc.proxy === undefined ? {} : { proxy: kc.proxy }),
-        alpn: HTTP2 ? "h2" : "http/1.1",
-      });
-      // One protocol only: HTTP/2 with prior knowledge on the plain socket (the transport
-      // negotiated h2 with the server), or HTTP/1.1.
-      const client = Deno.createHttpClient({
-        ...options,
-        proxy: { transport: "unix", path: transport.path },
-      });
-      entry = { client, transport, base: `http://${url.host}${url.pathname.replace(/\/+$/, "")}` };
-    } else {
-      // A plain-HTTP server (kubectl allows it): nothing to verify.
-      const client = Deno.createHttpClient({
-        http1: true,
-        http2: HTTP2,
-        poolMaxIdlePerHost: POOL_MAX_IDLE,
-        ...(kc.proxy === undefined ? {} : { proxy: { url: kc.proxy } }),
-      });
-      entry = { client, base: kc.server };
-    }
-    pools.set(key, entry);
-  }
-  return entry;
-}
-
-/**
- * Drops `kc`'s connection pool after a connection failure: the next request builds a new one.
- * When the API server restarts, connections kept alive to the old process may not be noticed as
- * dead until a request on each fails — enough failed renewals to lose the lease — so one failure
- * drops them all.
- */
-export function discardPool(kc: KubeConfig): void {
-  const key = poolKey(kc);
-  const entry = pools.get(key);
-  if (entry === undefined) return;
-  pools.delete(key);
+/** Closes a pool's client (its connections) and its transport (the relays and the socket). */
+function closePool(pool: Pool): void {
   try {
-    entry.client.close();
+    pool.client.close();
   } catch {
     // Already closed.
   }
-  entry.transport?.close();
+  pool.transport?.close();
+}
+
+/**
+ * The connection to one API server: the configuration it was built from and the one connection
+ * pool that every request and watch to that server goes through ({@linkcode KubeConnection.send}),
+ * as client-go's `rest.RESTClient` owns the `http.Transport` built from its `rest.Config`. Nothing
+ * is kept per module: whoever loads the configuration creates the connection, hands it to every
+ * adapter of that server (`lib/modes/` builds one per process, so the leader's and the worker's
+ * adapters share one pool), and closes it when they are done ({@linkcode KubeConnection.close}).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { KubeConnection } from "./client.ts";
+ * import { loadKubeConfig } from "./kubeconfig.ts";
+ * using conn = new KubeConnection(await loadKubeConfig());
+ * const response = await conn.send("GET", "/version", undefined, AbortSignal.timeout(5_000));
+ * ```
+ */
+export class KubeConnection implements Disposable {
+  /** The client configuration: server, TLS material, credentials. */
+  readonly config: KubeConfig;
+  /** Invariant: at most one pool at a time, built on first use and after a discard. */
+  #pool: Pool | undefined;
+  #closed = false;
+
+  /** @param config The client configuration (see `loadKubeConfig`). */
+  constructor(config: KubeConfig) {
+    this.config = config;
+  }
+
+  /**
+   * Sends one request through the pool, authenticated (`Authorization` from
+   * {@linkcode KubeConfig.authorization}). Callers pass what it throws (and what reading the body
+   * throws) to {@linkcode KubeConnection.failed}.
+   *
+   * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
+   * @param body JSON text, sent as `application/json`.
+   * @param signal Aborts the request and its body.
+   * @returns The response (any status); its body is the caller's to read.
+   * @throws {Error} When the connection was closed.
+   */
+  async send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const kc = this.config;
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": USER_AGENT,
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const authorization = await kc.authorization();
+    if (authorization !== undefined) headers.authorization = authorization;
+    const { client, base } = this.#open();
+    // Impersonate-* (kubectl's `as`, `as-groups`, …); a name repeated is sent as repeated headers.
+    const impersonation = kc.impersonate ?? [];
+    const response = await fetch(base + path, {
+      method,
+      headers: impersonation.length === 0
+        ? headers
+        : [...Object.entries(headers), ...impersonation.map(([k, v]) => [k, v])],
+      signal,
+      client,
+      ...(body === undefined ? {} : { body }),
+    });
+    if (response.status === 401 && authorization !== undefined) kc.unauthorized?.(authorization);
+    return response;
+  }
+
+  /**
+   * What a request that got no (or no whole) response throws: the timeout when
+   * {@linkcode RequestTimer} fired, else `err`. Discards the pool unless the caller aborted.
+   */
+  failed(signal: AbortSignal, err: unknown): unknown {
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    const timedOut = reason instanceof DOMException && reason.name === "TimeoutError";
+    // Read before the pool is discarded: why the transport's last connection failed.
+    const cause = timedOut ? undefined : this.#pool?.transport?.lastError;
+    if (!signal.aborted || timedOut) this.discard();
+    return timedOut ? reason : describeFetchFailure(err, cause);
+  }
+
+  /**
+   * Drops the pool after a connection failure: the next request builds a new one. When the API
+   * server restarts, connections kept alive to the old process may not be noticed as dead until a
+   * request on each fails — enough failed renewals to lose the lease — so one failure drops them
+   * all.
+   */
+  discard(): void {
+    const pool = this.#pool;
+    if (pool === undefined) return;
+    this.#pool = undefined;
+    closePool(pool);
+  }
+
+  /**
+   * Closes the pool's connections and refuses further requests: a process that is done keeps no
+   * connection open. Idempotent.
+   */
+  close(): void {
+    this.#closed = true;
+    this.discard();
+  }
+
+  /** {@linkcode KubeConnection.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** The pool, built on first use. */
+  #open(): Pool {
+    if (this.#closed) {
+      throw new Error(`the connection to ${this.config.server} was closed`);
+    }
+    return this.#pool ??= openPool(this.config);
+  }
 }
 
 /**
@@ -180,56 +259,6 @@ export class RequestTimer {
   clear(): void {
     this.#clock.clearTimeout(this.#timer);
   }
-}
-
-/**
- * Sends one request to `kc`'s API server through its pool, authenticated (`Authorization` from
- * {@linkcode KubeConfig.authorization}). Callers pass what it throws (and what reading the body
- * throws) to {@linkcode failed}.
- *
- * @param path From the server root, query included (`/api/v1/...?labelSelector=...`).
- * @param body JSON text, sent as `application/json`.
- * @param signal Aborts the request and its body.
- * @returns The response (any status); its body is the caller's to read.
- */
-export async function send(
-  kc: KubeConfig,
-  method: string,
-  path: string,
-  body: string | undefined,
-  signal: AbortSignal,
-): Promise<Response> {
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": USER_AGENT };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const authorization = await kc.authorization();
-  if (authorization !== undefined) headers.authorization = authorization;
-  const { client, base } = pool(kc);
-  // Impersonate-* (kubectl's `as`, `as-groups`, …); a name repeated is sent as repeated headers.
-  const impersonation = kc.impersonate ?? [];
-  const response = await fetch(base + path, {
-    method,
-    headers: impersonation.length === 0
-      ? headers
-      : [...Object.entries(headers), ...impersonation.map(([k, v]) => [k, v])],
-    signal,
-    client,
-    ...(body === undefined ? {} : { body }),
-  });
-  if (response.status === 401 && authorization !== undefined) kc.unauthorized?.(authorization);
-  return response;
-}
-
-/**
- * What a request that got no (or no whole) response throws: the timeout when
- * {@linkcode RequestTimer} fired, else `err`. Drops the pool unless the caller aborted.
- */
-export function failed(kc: KubeConfig, signal: AbortSignal, err: unknown): unknown {
-  const reason: unknown = signal.aborted ? signal.reason : undefined;
-  const timedOut = reason instanceof DOMException && reason.name === "TimeoutError";
-  // Read before the pool is dropped: why the transport's last connection failed.
-  const cause = timedOut ? undefined : pools.get(poolKey(kc))?.transport?.lastError;
-  if (!signal.aborted || timedOut) discardPool(kc);
-  return timedOut ? reason : describeFetchFailure(err, cause);
 }
 
 /**

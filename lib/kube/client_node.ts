@@ -102,7 +102,8 @@ const http1Interceptor =
   (dispatch: Dispatcher["dispatch"]): Dispatcher["dispatch"] => (opts, handler) =>
     dispatch({ ...opts, allowH2: false } as typeof opts, handler);
 
-const http1Only = new WeakSet<k8s.KubeConfig>();
+/** Set on a client-node `KubeConfig` that {@linkcode forceHttp1} changed (the mark is the object's). */
+const HTTP1_ONLY = Symbol("http1Only");
 
 /**
  * Makes every request that client-node sends with `kc` use HTTP/1.1: on Deno 2.9.6, undici's
@@ -114,8 +115,9 @@ const http1Only = new WeakSet<k8s.KubeConfig>();
  * @returns `kc`.
  */
 export function forceHttp1(kc: k8s.KubeConfig): k8s.KubeConfig {
-  if (http1Only.has(kc)) return kc;
-  http1Only.add(kc);
+  const marked = kc as k8s.KubeConfig & { [HTTP1_ONLY]?: true };
+  if (marked[HTTP1_ONLY]) return kc;
+  marked[HTTP1_ONLY] = true;
   const apply = kc.applySecurityAuthentication.bind(kc);
   kc.applySecurityAuthentication = async (context: k8s.RequestContext) => {
     await apply(context);

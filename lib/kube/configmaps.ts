@@ -15,7 +15,7 @@ import {
   toV1ConfigMap,
 } from "./convert.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
-import type { KubeConfig } from "./kubeconfig.ts";
+import type { KubeConnection } from "./client.ts";
 import { type CallOptions, JsonApi, LONG_REQUEST_TIMEOUT_MS } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 import type {
@@ -41,18 +41,18 @@ const selectorQuery = (labelSelector: string) =>
  */
 export class KubeTaskStore implements TaskStore {
   readonly #api: JsonApi;
-  readonly #kc: KubeConfig;
+  readonly #conn: KubeConnection;
   readonly #namespace: string;
   readonly #path: string;
 
   /**
-   * @param kc The client configuration (see {@linkcode loadKubeConfig}).
+   * @param conn The connection to the API server (its creator closes it).
    * @param namespace Where the ConfigMaps live.
    */
-  constructor(kc: KubeConfig, namespace: string) {
+  constructor(conn: KubeConnection, namespace: string) {
     if (namespace === "") throw new TypeError("Cannot create task store as 'namespace' is empty");
-    this.#api = new JsonApi(kc);
-    this.#kc = kc;
+    this.#api = new JsonApi(conn);
+    this.#conn = conn;
     this.#namespace = namespace;
     this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   }
@@ -140,7 +140,7 @@ export class KubeTaskStore implements TaskStore {
     signal: AbortSignal,
   ): Promise<void> {
     const namespace = this.#namespace;
-    return runWatch(this.#kc, {
+    return runWatch(this.#conn, {
       path: this.#path,
       query: { labelSelector, resourceVersion },
       onObject: (type, obj) => onEvent({ type, object: toConfigMapLike(obj as ApiConfigMap) }),
@@ -154,13 +154,13 @@ export class KubeTaskStore implements TaskStore {
 /** {@linkcode PodLister} over the pods of one namespace. */
 export class KubePodLister implements PodLister {
   readonly #api: JsonApi;
-  readonly #kc: KubeConfig;
+  readonly #conn: KubeConnection;
   readonly #namespace: string;
   readonly #path: string;
 
-  constructor(kc: KubeConfig, namespace: string) {
-    this.#api = new JsonApi(kc);
-    this.#kc = kc;
+  constructor(conn: KubeConnection, namespace: string) {
+    this.#api = new JsonApi(conn);
+    this.#conn = conn;
     this.#namespace = namespace;
     this.#path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
   }
@@ -172,7 +172,7 @@ export class KubePodLister implements PodLister {
   ): Promise<void> {
     const namespace = this.#namespace;
     // No resourceVersion: the server first sends every matching pod as ADDED, then the changes.
-    return runWatch(this.#kc, {
+    return runWatch(this.#conn, {
       path: this.#path,
       query: { labelSelector },
       onObject: (type, obj) => {

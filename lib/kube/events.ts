@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { KubeConfig } from "./kubeconfig.ts";
+import type { KubeConnection } from "./client.ts";
 import { JsonApi } from "./requests.ts";
 import type { EventSink, PlannedEvent } from "../observe/task_events.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
@@ -39,13 +39,18 @@ export class KubeEventRecorder implements EventSink {
   readonly #clock: Clock;
 
   /**
-   * @param kc The client configuration.
+   * @param conn The connection to the API server (its creator closes it).
    * @param namespace Where the events (and the objects they are about) live.
    * @param instance `reportingInstance`: this pod's name.
    * @param clock Stamps `eventTime`.
    */
-  constructor(kc: KubeConfig, namespace: string, instance: string, clock: Clock = systemClock) {
-    this.#api = new JsonApi(kc);
+  constructor(
+    conn: KubeConnection,
+    namespace: string,
+    instance: string,
+    clock: Clock = systemClock,
+  ) {
+    this.#api = new JsonApi(conn);
     this.#namespace = namespace;
     this.#instance = instance;
     this.#clock = clock;

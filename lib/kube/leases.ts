@@ -5,7 +5,7 @@
  * @module
  */
 import type { LeaseClient, LeaseObject, LeaseWatchEvent } from "../election/lease_object_lock.ts";
-import type { KubeConfig } from "./kubeconfig.ts";
+import type { KubeConnection } from "./client.ts";
 import { JsonApi } from "./requests.ts";
 import { runWatch } from "./watch.ts";
 
@@ -16,11 +16,11 @@ const leasesPath = (namespace: string) =>
 /** {@linkcode LeaseClient} over `coordination.k8s.io/v1` Leases. */
 export class KubeLeaseClient implements LeaseClient {
   readonly #api: JsonApi;
-  readonly #kc: KubeConfig;
+  readonly #conn: KubeConnection;
 
-  constructor(kc: KubeConfig) {
-    this.#api = new JsonApi(kc);
-    this.#kc = kc;
+  constructor(conn: KubeConnection) {
+    this.#api = new JsonApi(conn);
+    this.#conn = conn;
   }
 
   /** One Lease request (plain JSON: the leader renews every retry period). */
@@ -50,7 +50,7 @@ export class KubeLeaseClient implements LeaseClient {
     onEvent: (event: LeaseWatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    return runWatch(this.#kc, {
+    return runWatch(this.#conn, {
       path: leasesPath(namespace),
       query: { fieldSelector: `metadata.name=${name}` },
       onObject: (type, obj) => onEvent({ type, object: obj as LeaseObject }),

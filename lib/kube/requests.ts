@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { failed, RequestTimer, send } from "./client.ts";
+import { type KubeConnection, RequestTimer } from "./client.ts";
 import { type HttpStatus, KubeError, kubeErrorFromStatus } from "../apimachinery/errors.ts";
-import type { KubeConfig } from "./kubeconfig.ts";
 import { MAX_RETRIES, retriesAfterError, retryAfterMs } from "./retry.ts";
 import { systemClock } from "../time/clock.ts";
 
@@ -64,25 +63,28 @@ export async function readText(response: Response, timer: RequestTimer): Promise
 }
 
 /**
- * Plain JSON requests to the API server over its one connection pool (`send` in
- * `lib/kube/client.ts`): objects go and arrive as the API server's JSON, which `toConfigMapLike`
+ * Plain JSON requests to the API server over its connection (`KubeConnection` in
+ * `lib/kube/client.ts`, the one pool the caller shares): objects go and arrive as the API server's JSON, which `toConfigMapLike`
  * and `toPodInfo` read as they read watch events. A request gives up after its
  * {@linkcode CallOptions.timeoutMs} without its headers or a chunk of its body; it is sent again
  * as `retry.ts` says (429/5xx with `Retry-After`, a reset GET); an HTTP error status is an
  * {@linkcode ApiError}, as `classify` expects.
  */
 export class JsonApi {
-  readonly #kc: KubeConfig;
+  readonly #conn: KubeConnection;
   /** What this adapter's calls were allowed (for the `forbidden` message). */
   readonly grants: Grants = new Grants();
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
   /**
-   * @param kc The client configuration.
+   * @param conn The connection to the API server (not closed here: its creator owns it).
    * @param sleep The wait before a retry (tests pass a recording one); rejects when `signal` aborts.
    */
-  constructor(kc: KubeConfig, sleep: (ms: number, signal: AbortSignal) => Promise<void> = wait) {
-    this.#kc = kc;
+  constructor(
+    conn: KubeConnection,
+    sleep: (ms: number, signal: AbortSignal) => Promise<void> = wait,
+  ) {
+    this.#conn = conn;
     this.#sleep = sleep;
   }
 
@@ -140,11 +142,11 @@ export class JsonApi {
     const abort = () => timer.abort();
     signal?.addEventListener("abort", abort, { once: true });
     try {
-      const response = await send(this.#kc, method, path, json, timer.signal);
+      const response = await this.#conn.send(method, path, json, timer.signal);
       timer.reset();
       return { response, text: await readText(response, timer) };
     } catch (err) {
-      throw signal?.aborted ? signal.reason : failed(this.#kc, timer.signal, err);
+      throw signal?.aborted ? signal.reason : this.#conn.failed(timer.signal, err);
     } finally {
       timer.clear();
       signal?.removeEventListener("abort", abort);

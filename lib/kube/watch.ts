@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { failed, RequestTimer, send } from "./client.ts";
+import { type KubeConnection, RequestTimer } from "./client.ts";
 import { KubeError } from "../apimachinery/errors.ts";
-import type { KubeConfig } from "./kubeconfig.ts";
 import { systemClock } from "../time/clock.ts";
 import { ApiError, readText } from "./requests.ts";
 
@@ -66,14 +65,14 @@ export interface WatchRequest {
 }
 
 /**
- * Runs one watch request (`?watch=true`, one JSON event per line) over the API server's pool:
- * resolves when the watch ends (server timeout, the {@linkcode watchDeadline},
+ * Runs one watch request (`?watch=true`, one JSON event per line) over `conn`, the API server's
+ * pool: resolves when the watch ends (server timeout, the {@linkcode watchDeadline},
  * {@linkcode WATCH_SILENCE_MS} of silence, or `signal`); rejects with `toError(...)` when the
  * server sends an ERROR event (with its Status code: 410 means the resourceVersion is gone and the
  * caller lists afresh), answers with an error status, or the request fails.
  */
 export async function runWatch(
-  kc: KubeConfig,
+  conn: KubeConnection,
   w: WatchRequest,
   signal: AbortSignal,
 ): Promise<void> {
@@ -101,7 +100,7 @@ export async function runWatch(
   // A silent stream after the response started is a normal end (see WATCH_SILENCE_MS).
   let streaming = false;
   try {
-    const response = await send(kc, "GET", `${w.path}?${params}`, undefined, timer.signal);
+    const response = await conn.send("GET", `${w.path}?${params}`, undefined, timer.signal);
     if (response.status !== 200) {
       const text = await readText(response, timer);
       throw w.toError(new ApiError(response.status, "GET", w.path, text));
@@ -151,7 +150,7 @@ export async function runWatch(
     if (ended || signal.aborted) return;
     if (streaming && timer.signal.aborted) return; // silent for silenceMs: a normal end
     if (err instanceof KubeError || err instanceof ApiError) throw err;
-    throw w.toError(failed(kc, timer.signal, err));
+    throw w.toError(conn.failed(timer.signal, err));
   } finally {
     systemClock.clearTimeout(deadline);
     signal.removeEventListener("abort", end);

@@ -19,7 +19,7 @@ import { type Clock, systemClock } from "../time/clock.ts";
 import { ConfigError } from "../config/layer.ts";
 import type { Config } from "../config/schema.ts";
 import { KubeApi } from "../kube/api.ts";
-import { resolveNamespace } from "../kube/client.ts";
+import { KubeConnection, resolveNamespace } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { isKubeError } from "../apimachinery/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
@@ -130,17 +130,24 @@ export async function runLeaderMode(config: Config, ctx: LeaderModeContext): Pro
       { namespace },
     );
   }
-  const kc = await loadKubeConfig(ctx.env);
-  const api = new KubeApi(kc, namespace);
-  const owner = await resolveOwner(api.taskStore(), config.tasks.owner, namespace, ctx.signal);
-  const cluster: LeaderCluster = {
-    store: api.taskStore(),
-    pods: api.podLister(),
-    leases: api.leaseClient(),
-    events: new KubeEventRecorder(kc, namespace, identity),
-  };
-  const deps = { config, namespace, identity, signer, owner, cluster, clock: systemClock };
-  return await runLeader(deps, ctx);
+  // The process's one connection to the API server: the leader's and the worker's adapters all
+  // share its pool. Closed once leader mode is over (the elector has released the Lease and the
+  // worker handed back by then), so a process that is done keeps no connection open.
+  const conn = new KubeConnection(await loadKubeConfig(ctx.env));
+  try {
+    const api = new KubeApi(conn, namespace);
+    const owner = await resolveOwner(api.taskStore(), config.tasks.owner, namespace, ctx.signal);
+    const cluster: LeaderCluster = {
+      store: api.taskStore(),
+      pods: api.podLister(),
+      leases: api.leaseClient(),
+      events: new KubeEventRecorder(conn, namespace, identity),
+    };
+    const deps = { config, namespace, identity, signer, owner, cluster, clock: systemClock };
+    return await runLeader(deps, ctx);
+  } finally {
+    conn.close();
+  }
 }
 
 /**

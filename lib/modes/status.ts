@@ -21,7 +21,7 @@ import { slotMs } from "../planner/task_schedule.ts";
 import { type Cadence, describeCadence, nextDueMs } from "../time/cadence.ts";
 import type { Config } from "../config/schema.ts";
 import { KubeApi } from "../kube/api.ts";
-import { resolveNamespace } from "../kube/client.ts";
+import { KubeConnection, resolveNamespace } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/kubeconfig.ts";
 import { configuredInputs } from "./once.ts";
 import { roundsSelector, tasksSelector, viewTask } from "../tasks/contract.ts";
@@ -258,7 +258,8 @@ export async function runStatus(
   clock: Clock = systemClock,
 ): Promise<Outcome> {
   const namespace = await resolveNamespace(config);
-  const api = new KubeApi(await loadKubeConfig(), namespace);
+  const conn = new KubeConnection(await loadKubeConfig());
+  const api = new KubeApi(conn, namespace);
   const lease = config.election.leaseName;
   const app = config.tasks.app;
   let holder, summaries, tasks;
@@ -272,6 +273,9 @@ export async function runStatus(
     // The API server unreachable or refusing: one line, exit 1 (not a stack trace).
     write(`unhealthy: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
     return FAILED;
+  } finally {
+    // Three reads are all it does: the connection goes as soon as they are answered.
+    conn.close();
   }
   const inputs = configuredInputs(config);
   const snap = snapshot(inputs, app, tasks.items.map(viewTask), summaries.items);

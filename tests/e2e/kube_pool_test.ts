@@ -1,42 +1,73 @@
 /**
- * One connection pool per API server (one `Deno.HttpClient`, lib/kube/client.ts): client-node
- * 2.0.1 alone builds a new undici Agent, so a new TLS connection, for every request. Counted on the wire: every TCP
- * connection to the API server's port leaves an entry in /proc/net/tcp (ESTABLISHED, then
- * TIME_WAIT for a minute on the side that closed first), so the ephemeral ports seen after a
- * burst, minus those seen before, are the connections the burst opened.
+ * One connection pool per API server (one `Deno.HttpClient`, owned by a `KubeConnection`,
+ * lib/kube/client.ts): client-node 2.0.1 alone builds a new undici Agent, so a new TLS connection,
+ * for every request. Counted on the wire: every TCP connection to the API server's port leaves an
+ * entry in /proc/net/tcp (ESTABLISHED, then TIME_WAIT for a minute on the side that closed first),
+ * so the ephemeral ports seen after a burst, minus those seen before, are the connections the
+ * burst opened; `close()` ends them. A program process keeps one pool for its life: its leader's
+ * and worker's adapters share one connection (`ss` names each socket's process).
  */
 import assert from "node:assert/strict";
-import { e2eTest } from "./harness.ts";
+import { e2eTest, waitFor } from "./harness.ts";
+import { startPods, waitForLeader } from "./cluster.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
+import { HTTP2, KubeConnection } from "../../lib/kube/client.ts";
 import { fromClientNode } from "../../lib/kube/client_node.ts";
 import { runPool } from "../../lib/engine/pool.ts";
 
 const CREATES = 200;
 const CONCURRENCY = 16;
 
-/** Client ports of every IPv4 TCP connection with the given server port, in any state. */
-async function clientPorts(serverPort: number): Promise<Set<number>> {
-  const ports = new Set<number>();
+/**
+ * Client ports of every IPv4 TCP connection with the given server port, in any state, each with
+ * whether it is open (either end ESTABLISHED).
+ */
+async function clientPorts(serverPort: number): Promise<Map<number, boolean>> {
+  const ports = new Map<number, boolean>();
   // Deno reads /proc/net only with --allow-all: read it through cat.
   const out = await new Deno.Command("cat", { args: ["/proc/net/tcp"], stderr: "inherit" })
     .output();
   for (const line of new TextDecoder().decode(out.stdout).split("\n").slice(1)) {
-    const [, local, remote] = line.trim().split(/\s+/);
+    const [, local, remote, state] = line.trim().split(/\s+/);
     if (!local || !remote) continue;
     const localPort = parseInt(local.split(":")[1]!, 16);
     const remotePort = parseInt(remote.split(":")[1]!, 16);
-    if (remotePort === serverPort) ports.add(localPort);
-    else if (localPort === serverPort) ports.add(remotePort);
+    const client = remotePort === serverPort
+      ? localPort
+      : localPort === serverPort
+      ? remotePort
+      : undefined;
+    if (client !== undefined) ports.set(client, ports.get(client) === true || state === "01");
   }
   return ports;
 }
 
+/** ESTABLISHED TCP connections to `serverPort`, counted by the pid of the process that holds each. */
+async function connectionsByPid(serverPort: number): Promise<Map<number, number>> {
+  const out = await new Deno.Command("ss", {
+    args: ["-tnpH", "state", "established"],
+    stderr: "inherit",
+  }).output();
+  const counts = new Map<number, number>();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    // Recv-Q Send-Q Local:Port Peer:Port users:(("deno",pid=…,fd=…))
+    const peer = line.trim().split(/\s+/)[3];
+    if (peer === undefined || Number(peer.slice(peer.lastIndexOf(":") + 1)) !== serverPort) {
+      continue;
+    }
+    for (const [, pid] of line.matchAll(/pid=(\d+)/g)) {
+      counts.set(Number(pid), (counts.get(Number(pid)) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
 e2eTest(
-  `${CREATES} creates (${CONCURRENCY} at once) and a watch share one connection pool`,
+  `${CREATES} creates (${CONCURRENCY} at once) and a watch share one connection pool; close() ends it`,
   async (env) => {
     const port = Number(new URL(env.harness.server).port);
-    const api = new KubeApi(fromClientNode(env.harness.kubeConfig()), env.ns);
-    const store = api.taskStore();
+    using conn = new KubeConnection(fromClientNode(env.harness.kubeConfig()));
+    const store = new KubeApi(conn, env.ns).taskStore();
     const before = await clientPorts(port);
     const watching = new AbortController();
     let seen = 0;
@@ -50,13 +81,57 @@ e2eTest(
     const { items } = await store.list("pool-test=true");
     watching.abort();
     await watch;
-    const opened = [...await clientPorts(port)].filter((p) => !before.has(p)).length;
+    const after = await clientPorts(port);
+    const opened = [...after.keys()].filter((p) => !before.has(p));
     assert.equal(items.length, CREATES);
     assert.ok(seen > 0, "the watch saw the creates");
     // Without the pool it is one connection per request (over 200), each left open until its
     // keep-alive expires. With it, connections are reused: over HTTP/2 one connection carries
     // them all (1 measured); over HTTP/1.1 one more opens whenever every open one is busy (17).
-    assert.ok(opened <= CREATES / 4, `the burst opened ${opened} connections`);
-    assert.ok(opened >= 1, "the burst was counted");
+    assert.ok(opened.length <= CREATES / 4, `the burst opened ${opened.length} connections`);
+    assert.ok(opened.length >= 1, "the burst was counted");
+    const open = opened.filter((p) => after.get(p));
+    if (HTTP2) assert.equal(open.length, 1, "one HTTP/2 connection kept open");
+    else assert.ok(open.length >= 1, "kept-alive connections");
+
+    conn.close();
+    await waitFor(async () => {
+      const now = await clientPorts(port);
+      return opened.every((p) => !now.get(p));
+    }, { timeoutMs: 10_000, message: "the pool's connections ended after close()" });
+    await assert.rejects(() => store.list("pool-test=true"), /was closed/);
   },
+);
+
+e2eTest(
+  "a program process keeps one connection to the API server: its leader and worker share it",
+  async (env) => {
+    const port = Number(new URL(env.harness.server).port);
+    const procs = await startPods(env, {
+      count: 2,
+      config: {
+        request: { inputs: [{ name: "a", input: "true" }, { name: "b", input: "true" }] },
+        tasks: { interval: "1s", pollInterval: "100ms" },
+      },
+    });
+    await waitForLeader(env.kc, env.ns, procs);
+    // Every kind of call has been made: the Lease (elector), an Event (the leader's recorder),
+    // task ConfigMaps planned and processed (planner, worker), the pod watch.
+    await waitFor(async () =>
+      (await env.core.listNamespacedEvent({
+          namespace: env.ns,
+          fieldSelector: "reason=LeaderElected",
+        })).items.length > 0 &&
+      (await env.core.listNamespacedConfigMap({ namespace: env.ns, labelSelector: "task=true" }))
+        .items.some((cm) => cm.metadata?.annotations?.processed === "true"), {
+      timeoutMs: 30_000,
+      message: "a LeaderElected event and a processed task",
+    });
+    const counts = await connectionsByPid(port);
+    const perProcess = procs.map((p) => counts.get(p.child.pid) ?? 0);
+    // One pool per process; over HTTP/2 it is one connection (over HTTP/1.1 it may be several).
+    if (HTTP2) assert.deepEqual(perProcess, [1, 1], "connections per process");
+    else assert.ok(perProcess.every((n) => n >= 1), `connections per process: ${perProcess}`);
+  },
+  { timeoutMs: 120_000 },
 );

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { KubeTaskStore } from "../../lib/kube/configmaps.ts";
 import { fromClientNode } from "../../lib/kube/client_node.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import { newTaskConfigMap, patched, rfc3339, roundName } from "../../lib/tasks/contract.ts";
 import type { ConfigMapLike } from "../../lib/tasks/store.ts";
@@ -30,7 +31,8 @@ async function status(configPath: string, kubeconfig: string, ...extra: string[]
 }
 
 e2eTest("status: rounds table, failing checks, -o json, exit code", async (e) => {
-  const store = new KubeTaskStore(fromClientNode(e.kc), e.ns);
+  using conn = new KubeConnection(fromClientNode(e.kc));
+  const store = new KubeTaskStore(conn, e.ns);
   const inputs = specs(2).map((s, i) => ({ ...s, name: ["web", "db"][i]! }));
   const configPath = `${await e.tempDir()}/mcall.yaml`;
   await Deno.writeTextFile(

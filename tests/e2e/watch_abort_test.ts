@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { LIST_PAGE_SIZE } from "../../lib/kube/configmaps.ts";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { runPool } from "../../lib/engine/pool.ts";
@@ -19,8 +20,8 @@ const OBJECTS = 1000;
 const ENDS_WITHIN_MS = 20_000;
 
 e2eTest("the planner's caches stop at once after a burst of DELETED events", async (env) => {
-  const kc = await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath });
-  const store = new KubeApi(kc, env.ns).taskStore();
+  using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath }));
+  const store = new KubeApi(conn, env.ns).taskStore();
   const term = new AbortController();
   const caches = new PlannerCaches(
     { store, clock: systemClock, app: "burst" },

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { listWatch } from "../../lib/tasks/list_watch.ts";
 import type { PodLister, TaskStore } from "../../lib/tasks/store.ts";
@@ -71,8 +72,8 @@ function follow(store: TaskStore, selector: string, signal: AbortSignal) {
 e2eTest(
   "watch: a quiet watch lives on bookmarks for 75 s — no LIST, no re-watch; the leader's pod watch logs no failure",
   async (env) => {
-    const kc = await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath });
-    const api = new KubeApi(kc, env.ns);
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath }));
+    const api = new KubeApi(conn, env.ns);
     const c: Counted = { lists: 0, watches: 0, bookmarks: 0, gone: 0 };
     const stop = new AbortController();
     const f = follow(counted(api.taskStore(), c), "quiet=true", stop.signal);
@@ -123,8 +124,8 @@ e2eTest(
 e2eTest(
   "watch: a resourceVersion the API server no longer has (410) costs exactly one relist",
   async (env) => {
-    const kc = await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath });
-    const store = new KubeApi(kc, env.ns).taskStore();
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath }));
+    const store = new KubeApi(conn, env.ns).taskStore();
     const labels = { stale: "true" };
     // A version from before the API server's watch cache began: gone once it restarted with writes
     // in between.
@@ -157,8 +158,8 @@ e2eTest(
 e2eTest(
   "watch: after an API server restart the watch comes back and misses nothing",
   async (env) => {
-    const kc = await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath });
-    const store = new KubeApi(kc, env.ns).taskStore();
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: env.kubeconfigPath }));
+    const store = new KubeApi(conn, env.ns).taskStore();
     const labels = { restart: "true" };
     const c: Counted = { lists: 0, watches: 0, bookmarks: 0, gone: 0 };
     const stop = new AbortController();

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
 import { chartRoleRules } from "../chart/helpers.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { Planner } from "../../lib/planner/planner.ts";
 import { setupLogging } from "../../lib/log/log.ts";
@@ -23,8 +24,8 @@ e2eTest(
   "tasks: a waiting round is planned when a worker pod turns ready (pod watch, chart Role)",
   async (env) => {
     const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
-    const kc = await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath });
-    const api = new KubeApi(kc, env.ns);
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath }));
+    const api = new KubeApi(conn, env.ns);
     await env.startFakePod({ name: "lead", labels: { app: "dz-mcall" } });
     const worker = await env.startFakePod({
       name: "worker",
@@ -86,8 +87,8 @@ e2eTest(
   "tasks: a Job's pods take a round once their containers started, before any readiness probe",
   async (env) => {
     const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
-    const kc = await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath });
-    const api = new KubeApi(kc, env.ns);
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath }));
+    const api = new KubeApi(conn, env.ns);
     // A CronJob round's pods as the kubelet reports them before the first readiness probe:
     // Running, every container started, Ready False.
     const job = { app: "dz-mcall", "batch.kubernetes.io/job-name": "round-1" };

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { JsonApi } from "../../lib/kube/requests.ts";
-import { discardPool } from "../../lib/kube/client.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { CASES } from "./conformance_cases.ts";
 import { makeSuitePki, type Observation, recording, type Suite } from "./conformance_fixture.ts";
 import { Recorder } from "./recorder.ts";
@@ -101,15 +101,12 @@ Deno.test("conformance: our kubeconfig loader and client against kubectl on ≥ 
             cert: kc.cert,
             namespace: kc.namespace ?? "default",
           });
-          try {
-            await new JsonApi(kc).request(
-              "GET",
-              `/api/v1/namespaces/${kc.namespace ?? "default"}/configmaps?limit=500`,
-            );
-            ours.ok = true;
-          } finally {
-            discardPool(kc);
-          }
+          using conn = new KubeConnection(kc);
+          await new JsonApi(conn).request(
+            "GET",
+            `/api/v1/namespaces/${kc.namespace ?? "default"}/configmaps?limit=500`,
+          );
+          ours.ok = true;
         } catch (err) {
           ourError = (err as Error).message;
         }

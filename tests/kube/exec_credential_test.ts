@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { loadKubeConfig } from "../../lib/kube/kubeconfig.ts";
 import { FakeClock } from "../fakes/clock.ts";
 import { ApiError, JsonApi } from "../../lib/kube/requests.ts";
-import { discardPool } from "../../lib/kube/client.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { issue, makeCa } from "./pki.ts";
 import { Recorder } from "./recorder.ts";
 
@@ -101,15 +101,14 @@ Deno.test("a 401 to a request made with the plugin's token runs the plugin again
     const doc = JSON.parse(config(`${dir}/cred`, server.url));
     doc.clusters[0].cluster["certificate-authority"] = ca.certFile;
     await Deno.writeTextFile(`${dir}/config`, JSON.stringify(doc));
-    const kc = await loadKubeConfig({ KUBECONFIG: `${dir}/config` });
-    const api = new JsonApi(kc);
+    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: `${dir}/config` }));
+    const api = new JsonApi(conn);
     await api.request("GET", "/api/v1/namespaces/ns/configmaps");
     assert.equal(await runs(dir), 1, "a 200 keeps the token");
     await assert.rejects(() => api.request("GET", "/api/v1/namespaces/ns/unauthorized"), ApiError);
     assert.equal(await runs(dir), 1, "the 401 itself does not run the plugin");
     await api.request("GET", "/api/v1/namespaces/ns/configmaps");
     assert.equal(await runs(dir), 2, "the next request got a fresh token");
-    discardPool(kc);
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });

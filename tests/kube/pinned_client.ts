@@ -6,18 +6,19 @@
  * Usage: deno run … pinned_client.ts <server> <ca-file>
  */
 import { JsonApi } from "../../lib/kube/requests.ts";
-import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 
 const [server, caFile] = Deno.args;
-const kc: KubeConfig = {
+const conn = new KubeConnection({
   server: server!,
   caCerts: [Deno.readTextFileSync(caFile!)],
   authorization: () => Promise.resolve("Bearer secret-token"),
-};
+});
 try {
-  const body = await new JsonApi(kc).request("GET", "/api");
+  const body = await new JsonApi(conn).request("GET", "/api");
   console.log(JSON.stringify({ ok: body }));
 } catch (err) {
   console.log(JSON.stringify({ error: (err as Error).message }));
 }
+conn.close();
 Deno.exit(0);

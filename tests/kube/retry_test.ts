@@ -5,7 +5,7 @@
  * aborted, a pending request aborted at once), per-call time limits.
  */
 import assert from "node:assert/strict";
-import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { ApiError, JsonApi } from "../../lib/kube/requests.ts";
 import { MAX_RETRIES, retryAfterMs } from "../../lib/kube/retry.ts";
 import { KubeLeaseClient } from "../../lib/kube/leases.ts";
@@ -15,21 +15,22 @@ import { KubeEventRecorder } from "../../lib/kube/events.ts";
 /** A local server answering with `respond`; counts requests by method. */
 async function withServer(
   respond: (req: Request, n: number) => Response | Promise<Response>,
-  fn: (kc: KubeConfig, seen: string[]) => Promise<void>,
+  fn: (conn: KubeConnection, seen: string[]) => Promise<void>,
 ) {
   const seen: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     seen.push(`${req.method} ${new URL(req.url).pathname}`);
     return respond(req, seen.length);
   });
-  const kc: KubeConfig = {
+  const conn = new KubeConnection({
     server: `http://127.0.0.1:${server.addr.port}`,
     caCerts: [],
     authorization: () => Promise.resolve(undefined),
-  };
+  });
   try {
-    await fn(kc, seen);
+    await fn(conn, seen);
   } finally {
+    conn.close();
     await server.shutdown();
   }
 }
@@ -59,9 +60,9 @@ Deno.test("retryAfterMs() retries 429 and 5xx only with a Retry-After in seconds
 Deno.test("a 429 with Retry-After is sent again after the seconds it names, for GET and POST", async () => {
   await withServer(
     (_req, n) => n % 3 === 0 ? Response.json({ n }) : status(429, { "retry-after": "2" }),
-    async (kc, seen) => {
+    async (conn, seen) => {
       const waits: number[] = [];
-      const api = new JsonApi(kc, recording(waits));
+      const api = new JsonApi(conn, recording(waits));
       assert.deepEqual(await api.request("GET", "/a"), { n: 3 });
       assert.deepEqual(await api.request("POST", "/b", {}), { n: 6 });
       assert.deepEqual(seen, ["GET /a", "GET /a", "GET /a", "POST /b", "POST /b", "POST /b"]);
@@ -76,8 +77,8 @@ Deno.test("a 503 with Retry-After is retried, one without is not", async () => {
       req.method === "GET"
         ? (n === 1 ? status(503, { "retry-after": "1" }) : Response.json({}))
         : status(503),
-    async (kc, seen) => {
-      const api = new JsonApi(kc, recording([]));
+    async (conn, seen) => {
+      const api = new JsonApi(conn, recording([]));
       await api.request("GET", "/a");
       const err = await api.request("PUT", "/b", {}).catch((e) => e);
       assert.ok(err instanceof ApiError && err.code === 503, String(err));
@@ -87,19 +88,19 @@ Deno.test("a 503 with Retry-After is retried, one without is not", async () => {
 });
 
 Deno.test("retries are bounded: MAX_RETRIES after the first attempt, then the 429 is thrown", async () => {
-  await withServer(() => status(429, { "retry-after": "0" }), async (kc, seen) => {
-    const err = await new JsonApi(kc, recording([])).request("GET", "/a").catch((e) => e);
+  await withServer(() => status(429, { "retry-after": "0" }), async (conn, seen) => {
+    const err = await new JsonApi(conn, recording([])).request("GET", "/a").catch((e) => e);
     assert.ok(err instanceof ApiError && err.code === 429, String(err));
     assert.equal(seen.length, MAX_RETRIES + 1);
   });
 });
 
 Deno.test("an abort during a Retry-After wait ends the call at once and nothing more is sent", async () => {
-  await withServer(() => status(429, { "retry-after": "1" }), async (kc, seen) => {
+  await withServer(() => status(429, { "retry-after": "1" }), async (conn, seen) => {
     const stop = new AbortController();
     setTimeout(() => stop.abort(new Error("gave up")), 100);
     const started = performance.now();
-    const err = await new KubeLeaseClient(kc).replace(
+    const err = await new KubeLeaseClient(conn).replace(
       "l",
       "ns",
       { metadata: { name: "l" } },
@@ -128,10 +129,10 @@ Deno.test("every adapter call honours its signal: a pending request is cut at on
           resolve(Response.json({}));
         });
       }),
-    async (kc, seen) => {
-      const store = new KubeTaskStore(kc, "ns");
-      const lease = new KubeLeaseClient(kc);
-      const events = new KubeEventRecorder(kc, "ns", "pod");
+    async (conn, seen) => {
+      const store = new KubeTaskStore(conn, "ns");
+      const lease = new KubeLeaseClient(conn);
+      const events = new KubeEventRecorder(conn, "ns", "pod");
       const cm = { metadata: { name: "a", resourceVersion: "1" } };
       const calls: ((s: AbortSignal) => Promise<unknown>)[] = [
         (s) => store.list("", s),
@@ -188,13 +189,13 @@ Deno.test("a GET whose connection is reset before the response is sent again; a 
       conn.close();
     }
   })();
-  const kc: KubeConfig = {
+  using conn = new KubeConnection({
     server: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     caCerts: [],
     authorization: () => Promise.resolve(undefined),
-  };
+  });
   try {
-    const api = new JsonApi(kc, recording([]));
+    const api = new JsonApi(conn, recording([]));
     assert.deepEqual(await api.request("GET", "/a"), {});
     assert.equal(connections, 2);
     const err = await api.request("POST", "/b", {}).catch((e) => e);
@@ -207,9 +208,9 @@ Deno.test("a GET whose connection is reset before the response is sent again; a 
 });
 
 Deno.test("a response that never sends a byte of its body fails after the call's time limit", async () => {
-  await withServer(() => new Response(new ReadableStream()), async (kc) => {
+  await withServer(() => new Response(new ReadableStream()), async (conn) => {
     const started = performance.now();
-    const err = await new JsonApi(kc).request("GET", "/a", undefined, { timeoutMs: 300 })
+    const err = await new JsonApi(conn).request("GET", "/a", undefined, { timeoutMs: 300 })
       .catch((e) => e);
     assert.equal((err as DOMException).name, "TimeoutError", String(err));
     assert.ok(performance.now() - started < 5_000);
@@ -222,8 +223,8 @@ Deno.test("deleteCollection() waits beyond the 30 s of a short call for a slow s
       if (req.method === "DELETE") await new Promise((r) => setTimeout(r, 31_000));
       return Response.json({ kind: "Status", status: "Success" });
     },
-    async (kc, seen) => {
-      await new KubeTaskStore(kc, "ns").deleteCollection("round=1");
+    async (conn, seen) => {
+      await new KubeTaskStore(conn, "ns").deleteCollection("round=1");
       assert.deepEqual(seen, ["DELETE /api/v1/namespaces/ns/configmaps"]);
     },
   );

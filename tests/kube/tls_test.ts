@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { JsonApi } from "../../lib/kube/requests.ts";
 import { runWatch } from "../../lib/kube/watch.ts";
 import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
-import { discardPool } from "../../lib/kube/client.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { issue, type Issued, makeCa } from "./pki.ts";
 import { Recorder } from "./recorder.ts";
 
@@ -43,15 +43,14 @@ function certs(): Promise<Pki> {
 
 const token = () => Promise.resolve("Bearer secret-token");
 
-/** One GET through a fresh pool of `kc`; the error's message when it fails. */
+/** One GET through a fresh connection of `kc`; the error's message when it fails. */
 async function get(kc: KubeConfig, path = "/api"): Promise<string> {
+  using conn = new KubeConnection(kc);
   try {
-    await new JsonApi(kc).request("GET", path);
+    await new JsonApi(conn).request("GET", path);
     return "ok";
   } catch (err) {
     return (err as Error).message;
-  } finally {
-    discardPool(kc);
   }
 }
 
@@ -172,14 +171,15 @@ Deno.test("impersonation headers go with every request and watch; tls-server-nam
     };
     assert.equal(await get(kc, "/api/v1/namespaces/ns/configmaps"), "ok");
     const controller = new AbortController();
-    await runWatch(kc, {
+    const conn = new KubeConnection(kc);
+    await runWatch(conn, {
       path: "/api/v1/namespaces/ns/configmaps",
       query: {},
       onObject: () => {},
       toError: (e) => e as Error,
     }, controller.signal)
       .catch(() => {});
-    discardPool(kc);
+    conn.close();
     assert.equal(server.requests.length, 2);
     for (const request of server.requests) {
       assert.equal(request.sni, "elsewhere.example");
@@ -205,13 +205,17 @@ Deno.test("impersonation headers go with every request and watch; tls-server-nam
 Deno.test("bodies larger than the relay's buffers arrive whole both ways (an 8 MiB list, a 3 MiB request)", async () => {
   const p = await certs();
   const server = await Recorder.start({ cert: p.server.certFile, key: p.server.keyFile });
-  const kc: KubeConfig = { server: server.url, caCerts: [p.good.cert], authorization: token };
+  const conn = new KubeConnection({
+    server: server.url,
+    caCerts: [p.good.cert],
+    authorization: token,
+  });
   try {
     const size = 8 * 1024 * 1024;
     const sent = { data: { y: "b".repeat(3 * 1024 * 1024) } };
     const lists = await Promise.all(
       [1, 2, 3].map(() =>
-        new JsonApi(kc).request<{ items: { data: { x: string; sent: string } }[] }>(
+        new JsonApi(conn).request<{ items: { data: { x: string; sent: string } }[] }>(
           "POST",
           `/api/v1/namespaces/ns/configmaps?size=${size}`,
           sent,
@@ -223,7 +227,7 @@ Deno.test("bodies larger than the relay's buffers arrive whole both ways (an 8 M
       assert.equal(Number(list.items[0]!.data.sent), JSON.stringify(sent).length);
     }
   } finally {
-    discardPool(kc);
+    conn.close();
     await server.close();
   }
 });

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { isKubeError } from "../../lib/apimachinery/errors.ts";
-import type { KubeConfig } from "../../lib/kube/kubeconfig.ts";
+import { KubeConnection } from "../../lib/kube/client.ts";
 import { Grants, JsonApi } from "../../lib/kube/requests.ts";
 import { runWatch, WATCH_SILENCE_MS } from "../../lib/kube/watch.ts";
 
@@ -21,7 +21,7 @@ interface Seen {
 /** A local server answering every request with `respond`; records what it received. */
 async function withServer(
   respond: (req: Request) => Response,
-  fn: (kc: KubeConfig, seen: Seen[]) => Promise<void>,
+  fn: (conn: KubeConnection, seen: Seen[]) => Promise<void>,
 ) {
   const seen: Seen[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -33,14 +33,15 @@ async function withServer(
     });
     return respond(req);
   });
-  const kc: KubeConfig = {
+  const conn = new KubeConnection({
     server: `http://127.0.0.1:${server.addr.port}`,
     caCerts: [],
     authorization: () => Promise.resolve("Bearer t0ken"),
-  };
+  });
   try {
-    await fn(kc, seen);
+    await fn(conn, seen);
   } finally {
+    conn.close();
     await server.shutdown();
   }
 }
@@ -66,8 +67,8 @@ Deno.test("JsonApi sends JSON with the token and reads an error status's Status 
         : Response.json({ kind: "Status", code: 409, reason: "Conflict", message: "changed" }, {
           status: 409,
         }),
-    async (kc, seen) => {
-      const api = new JsonApi(kc);
+    async (conn, seen) => {
+      const api = new JsonApi(conn);
       assert.deepEqual(await api.request("POST", "/api/v1/x", { a: 1 }), {
         metadata: { name: "a" },
       });
@@ -91,9 +92,9 @@ Deno.test("runWatch() reads events split across chunks, reports bookmarks, and r
     line("MODIFIED", object("a")) + line("DELETED", object("a")),
     line("ERROR", { kind: "Status", code: 410, message: "too old resource version" }),
   ];
-  await withServer(() => new Response(stream(body)), async (kc, seen) => {
+  await withServer(() => new Response(stream(body)), async (conn, seen) => {
     const got: string[] = [];
-    const err = await runWatch(kc, {
+    const err = await runWatch(conn, {
       path: "/api/v1/namespaces/ns/configmaps",
       query: { labelSelector: "app=x", resourceVersion: "5" },
       onObject: (type, obj) =>
@@ -121,9 +122,9 @@ Deno.test("runWatch() resolves when the server ends it or the caller aborts, rej
       mode === "deny"
         ? Response.json({ kind: "Status", code: 403, reason: "Forbidden" }, { status: 403 })
         : new Response(mode === "end" ? stream([]) : new ReadableStream()),
-    async (kc) => {
+    async (conn) => {
       const watch = (signal: AbortSignal) =>
-        runWatch(kc, {
+        runWatch(conn, {
           path: "/w",
           query: {},
           onObject: () => {},
@@ -148,10 +149,10 @@ Deno.test("runWatch() keeps a silent watch open far beyond 30 s: its silence lim
 
 Deno.test("runWatch() ends a stream that never sends a byte after its silence limit, as a normal end", async () => {
   const silenceMs = 300;
-  await withServer(() => new Response(new ReadableStream()), async (kc) => {
+  await withServer(() => new Response(new ReadableStream()), async (conn) => {
     const started = performance.now();
     // Resolves (a normal end: the caller watches again from its last resourceVersion).
-    await runWatch(kc, {
+    await runWatch(conn, {
       path: "/w",
       query: {},
       onObject: () => {},
@@ -180,9 +181,9 @@ Deno.test("runWatch() keeps a watch whose bookmarks come more often than its sil
         },
       }),
     );
-  }, async (kc) => {
+  }, async (conn) => {
     const got: string[] = [];
-    await runWatch(kc, {
+    await runWatch(conn, {
       path: "/w",
       query: {},
       onObject: () => {},
