@@ -2,8 +2,8 @@
  * The layout of `lib/` is a rule with one home: each folder's README.md says what the folder owns
  * and, on its `May import:` line, which folders it may import. This test reads those lines and
  * checks every import in `lib/` against them, plus the rules that keep the layout honest: no file
- * directly in `lib/`, no re-export blocks, the Kubernetes client only in `lib/kube/`, the current
- * time read only in `lib/time/`, durations named with their unit, and files under the size a
+ * directly in `lib/`, no re-export blocks, the Kubernetes client only in `lib/kube/` and no
+ * module-level state there, the current time read only in `lib/time/`, durations named with their unit, and files under the size a
  * reader can hold.
  */
 import assert from "node:assert/strict";
