@@ -5,7 +5,8 @@
  * entry in /proc/net/tcp (ESTABLISHED, then TIME_WAIT for a minute on the side that closed first),
  * so the ephemeral ports seen after a burst, minus those seen before, are the connections the
  * burst opened; `close()` ends them. A program process keeps one pool for its life: its leader's
- * and worker's adapters share one connection (`ss` names each socket's process).
+ * and worker's adapters share one connection (`ss` names each socket's process), and closes it
+ * when leader mode ends.
  */
 import assert from "node:assert/strict";
 import { e2eTest, waitFor } from "./harness.ts";
@@ -14,6 +15,8 @@ import { KubeApi } from "../../lib/kube/api.ts";
 import { HTTP2, KubeConnection } from "../../lib/kube/client.ts";
 import { fromClientNode } from "../../lib/kube/client_node.ts";
 import { runPool } from "../../lib/engine/pool.ts";
+import { loadConfig } from "../../lib/config/load.ts";
+import { runLeaderMode } from "../../lib/modes/leader.ts";
 
 const CREATES = 200;
 const CONCURRENCY = 16;
@@ -134,4 +137,43 @@ e2eTest(
     else assert.ok(perProcess.every((n) => n >= 1), `connections per process: ${perProcess}`);
   },
   { timeoutMs: 120_000 },
+);
+
+e2eTest(
+  "leader mode closes its connection when it ends: none of the connections it opened stays open",
+  async (env) => {
+    const port = Number(new URL(env.harness.server).port);
+    const config = loadConfig({
+      layers: [{
+        values: {
+          election: { namespace: env.ns, identity: "in-process" },
+          tasks: { insecureUnsignedTasks: true },
+          metrics: { enable: false },
+        },
+        sources: new Map(),
+      }],
+    });
+    // No client-node call from here on until the check: only leader mode opens connections.
+    const before = await clientPorts(port);
+    const stop = new AbortController();
+    const running = runLeaderMode(config, {
+      signal: stop.signal,
+      env: { KUBECONFIG: env.kubeconfigPath },
+    });
+    const opened = async () => [...(await clientPorts(port)).keys()].filter((p) => !before.has(p));
+    await waitFor(async () => (await opened()).length > 0, {
+      timeoutMs: 20_000,
+      message: "leader mode connected",
+    });
+    // Let it elect itself, plan and watch over that connection for a while.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const during = await clientPorts(port);
+    assert.ok((await opened()).some((p) => during.get(p)), "a connection open while it runs");
+    stop.abort();
+    assert.equal((await running).kind, "ok");
+    await waitFor(async () => {
+      const now = await clientPorts(port);
+      return (await opened()).every((p) => !now.get(p));
+    }, { timeoutMs: 10_000, message: "leader mode's connections ended when it returned" });
+  },
 );
