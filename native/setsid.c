@@ -17,15 +17,19 @@
  *   - no PROGRAM: a usage line, exit 2.
  *   - PROGRAM is looked up and run as glibc's execvp(3) does, a script without "#!" by /bin/sh
  *     (see run() below).
- * Signal dispositions, the signal mask, the environment and every open descriptor pass through
- * to PROGRAM untouched.
+ * PROGRAM starts with an empty signal mask, as Rust's std::process starts the children it spawns
+ * (and as util-linux `setsid` would pass it on from such a parent): the runtime runs with SIGUSR1
+ * blocked (native/nosigusr1.c, the image's entrypoint) and Deno's own spawn passes that block
+ * on, which a command that uses SIGUSR1 (dd's progress, a daemon's log reopen) must not inherit.
+ * Signal dispositions, the environment and every open descriptor pass through untouched.
  *
- * Built static against musl (scripts/setsid.sh): no dynamic loader and no CPU-feature probing at
+ * Built static against musl (scripts/native.sh): no dynamic loader and no CPU-feature probing at
  * start-up, so the extra exec costs little more than the exec(2) itself.
  */
 #define _GNU_SOURCE /* strchrnul */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,6 +125,12 @@ int main(int argc, char *argv[]) {
   }
   if (setsid() < 0) {
     complain("setsid failed", "", errno);
+    return 126;
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) {
+    complain("sigprocmask failed", "", errno);
     return 126;
   }
   run(argv[1], argv + 1, argc - 1);
