@@ -60,7 +60,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc musl-tools \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY native/setsid.c native/nosigusr1.c ./native/
+COPY native/complain.h native/setsid.c native/nosigusr1.c ./native/
 COPY scripts/native.sh ./scripts/
 RUN mkdir -p /out \
  && cp "$(DZ_NATIVE_CACHE=/tmp/native bash scripts/native.sh build setsid)" /out/dz-mcall-setsid \

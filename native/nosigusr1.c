@@ -28,21 +28,7 @@
 
 #define NAME "dz-mcall-nosigusr1"
 
-/* Writes the pieces to stderr as one line, in one write. */
-static void complain(const char *what, const char *subject, const char *reason) {
-  char line[512];
-  size_t n = 0;
-  const char *parts[] = {NAME ": ", what, subject, ": ", reason, "\n"};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-    size_t len = strlen(parts[i]);
-    if (len > sizeof line - 1 - n) len = sizeof line - 1 - n; /* cut a very long name */
-    memcpy(line + n, parts[i], len);
-    n += len;
-  }
-  if (n == sizeof line - 1) line[n - 1] = '\n';
-  ssize_t ignored = write(STDERR_FILENO, line, n);
-  (void)ignored;
-}
+#include "complain.h"
 
 int main(int argc, char *argv[]) {
   if (argc < 2) {
@@ -52,18 +38,18 @@ int main(int argc, char *argv[]) {
     return 2;
   }
   if (strchr(argv[1], '/') == NULL) {
-    complain("refusing to look up ", argv[1], "PROGRAM must be a path");
+    complain(NAME, "refusing to look up ", argv[1], "PROGRAM must be a path");
     return 2;
   }
   sigset_t usr1;
   sigemptyset(&usr1);
   sigaddset(&usr1, SIGUSR1);
   if (sigprocmask(SIG_BLOCK, &usr1, NULL) != 0) {
-    complain("sigprocmask failed", "", strerror(errno));
+    complain(NAME, "sigprocmask failed", "", strerror(errno));
     return 126;
   }
   execv(argv[1], argv + 1);
   int err = errno;
-  complain("failed to execute ", argv[1], strerror(err));
+  complain(NAME, "failed to execute ", argv[1], strerror(err));
   return err == ENOENT ? 127 : 126;
 }

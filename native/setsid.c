@@ -36,21 +36,7 @@
 
 #define NAME "dz-mcall-setsid"
 
-/* Writes the pieces to stderr as one line, in one write (lines of concurrent runs never mix). */
-static void complain(const char *what, const char *subject, int err) {
-  char line[512];
-  size_t n = 0;
-  const char *parts[] = {NAME ": ", what, subject, ": ", strerror(err), "\n"};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-    size_t len = strlen(parts[i]);
-    if (len > sizeof line - 1 - n) len = sizeof line - 1 - n; /* cut a very long name */
-    memcpy(line + n, parts[i], len);
-    n += len;
-  }
-  if (n == sizeof line - 1) line[n - 1] = '\n';
-  ssize_t ignored = write(STDERR_FILENO, line, n);
-  (void)ignored;
-}
+#include "complain.h"
 
 /*
  * Runs `file` with `argv` (argv[0] is file's name) as glibc's execvp(3) does, which util-linux
@@ -124,17 +110,17 @@ int main(int argc, char *argv[]) {
     return 2;
   }
   if (setsid() < 0) {
-    complain("setsid failed", "", errno);
+    complain(NAME, "setsid failed", "", strerror(errno));
     return 126;
   }
   sigset_t none;
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) {
-    complain("sigprocmask failed", "", errno);
+    complain(NAME, "sigprocmask failed", "", strerror(errno));
     return 126;
   }
   run(argv[1], argv + 1, argc - 1);
   int err = errno;
-  complain("failed to execute ", argv[1], err);
+  complain(NAME, "failed to execute ", argv[1], strerror(err));
   return err == ENOENT ? 127 : 126;
 }

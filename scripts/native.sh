@@ -13,7 +13,7 @@
 # binaries from here, so the compiler flags live in this one place.
 #
 # Cache: ${DZ_NATIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dz-mcall/native}/<key>/dz-mcall-NAME,
-# where <key> = sha256 of native/NAME.c, the flags, the compiler's version and musl's libc.a.
+# where <key> = sha256 of native/NAME.c and native/complain.h, the flags, the compiler's version and musl's libc.a.
 #
 # Exit codes: 0 ok, 1 build failed, 2 usage, 3 musl-gcc missing (Debian musl-tools: run
 # scripts/node-deps.sh).
@@ -41,7 +41,7 @@ CC="$(command -v musl-gcc)" || {
 }
 [ "$1" = check ] && exit 0
 
-KEY="$( (cat "$SRC"; echo "${CFLAGS[*]}"; "$CC" --version | head -1
+KEY="$( (cat "$SRC" "$ROOT/native/complain.h"; echo "${CFLAGS[*]}"; "$CC" --version | head -1
   sha256sum "$("$CC" -print-file-name=libc.a)") | sha256sum | cut -c1-16)"
 BIN="$CACHE_ROOT/$KEY/$NAME"
 

@@ -58,9 +58,12 @@ Deno.test("image: the Dockerfile ships the native helpers and entrypoint as scri
   );
   // Built from native/*.c by scripts/native.sh (its flags), all in the build context.
   const native = stages.get("native") ?? "";
-  assert.match(native, /COPY native\/setsid\.c native\/nosigusr1\.c .*\nCOPY scripts\/native\.sh /);
+  assert.match(
+    native,
+    /COPY native\/complain\.h native\/setsid\.c native\/nosigusr1\.c .*\nCOPY scripts\/native\.sh /,
+  );
   const ignore = Deno.readTextFileSync(`${ROOT}.dockerignore`).split("\n");
-  assert.ok(ignore.includes("!scripts/native.sh"));
+  assert.ok(ignore.includes("!scripts/native.sh") && ignore.includes("!native/complain.h"));
   for (const name of ["setsid", "nosigusr1"]) {
     assert.match(
       native,

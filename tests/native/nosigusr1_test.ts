@@ -7,8 +7,7 @@
  * launcher as its entrypoint; tests/e2e/image_test.ts sends SIGUSR1 there with and without it.
  */
 import assert from "node:assert/strict";
-import { PROGRAM_PERMISSIONS } from "../e2e/mcall_proc.ts";
-import { MAIN, ROOT } from "../cli/program.ts";
+import { program, ROOT } from "../cli/program.ts";
 
 const dec = new TextDecoder();
 const required = ["1", "true"].includes(Deno.env.get("REQUIRE_E2E") ?? "");
@@ -122,20 +121,7 @@ Deno.test({
  */
 async function serveSignalled(): Promise<{ output: string; served: boolean; port9229: boolean }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = new Deno.Command(launcher.path!, {
-    args: [Deno.execPath(), "run", ...PROGRAM_PERMISSIONS, MAIN, "-w", "-p", String(port)],
-    cwd: ROOT,
-    clearEnv: true,
-    env: {
-      NO_COLOR: "1",
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = program(["-w", "-p", String(port)], {}, launcher.path!).spawn();
   const get = async (url: string) => {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
