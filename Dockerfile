@@ -49,19 +49,22 @@ RUN mkdir -p /rootfs/usr/local/bin /rootfs/bin \
  && ln -s /usr/local/bin/busybox /rootfs/bin/sh \
  && /rootfs/usr/local/bin/busybox echo "busybox: $(/bin/busybox --list | wc -l) applets"
 
-# --- setsid: dz-mcall-setsid, the session launcher every cmd task is spawned through ----------
-# native/setsid.c (setsid(2), then exec in place), built static against musl by scripts/setsid.sh
-# (the flags live there): no dynamic loader and no CPU-feature probing, so a task pays one tiny
-# exec instead of a second glibc start-up. Built here, never at run time.
-FROM debian:12-slim AS setsid
+# --- native: dz-mcall-setsid and dz-mcall-nosigusr1 (native/README.md) ---------------------------
+# native/setsid.c (setsid(2), then exec in place: the session launcher every cmd task is spawned
+# through) and native/nosigusr1.c (blocks SIGUSR1, then exec in place: the entrypoint's launcher,
+# so the signal cannot open Deno's V8 inspector), built static against musl by scripts/native.sh
+# (the flags live there): no dynamic loader and no CPU-feature probing, so each costs one tiny
+# exec. Built here, never at run time.
+FROM debian:12-slim AS native
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc musl-tools \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY native/setsid.c ./native/
-COPY scripts/setsid.sh ./scripts/
+COPY native/complain.h native/setsid.c native/nosigusr1.c ./native/
+COPY scripts/native.sh ./scripts/
 RUN mkdir -p /out \
- && cp "$(DZ_SETSID_CACHE=/tmp/setsid bash scripts/setsid.sh build)" /out/dz-mcall-setsid
+ && cp "$(DZ_NATIVE_CACHE=/tmp/native bash scripts/native.sh build setsid)" /out/dz-mcall-setsid \
+ && cp "$(DZ_NATIVE_CACHE=/tmp/native bash scripts/native.sh build nosigusr1)" /out/dz-mcall-nosigusr1
 
 # --- runtime-slim: the binary alone (cmd tasks can only run programs you add) -------------------
 FROM ${DISTROLESS} AS runtime-slim
@@ -74,14 +77,18 @@ LABEL org.opencontainers.image.title="dz-mcall" \
 ENV TMPDIR=/tmp HOME=/tmp
 COPY --from=build --chown=0:0 --chmod=0755 /out/dz-mcall /app/dz-mcall
 # Found on PATH before any `setsid` (lib/engine/command.ts); read-only, owned by root.
-COPY --from=setsid --chown=0:0 --chmod=0555 /out/dz-mcall-setsid /usr/local/bin/dz-mcall-setsid
+COPY --from=native --chown=0:0 --chmod=0555 /out/dz-mcall-setsid /usr/local/bin/dz-mcall-setsid
+# The entrypoint's launcher: the program starts with SIGUSR1 blocked (native/nosigusr1.c).
+COPY --from=native --chown=0:0 --chmod=0555 /out/dz-mcall-nosigusr1 /usr/local/bin/dz-mcall-nosigusr1
 USER 65532:65532
 WORKDIR /tmp
 EXPOSE 8080
-ENTRYPOINT ["/app/dz-mcall"]
+# SIGUSR1 blocked before the runtime starts: Deno would open an unauthenticated V8 inspector on
+# it (docs/operations.md). A pod that sets `command:` keeps this launcher first.
+ENTRYPOINT ["/usr/local/bin/dz-mcall-nosigusr1", "/app/dz-mcall"]
 CMD ["--help"]
 
 # --- runtime (default): slim + busybox ------------------------------------------------------------
-# (busybox's tree adds applets next to dz-mcall-setsid in /usr/local/bin and keeps it.)
+# (busybox's tree adds applets next to the dz-mcall-* helpers in /usr/local/bin and keeps them.)
 FROM runtime-slim AS runtime
 COPY --from=busybox /rootfs/ /

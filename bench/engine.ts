@@ -104,13 +104,14 @@ function isFile(path: string): boolean {
 
 /**
  * The session launcher both images put first on PATH: `dz-mcall-setsid`, from
- * `scripts/setsid.sh build` (cached; built when musl-gcc is there).
+ * `scripts/native.sh build setsid` (cached; built when musl-gcc is there).
  *
  * @returns The directory holding it, or the reason there is none.
  */
 export async function helperSetsid(): Promise<{ dir?: string; why?: string }> {
-  const script = new URL("../scripts/setsid.sh", import.meta.url).pathname;
-  const r = await new Deno.Command("bash", { args: [script, "build"], stderr: "piped" }).output();
+  const script = new URL("../scripts/native.sh", import.meta.url).pathname;
+  const r = await new Deno.Command("bash", { args: [script, "build", "setsid"], stderr: "piped" })
+    .output();
   if (!r.success) return { why: new TextDecoder().decode(r.stderr).trim() };
   const path = new TextDecoder().decode(r.stdout).trim();
   return { dir: path.slice(0, path.lastIndexOf("/")) };
@@ -163,7 +164,7 @@ async function wholeProcess(helper: { dir?: string; why?: string }): Promise<Row
     });
     const env = withPath(helper.dir ? [helper.dir] : []);
     const setsid = helper.dir
-      ? "dz-mcall-setsid (scripts/setsid.sh build: static, musl)"
+      ? "dz-mcall-setsid (scripts/native.sh build setsid: static, musl)"
       : `first on PATH, no dz-mcall-setsid (${helper.why})`;
     // For comparison: busybox's applet, what the default image ran before.
     const busybox = await busyboxSetsid(`${dir}/busybox`);

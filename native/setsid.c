@@ -17,36 +17,26 @@
  *   - no PROGRAM: a usage line, exit 2.
  *   - PROGRAM is looked up and run as glibc's execvp(3) does, a script without "#!" by /bin/sh
  *     (see run() below).
- * Signal dispositions, the signal mask, the environment and every open descriptor pass through
- * to PROGRAM untouched.
+ * PROGRAM starts with an empty signal mask, as Rust's std::process starts the children it spawns
+ * (and as util-linux `setsid` would pass it on from such a parent): the runtime runs with SIGUSR1
+ * blocked (native/nosigusr1.c, the image's entrypoint) and Deno's own spawn passes that block
+ * on, which a command that uses SIGUSR1 (dd's progress, a daemon's log reopen) must not inherit.
+ * Signal dispositions, the environment and every open descriptor pass through untouched.
  *
- * Built static against musl (scripts/setsid.sh): no dynamic loader and no CPU-feature probing at
+ * Built static against musl (scripts/native.sh): no dynamic loader and no CPU-feature probing at
  * start-up, so the extra exec costs little more than the exec(2) itself.
  */
 #define _GNU_SOURCE /* strchrnul */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define NAME "dz-mcall-setsid"
 
-/* Writes the pieces to stderr as one line, in one write (lines of concurrent runs never mix). */
-static void complain(const char *what, const char *subject, int err) {
-  char line[512];
-  size_t n = 0;
-  const char *parts[] = {NAME ": ", what, subject, ": ", strerror(err), "\n"};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-    size_t len = strlen(parts[i]);
-    if (len > sizeof line - 1 - n) len = sizeof line - 1 - n; /* cut a very long name */
-    memcpy(line + n, parts[i], len);
-    n += len;
-  }
-  if (n == sizeof line - 1) line[n - 1] = '\n';
-  ssize_t ignored = write(STDERR_FILENO, line, n);
-  (void)ignored;
-}
+#include "complain.h"
 
 /*
  * Runs `file` with `argv` (argv[0] is file's name) as glibc's execvp(3) does, which util-linux
@@ -120,11 +110,17 @@ int main(int argc, char *argv[]) {
     return 2;
   }
   if (setsid() < 0) {
-    complain("setsid failed", "", errno);
+    complain(NAME, "setsid failed", "", strerror(errno));
+    return 126;
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) != 0) {
+    complain(NAME, "sigprocmask failed", "", strerror(errno));
     return 126;
   }
   run(argv[1], argv + 1, argc - 1);
   int err = errno;
-  complain("failed to execute ", argv[1], err);
+  complain(NAME, "failed to execute ", argv[1], strerror(err));
   return err == ENOENT ? 127 : 126;
 }

@@ -9,16 +9,16 @@
 #   scripts/image.sh launcher  print /app/dz-mcall as the image gets it
 #   scripts/image.sh check     exit 0 if the tools are there, 3 if not (scripts/node-deps.sh)
 #
-# Same runtime contract as the Dockerfile's default target (`runtime`): entrypoint /app/dz-mcall,
-# CMD --help, user 65532:65532 (in /etc/passwd and /etc/group), workdir /tmp, TMPDIR=HOME=/tmp,
+# Same runtime contract as the Dockerfile's default target (`runtime`): entrypoint
+# /usr/local/bin/dz-mcall-nosigusr1 /app/dz-mcall (SIGUSR1 blocked from exec on), CMD --help, user 65532:65532 (in /etc/passwd and /etc/group), workdir /tmp, TMPDIR=HOME=/tmp,
 # read-only root, busybox-static for /bin/sh and the coreutils (/usr/local/bin),
-# /usr/local/bin/dz-mcall-setsid (scripts/setsid.sh; root, 0555), the Debian CA bundle, and the
-# permissions of etc/deno-permissions. /app/dz-mcall is a sh launcher running
-# the pinned deno (scripts/deno) on /app/main.ts with --cached-only against /deno-dir, filled at
+# /usr/local/bin/dz-mcall-setsid and dz-mcall-nosigusr1 (scripts/native.sh; root, 0555), the Debian CA bundle, and the
+# permissions of etc/deno-permissions. /app/dz-mcall is a sh launcher exec'ing
+# the pinned deno (busybox's sh passes the signal mask on; tests/e2e/image_test.ts checks it) (scripts/deno) on /app/main.ts with --cached-only against /deno-dir, filled at
 # build time and read-only at run time.
 #
 # Cache: ${DZ_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dz-mcall/image}/<key>/ where <key> =
-# sha256 of this script, the program's files, the permissions, the deno binary, dz-mcall-setsid
+# sha256 of this script, the program's files, the permissions, the deno binary, the native helpers
 # and the Debian package versions copied in. A hit rebuilds nothing; older keys are removed after
 # a build.
 #
@@ -53,7 +53,7 @@ check_tools() {
   done
   [ -x "$(busybox_path)" ] || missing+=(busybox-static)
   [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
-  "$ROOT/scripts/setsid.sh" check 2>/dev/null || missing+=(musl-tools)
+  "$ROOT/scripts/native.sh" check 2>/dev/null || missing+=(musl-tools)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "image: missing ${missing[*]} (run scripts/node-deps.sh)" >&2
     return 3
@@ -92,7 +92,7 @@ deno_libs() {
 }
 
 cache_key() {
-  local deno="$1" setsid="$2"
+  local deno="$1" setsid="$2" nosigusr1="$3"
   {
     cat "$ROOT/scripts/image.sh"
     permissions
@@ -103,6 +103,7 @@ cache_key() {
     done < <(app_files)
     "$deno" --version
     sha256sum <"$setsid"
+    sha256sum <"$nosigusr1"
     dpkg-query -W busybox-static ca-certificates libc6 libgcc-s1 umoci 2>/dev/null
   } | sha256sum | cut -c1-16
 }
@@ -120,7 +121,7 @@ EOF
 
 # Lays out the image's root file system in $1 (a fresh directory).
 assemble() {
-  local rootfs="$1" deno="$2" setsid="$3"
+  local rootfs="$1" deno="$2" setsid="$3" nosigusr1="$4"
   mkdir -p "$rootfs"/{app,etc/ssl/certs,proc,dev,sys,usr/local/bin,bin,deno-dir}
   install -d -m 1777 "$rootfs/tmp"
 
@@ -142,8 +143,10 @@ assemble() {
   done
   ln -s /usr/local/bin/busybox "$rootfs/bin/sh"
 
-  # The session launcher, as the Dockerfile's runtime-slim stage copies it (mode set below).
+  # The session launcher and the entrypoint's launcher, as the Dockerfile's runtime-slim stage
+  # copies them (modes set below).
   cp "$setsid" "$rootfs/usr/local/bin/dz-mcall-setsid"
+  cp "$nosigusr1" "$rootfs/usr/local/bin/dz-mcall-nosigusr1"
 
   # deno and the glibc/libgcc files it links, at the paths ldd resolves them to.
   cp "$deno" "$rootfs$APP/deno"
@@ -183,7 +186,7 @@ assemble() {
   chmod -R u+rwX,go+rX,go-w "$rootfs"
   chmod 1777 "$rootfs/tmp"
   chmod 0755 "$rootfs$APP/dz-mcall" "$rootfs$APP/deno"
-  chmod 0555 "$rootfs/usr/local/bin/dz-mcall-setsid"
+  chmod 0555 "$rootfs/usr/local/bin/dz-mcall-setsid" "$rootfs/usr/local/bin/dz-mcall-nosigusr1"
 }
 
 # Packs $1 (root file system) into an OCI layout tar at $2.
@@ -195,10 +198,11 @@ pack() {
   umoci init --layout "$layout"
   umoci new --image "$layout:$tag"
   umoci insert --image "$layout:$tag" --history.created_by "scripts/image.sh" \
-    --history.comment "deno, glibc, busybox, dz-mcall-setsid, CA bundle, /app, /deno-dir" \
+    --history.comment "deno, glibc, busybox, dz-mcall-setsid, dz-mcall-nosigusr1, CA bundle, /app, /deno-dir" \
     "$rootfs" / >/dev/null
   umoci config --image "$layout:$tag" --no-history \
-    --config.entrypoint "$APP/dz-mcall" --config.cmd --help \
+    --config.entrypoint /usr/local/bin/dz-mcall-nosigusr1 --config.entrypoint "$APP/dz-mcall" \
+    --config.cmd --help \
     --config.user 65532:65532 --config.workingdir /tmp \
     --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --config.env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
@@ -242,10 +246,11 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
 build() {
   check_tools || exit $?
-  local deno setsid key dir out
+  local deno setsid nosigusr1 key dir out
   deno="$(deno_binary)"
-  setsid="$("$ROOT/scripts/setsid.sh" build)" || die "building dz-mcall-setsid failed"
-  key="$(cache_key "$deno" "$setsid")"
+  setsid="$("$ROOT/scripts/native.sh" build setsid)" || die "building dz-mcall-setsid failed"
+  nosigusr1="$("$ROOT/scripts/native.sh" build nosigusr1)" || die "building dz-mcall-nosigusr1 failed"
+  key="$(cache_key "$deno" "$setsid" "$nosigusr1")"
   dir="$CACHE_ROOT/$key"
   out="$dir/$REPO-$(version).oci.tar"
   local start=$SECONDS
@@ -259,7 +264,7 @@ build() {
     echo "image: building $(image_name) (key $key)" >&2
     rm -rf "$dir"
     mkdir -p "$dir"
-    assemble "$dir/rootfs" "$deno" "$setsid" || die "assembling the root file system failed"
+    assemble "$dir/rootfs" "$deno" "$setsid" "$nosigusr1" || die "assembling the root file system failed"
     pack "$dir/rootfs" "$out" || die "packing with umoci failed"
     rm -rf "$dir/rootfs"
     sizes "$out" >"$dir/sizes"

@@ -4,7 +4,7 @@
 # busybox-static (to pack images without a registry), gcc + libc6-dev (the static pause binary),
 # iptables + conntrack (kube-proxy), nftables (to drop the empty tables iptables-nft leaves), iproute2,
 # and for our image (scripts/image.sh): jq, the CA bundle (ca-certificates) and musl-tools (musl-gcc
-# for dz-mcall-setsid, scripts/setsid.sh, which the engine tests build too).
+# for dz-mcall-setsid, scripts/native.sh, which the engine tests build too).
 #
 #   scripts/node-deps.sh           install what is missing (apt-get update first, only if needed)
 #   scripts/node-deps.sh check     exit 0 if everything is installed, 3 (and list it) if not

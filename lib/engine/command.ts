@@ -6,7 +6,7 @@
  * `shell: true`. Each runs in a session and process group of its own so a timeout kills its
  * children too. The argv is prefixed with a session launcher, the first of these on PATH:
  *
- * 1. `dz-mcall-setsid` (`native/setsid.c`, built static against musl by `scripts/setsid.sh`; both
+ * 1. `dz-mcall-setsid` (`native/setsid.c`, built static against musl by `scripts/native.sh`; both
  *    images ship it read-only in /usr/local/bin);
  * 2. `setsid` (util-linux, or busybox's applet).
  *
@@ -19,6 +19,9 @@
  * instead of posix_spawn-ing, which measured 2–3× slower per command (see `bench/engine.ts`).
  * The launcher's exec is most of the engine's cost per command beyond Deno's own spawn: util-linux
  * and busybox spend ~0.6–0.8 ms of CPU starting glibc, `dz-mcall-setsid` ~0.04 ms.
+ * Only `dz-mcall-setsid` also empties the signal mask: behind the images' entrypoint
+ * (`dz-mcall-nosigusr1`) the runtime runs with SIGUSR1 blocked and Deno's spawn passes the mask on,
+ * so with another launcher a command would start with SIGUSR1 blocked.
  * A program's PATH lookup is reused for a second; a program removed since is looked up again
  * (`program.ts` in this folder).
  *

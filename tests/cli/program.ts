@@ -8,15 +8,24 @@ import { PROGRAM_PERMISSIONS, PROGRAM_V8_FLAGS } from "../e2e/mcall_proc.ts";
 export const MAIN: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
 export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 
-/** A `deno run` of the program with `args`, stdout and stderr piped, stdin closed. */
-export function program(args: readonly string[], env: Record<string, string> = {}): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PROGRAM_V8_FLAGS, ...PROGRAM_PERMISSIONS, MAIN, ...args],
+/**
+ * A `deno run` of the program with `args`, stdout and stderr piped, stdin closed; behind
+ * `launcher` (a program that execs its arguments, e.g. the image's `dz-mcall-nosigusr1`) if given.
+ */
+export function program(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  launcher?: string,
+): Deno.Command {
+  const argv = ["run", ...PROGRAM_V8_FLAGS, ...PROGRAM_PERMISSIONS, MAIN, ...args];
+  return new Deno.Command(launcher ?? Deno.execPath(), {
+    args: launcher === undefined ? argv : [Deno.execPath(), ...argv],
     cwd: ROOT,
     env: {
       NO_COLOR: "1",
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
       ...env,
     },
     clearEnv: true,

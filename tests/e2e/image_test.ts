@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { e2eRequired } from "./harness.ts";
 import { container, find, render } from "../chart/helpers.ts";
 import { programPermissions } from "../permissions.ts";
+import { IMAGE_ENTRYPOINT } from "./release_pods.ts";
 import {
   Bundle,
   importWithPrivateContainerd,
@@ -49,22 +50,40 @@ Deno.test("image: scripts/image.sh refuses an unknown subcommand with its usage,
   assert.equal(r.stderr, "usage: scripts/image.sh [build|name|launcher|check]\n");
 });
 
-Deno.test("image: the Dockerfile ships dz-mcall-setsid in both targets as scripts/image.sh does", () => {
+Deno.test("image: the Dockerfile ships the native helpers and entrypoint as scripts/image.sh does", () => {
   const dockerfile = Deno.readTextFileSync(`${ROOT}Dockerfile`)
     .split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
   const stages = new Map(
     dockerfile.split(/^(?=FROM )/m).map((stage) => [/^FROM \S+ AS (\S+)/.exec(stage)?.[1], stage]),
   );
-  // Built from native/setsid.c by scripts/setsid.sh (its flags), both in the build context.
-  assert.match(stages.get("setsid") ?? "", /COPY native\/setsid\.c .*\nCOPY scripts\/setsid\.sh /);
-  assert.match(stages.get("setsid")!, /scripts\/setsid\.sh build\)" \/out\/dz-mcall-setsid$/m);
-  const ignore = Deno.readTextFileSync(`${ROOT}.dockerignore`).split("\n");
-  assert.ok(ignore.includes("!native/setsid.c") && ignore.includes("!scripts/setsid.sh"));
-  // runtime-slim copies it read-only, root's; the default target is built FROM runtime-slim.
+  // Built from native/*.c by scripts/native.sh (its flags), all in the build context.
+  const native = stages.get("native") ?? "";
   assert.match(
-    stages.get("runtime-slim") ?? "",
-    /^COPY --from=setsid --chown=0:0 --chmod=0555 \/out\/dz-mcall-setsid \/usr\/local\/bin\/dz-mcall-setsid$/m,
+    native,
+    /COPY native\/complain\.h native\/setsid\.c native\/nosigusr1\.c .*\nCOPY scripts\/native\.sh /,
   );
+  const ignore = Deno.readTextFileSync(`${ROOT}.dockerignore`).split("\n");
+  assert.ok(ignore.includes("!scripts/native.sh") && ignore.includes("!native/complain.h"));
+  for (const name of ["setsid", "nosigusr1"]) {
+    assert.match(
+      native,
+      new RegExp(`scripts/native\\.sh build ${name}\\)" /out/dz-mcall-${name}\\b`),
+    );
+    assert.ok(ignore.includes(`!native/${name}.c`), name);
+    // runtime-slim copies it read-only, root's; the default target is built FROM runtime-slim.
+    assert.match(
+      stages.get("runtime-slim") ?? "",
+      new RegExp(
+        `^COPY --from=native --chown=0:0 --chmod=0555 /out/dz-mcall-${name} ` +
+          `/usr/local/bin/dz-mcall-${name}$`,
+        "m",
+      ),
+    );
+  }
+  // The entrypoint blocks SIGUSR1 before the runtime starts, in both images (the unpacked
+  // image's config is checked against IMAGE_ENTRYPOINT below).
+  const entrypoint = `ENTRYPOINT [${IMAGE_ENTRYPOINT.map((a) => JSON.stringify(a)).join(", ")}]`;
+  assert.ok(stages.get("runtime-slim")!.split("\n").includes(entrypoint), entrypoint);
   assert.match(stages.get("runtime") ?? "", /^FROM runtime-slim AS runtime$/m);
 });
 
@@ -118,7 +137,7 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
   const spec: Spec = JSON.parse(await Deno.readTextFile(`${bundleDir}/config.json`));
 
   await t.step("the Dockerfile's runtime contract: entrypoint, cmd, user, workdir, env", () => {
-    assert.deepEqual(spec.process.args, ["/app/dz-mcall", "--help"]);
+    assert.deepEqual(spec.process.args, [...IMAGE_ENTRYPOINT, "--help"]);
     assert.deepEqual(spec.process.user, { uid: 65532, gid: 65532 });
     assert.equal(spec.process.cwd, "/tmp");
     assert.ok(spec.process.env.includes("TMPDIR=/tmp"), spec.process.env.join(" "));
@@ -227,8 +246,8 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
       const info = Deno.statSync(`${bundleDir}/rootfs${helper}`);
       assert.equal(info.uid, 0);
       assert.equal(info.mode! & 0o7777, 0o555);
-      // The bytes scripts/setsid.sh builds (from native/setsid.c), not a copy made for the test.
-      const built = (await ok("bash", [`${ROOT}scripts/setsid.sh`, "path"])).trim();
+      // The bytes scripts/native.sh builds (from native/setsid.c), not a copy made for the test.
+      const built = (await ok("bash", [`${ROOT}scripts/native.sh`, "path", "setsid"])).trim();
       assert.deepEqual(
         Deno.readFileSync(`${bundleDir}/rootfs${helper}`),
         Deno.readFileSync(built),
@@ -257,6 +276,32 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
         result.result,
         /^dz-mcall-setsid: failed to execute \/tmp\/bad: No such file or directory\n$/,
       );
+    },
+  );
+
+  await t.step(
+    "SIGUSR1: no inspector behind the entrypoint; commands start unblocked",
+    async () => {
+      // A run that lives past the runtime's 500 ms grace (Deno installs its SIGUSR1 handler then),
+      // signalled from inside the container. The same program without the launcher is the control:
+      // it opens the inspector (only its banner shows: lo is down).
+      const script = (entry: string) =>
+        `${entry} -i 'sleep 3,grep SigBlk /proc/self/status' & pid=$!; sleep 2; ` +
+        "grep SigBlk /proc/$pid/status; kill -USR1 $pid; wait $pid";
+      const mask = (line: string) => BigInt(`0x${/^SigBlk:\s*([0-9a-f]+)/.exec(line)![1]}`);
+      const SIGUSR1 = 1n << 9n;
+      for (
+        const [entry, guarded] of [[IMAGE_ENTRYPOINT.join(" "), true], ["/app/dz-mcall", false]]
+      ) {
+        const r = await box.ok(["/bin/sh", "-c", script(entry as string)]);
+        const [program, ...json] = r.stdout.split("\n");
+        assert.equal(mask(program!) & SIGUSR1, guarded ? SIGUSR1 : 0n, `${entry}: ${program}`);
+        const results = JSON.parse(json.join("\n")) as { result: string }[];
+        // dz-mcall-setsid empties the mask: a command never inherits the blocked SIGUSR1.
+        assert.equal(mask(results[1]!.result), 0n, results[1]!.result);
+        if (guarded) assert.doesNotMatch(r.stderr, /Debugger listening/, r.stderr);
+        else assert.match(r.stderr, /Debugger listening on ws:\/\/127\.0\.0\.1:9229\//, r.stderr);
+      }
     },
   );
 

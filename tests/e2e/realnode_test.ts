@@ -561,6 +561,34 @@ async function deploymentMode(
     },
   );
 
+  await step("SIGUSR1 to the leader's program opens no inspector; it keeps leading", async () => {
+    // The image's entrypoint blocks SIGUSR1 (native/nosigusr1.c); unblocked, Deno would open an
+    // unauthenticated V8 inspector on 127.0.0.1:9229 in the pod (tests/e2e/image_test.ts shows
+    // the control). PID 1 is the program: the launcher and the image's sh launcher exec in place.
+    const leader = await leaseHolder(leases, ns);
+    assert(leader, "a leader");
+    const restarts = async () =>
+      (await core.readNamespacedPod({ name: leader, namespace: ns })).status
+        ?.containerStatuses?.[0]?.restartCount;
+    const before = await restarts();
+    const out = await kubectl(
+      "exec",
+      leader,
+      "--",
+      "sh",
+      "-c",
+      "grep SigBlk /proc/1/status; kill -USR1 1; sleep 1; " +
+        "if wget -q -T 2 -O /dev/null http://127.0.0.1:9229/json/version; " +
+        "then echo inspector open; else echo inspector closed; fi",
+    );
+    const [mask, verdict] = out.trim().split("\n");
+    const blk = BigInt(`0x${/^SigBlk:\s*([0-9a-f]+)$/.exec(mask ?? "")?.[1] ?? "0"}`);
+    assert.equal(blk & (1n << 9n), 1n << 9n, `PID 1's ${mask}`);
+    assert.equal(verdict, "inspector closed");
+    assert.equal(await leaseHolder(leases, ns), leader, "still the leader");
+    assert.equal(await restarts(), before, "not restarted");
+  });
+
   await step("kubectl delete pod <leader>: a new leader within 2 s", async () => {
     const old = await leaseHolder(leases, ns);
     assert(old, "a leader");

@@ -421,8 +421,14 @@ export interface LocalContainer {
   localPath: (path: string) => string;
 }
 
-/** The entrypoint of the image (`ENTRYPOINT ["/app/dz-mcall"]` in the Dockerfile). */
-export const IMAGE_ENTRYPOINT = "/app/dz-mcall";
+/**
+ * The entrypoint of the image (the Dockerfile's `ENTRYPOINT`, scripts/image.sh's config): the
+ * program behind the launcher that blocks SIGUSR1 (native/nosigusr1.c).
+ */
+export const IMAGE_ENTRYPOINT: readonly string[] = [
+  "/usr/local/bin/dz-mcall-nosigusr1",
+  "/app/dz-mcall",
+];
 
 /**
  * Prepares the Pod's (first) container to run as a local process: its env as the kubelet resolves
@@ -437,8 +443,8 @@ export async function prepareContainer(
 ): Promise<LocalContainer> {
   const container = pod.spec?.containers[0];
   if (!container) throw new Error(`pod ${pod.metadata?.name} has no container`);
-  const command = container.command ?? [IMAGE_ENTRYPOINT];
-  if (command.length !== 1 || command[0] !== IMAGE_ENTRYPOINT) {
+  const command = container.command ?? IMAGE_ENTRYPOINT;
+  if (JSON.stringify(command) !== JSON.stringify(IMAGE_ENTRYPOINT)) {
     throw new Error(`unexpected command ${JSON.stringify(command)}`);
   }
   await Deno.mkdir(dir, { recursive: true });

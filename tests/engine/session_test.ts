@@ -1,6 +1,6 @@
 /**
  * Every cmd input runs in a session of its own, through whichever session launcher the engine
- * finds (lib/engine/command.ts): `dz-mcall-setsid` (native/setsid.c, built by scripts/setsid.sh),
+ * finds (lib/engine/command.ts): `dz-mcall-setsid` (native/setsid.c, built by scripts/native.sh),
  * util-linux or busybox `setsid`, or none (`detached: true`). Each variant available here runs
  * `session_probe.ts` in a fresh process with a PATH that selects it; the assertions are here.
  * The helper binary itself is checked against util-linux `setsid`'s exit codes and messages.
@@ -15,9 +15,10 @@ const HELPER = "dz-mcall-setsid";
 const dec = new TextDecoder();
 const required = ["1", "true"].includes(Deno.env.get("REQUIRE_E2E") ?? "");
 
-/** scripts/setsid.sh build: the helper's path, or why there is none (musl-gcc missing). */
+/** scripts/native.sh build setsid: the helper's path, or why there is none (musl-gcc missing). */
 function buildHelper(): { path?: string; missing?: string } {
-  const r = new Deno.Command("bash", { args: [`${ROOT}scripts/setsid.sh`, "build"] }).outputSync();
+  const r = new Deno.Command("bash", { args: [`${ROOT}scripts/native.sh`, "build", "setsid"] })
+    .outputSync();
   if (r.code === 3) return { missing: dec.decode(r.stderr).trim() };
   assert.equal(r.code, 0, dec.decode(r.stderr));
   return { path: dec.decode(r.stdout).trim() };
@@ -239,10 +240,13 @@ Deno.test({
   },
 });
 
-Deno.test("scripts/setsid.sh refuses an unknown subcommand with its usage, exit 2", async () => {
-  assert.deepEqual(await run(["bash", `${ROOT}scripts/setsid.sh`, "bogus"]), {
-    code: 2,
-    stdout: "",
-    stderr: "usage: scripts/setsid.sh build|path|check\n",
-  });
+Deno.test("scripts/native.sh refuses an unknown subcommand or helper with its usage, exit 2", async () => {
+  for (const args of [["bogus"], ["build"], ["build", "sh"], ["check", "setsid"]]) {
+    assert.deepEqual(await run(["bash", `${ROOT}scripts/native.sh`, ...args]), {
+      code: 2,
+      stdout: "",
+      stderr:
+        "usage: scripts/native.sh build|path NAME, or scripts/native.sh check (NAME: setsid, nosigusr1)\n",
+    }, args.join(" "));
+  }
 });
