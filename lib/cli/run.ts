@@ -90,7 +90,12 @@ async function runMode(config: Config, ctx: RunContext): Promise<Outcome> {
   const write = ctx.write ??
     ((text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text)));
   if (ctx.command === "status") {
-    return await (await import("../modes/status.ts")).runStatus(config, write, ctx.output);
+    return await (await import("../modes/status.ts")).runStatus(
+      config,
+      ctx.env,
+      write,
+      ctx.output,
+    );
   }
   if (config.election.enabled) {
     return await (await import("../modes/leader.ts")).runLeaderMode(config, {

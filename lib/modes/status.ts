@@ -248,17 +248,19 @@ export function statusOutcome(r: StatusReport): Outcome {
  * `dz-mcall status`: reads the Lease, the round summaries and the task ConfigMaps of
  * `tasks.app`, prints the report and returns its outcome.
  *
+ * @param env The environment `main.ts` read (KUBECONFIG, the in-cluster variables).
  * @param clock Gives the wall-clock time a running round's duration is counted to.
  * @throws {ConfigError} When the namespace is unknown.
  */
 export async function runStatus(
   config: Config,
+  env: Readonly<Record<string, string>>,
   write: (text: string) => void,
   output: StatusOutput = "table",
   clock: Clock = systemClock,
 ): Promise<Outcome> {
   const namespace = await resolveNamespace(config);
-  const conn = new KubeConnection(await loadKubeConfig());
+  const conn = new KubeConnection(await loadKubeConfig(env));
   const api = new KubeApi(conn, namespace);
   const lease = config.election.leaseName;
   const app = config.tasks.app;

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { snapshot } from "../../lib/observe/check_snapshot.ts";
 import { parseCli } from "../../lib/cli/args.ts";
+import { loadConfig } from "../../lib/config/load.ts";
 import { ConfigError } from "../../lib/config/layer.ts";
 import { newRoundSummary } from "../../lib/planner/round_summary.ts";
 import {
   formatSeconds,
   formatStatus,
+  runStatus,
   statusOutcome,
   statusReport,
 } from "../../lib/modes/status.ts";
@@ -204,5 +206,17 @@ Deno.test("status: every check's schedule, last run, result and next due time", 
   assert.match(
     formatStatus(report),
     /CHECK {2}SCHEDULE +LAST RUN +RESULT +NEXT DUE\nt0 +every 30s +2025-01-01T00:01:02Z +failed +2025-01-01T00:01:30Z \(overdue\)\n/,
+  );
+});
+
+Deno.test("status: the kubeconfig comes from the env main.ts passes, not the process's", async () => {
+  const config = loadConfig({
+    layers: [{ values: { election: { namespace: "ops" } }, sources: new Map() }],
+  });
+  // The process's own KUBECONFIG (if any) is not this path: only the passed env names it.
+  const missing = "/nonexistent/dz-mcall-status/kubeconfig";
+  await assert.rejects(
+    runStatus(config, { KUBECONFIG: missing }, () => {}),
+    (err: Error) => err instanceof ConfigError && err.message.includes(missing),
   );
 });
