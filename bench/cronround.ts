@@ -4,7 +4,10 @@
  * round the way the CronJob controller does (`kubectl create job --from=cronjob/dz-mcall`) and,
  * as its reference in the same run, a plain one-pod Job of the node's busybox image running
  * `true` (order alternating from run to run, so neither always runs on a machine the other just
- * loaded). `BENCH_CRONROUND_RUNS` paired runs (default 5).
+ * loaded). `BENCH_CRONROUND_RUNS` paired runs (default 5). To see where a round's time goes:
+ * `BENCH_CRONROUND_DUMP=<dir>` writes each round's pod logs, pods and events there,
+ * `BENCH_CRONROUND_LOGLEVEL=debug` sets the chart's `logLevel`, and `DZ_E2E_KEEP=1` keeps the
+ * node's kubelet, containerd and audit logs (tests/e2e/harness.ts).
  *
  * The timeline of a round, every point on this machine's wall clock, from the Job's creation:
  * - created, started, exit, Complete: one watch each of the namespace's Jobs and Pods in this
@@ -154,7 +157,20 @@ async function ourRound(cn: ChartNode, seen: Map<string, Seen>, job: string) {
     intervalMs: 20,
     message: `job ${job} Complete`,
   });
-  const logs = logPoints(await cn.logs(`${JOB_LABEL}=${job}`));
+  const text = await cn.logs(`${JOB_LABEL}=${job}`);
+  const dump = Deno.env.get("BENCH_CRONROUND_DUMP");
+  if (dump) {
+    await Deno.writeTextFile(`${dump}/${job}.log`, text);
+    await Deno.writeTextFile(
+      `${dump}/${job}.pods.json`,
+      await cn.kubectl("get", "pods", "-l", `${JOB_LABEL}=${job}`, "-o", "json"),
+    );
+    await Deno.writeTextFile(
+      `${dump}/${job}.events.json`,
+      await cn.kubectl("get", "events", "-o", "json"),
+    );
+  }
+  const logs = logPoints(text);
   const t0 = s.created!;
   return {
     started: since(t0, s.firstStarted),
@@ -231,6 +247,7 @@ export async function benchCronRound(): Promise<Row[]> {
     // Far from now: the CronJob controller never starts a round of its own; the bench triggers.
     schedule: "0 0 1 1 *",
     tasks: TASKS,
+    logLevel: Deno.env.get("BENCH_CRONROUND_LOGLEVEL") ?? "info",
   });
   const { seen, stop } = watchAll(cn);
   const runs: Run[] = [];
