@@ -7,7 +7,7 @@
  * A Job's pods (a CronJob round's) count once their containers started, Ready or not.
  */
 import assert from "node:assert/strict";
-import { e2eTest, waitFor } from "./harness.ts";
+import { type E2E, e2eTest, waitFor } from "./harness.ts";
 import { chartRoleRules } from "../chart/helpers.ts";
 import { KubeApi } from "../../lib/kube/api.ts";
 import { KubeConnection } from "../../lib/kube/client.ts";
@@ -20,11 +20,31 @@ import { instantSigner, specs, tasksConfig } from "../fakes/memory_store.ts";
 /** The planner's reconcile interval here: far beyond what the test waits. */
 const TICK_MS = 600_000;
 
+/** A connection as the service account bound to the chart's leader Role. */
+async function chartConnection(env: E2E): Promise<KubeConnection> {
+  const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
+  return new KubeConnection(await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath }));
+}
+
+/** A planner leading term 1 as pod `lead` over `api`, woken only by its pod watch in time. */
+function podWatchPlanner(api: KubeApi, round: string): Planner {
+  return new Planner({
+    store: api.taskStore(),
+    pods: api.podLister(),
+    clock: systemClock,
+    isLeader: () => true,
+    epoch: () => 1,
+    identity: "lead",
+    tasks: tasksConfig({ round, leaderRunsTasks: false }),
+    signer: instantSigner("key"),
+    reconcileIntervalMs: TICK_MS,
+  });
+}
+
 e2eTest(
   "tasks: a waiting round is planned when a worker pod turns ready (pod watch, chart Role)",
   async (env) => {
-    const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
-    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath }));
+    using conn = await chartConnection(env);
     const api = new KubeApi(conn, env.ns);
     await env.startFakePod({ name: "lead", labels: { app: "dz-mcall" } });
     const worker = await env.startFakePod({
@@ -35,17 +55,7 @@ e2eTest(
     const messages: string[] = [];
     setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
     const stop = new AbortController();
-    const planner = new Planner({
-      store: api.taskStore(),
-      pods: api.podLister(),
-      clock: systemClock,
-      isLeader: () => true,
-      epoch: () => 1,
-      identity: "lead",
-      tasks: tasksConfig({ round: "arrival", leaderRunsTasks: false }),
-      signer: instantSigner("key"),
-      reconcileIntervalMs: TICK_MS,
-    });
+    const planner = podWatchPlanner(api, "arrival");
     const running = planner.runLeader(specs(2), stop.signal);
     try {
       const store = api.taskStore();
@@ -86,8 +96,7 @@ e2eTest(
 e2eTest(
   "tasks: a Job's pods take a round once their containers started, before any readiness probe",
   async (env) => {
-    const sa = await env.withServiceAccount("dz-mcall", await chartRoleRules("dz-mcall-leader"));
-    using conn = new KubeConnection(await loadKubeConfig({ KUBECONFIG: sa.kubeconfigPath }));
+    using conn = await chartConnection(env);
     const api = new KubeApi(conn, env.ns);
     // A CronJob round's pods as the kubelet reports them before the first readiness probe:
     // Running, every container started, Ready False.
@@ -95,17 +104,7 @@ e2eTest(
     await env.startFakePod({ name: "lead", labels: job, ready: false });
     await env.startFakePod({ name: "worker", labels: job, ready: false });
     const stop = new AbortController();
-    const planner = new Planner({
-      store: api.taskStore(),
-      pods: api.podLister(),
-      clock: systemClock,
-      isLeader: () => true,
-      epoch: () => 1,
-      identity: "lead",
-      tasks: tasksConfig({ round: "round-1", leaderRunsTasks: false }),
-      signer: instantSigner("key"),
-      reconcileIntervalMs: TICK_MS,
-    });
+    const planner = podWatchPlanner(api, "round-1");
     const running = planner.runLeader(specs(2), stop.signal);
     try {
       const store = api.taskStore();
