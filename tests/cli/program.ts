@@ -9,17 +9,26 @@ export const MAIN: string = fileURLToPath(new URL("../../main.ts", import.meta.u
 export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * A `deno run` of the program with `args`, stdout and stderr piped, stdin closed; behind
- * `launcher` (a program that execs its arguments, e.g. the image's `dz-mcall-nosigusr1`) if given.
+ * A `deno run` of the program with `args`, stdout and stderr piped, stdin closed, in a clean
+ * environment (plus `env`); behind `prefix` if given (a command that execs its arguments: the
+ * image's `dz-mcall-nosigusr1`, `prlimit --nofile=96`).
  */
 export function program(
   args: readonly string[],
   env: Record<string, string> = {},
-  launcher?: string,
+  prefix: readonly string[] = [],
 ): Deno.Command {
-  const argv = ["run", ...PROGRAM_V8_FLAGS, ...PROGRAM_PERMISSIONS, MAIN, ...args];
-  return new Deno.Command(launcher ?? Deno.execPath(), {
-    args: launcher === undefined ? argv : [Deno.execPath(), ...argv],
+  const [cmd, ...rest] = [
+    ...prefix,
+    Deno.execPath(),
+    "run",
+    ...PROGRAM_V8_FLAGS,
+    ...PROGRAM_PERMISSIONS,
+    MAIN,
+    ...args,
+  ];
+  return new Deno.Command(cmd!, {
+    args: rest,
     cwd: ROOT,
     env: {
       NO_COLOR: "1",

@@ -3,39 +3,23 @@
  * `prlimit --nofile=96`, and a real SIGTERM while a client holds a half-sent body.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { PROGRAM_PERMISSIONS } from "../e2e/mcall_proc.ts";
 import { SERVE_LIMITS } from "../../lib/modes/http_listen.ts";
+import { program } from "../cli/program.ts";
 
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const encoder = new TextEncoder();
 
+/**
+ * Serve mode on `port` as the program runs (tests/cli/program.ts), behind `prefix` if given. The
+ * environment is clean: the host's NODE_EXTRA_CA_CERTS & co. make the runtime load a CA file
+ * lazily, and under the descriptor limit its "Ignoring extra certs" warning is not our log.
+ */
 function spawnServe(
   port: number,
   env: Record<string, string> = {},
   prefix: string[] = [],
   level = "error",
 ) {
-  const deno = [Deno.execPath(), "run", ...PROGRAM_PERMISSIONS, MAIN, "-w", "-p", String(port)];
-  const argv = [...prefix, ...deno, "-l", level];
-  return new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    cwd: ROOT,
-    // A clean environment: the host's NODE_EXTRA_CA_CERTS & co. make the runtime load a CA file
-    // lazily, and under the descriptor limit its "Ignoring extra certs" warning is not our log.
-    clearEnv: true,
-    env: {
-      NO_COLOR: "1",
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/root",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      ...env,
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return program(["-w", "-p", String(port), "-l", level], env, prefix).spawn();
 }
 
 async function waitHealthy(port: number, tries = 150): Promise<boolean> {

@@ -121,7 +121,7 @@ Deno.test({
  */
 async function serveSignalled(): Promise<{ output: string; served: boolean; port9229: boolean }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = program(["-w", "-p", String(port)], {}, launcher.path!).spawn();
+  const child = program(["-w", "-p", String(port)], {}, [launcher.path!]).spawn();
   const get = async (url: string) => {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
