@@ -17,6 +17,7 @@ import { e2eRequired } from "./harness.ts";
 import { container, find, render } from "../chart/helpers.ts";
 import { programPermissions } from "../permissions.ts";
 import { IMAGE_ENTRYPOINT } from "./release_pods.ts";
+import { sigBlk, SIGUSR1_BIT } from "../native/sigmask.ts";
 import {
   Bundle,
   importWithPrivateContainerd,
@@ -288,17 +289,19 @@ async function imageTest(t: Deno.TestContext, tmp: string): Promise<void> {
       const script = (entry: string) =>
         `${entry} -i 'sleep 3,grep SigBlk /proc/self/status' & pid=$!; sleep 2; ` +
         "grep SigBlk /proc/$pid/status; kill -USR1 $pid; wait $pid";
-      const mask = (line: string) => BigInt(`0x${/^SigBlk:\s*([0-9a-f]+)/.exec(line)![1]}`);
-      const SIGUSR1 = 1n << 9n;
       for (
         const [entry, guarded] of [[IMAGE_ENTRYPOINT.join(" "), true], ["/app/dz-mcall", false]]
       ) {
         const r = await box.ok(["/bin/sh", "-c", script(entry as string)]);
         const [program, ...json] = r.stdout.split("\n");
-        assert.equal(mask(program!) & SIGUSR1, guarded ? SIGUSR1 : 0n, `${entry}: ${program}`);
+        assert.equal(
+          sigBlk(program!) & SIGUSR1_BIT,
+          guarded ? SIGUSR1_BIT : 0n,
+          `${entry}: ${program}`,
+        );
         const results = JSON.parse(json.join("\n")) as { result: string }[];
         // dz-mcall-setsid empties the mask: a command never inherits the blocked SIGUSR1.
-        assert.equal(mask(results[1]!.result), 0n, results[1]!.result);
+        assert.equal(sigBlk(results[1]!.result), 0n, results[1]!.result);
         if (guarded) assert.doesNotMatch(r.stderr, /Debugger listening/, r.stderr);
         else assert.match(r.stderr, /Debugger listening on ws:\/\/127\.0\.0\.1:9229\//, r.stderr);
       }
