@@ -3,8 +3,10 @@
  * chart on the real node (`chart_node.ts`) with 6 instant checks and 4 pods; each run creates a
  * round the way the CronJob controller does (`kubectl create job --from=cronjob/dz-mcall`) and,
  * as its reference in the same run, a plain one-pod Job of the node's busybox image running
- * `true` (order alternating from run to run, so neither always runs on a machine the other just
- * loaded). `BENCH_CRONROUND_RUNS` paired runs (default 5). To see where a round's time goes:
+ * `true`, and the node's floor for our round: the chart's own 4-pod Job (as the CronJob creates it:
+ * volumes, token, security context, resources) with its program replaced by busybox `true` (order
+ * rotating from run to run, so none always runs on a machine another just loaded).
+ * `BENCH_CRONROUND_RUNS` runs of the three (default 5). To see where a round's time goes:
  * `BENCH_CRONROUND_DUMP=<dir>` writes each round's pod logs, pods and events there,
  * `BENCH_CRONROUND_LOGLEVEL=debug` sets the chart's `logLevel`, and `DZ_E2E_KEEP=1` keeps the
  * node's kubelet, containerd and audit logs (tests/e2e/harness.ts).
@@ -142,9 +144,17 @@ const STAGES = [
 ] as const;
 type Stage = typeof STAGES[number];
 
+/** A reference Job's points (s from created). */
+interface Points {
+  started: number | undefined;
+  exit: number | undefined;
+  Complete: number;
+}
+
 interface Run {
   ours: Record<Stage, number | undefined>;
-  plain: { started: number | undefined; exit: number | undefined; Complete: number };
+  plain: Points;
+  floor: Points;
   load: string;
 }
 
@@ -185,8 +195,32 @@ async function ourRound(cn: ChartNode, seen: Map<string, Seen>, job: string) {
   };
 }
 
-async function plainJob(cn: ChartNode, seen: Map<string, Seen>, job: string) {
-  const manifest = {
+/** Creates the Job of `manifest` and waits for it to be Complete; its points from created. */
+async function referenceJob(cn: ChartNode, seen: Map<string, Seen>, manifest: k8s.V1Job) {
+  const job = manifest.metadata!.name!;
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(file, JSON.stringify(manifest));
+  try {
+    await cn.kubectl("create", "-f", file);
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+  const s = await waitFor(() => seen.get(job)?.complete !== undefined && seen.get(job)!, {
+    timeoutMs: 120_000,
+    intervalMs: 20,
+    message: `job ${job} Complete`,
+  });
+  const t0 = s.created!;
+  return {
+    started: since(t0, s.firstStarted),
+    exit: since(t0, s.lastExit),
+    Complete: since(t0, s.complete)!,
+  };
+}
+
+/** The issue's reference: one restricted busybox pod running `true`, no volumes. */
+function plainManifest(cn: ChartNode, job: string): k8s.V1Job {
+  return {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: { name: job },
@@ -218,24 +252,23 @@ async function plainJob(cn: ChartNode, seen: Map<string, Seen>, job: string) {
       },
     },
   };
-  const file = await Deno.makeTempFile({ suffix: ".json" });
-  await Deno.writeTextFile(file, JSON.stringify(manifest));
-  try {
-    await cn.kubectl("create", "-f", file);
-  } finally {
-    await Deno.remove(file).catch(() => {});
-  }
-  const s = await waitFor(() => seen.get(job)?.complete !== undefined && seen.get(job)!, {
-    timeoutMs: 120_000,
-    intervalMs: 20,
-    message: `job ${job} Complete`,
-  });
-  const t0 = s.created!;
-  return {
-    started: since(t0, s.firstStarted),
-    exit: since(t0, s.lastExit),
-    Complete: since(t0, s.complete)!,
-  };
+}
+
+/**
+ * The node's floor for our round: the chart's own Job, as the CronJob would create it (its pods,
+ * their volumes, service account token, security context and resources), with the container's
+ * program replaced by busybox `true`. What is left between this Job and ours is our program's.
+ */
+function floorManifest(cn: ChartNode, cronJob: k8s.V1CronJob, job: string): k8s.V1Job {
+  const spec = structuredClone(cronJob.spec!.jobTemplate.spec!);
+  // Not the chart's labels: no leader of ours may take these pods for workers.
+  spec.template.metadata = { labels: { bench: "node-floor" } };
+  const c = spec.template.spec!.containers[0]!;
+  c.image = cn.busybox;
+  c.imagePullPolicy = "Never";
+  c.command = ["true"];
+  delete c.args;
+  return { apiVersion: "batch/v1", kind: "Job", metadata: { name: job }, spec };
 }
 
 const fmt = (v: number | undefined) => v === undefined ? "–" : v.toFixed(2);
@@ -250,24 +283,34 @@ export async function benchCronRound(): Promise<Row[]> {
     logLevel: Deno.env.get("BENCH_CRONROUND_LOGLEVEL") ?? "info",
   });
   const { seen, stop } = watchAll(cn);
+  const cronJob = JSON.parse(
+    await cn.kubectl("get", "cronjob", RELEASE, "-o", "json"),
+  ) as k8s.V1CronJob;
   const runs: Run[] = [];
   try {
     for (let i = 0; i < RUNS; i++) {
       const load = await loadAverage();
       const id = `${Date.now().toString(36)}`;
-      let ours, plain;
-      if (i % 2 === 0) {
-        ours = await ourRound(cn, seen, `${RELEASE}-r${i}-${id}`);
-        plain = await plainJob(cn, seen, `plain-${i}-${id}`);
-      } else {
-        plain = await plainJob(cn, seen, `plain-${i}-${id}`);
-        ours = await ourRound(cn, seen, `${RELEASE}-r${i}-${id}`);
+      const jobs = {
+        ours: () => ourRound(cn, seen, `${RELEASE}-r${i}-${id}`),
+        plain: () => referenceJob(cn, seen, plainManifest(cn, `plain-${i}-${id}`)),
+        floor: () => referenceJob(cn, seen, floorManifest(cn, cronJob, `floor-${i}-${id}`)),
+      };
+      // The order rotates from run to run, so none always runs on a machine another just loaded.
+      const order = (["ours", "plain", "floor"] as const).map((_, k, all) => all[(i + k) % 3]!);
+      const got: Partial<{ ours: Run["ours"]; plain: Points; floor: Points }> = {};
+      for (const name of order) {
+        if (name === "ours") got.ours = await jobs.ours();
+        else got[name] = await jobs[name]();
       }
-      runs.push({ ours, plain, load });
+      const run: Run = { ours: got.ours!, plain: got.plain!, floor: got.floor!, load };
+      runs.push(run);
       console.error(
-        `cronround run ${i + 1}: ours ${fmt(ours.Complete)} s, plain ${
-          fmt(plain.Complete)
-        } s (load ${load}); ${STAGES.map((k) => `${k} ${fmt(ours[k])}`).join(", ")}`,
+        `cronround run ${i + 1}: ours ${fmt(run.ours.Complete)} s, plain ${
+          fmt(run.plain.Complete)
+        } s, node floor ${fmt(run.floor.Complete)} s (load ${load}); ${
+          STAGES.map((k) => `${k} ${fmt(run.ours[k])}`).join(", ")
+        }`,
       );
     }
   } finally {
@@ -277,6 +320,9 @@ export async function benchCronRound(): Promise<Row[]> {
   const ratios = runs.map((r) => r.ours.Complete! / r.plain.Complete);
   const med = median(ratios);
   const max = Math.max(...ratios);
+  const floorRatios = runs.map((r) => r.floor.Complete / r.plain.Complete);
+  const floorMed = median(floorRatios);
+  const ourShare = runs.map((r) => r.ours.Complete! / r.floor.Complete);
   const each = (f: (r: Run) => number | undefined) => runs.map((r) => fmt(f(r))).join(", ");
   const medOf = (f: (r: Run) => number | undefined) =>
     round(median(runs.map(f).filter((v): v is number => v !== undefined)), 2);
@@ -287,12 +333,14 @@ export async function benchCronRound(): Promise<Row[]> {
       unit: "s",
       note: `median; runs: ${each((r) => r.ours[stage])}`,
     })),
-    ...(["started", "exit", "Complete"] as const).map((stage): Row => ({
-      name: `plain Job: ${stage}`,
-      value: medOf((r) => r.plain[stage]),
-      unit: "s",
-      note: `median; runs: ${each((r) => r.plain[stage])}`,
-    })),
+    ...(["plain", "floor"] as const).flatMap((ref) =>
+      (["started", "exit", "Complete"] as const).map((stage): Row => ({
+        name: `${ref === "plain" ? "plain Job" : "node floor"}: ${stage}`,
+        value: medOf((r) => r[ref][stage]),
+        unit: "s",
+        note: `median; runs: ${each((r) => r[ref][stage])}`,
+      }))
+    ),
     {
       name: "ours / plain Job, median of paired runs",
       value: round(med, 2),
@@ -304,6 +352,22 @@ export async function benchCronRound(): Promise<Row[]> {
       value: round(max, 2),
       unit: "ratio",
       note: verdict(max, 2, "×"),
+    },
+    {
+      name: "node floor / plain Job, median",
+      value: round(floorMed, 2),
+      unit: "ratio",
+      note: `our 4-pod Job running \`true\`; per run ${
+        floorRatios.map((r) => r.toFixed(2)).join(", ")
+      }; ${floorMed > 1.5 ? "above" : "within"} the 1.5× goal with no program at all`,
+    },
+    {
+      name: "ours / node floor, median",
+      value: round(median(ourShare), 2),
+      unit: "ratio",
+      note: `per run ${ourShare.map((r) => r.toFixed(2)).join(", ")}; ours − floor, median ${
+        round(median(runs.map((r) => r.ours.Complete! - r.floor.Complete)), 2)
+      } s`,
     },
     {
       name: "runs",

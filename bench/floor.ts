@@ -62,3 +62,45 @@ export async function goTaskWrites(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
+
+/** Which Deno client makes the writes (bench/denocreate.ts). */
+export type DenoClient = "fetch" | "ours";
+
+/**
+ * The same three writes per task as {@linkcode goTaskWrites}, made from Deno by `client` (bare
+ * `fetch`, or our `lib/kube` client) at the same concurrency: the runtime's share of the floor
+ * beside client-go's, and our client's beside the bare runtime's.
+ */
+export async function denoTaskWrites(
+  kubeconfig: string,
+  ns: string,
+  count: number,
+  client: DenoClient,
+): Promise<{ client: number; wallMs: number }> {
+  const script = new URL("./denocreate.ts", import.meta.url).pathname;
+  const out = JSON.parse(
+    await text([
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-net",
+      script,
+      "--kubeconfig",
+      kubeconfig,
+      "--namespace",
+      ns,
+      "--count",
+      String(count),
+      "--concurrency",
+      String(PLAN_CONCURRENCY),
+      "--prefix",
+      `deno${client}`,
+      "--client",
+      client,
+    ]),
+  ) as { cpuMs: number; ms: number };
+  return { client: out.cpuMs / count, wallMs: out.ms };
+}

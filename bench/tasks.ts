@@ -30,7 +30,7 @@ import { loadConfig, readConfigFile } from "../lib/config/load.ts";
 import { apiServerPid, cpuMs, memoryMiB, supervisorPid } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
 import { helperSetsid } from "./engine.ts";
-import { goTaskWrites } from "./floor.ts";
+import { denoTaskWrites, goTaskWrites } from "./floor.ts";
 import { PLAN_CONCURRENCY } from "../lib/planner/planner.ts";
 
 /** Tasks per round: `BENCH_TASKS` (default 1,000; the scale check runs 10,000). */
@@ -345,8 +345,13 @@ export async function benchTasks(): Promise<Row[]> {
     // The floor: client-go's three writes per task, in a namespace of their own (round 2's GC
     // would delete task-shaped objects in this one).
     const floorNs = await createNamespace(kc, "bench-floor");
-    const go = await goTaskWrites(h.kubeconfigPath, floorNs, TASKS, pids)
-      .finally(() => deleteNamespace(kc, floorNs).catch(() => {}));
+    // Then the same writes from Deno: bare fetch (the runtime's share), and our client.
+    const [go, bare, ourClient] = await (async () => {
+      const g = await goTaskWrites(h.kubeconfigPath, floorNs, TASKS, pids);
+      const b = await denoTaskWrites(h.kubeconfigPath, floorNs, TASKS, "fetch");
+      const o = await denoTaskWrites(h.kubeconfigPath, floorNs, TASKS, "ours");
+      return [g, b, o] as const;
+    })().finally(() => deleteNamespace(kc, floorNs).catch(() => {}));
     const enginePerTask = engineCpuMs / TASKS;
     const floor = enginePerTask + go.client;
     const oursPerTask = (r1.cpu.leader + r1.cpu.workers) / TASKS;
@@ -442,6 +447,34 @@ export async function benchTasks(): Promise<Row[]> {
           `bench/gocreate -updates 2 (create, claim, result; ${PLAN_CONCURRENCY} tasks at once), ${
             round(go.wallMs / 1000, 2)
           } s; API server ${round(go.apiserver, 2)} ms, etcd ${round(go.etcd, 2)} ms per task`,
+      },
+      {
+        name: "bare Deno CPU per task, the same 3 writes",
+        value: round(bare.client, 2),
+        unit: "ms",
+        note: `bench/denocreate.ts --client fetch (Deno.createHttpClient, HTTP/2), ${
+          round(bare.wallMs / 1000, 2)
+        } s; ${round(bare.client / go.client, 2)}× client-go's`,
+      },
+      {
+        name: "our client CPU per task, the same 3 writes",
+        value: round(ourClient.client, 2),
+        unit: "ms",
+        note: `bench/denocreate.ts --client ours (lib/kube), ${
+          round(ourClient.wallMs / 1000, 2)
+        } s; ${round(ourClient.client / bare.client, 2)}× bare Deno's, ${
+          round(ourClient.client / go.client, 2)
+        }× client-go's`,
+      },
+      {
+        name: "our CPU per task / the runtime's floor",
+        value: round(oursPerTask / (enginePerTask + bare.client), 2),
+        unit: "ratio",
+        note: `${round(oursPerTask, 2)} ms against ${
+          round(enginePerTask + bare.client, 2)
+        } ms (engine + bare Deno's 3 writes); the runtime's floor is ${
+          round((enginePerTask + bare.client) / floor, 2)
+        }× the issue's (engine + client-go)`,
       },
       {
         name: "our CPU per task (leader + workers) / floor",
