@@ -102,7 +102,12 @@ const ns = values.namespace;
 
 /** Bare Deno: fetch, JSON, and the object as the API server returned it. */
 async function bareWriter(): Promise<Writer> {
-  const client = Deno.createHttpClient({ caCerts: [...kc.caCerts], http1: false, http2: true });
+  const client = Deno.createHttpClient({
+    caCerts: [...kc.caCerts],
+    ...(kc.cert !== undefined && kc.key !== undefined ? { cert: kc.cert, key: kc.key } : {}),
+    http1: false,
+    http2: true,
+  });
   const authorization = (await kc.authorization()) ?? "";
   const base = `${kc.server}/api/v1/namespaces/${ns}/configmaps`;
   const send = async (method: string, url: string, cm: ConfigMapLike) => {
