@@ -172,6 +172,9 @@ export class Planner {
     const missing = inputs.filter((s) => !existing.has(taskName(this.#app, round, s.index)));
     if (missing.length === 0 && summary) return true;
     const workers = await this.#workers(read);
+    // Invariant: a burst of pods turning ready is planned once, over all of them — a tick that
+    // falls inside the quiet period after an arrival leaves the round waiting until it ends.
+    if (workers.length > 0 && this.#arrival.settling()) return false;
     this.#arrival.noteWorkers(round, workers.length);
     if (workers.length === 0) return false;
     const epoch = this.#o.epoch();

@@ -83,6 +83,17 @@ export class WorkerArrival {
   }
 
   /**
+   * Whether a waiting round is inside the quiet period of an arrival: an eligible pod turned ready
+   * less than {@linkcode ARRIVAL_QUIET_MS} ago. A reconcile tick that falls there must not plan
+   * (it would assign every task to the pods ready so far); {@linkcode arrival} ends at the
+   * period's end.
+   */
+  settling(): boolean {
+    return this.waiting && this.#lastArrivalAt > 0 &&
+      this.#o.clock.now() - this.#lastArrivalAt < ARRIVAL_QUIET_MS;
+  }
+
+  /**
    * Forgets earlier arrivals: called when a tick is about to read the pods, which then sees every
    * pod that arrived so far.
    */
@@ -98,7 +109,7 @@ export class WorkerArrival {
    * every task on it (seen: 10,000 tasks on 2 of 5 workers).
    */
   async arrival(signal: AbortSignal): Promise<void> {
-    if (!this.#arrived) await this.#next(signal);
+    if (!this.#arrived && !this.settling()) await this.#next(signal);
     while (!signal.aborted) {
       const quietFor = this.#lastArrivalAt + ARRIVAL_QUIET_MS - this.#o.clock.now();
       if (quietFor <= 0) return;

@@ -10,7 +10,7 @@ const ROUND = "job-1";
 const TICK_MS = 60_000;
 
 /** A one-shot leader whose workers are not ready yet; its log messages are collected. */
-function waitingLeader(tasks: Record<string, unknown> = {}) {
+function waitingLeader(tasks: Record<string, unknown> = {}, tickMs = TICK_MS) {
   const clock = new FakeClock();
   const store = new MemoryStore({ wallNow: () => clock.wallNow() });
   store.setPod({ name: "lead" });
@@ -18,14 +18,14 @@ function waitingLeader(tasks: Record<string, unknown> = {}) {
   const messages: string[] = [];
   setupLogging({ level: "info", sink: (record) => messages.push(String(record.rawMessage)) });
   const planner = leadingPlanner(store, clock, { round: ROUND, leaderRunsTasks: false, ...tasks }, {
-    reconcileIntervalMs: TICK_MS,
+    reconcileIntervalMs: tickMs,
   });
   const stop = new AbortController();
   const running = planner.runLeader(specs(3), stop.signal);
   const tasksCreated = () => store.all().filter((cm) => cm.metadata.labels?.task === "true").length;
   const finish = async () => {
     stop.abort();
-    await clock.advance(TICK_MS);
+    await clock.advance(tickMs);
     await running;
     setupLogging({ level: "error" });
   };
@@ -70,6 +70,32 @@ Deno.test("WorkerArrival: pods turning ready together are planned once, over all
     assert.equal(l.tasksCreated(), 0, "pod-b's arrival restarted the quiet period");
     await l.clock.advance(100);
     await settle(l.clock);
+    const assignees = new Set(
+      l.store.all().filter((cm) => cm.metadata.labels?.task === "true")
+        .map((cm) => cm.metadata.labels?.["assigned-to"]),
+    );
+    assert.deepEqual([...assignees].sort(), ["pod-a", "pod-b"]);
+  } finally {
+    await l.finish();
+  }
+});
+
+Deno.test("WorkerArrival: a reconcile tick inside the quiet period waits for it, so pods turning ready together still share the round", async () => {
+  const tick = 1_000;
+  const l = waitingLeader({}, tick);
+  try {
+    await settle(l.clock);
+    await l.clock.advance(tick - 100);
+    l.store.setPod({ name: "pod-a", ready: true });
+    await settle(l.clock);
+    await l.clock.advance(100); // the tick: pod-a turned ready 100 ms ago
+    await settle(l.clock);
+    assert.equal(l.tasksCreated(), 0, "a tick inside the quiet period does not plan");
+    l.store.setPod({ name: "pod-b", ready: true });
+    await settle(l.clock);
+    await l.clock.advance(ARRIVAL_QUIET_MS);
+    await settle(l.clock);
+    assert.ok(l.clock.now() < 2 * tick, "planned at the quiet period's end, before the next tick");
     const assignees = new Set(
       l.store.all().filter((cm) => cm.metadata.labels?.task === "true")
         .map((cm) => cm.metadata.labels?.["assigned-to"]),
