@@ -7,6 +7,8 @@
  *
  * - `--client fetch`: bare Deno, `fetch` over a `Deno.createHttpClient` with the kubeconfig's CA
  *   (HTTP/2), JSON in and out, none of our code on the path;
+ * - `--client conn`: our connection (its pool and pinned TLS relay) with bare JSON: the relay's
+ *   share;
  * - `--client ours`: our client (`lib/kube`: the pool of a `KubeConnection`, its pinned TLS
  *   transport, `KubeTaskStore`'s create and update with their conversions).
  *
@@ -35,8 +37,10 @@ const { values } = parseArgs({
 const count = Number(values.count);
 const concurrency = Number(values.concurrency);
 const prefix = values.prefix;
-if (values.client !== "fetch" && values.client !== "ours") {
-  console.error(`denocreate: --client must be fetch or ours, not ${JSON.stringify(values.client)}`);
+if (!["fetch", "conn", "ours"].includes(values.client)) {
+  console.error(
+    `denocreate: --client must be fetch, conn or ours, not ${JSON.stringify(values.client)}`,
+  );
   Deno.exit(2);
 }
 
@@ -128,6 +132,29 @@ async function bareWriter(): Promise<Writer> {
   };
 }
 
+/** Our connection (its pool and pinned TLS relay) with bare JSON: the relay's share alone. */
+function connWriter(): Writer {
+  const conn = new KubeConnection(kc);
+  const base = `/api/v1/namespaces/${ns}/configmaps`;
+  const signal = new AbortController().signal;
+  const send = async (method: string, path: string, cm: ConfigMapLike) => {
+    const res = await conn.send(
+      method,
+      path,
+      JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", ...cm }),
+      signal,
+    );
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${body?.message}`);
+    return body as ConfigMapLike;
+  };
+  return {
+    create: (cm) => send("POST", base, cm),
+    update: (cm) => send("PUT", `${base}/${cm.metadata.name}`, cm),
+    close: () => conn.close(),
+  };
+}
+
 function ourWriter(): Writer {
   const conn = new KubeConnection(kc);
   const store = new KubeTaskStore(conn, ns);
@@ -138,7 +165,11 @@ function ourWriter(): Writer {
   };
 }
 
-const writer = values.client === "fetch" ? await bareWriter() : ourWriter();
+const writer = values.client === "fetch"
+  ? await bareWriter()
+  : values.client === "conn"
+  ? connWriter()
+  : ourWriter();
 let next = 0;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();

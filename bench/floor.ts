@@ -64,7 +64,7 @@ export async function goTaskWrites(
 }
 
 /** Which Deno client makes the writes (bench/denocreate.ts). */
-export type DenoClient = "fetch" | "ours";
+export type DenoClient = "fetch" | "conn" | "ours";
 
 /**
  * The same three writes per task as {@linkcode goTaskWrites}, made from Deno by `client` (bare

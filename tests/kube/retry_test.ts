@@ -217,6 +217,38 @@ Deno.test("a response that never sends a byte of its body fails after the call's
   });
 });
 
+Deno.test("a body of declared length read in one piece still fails after the call's time limit when it stalls", async () => {
+  // Headers declare 100 bytes; 10 come, then nothing: the one-piece read must end at the limit.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      open.push(conn);
+      await conn.read(new Uint8Array(64 * 1024));
+      await conn.write(new TextEncoder().encode(
+        `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":"1234`,
+      ));
+    }
+  })();
+  using conn = new KubeConnection({
+    server: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    caCerts: [],
+    authorization: () => Promise.resolve(undefined),
+  });
+  try {
+    const started = performance.now();
+    const err = await new JsonApi(conn, recording([])).request("GET", "/a", undefined, {
+      timeoutMs: 300,
+    }).catch((e) => e);
+    assert.equal((err as DOMException).name, "TimeoutError", String(err));
+    assert.ok(performance.now() - started < 5_000);
+  } finally {
+    listener.close();
+    for (const c of open) c.close();
+    await serving.catch(() => {});
+  }
+});
+
 Deno.test("deleteCollection() waits beyond the 30 s of a short call for a slow server", async () => {
   await withServer(
     async (req) => {
