@@ -9,6 +9,8 @@
 import { buildGoCreate, text } from "./api.ts";
 import { cpuMs } from "./apiserver.ts";
 import { PLAN_CONCURRENCY } from "../lib/planner/planner.ts";
+import type { Row } from "./table.ts";
+import { round, verdict } from "./proc.ts";
 
 /** CPU per task (ms) of the three writes done by client-go. */
 export interface GoFloor {
@@ -103,4 +105,129 @@ export async function denoTaskWrites(
     ]),
   ) as { cpuMs: number; ms: number };
   return { client: out.cpuMs / count, wallMs: out.ms };
+}
+
+/** Each client's three writes per task, measured one after the other in one namespace. */
+export interface Floors {
+  /** client-go (bench/gocreate), with the API server's and etcd's CPU. */
+  go: GoFloor;
+  /** Bare Deno: fetch over `Deno.createHttpClient`. */
+  bare: { client: number; wallMs: number };
+  /** Our connection (pool and pinned TLS relay) with bare JSON. */
+  relay: { client: number; wallMs: number };
+  /** Our client (`lib/kube`). */
+  ours: { client: number; wallMs: number };
+}
+
+/** Measures {@linkcode Floors} in `ns` (`count` tasks each). */
+export async function taskWriteFloors(
+  kubeconfig: string,
+  ns: string,
+  count: number,
+  pids: { apiserver: number | undefined; etcd: number | undefined },
+): Promise<Floors> {
+  const go = await goTaskWrites(kubeconfig, ns, count, pids);
+  const bare = await denoTaskWrites(kubeconfig, ns, count, "fetch");
+  const relay = await denoTaskWrites(kubeconfig, ns, count, "conn");
+  const ours = await denoTaskWrites(kubeconfig, ns, count, "ours");
+  return { go, bare, relay, ours };
+}
+
+/** What a round cost per task (ms), to set against the floors. */
+export interface RoundCost {
+  /** The engine's CPU per task (runAll in the bench's process). */
+  enginePerTask: number;
+  /** Our processes' (leader + workers). */
+  oursPerTask: number;
+  /** The API server's, and the same net of its idle CPU over the round's wall time. */
+  apiPerTask: number;
+  apiNet: number;
+  /** The API server's idle CPU (ms per ms). */
+  apiIdlePerMs: number;
+  tasks: number;
+}
+
+/** The rows of a task's cost against its floors (issue 22 item 3). */
+export function floorRows(f: Floors, c: RoundCost): Row[] {
+  const { go, bare, relay, ours: ourClient } = f;
+  const { enginePerTask, oursPerTask, apiPerTask, apiNet, apiIdlePerMs } = c;
+  const floor = enginePerTask + go.client;
+  const goApiNet = go.apiserver - apiIdlePerMs * go.wallMs / c.tasks;
+  return [
+    {
+      name: "engine CPU per task",
+      value: round(enginePerTask, 2),
+      unit: "ms",
+      note: "runAll of the same inputs in this process (utime + stime, the faster run)",
+    },
+    {
+      name: "client-go CPU per task, the same 3 writes",
+      value: round(go.client, 2),
+      unit: "ms",
+      note:
+        `bench/gocreate -updates 2 (create, claim, result; ${PLAN_CONCURRENCY} tasks at once), ${
+          round(go.wallMs / 1000, 2)
+        } s; API server ${round(go.apiserver, 2)} ms, etcd ${round(go.etcd, 2)} ms per task`,
+    },
+    {
+      name: "bare Deno CPU per task, the same 3 writes",
+      value: round(bare.client, 2),
+      unit: "ms",
+      note: `bench/denocreate.ts --client fetch (Deno.createHttpClient, HTTP/2), ${
+        round(bare.wallMs / 1000, 2)
+      } s; ${round(bare.client / go.client, 2)}× client-go's`,
+    },
+    {
+      name: "our connection (pinned TLS relay) CPU per task, the same 3 writes",
+      value: round(relay.client, 2),
+      unit: "ms",
+      note: `bench/denocreate.ts --client conn (KubeConnection.send, bare JSON), ${
+        round(relay.wallMs / 1000, 2)
+      } s; ${round(relay.client / bare.client, 2)}× bare Deno's`,
+    },
+    {
+      name: "our client CPU per task, the same 3 writes",
+      value: round(ourClient.client, 2),
+      unit: "ms",
+      note: `bench/denocreate.ts --client ours (lib/kube), ${
+        round(ourClient.wallMs / 1000, 2)
+      } s; ${round(ourClient.client / bare.client, 2)}× bare Deno's, ${
+        round(ourClient.client / go.client, 2)
+      }× client-go's`,
+    },
+    {
+      name: "our CPU per task / the runtime's floor",
+      value: round(oursPerTask / (enginePerTask + bare.client), 2),
+      unit: "ratio",
+      note: `${round(oursPerTask, 2)} ms against ${
+        round(enginePerTask + bare.client, 2)
+      } ms (engine + bare Deno's 3 writes); the runtime's floor is ${
+        round((enginePerTask + bare.client) / floor, 2)
+      }× the issue's (engine + client-go)`,
+    },
+    {
+      name: "our CPU per task (leader + workers) / floor",
+      value: round(oursPerTask / floor, 2),
+      unit: "ratio",
+      note: `${round(oursPerTask, 2)} ms against the floor ${
+        round(floor, 2)
+      } ms (engine + client-go); ${verdict(oursPerTask / floor, 2, "×")}`,
+    },
+    {
+      name: "API server CPU per task: ours / client-go's same writes",
+      value: round(apiPerTask / go.apiserver, 2),
+      unit: "ratio",
+      note: `${round(apiPerTask, 2)} against ${round(go.apiserver, 2)} ms; ${
+        verdict(apiPerTask / go.apiserver, 1, "×")
+      }`,
+    },
+    {
+      name: "  the same, net of the API server's idle CPU",
+      value: round(apiNet / goApiNet, 2),
+      unit: "ratio",
+      note: `${round(apiNet, 2)} against ${round(goApiNet, 2)} ms; idle ${
+        round(apiIdlePerMs * 1000)
+      } ms/s (5 s before round 1) × each run's wall time; ${verdict(apiNet / goApiNet, 1, "×")}`,
+    },
+  ];
 }

@@ -30,7 +30,7 @@ const BENCHES: Record<string, { title: string; load: () => Promise<Bench> }> = {
   },
   cronround: {
     title:
-      "CronJob round against a plain Job on the real node (timeline in s from the Job's creation)",
+      "CronJob round against a plain Job and the node's floor on the real node (timeline in s from the Job's creation)",
     load: async () => (await import("./cronround.ts")).benchCronRound,
   },
   podmem: {
