@@ -104,6 +104,29 @@ interface Writer {
 const kc = await loadKubeConfig({ KUBECONFIG: values.kubeconfig ?? "" });
 const ns = values.namespace;
 
+/** Writes bare JSON through `send` (`base` the collection's path or URL). */
+function jsonWriter(
+  base: string,
+  send: (method: string, path: string, body: string) => Promise<Response>,
+  close: () => void,
+): Writer {
+  const write = async (method: string, path: string, cm: ConfigMapLike) => {
+    const res = await send(
+      method,
+      path,
+      JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", ...cm }),
+    );
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${body?.message}`);
+    return body as ConfigMapLike;
+  };
+  return {
+    create: (cm) => write("POST", base, cm),
+    update: (cm) => write("PUT", `${base}/${cm.metadata.name}`, cm),
+    close,
+  };
+}
+
 /** Bare Deno: fetch, JSON, and the object as the API server returned it. */
 async function bareWriter(): Promise<Writer> {
   const client = Deno.createHttpClient({
@@ -113,46 +136,23 @@ async function bareWriter(): Promise<Writer> {
     http2: true,
   });
   const authorization = (await kc.authorization()) ?? "";
-  const base = `${kc.server}/api/v1/namespaces/${ns}/configmaps`;
-  const send = async (method: string, url: string, cm: ConfigMapLike) => {
-    const res = await fetch(url, {
-      method,
-      client,
-      headers: { authorization, "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", ...cm }),
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${body?.message}`);
-    return body as ConfigMapLike;
-  };
-  return {
-    create: (cm) => send("POST", base, cm),
-    update: (cm) => send("PUT", `${base}/${cm.metadata.name}`, cm),
-    close: () => client.close(),
-  };
+  const headers = { authorization, "content-type": "application/json", accept: "application/json" };
+  return jsonWriter(
+    `${kc.server}/api/v1/namespaces/${ns}/configmaps`,
+    (method, url, body) => fetch(url, { method, client, headers, body }),
+    () => client.close(),
+  );
 }
 
 /** Our connection (its pool and pinned TLS relay) with bare JSON: the relay's share alone. */
 function connWriter(): Writer {
   const conn = new KubeConnection(kc);
-  const base = `/api/v1/namespaces/${ns}/configmaps`;
   const signal = new AbortController().signal;
-  const send = async (method: string, path: string, cm: ConfigMapLike) => {
-    const res = await conn.send(
-      method,
-      path,
-      JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", ...cm }),
-      signal,
-    );
-    const body = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${body?.message}`);
-    return body as ConfigMapLike;
-  };
-  return {
-    create: (cm) => send("POST", base, cm),
-    update: (cm) => send("PUT", `${base}/${cm.metadata.name}`, cm),
-    close: () => conn.close(),
-  };
+  return jsonWriter(
+    `/api/v1/namespaces/${ns}/configmaps`,
+    (method, path, body) => conn.send(method, path, body, signal),
+    () => conn.close(),
+  );
 }
 
 function ourWriter(): Writer {

@@ -32,6 +32,12 @@ function waitingLeader(tasks: Record<string, unknown> = {}, tickMs = TICK_MS) {
   return { clock, store, messages, tasksCreated, finish };
 }
 
+/** The pods the tasks were assigned to, sorted, each once. */
+function assignees(store: MemoryStore): string[] {
+  const tasks = store.all().filter((cm) => cm.metadata.labels?.task === "true");
+  return [...new Set(tasks.map((cm) => cm.metadata.labels?.["assigned-to"] ?? ""))].sort();
+}
+
 /** Lets every pending promise run without moving the clock. */
 async function settle(clock: FakeClock) {
   for (let i = 0; i < 5; i++) await clock.advance(0);
@@ -70,11 +76,7 @@ Deno.test("WorkerArrival: pods turning ready together are planned once, over all
     assert.equal(l.tasksCreated(), 0, "pod-b's arrival restarted the quiet period");
     await l.clock.advance(100);
     await settle(l.clock);
-    const assignees = new Set(
-      l.store.all().filter((cm) => cm.metadata.labels?.task === "true")
-        .map((cm) => cm.metadata.labels?.["assigned-to"]),
-    );
-    assert.deepEqual([...assignees].sort(), ["pod-a", "pod-b"]);
+    assert.deepEqual(assignees(l.store), ["pod-a", "pod-b"]);
   } finally {
     await l.finish();
   }
@@ -96,11 +98,7 @@ Deno.test("WorkerArrival: a reconcile tick inside the quiet period waits for it,
     await l.clock.advance(ARRIVAL_QUIET_MS);
     await settle(l.clock);
     assert.ok(l.clock.now() < 2 * tick, "planned at the quiet period's end, before the next tick");
-    const assignees = new Set(
-      l.store.all().filter((cm) => cm.metadata.labels?.task === "true")
-        .map((cm) => cm.metadata.labels?.["assigned-to"]),
-    );
-    assert.deepEqual([...assignees].sort(), ["pod-a", "pod-b"]);
+    assert.deepEqual(assignees(l.store), ["pod-a", "pod-b"]);
   } finally {
     await l.finish();
   }
