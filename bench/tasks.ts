@@ -126,9 +126,18 @@ export async function benchTasks(): Promise<Row[]> {
     const summariesLeft = await left("app=dz-mcall,round=true");
 
     // The floors, in a namespace of their own (round 2's GC would delete task-shaped objects in
-    // this one).
+    // this one), watched by the bench as the round was.
     const floorNs = await createNamespace(kc, "bench-floor");
-    const floors = await taskWriteFloors(h.kubeconfigPath, floorNs, TASKS, pids)
+    const observe = async () => {
+      const w = await new k8s.Watch(kc).watch(
+        `/api/v1/namespaces/${floorNs}/configmaps`,
+        { labelSelector: "app=dz-mcall" },
+        () => {},
+        () => {},
+      );
+      return () => w.abort();
+    };
+    const floors = await taskWriteFloors(h.kubeconfigPath, floorNs, TASKS, pids, observe)
       .finally(() => deleteNamespace(kc, floorNs).catch(() => {}));
 
     const spread = [...r1.perPod.values()].sort((a, b) => a - b);
