@@ -149,9 +149,9 @@ export interface RoundCost {
   enginePerTask: number;
   /** Our processes' (leader + workers). */
   oursPerTask: number;
-  /** The API server's, and the same net of its idle CPU over the round's wall time. */
-  apiPerTask: number;
-  apiNet: number;
+  /** The API server's CPU over the whole round (ms), and the round's wall time (ms). */
+  apiserverMs: number;
+  wallMs: number;
   /** The API server's idle CPU (ms per ms). */
   apiIdlePerMs: number;
   tasks: number;
@@ -160,9 +160,14 @@ export interface RoundCost {
 /** The rows of a task's cost against its floors (issue 22 item 3). */
 export function floorRows(f: Floors, c: RoundCost): Row[] {
   const { go, bare, relay, ours: ourClient } = f;
-  const { enginePerTask, oursPerTask, apiPerTask, apiNet, apiIdlePerMs } = c;
+  const { enginePerTask, oursPerTask, apiIdlePerMs } = c;
   const floor = enginePerTask + go.client;
-  const goApiNet = go.apiserver - apiIdlePerMs * go.wallMs / c.tasks;
+  const apiPerTask = c.apiserverMs / c.tasks;
+  // The API server's CPU per task net of what it spends idle over a run's wall time: a run that
+  // takes longer pays more of it.
+  const net = (perTask: number, wallMs: number) => perTask - apiIdlePerMs * wallMs / c.tasks;
+  const apiNet = net(apiPerTask, c.wallMs);
+  const goApiNet = net(go.apiserver, go.wallMs);
   return [
     {
       name: "engine CPU per task",

@@ -217,8 +217,8 @@ export async function benchTasks(): Promise<Row[]> {
       ...floorRows(floors, {
         enginePerTask: engineCpuMs / TASKS,
         oursPerTask: (r1.cpu.leader + r1.cpu.workers) / TASKS,
-        apiPerTask: r1.cpu.apiserver / TASKS,
-        apiNet: (r1.cpu.apiserver - apiIdlePerMs * r1.durationMs) / TASKS,
+        apiserverMs: r1.cpu.apiserver,
+        wallMs: r1.durationMs,
         apiIdlePerMs,
         tasks: TASKS,
       }),
