@@ -31,12 +31,7 @@
 #include "complain.h"
 
 int main(int argc, char *argv[]) {
-  if (argc < 2) {
-    static const char usage[] = "usage: " NAME " PROGRAM [ARGS...]\n";
-    ssize_t ignored = write(STDERR_FILENO, usage, sizeof usage - 1);
-    (void)ignored;
-    return 2;
-  }
+  if (argc < 2) return usage(NAME);
   if (strchr(argv[1], '/') == NULL) {
     complain(NAME, "refusing to look up ", argv[1], "PROGRAM must be a path");
     return 2;

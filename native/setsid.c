@@ -103,12 +103,7 @@ static void run(const char *file, char *argv[], int argc) {
 }
 
 int main(int argc, char *argv[]) {
-  if (argc < 2) {
-    static const char usage[] = "usage: " NAME " PROGRAM [ARGS...]\n";
-    ssize_t ignored = write(STDERR_FILENO, usage, sizeof usage - 1);
-    (void)ignored;
-    return 2;
-  }
+  if (argc < 2) return usage(NAME);
   if (setsid() < 0) {
     complain(NAME, "setsid failed", "", strerror(errno));
     return 126;
