@@ -40,7 +40,7 @@ export class WorkerArrival {
   #watching: AbortController | undefined;
   #arrived = false;
   /** When the last eligible pod turned ready (this process's monotonic clock). */
-  #lastArrivalAt = 0;
+  #lastArrivalAt: number | undefined;
   readonly #wakers = new Set<() => void>();
   #failLogged = false;
   /** The round that waits for workers, if one does (logged once per round, not at every tick). */
@@ -89,7 +89,7 @@ export class WorkerArrival {
    * period's end.
    */
   settling(): boolean {
-    return this.waiting && this.#lastArrivalAt > 0 &&
+    return this.waiting && this.#lastArrivalAt !== undefined &&
       this.#o.clock.now() - this.#lastArrivalAt < ARRIVAL_QUIET_MS;
   }
 
@@ -111,7 +111,8 @@ export class WorkerArrival {
   async arrival(signal: AbortSignal): Promise<void> {
     if (!this.#arrived && !this.settling()) await this.#next(signal);
     while (!signal.aborted) {
-      const quietFor = this.#lastArrivalAt + ARRIVAL_QUIET_MS - this.#o.clock.now();
+      // No arrival yet (the signal ended the wait): nothing to be quiet after.
+      const quietFor = (this.#lastArrivalAt ?? -Infinity) + ARRIVAL_QUIET_MS - this.#o.clock.now();
       if (quietFor <= 0) return;
       await this.#o.clock.sleep(quietFor, signal).catch(() => {});
     }
