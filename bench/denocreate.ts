@@ -12,6 +12,9 @@
  * - `--client ours`: our client (`lib/kube`: the pool of a `KubeConnection`, its pinned TLS
  *   transport, `KubeTaskStore`'s create and update with their conversions).
  *
+ * `--rate R`: task i starts no earlier than i/R s after the first (bench/gocreate's `-rate`): the
+ * writes at a round's pace instead of flat out.
+ *
  * Prints one JSON line `{"creates":N,"updates":U,"ms":T,"cpuMs":C}`; `cpuMs` is this process's
  * CPU (user + system) over the writes only, without the runtime's start.
  *
@@ -32,11 +35,17 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "16" },
     prefix: { type: "string", default: "denocreate" },
     client: { type: "string", default: "fetch" },
+    rate: { type: "string", default: "0" },
   },
 });
 const count = Number(values.count);
 const concurrency = Number(values.concurrency);
 const prefix = values.prefix;
+const rate = Number(values.rate);
+if (!(rate >= 0)) {
+  console.error(`denocreate: --rate must be a number ≥ 0, not ${JSON.stringify(values.rate)}`);
+  Deno.exit(2);
+}
 if (!["fetch", "conn", "ours"].includes(values.client)) {
   console.error(
     `denocreate: --client must be fetch, conn or ours, not ${JSON.stringify(values.client)}`,
@@ -175,6 +184,8 @@ const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(Array.from({ length: concurrency }, async () => {
   for (let i = next++; i < count; i = next++) {
+    const wait = rate > 0 ? t0 + i / rate * 1000 - performance.now() : 0;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     let got = await writer.create(task(i));
     for (let u = 0; u < 2; u++) got = await writer.update(change(got, i, u));
   }

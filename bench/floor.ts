@@ -24,13 +24,15 @@ export interface GoFloor {
 
 /**
  * Creates `count` task-shaped ConfigMaps in `ns` and updates each twice, `PLAN_CONCURRENCY` tasks
- * at once, with client-go; the CPU per task of the client, the API server and etcd.
+ * at once, with client-go; the CPU per task of the client, the API server and etcd. `rate` > 0
+ * starts at most that many tasks per second (`-rate`), as a round paces them; 0 writes flat out.
  */
 export async function goTaskWrites(
   kubeconfig: string,
   ns: string,
   count: number,
   pids: { apiserver: number | undefined; etcd: number | undefined },
+  rate = 0,
 ): Promise<GoFloor> {
   const dir = await Deno.makeTempDir({ prefix: "dz-bench-floor-" });
   try {
@@ -50,7 +52,9 @@ export async function goTaskWrites(
         "-concurrency",
         String(PLAN_CONCURRENCY),
         "-prefix",
-        "gofloor",
+        rate > 0 ? "gopaced" : "gofloor",
+        "-rate",
+        String(rate),
       ]),
     ) as { cpuMs: number; ms: number };
     const [a1, e1] = [await cpuMs(pids.apiserver), await cpuMs(pids.etcd)];
@@ -70,14 +74,15 @@ export type DenoClient = "fetch" | "conn" | "ours";
 
 /**
  * The same three writes per task as {@linkcode goTaskWrites}, made from Deno by `client` (bare
- * `fetch`, or our `lib/kube` client) at the same concurrency: the runtime's share of the floor
- * beside client-go's, and our client's beside the bare runtime's.
+ * `fetch`, or our `lib/kube` client) at the same concurrency and `rate`: the runtime's share of
+ * the floor beside client-go's, and our client's beside the bare runtime's.
  */
 export async function denoTaskWrites(
   kubeconfig: string,
   ns: string,
   count: number,
   client: DenoClient,
+  rate = 0,
 ): Promise<{ client: number; wallMs: number }> {
   const script = new URL("./denocreate.ts", import.meta.url).pathname;
   const out = JSON.parse(
@@ -99,9 +104,11 @@ export async function denoTaskWrites(
       "--concurrency",
       String(PLAN_CONCURRENCY),
       "--prefix",
-      `deno${client}`,
+      `deno${client}${rate > 0 ? "paced" : ""}`,
       "--client",
       client,
+      "--rate",
+      String(rate),
     ]),
   ) as { cpuMs: number; ms: number };
   return { client: out.cpuMs / count, wallMs: out.ms };
@@ -117,17 +124,27 @@ export interface Floors {
   relay: { client: number; wallMs: number };
   /** Our client (`lib/kube`). */
   ours: { client: number; wallMs: number };
+  /** The same writes at the round's pace (`rate` tasks/s), by client-go, bare Deno and ours. */
+  paced: {
+    rate: number;
+    go: GoFloor;
+    bare: { client: number; wallMs: number };
+    ours: { client: number; wallMs: number };
+  };
 }
 
 /**
- * Measures {@linkcode Floors} in `ns` (`count` tasks each). `observe` opens the bench's own watch
- * of the namespace's objects, as the round had one open (`task_round.ts`), so the API server
- * serves the same observer for the reference as for the round; it returns the watch's stop.
+ * Measures {@linkcode Floors} in `ns` (`count` tasks each): flat out, then at `pace` tasks/s (the
+ * round's own: a client that wakes for a few requests at a time pays each wake's cost on fewer of
+ * them, client-go as much as Deno). `observe` opens the bench's own watch of the namespace's
+ * objects, as the round had one open (`task_round.ts`), so the API server serves the same
+ * observer for the reference as for the round; it returns the watch's stop.
  */
 export async function taskWriteFloors(
   kubeconfig: string,
   ns: string,
   count: number,
+  pace: number,
   pids: { apiserver: number | undefined; etcd: number | undefined },
   observe: () => Promise<() => void>,
 ): Promise<Floors> {
@@ -137,7 +154,13 @@ export async function taskWriteFloors(
     const bare = await denoTaskWrites(kubeconfig, ns, count, "fetch");
     const relay = await denoTaskWrites(kubeconfig, ns, count, "conn");
     const ours = await denoTaskWrites(kubeconfig, ns, count, "ours");
-    return { go, bare, relay, ours };
+    const paced = {
+      rate: pace,
+      go: await goTaskWrites(kubeconfig, ns, count, pids, pace),
+      bare: await denoTaskWrites(kubeconfig, ns, count, "fetch", pace),
+      ours: await denoTaskWrites(kubeconfig, ns, count, "ours", pace),
+    };
+    return { go, bare, relay, ours, paced };
   } finally {
     stop();
   }
@@ -147,6 +170,9 @@ export async function taskWriteFloors(
 export interface RoundCost {
   /** The engine's CPU per task (runAll in the bench's process). */
   enginePerTask: number;
+  /** The same, each input run as it comes at one worker's pace (the round's / `workers`). */
+  enginePacedPerTask: number;
+  workers: number;
   /** Our processes' (leader + workers). */
   oursPerTask: number;
   /** The API server's CPU over the whole round (ms), and the round's wall time (ms). */
@@ -159,7 +185,7 @@ export interface RoundCost {
 
 /** The rows of a task's cost against its floors (issue 22 item 3). */
 export function floorRows(f: Floors, c: RoundCost): Row[] {
-  const { go, bare, relay, ours: ourClient } = f;
+  const { go, bare, relay, ours: ourClient, paced } = f;
   const { enginePerTask, oursPerTask, apiIdlePerMs } = c;
   const floor = enginePerTask + go.client;
   const apiPerTask = c.apiserverMs / c.tasks;
@@ -230,6 +256,13 @@ export function floorRows(f: Floors, c: RoundCost): Row[] {
         round(floor, 2)
       } ms (engine + client-go); ${verdict(oursPerTask / floor, 2, "×")}`,
     },
+    ...pacedRows(paced, go, {
+      engine: c.enginePacedPerTask,
+      engineFlat: enginePerTask,
+      workers: c.workers,
+      ours: oursPerTask,
+      apiserver: apiPerTask,
+    }),
     {
       name: "API server CPU per task: ours / client-go's same writes",
       value: round(apiPerTask / go.apiserver, 2),
@@ -245,6 +278,73 @@ export function floorRows(f: Floors, c: RoundCost): Row[] {
       note: `${round(apiNet, 2)} against ${round(goApiNet, 2)} ms; idle ${
         round(apiIdlePerMs * 1000)
       } ms/s (5 s before round 1) × each run's wall time; ${verdict(apiNet / goApiNet, 1, "×")}`,
+    },
+  ];
+}
+
+/**
+ * The rows of the floor at the round's pace: the same writes started at the round's tasks/s, by
+ * client-go, bare Deno and our client; the engine at one worker's pace (each worker runs its
+ * share as it comes); ours against the floor so measured. The writes are one client's at the
+ * whole round's pace, where each of our workers makes its share at a fifth of it: if anything,
+ * this floor is low.
+ */
+function pacedRows(
+  p: Floors["paced"],
+  go: GoFloor,
+  round1: { engine: number; engineFlat: number; workers: number; ours: number; apiserver: number },
+): Row[] {
+  const { engine, engineFlat, workers, ours, apiserver } = round1;
+  const floor = engine + p.go.client;
+  const pace = `at the round's pace (${round(p.rate)} tasks/s)`;
+  return [
+    {
+      name: `engine CPU per task at one worker's pace (${round(p.rate / workers, 1)} tasks/s)`,
+      value: round(engine, 2),
+      unit: "ms",
+      note: `runInput of a worker's share of the inputs, each as it comes; ${
+        round(engine / engineFlat, 2)
+      }× the engine's flat-out figure`,
+    },
+    {
+      name: `client-go CPU per task, the same 3 writes ${pace}`,
+      value: round(p.go.client, 2),
+      unit: "ms",
+      note: `bench/gocreate -rate ${round(p.rate, 1)}, ${round(p.go.wallMs / 1000, 2)} s; ${
+        round(p.go.client / go.client, 2)
+      }× its flat-out figure; API server ${round(p.go.apiserver, 2)} ms per task`,
+    },
+    {
+      name: `bare Deno CPU per task, the same 3 writes ${pace}`,
+      value: round(p.bare.client, 2),
+      unit: "ms",
+      note: `bench/denocreate.ts --client fetch --rate; ${
+        round(p.bare.client / p.go.client, 2)
+      }× client-go's at this pace`,
+    },
+    {
+      name: `our client CPU per task, the same 3 writes ${pace}`,
+      value: round(p.ours.client, 2),
+      unit: "ms",
+      note: `bench/denocreate.ts --client ours --rate; ${
+        round(p.ours.client / p.bare.client, 2)
+      }× bare Deno's at this pace`,
+    },
+    {
+      name: "our CPU per task / floor at the round's pace",
+      value: round(ours / floor, 2),
+      unit: "ratio",
+      note: `${round(ours, 2)} ms against ${
+        round(floor, 2)
+      } ms (engine at a worker's pace + client-go ${pace}); ${verdict(ours / floor, 2, "×")}`,
+    },
+    {
+      name: "API server CPU per task: ours / client-go's same writes at the round's pace",
+      value: round(apiserver / p.go.apiserver, 2),
+      unit: "ratio",
+      note: `${round(apiserver, 2)} against ${round(p.go.apiserver, 2)} ms; ${
+        verdict(apiserver / p.go.apiserver, 1, "×")
+      }`,
     },
   ];
 }

@@ -24,6 +24,8 @@ import {
 } from "../tests/e2e/harness.ts";
 import { chartRoleRules } from "../tests/chart/helpers.ts";
 import { configuredInputs, runAll } from "../lib/modes/once.ts";
+import { runInput } from "../lib/engine/exec.ts";
+import type { InputSpec } from "../lib/engine/input.ts";
 import { loadConfig, readConfigFile } from "../lib/config/load.ts";
 import { apiServerPid, cpuMs, supervisorPid } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
@@ -35,6 +37,27 @@ function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i]!;
+}
+
+/**
+ * The engine's CPU per task (ms, this process) when the inputs come at `rate` a second, each run
+ * as it comes (as a worker runs the tasks of a round: `runInput` each, not `runAll` of a queue).
+ */
+async function pacedEngineCpu(
+  specs: readonly InputSpec[],
+  rate: number,
+  maxOutputBytes: number,
+): Promise<number> {
+  const c = await cpuMs(Deno.pid);
+  const t0 = performance.now();
+  const runs: Promise<unknown>[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const wait = t0 + i / rate * 1000 - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    runs.push(runInput(spec, { maxOutputBytes }));
+  }
+  await Promise.all(runs);
+  return (await cpuMs(Deno.pid) - c) / specs.length;
 }
 
 /** Sum of `apiserver_request_total` for configmaps by write verb, from the server's /metrics. */
@@ -137,8 +160,16 @@ export async function benchTasks(): Promise<Row[]> {
       );
       return () => w.abort();
     };
-    const floors = await taskWriteFloors(h.kubeconfigPath, floorNs, TASKS, pids, observe)
+    // The round's pace: its tasks over its planning (the creates set it; claims follow them).
+    const pace = TASKS / (r1.planMs / 1000);
+    const floors = await taskWriteFloors(h.kubeconfigPath, floorNs, TASKS, pace, pids, observe)
       .finally(() => deleteNamespace(kc, floorNs).catch(() => {}));
+    // The engine at one worker's pace, over one worker's share of the inputs.
+    const enginePaced = await pacedEngineCpu(
+      specs.slice(0, Math.ceil(TASKS / WORKERS)),
+      pace / WORKERS,
+      config.request.maxOutputBytes,
+    );
 
     const spread = [...r1.perPod.values()].sort((a, b) => a - b);
     const pure = Math.min(local10, local50);
@@ -216,6 +247,8 @@ export async function benchTasks(): Promise<Row[]> {
       },
       ...floorRows(floors, {
         enginePerTask: engineCpuMs / TASKS,
+        enginePacedPerTask: enginePaced,
+        workers: WORKERS,
         oursPerTask: (r1.cpu.leader + r1.cpu.workers) / TASKS,
         apiserverMs: r1.cpu.apiserver,
         wallMs: r1.durationMs,

@@ -8,6 +8,10 @@
 // processed-at and the result's data keys), each a compare-and-swap on the resourceVersion the
 // previous write returned: the three writes of a task. cpuMs is this process's own CPU (user +
 // system, getrusage) over the whole run, the floor a client pays for those writes.
+//
+// With `-rate R` task i starts no earlier than i/R s after the first: the same writes at the pace
+// a round makes them (its creates come at the API server's pace while workers claim), where a
+// client wakes for a few requests at a time instead of streaming them.
 package main
 
 import (
@@ -35,6 +39,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 16, "creates in flight")
 	prefix := flag.String("prefix", "gocreate", "name prefix")
 	updates := flag.Int("updates", 0, "updates of each object after its create (0, 1 or 2: claim, result)")
+	rate := flag.Float64("rate", 0, "tasks started per second (0: as fast as the server answers)")
 	flag.Parse()
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -61,6 +66,9 @@ func main() {
 				i := int(next.Add(1)) - 1
 				if i >= *count {
 					return
+				}
+				if *rate > 0 {
+					time.Sleep(time.Until(start.Add(time.Duration(float64(i) / *rate * float64(time.Second)))))
 				}
 				cm := &corev1.ConfigMap{
 					ObjectMeta: metav1.ObjectMeta{
