@@ -9,7 +9,8 @@
  * API server's own `apiserver_request_total` for configmaps, before and after), and the objects
  * left once a second round with `historyLimit: 1` garbage-collected the first; and what a task
  * costs our processes against its floors (`floor.ts`: the engine, and the same three writes from
- * client-go, bare Deno, our connection alone and our client). The round itself: `task_round.ts`.
+ * client-go, bare Deno, our connection alone and our client; flat out, and again at the round's
+ * own pace, the engine at one worker's). The round itself: `task_round.ts`.
  *
  * @module
  */
