@@ -26,6 +26,7 @@ import { loadKubeConfig } from "../lib/kube/kubeconfig.ts";
 import { KubeConnection } from "../lib/kube/client.ts";
 import { KubeTaskStore } from "../lib/kube/configmaps.ts";
 import type { ConfigMapLike } from "../lib/tasks/store.ts";
+import { startTurn } from "./pace.ts";
 
 const { values } = parseArgs({
   options: {
@@ -184,8 +185,7 @@ const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(Array.from({ length: concurrency }, async () => {
   for (let i = next++; i < count; i = next++) {
-    const wait = rate > 0 ? t0 + i / rate * 1000 - performance.now() : 0;
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await startTurn(t0, i, rate);
     let got = await writer.create(task(i));
     for (let u = 0; u < 2; u++) got = await writer.update(change(got, i, u));
   }

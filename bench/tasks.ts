@@ -32,6 +32,7 @@ import { apiServerPid, cpuMs, supervisorPid } from "./apiserver.ts";
 import { round, verdict } from "./proc.ts";
 import { helperSetsid } from "./engine.ts";
 import { floorRows, taskWriteFloors } from "./floor.ts";
+import { startTurn } from "./pace.ts";
 import { type CpuPids, LEASE, runRound, TASKS, WORKER_NUMBER, WORKERS } from "./task_round.ts";
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -53,8 +54,7 @@ async function pacedEngineCpu(
   const t0 = performance.now();
   const runs: Promise<unknown>[] = [];
   for (const [i, spec] of specs.entries()) {
-    const wait = t0 + i / rate * 1000 - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await startTurn(t0, i, rate);
     runs.push(runInput(spec, { maxOutputBytes }));
   }
   await Promise.all(runs);
